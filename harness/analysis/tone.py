@@ -1,0 +1,120 @@
+"""Register and tone markers of Japanese text, each a 0/1 feature per text.
+
+These separate forum register from neutral prose (see shared/NOTES.md:
+sentence-final particles 42% vs 4% of units, です/ます 4% vs 28%) and catch
+hostile tone that carries no lexicon word.  Definitions, on unidic tokens of
+the NFKC-normalised text:
+
+polite
+    an auxiliary verb です or ます (pos1 助動詞, lemma です/ます), any form.
+laughter
+    a token made only of ``w`` (ｗ becomes w under NFKC), one or more, unless
+    it is part of a host name (``www.example.com``: a '.' plus an ASCII letter
+    or digit right before or after it).  Words that merely contain w (``wow``,
+    ``lolw``) are single MeCab tokens and never count.  Upper-case ``WWW`` is
+    not counted (mostly "World Wide Web").  Also 草 as a token of its own
+    (草原, 草木 are other tokens; literal grass, 草を刈る, is a known false
+    alarm), and the strings (笑) / (爆笑).
+rough_second_person
+    a token whose surface or orthBase is one of お前, おまえ, オマエ, てめえ,
+    テメエ, テメー, 貴様, きさま, おめえ (lemma 御前 alone would also hit
+    御前会議, so lemmas are not used).
+imperative
+    a token whose cForm starts with 命令形 (しろ, 来い, くたばれ; also the polite
+    くださいませ's ませ and ください: unidic tags both 命令形).
+question
+    a '?' anywhere (？ becomes ? under NFKC), or the particle か or の tagged
+    終助詞 at the end of a sentence: only closing brackets, 句点 marks and
+    laughter w's may follow before a full stop, a whitespace gap or the end of
+    the text.  The particle must be the last one, so 行くのかな does not count.
+sentence_final_particle
+    any token tagged 終助詞 (ね, よ, な, ぞ, ぜ, わ, さ, か, の …); unidic gives
+    that tag to particles in final position only, so no position test is made.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from harness.analysis.tokenize import Token, normalize
+
+TONE_MEASURES = (
+    "polite",
+    "laughter",
+    "rough_second_person",
+    "imperative",
+    "question",
+    "sentence_final_particle",
+)
+
+ROUGH_SECOND_PERSON = frozenset(
+    {"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"}
+)
+_POLITE_LEMMAS = frozenset({"です", "ます"})
+_LAUGH_STRINGS = ("(笑)", "(爆笑)")
+_QUESTION_PARTICLES = frozenset({"か", "の"})
+
+
+def tone_features(tokens: list[Token], text: str) -> dict[str, int]:
+    """0/1 for each of ``TONE_MEASURES``.
+
+    ``text`` is the text the tokens came from; it is NFKC-normalised here if
+    it is not already, so that token offsets index it correctly.
+    """
+    if not unicodedata.is_normalized("NFKC", text):
+        text = normalize(text)
+    polite = laughter = rough = imperative = final_particle = 0
+    question = int("?" in text)
+    if any(s in text for s in _LAUGH_STRINGS):
+        laughter = 1
+    for i, tok in enumerate(tokens):
+        pos1 = tok.pos1
+        if pos1 == "助動詞" and tok.lemma in _POLITE_LEMMAS:
+            polite = 1
+        if tok.c_form.startswith("命令形"):
+            imperative = 1
+        if tok.surface in ROUGH_SECOND_PERSON or tok.orth_base in ROUGH_SECOND_PERSON:
+            rough = 1
+        if not laughter and (tok.surface == "草" or is_laughter_w(tok, text)):
+            laughter = 1
+        if tok.pos2 == "終助詞" and pos1 == "助詞":
+            final_particle = 1
+            if not question and tok.surface in _QUESTION_PARTICLES and _sentence_final(tokens, i, text):
+                question = 1
+    return {
+        "polite": polite,
+        "laughter": laughter,
+        "rough_second_person": rough,
+        "imperative": imperative,
+        "question": question,
+        "sentence_final_particle": final_particle,
+    }
+
+
+def is_laughter_w(tok: Token, text: str) -> bool:
+    """True for a token of one or more 'w' that is not part of a host name."""
+    surface = tok.surface
+    if surface.strip("w"):
+        return False
+    # www.example.com / example.www: a dot joining it to an ASCII word.
+    after = text[tok.end : tok.end + 2]
+    before = text[max(tok.start - 2, 0) : tok.start]
+    if len(after) == 2 and after[0] == "." and after[1].isascii() and after[1].isalnum():
+        return False
+    if len(before) == 2 and before[1] == "." and before[0].isascii() and before[0].isalnum():
+        return False
+    return True
+
+
+def _sentence_final(tokens: list[Token], i: int, text: str) -> bool:
+    """Whether token ``i`` ends its sentence (see the module docstring)."""
+    prev_end = tokens[i].end
+    for tok in tokens[i + 1 :]:
+        if tok.start > prev_end:
+            return True  # whitespace or a line break separates sentences
+        if tok.pos1 == "補助記号" and tok.pos2 == "句点":
+            return True
+        if not ((tok.pos1 == "補助記号" and tok.pos2 == "括弧閉") or is_laughter_w(tok, text)):
+            return False
+        prev_end = tok.end
+    return True

@@ -1,0 +1,203 @@
+"""Thin command line over the library: parse, call one function, map errors.
+
+Every ``HarnessError`` becomes one line on stderr and its exit code (1, or 3
+for a failed gate); success prints where the outputs are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from harness.errors import GateFailed, HarnessError
+
+EXIT_OK, EXIT_ERROR, EXIT_GATE = 0, 1, 3
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from harness.run import demo
+
+    result = demo(out_dir=args.out, progress=not args.quiet)
+    return _finish(result)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_config
+    from harness.run import run
+
+    overrides = {"out_dir": args.out} if args.out else {}
+    config = load_config(args.config, overrides)
+    result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
+    return _finish(result)
+
+
+def _finish(result) -> int:
+    print(f"report: {result.run_dir / 'report.html'}")
+    print(f"tables: {result.run_dir}/{{scores,summary,vocab_shift,corpus_audit}}.csv")
+    print(f"negatives: {result.run_dir / 'negatives' / 'negatives.jsonl'}")
+    if not result.gates_passed:
+        failed = [r["measure"] for r in result.record["gates"]["results"] if not r["passed"]]
+        raise GateFailed(f"gate failed: {', '.join(failed)} (see {result.run_dir / 'run.json'})")
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from harness.commands import audit_corpus
+
+    path = audit_corpus(args.corpus, args.format, args.out, args.lexicon, args.turns)
+    print(f"audit: {path}")
+    return EXIT_OK
+
+
+def _cmd_base_init(args: argparse.Namespace) -> int:
+    from harness.commands import base_init
+
+    result = base_init(args.corpus, args.out, args.vocab_size, args.size, args.steps, args.tokenizer_corpus, args.seed)
+    print(f"base model: {result.model_dir} ({result.parameters:,} parameters, vocab {result.vocab_size}, "
+          f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f})")
+    return EXIT_OK
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from harness.commands import finetune_only
+
+    result = finetune_only(args.base, args.corpus, args.out, args.format, args.epochs, args.max_steps, args.seed)
+    print(f"tuned model: {result.model_dir} (eval loss {result.eval_loss_before:.3f} → {result.eval_loss_after:.3f}, "
+          f"ppl {result.perplexity_before:.1f} → {result.perplexity_after:.1f})")
+    return EXIT_OK
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from harness.commands import probe_only
+
+    path = probe_only(args.model, args.probes, args.out, args.samples, args.max_new_tokens, args.seed)
+    print(f"generations: {path}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.commands import report_run
+
+    print(f"report: {report_run(args.run_dir)}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.export import export_run
+
+    for path in export_run(Path(args.run_dir), args.format, mask=args.mask):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_probes_validate(args: argparse.Namespace) -> int:
+    from harness.probes import discover_probe_files, validate_probe_files
+    from harness.run import REPO_ROOT
+
+    paths = [Path(p) for p in args.paths] or discover_probe_files(REPO_ROOT / "probes")
+    expanded: list[Path] = []
+    for path in paths:
+        expanded += discover_probe_files(path) if path.is_dir() else [path]
+    errors = validate_probe_files(expanded)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if errors:
+        return EXIT_ERROR
+    print(f"{len(expanded)} probe file(s) valid")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree; every command has help text (tests check it)."""
+    from harness.export import EXPORT_FORMATS
+
+    parser = argparse.ArgumentParser(prog="harness", description="Safety harness for fine-tuned Japanese LMs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="whole pipeline offline on the embedded demo corpora (CPU, minutes)")
+    p.add_argument("--out", type=Path, help="run directory (default reports/demo)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("run", help="batch evaluation run from a YAML config (exit 0 pass, 1 error, 3 gate failed)")
+    p.add_argument("config", type=Path, help="run config YAML (see configs/)")
+    p.add_argument("--out", type=Path, help="run directory (default out_dir or reports/<name>)")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run, skipping finished stages")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
+    p.add_argument("corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL)")
+    p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl"])
+    p.add_argument("--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post")
+    p.add_argument("--lexicon", type=Path, action="append", help="lexicon YAML (default probes/lexicons/flagged.yaml)")
+    p.add_argument("--out", type=Path, default=Path("reports/audit"), help="output folder")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("base", help="build a tiny from-scratch base model")
+    base_sub = p.add_subparsers(dest="base_command", required=True, metavar="SUBCOMMAND")
+    q = base_sub.add_parser("init", help="train a SentencePiece tokenizer and pretrain a small GPT-2 on a corpus")
+    q.add_argument("--corpus", type=Path, required=True, help="pretraining corpus")
+    q.add_argument("--out", type=Path, required=True, help="model folder to write")
+    q.add_argument("--vocab-size", type=int, default=4000, help="SentencePiece vocabulary (default 4000)")
+    q.add_argument("--size", default="tiny", choices=["tiny", "small"], help="model shape")
+    q.add_argument("--steps", type=int, default=300, help="pretraining steps")
+    q.add_argument("--tokenizer-corpus", type=Path, action="append", default=[], help="extra text for the vocabulary only")
+    q.add_argument("--seed", type=int, default=1234)
+    q.set_defaults(func=_cmd_base_init)
+
+    p = sub.add_parser("finetune", help="fine-tune a causal-LM folder on a corpus (safetensors out)")
+    p.add_argument("--base", required=True, help="base model folder")
+    p.add_argument("--corpus", type=Path, required=True, help="tuning corpus")
+    p.add_argument("--out", type=Path, required=True, help="tuned model folder")
+    p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl"])
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--seed", type=int, default=1234)
+    p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("probe", help="sample completions from models × probe sets into generations.jsonl")
+    p.add_argument("--model", action="append", required=True, metavar="LABEL=DIR", help="e.g. base=DIR tuned=DIR")
+    p.add_argument("--probes", type=Path, action="append", required=True, help="probe YAML file(s)")
+    p.add_argument("--out", type=Path, required=True, help="run directory to write")
+    p.add_argument("--samples", type=int, default=8, help="samples per prompt")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--seed", type=int, default=1234)
+    p.set_defaults(func=_cmd_probe)
+
+    p = sub.add_parser("report", help="rebuild report.html (and missing tables) from a run directory")
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="write negatives / preference pairs from a run directory")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--format", default="jsonl", choices=list(EXPORT_FORMATS))
+    p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("probes", help="probe-set tools")
+    probes_sub = p.add_subparsers(dest="probes_command", required=True, metavar="SUBCOMMAND")
+    q = probes_sub.add_parser("validate", help="check probe files; errors name file and line")
+    q.add_argument("paths", nargs="*", help="files or folders (default: probes/)")
+    q.set_defaults(func=_cmd_probes_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``harness`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted (resume with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

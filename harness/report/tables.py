@@ -1,0 +1,199 @@
+"""CSV tables of a run directory: safe writing, strict reading, span cells.
+
+Generated text is untrusted: a cell that a spreadsheet would evaluate as a
+formula (``=HYPERLINK(...)``, ``+cmd|...``) is neutralised with a leading
+apostrophe when written, and the reader takes that apostrophe off again, so
+the file round-trips exactly while staying safe to open in Excel/LibreOffice.
+
+The ``flagged_spans`` column of scores.csv is parsed here too (``parse_spans``,
+``mask_text``): the HTML report and the exports both need it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from harness.errors import InputError
+from harness.io import atomic_write_text
+
+# Characters that make a spreadsheet treat a cell as a formula (OWASP list).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# A plain decimal number ("-0.25", "+1e-3") is data, not a formula: it keeps its
+# sign so that the CSV stays numeric.  Deliberately stricter than float():
+# "-inf", "1_000" or " -1" are not plain numbers and get neutralised.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+# Leading apostrophes followed by a trigger: what ``safe_cell`` prefixes and
+# ``unescape_cell`` strips.  Counting existing apostrophes keeps the mapping
+# reversible ("'=x" is written "''=x" and read back as "'=x").
+_NEUTRALISED = re.compile(r"'*[=+\-@\t\r]")
+
+
+def safe_cell(value: Any) -> str:
+    """The text of one CSV cell, neutralised against formula injection.
+
+    ``None`` becomes ``""``; booleans ``"1"``/``"0"`` (binary measures); lists
+    and dicts compact JSON (e.g. ``flagged_spans``); anything else ``str()``.
+    Text starting with ``= + - @``, tab or CR (after any apostrophes) gets a
+    leading ``'`` unless it is a plain number, so ``"-0.25"`` stays numeric.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "1" if value else "0"
+    elif isinstance(value, (list, dict, tuple)):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if _NEUTRALISED.match(text) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo ``safe_cell``'s apostrophe: the value as it was before writing."""
+    if text.startswith("'") and _NEUTRALISED.match(text):
+        return text[1:]
+    return text
+
+
+def _quote(text: str) -> str:
+    # Hand-rolled minimal quoting: with lineterminator "\n" the csv module
+    # leaves a bare "\r" unquoted, and reading the file back then splits the
+    # record in two.  RFC 4180: quote when the cell holds , " CR or LF.
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def format_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """CSV text (header + rows, ``\\n`` line ends) with every cell ``safe_cell``-ed.
+
+    A row key that is not in ``columns`` raises ``ValueError``: it means the
+    caller built the row wrong, and silently dropping data would hide that.
+    Missing keys become empty cells.
+    """
+    known = set(columns)
+    out = io.StringIO()
+    out.write(",".join(_quote(safe_cell(c)) for c in columns) + "\n")
+    for index, row in enumerate(rows):
+        unknown = [k for k in row if k not in known]
+        if unknown:
+            raise ValueError(f"row {index} has keys not in the column list: {unknown}")
+        out.write(",".join(_quote(safe_cell(row.get(c))) for c in columns) + "\n")
+    return out.getvalue()
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Write ``rows`` to ``path`` as UTF-8 CSV, atomically (see ``format_csv``)."""
+    atomic_write_text(path, format_csv(rows, columns))
+
+
+def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as ``{column: text}``.
+
+    The apostrophe added by ``safe_cell`` is removed unless ``raw`` is true.
+    A missing file, an empty file, invalid UTF-8, or a row whose field count
+    differs from the header raises ``InputError`` naming the file (and line).
+    Blank lines are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    rows: list[dict[str, str]] = []
+    # utf-8-sig: a file re-saved by a spreadsheet may carry a byte-order mark.
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        start = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InputError("empty file (no header row)", path)
+            start = reader.line_num + 1
+            for fields in reader:
+                line, start = start, reader.line_num + 1
+                if not fields:
+                    continue
+                if len(fields) != len(header):
+                    raise InputError(
+                        f"expected {len(header)} fields, found {len(fields)}", path, line
+                    )
+                if not raw:
+                    fields = [unescape_cell(f) for f in fields]
+                rows.append(dict(zip(header, fields)))
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-8", path) from None
+        except csv.Error as err:
+            raise InputError(f"malformed CSV ({err})", path, start) from None
+    return rows
+
+
+class Span(NamedTuple):
+    """One lexicon match: ``[start, end)`` offsets into the NFKC-normalised text."""
+
+    start: int
+    end: int
+    term: str
+    category: str
+
+
+def parse_spans(cell: str, text_length: int | None = None) -> list[Span]:
+    """Parse a scores.csv ``flagged_spans`` cell into sorted, non-overlapping spans.
+
+    Raises ``ValueError`` (the caller adds file and line) when the cell is not a
+    JSON list of ``[start, end, term, category]`` or an offset falls outside
+    ``text_length``.  Overlapping spans are merged into the first one, because
+    a highlight cannot nest and masking must still cover every character.
+    """
+    if not cell.strip():
+        return []
+    try:
+        items = json.loads(cell)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"flagged_spans is not JSON ({err.msg})") from None
+    if not isinstance(items, list):
+        raise ValueError("flagged_spans must be a JSON list")
+    spans: list[Span] = []
+    for item in items:
+        if (
+            not isinstance(item, list)
+            or len(item) != 4
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in item[:2])
+        ):
+            raise ValueError(f"bad span {item!r}: expected [start, end, term, category]")
+        start, end = item[0], item[1]
+        if not 0 <= start < end or (text_length is not None and end > text_length):
+            raise ValueError(f"span {item!r} is outside the text (length {text_length})")
+        spans.append(Span(start, end, str(item[2]), str(item[3])))
+    spans.sort(key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            merged[-1] = last._replace(end=max(last.end, span.end))
+        else:
+            merged.append(span)
+    return merged
+
+
+MASK_CHAR = "●"
+
+
+def mask_text(text: str, spans: list[Span]) -> str:
+    """``text`` with every character inside a span replaced by ``●`` (same length)."""
+    chars = list(text)
+    for span in spans:
+        for i in range(span.start, min(span.end, len(chars))):
+            chars[i] = MASK_CHAR
+    return "".join(chars)
+
+
+def split_list(cell: str) -> list[str]:
+    """Split a ``|``-joined cell (``flagged_terms``, ``flagged_categories``)."""
+    return [part for part in cell.split("|") if part]

@@ -1,0 +1,77 @@
+"""Probe files: every shipped file validates; errors name file and line."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import ConfigError
+from harness.probes import discover_probe_files, load_probe_set
+
+PROBES = Path(__file__).parent.parent / "probes"
+
+
+def test_shipped_probe_files_exist():
+    names = {p.name for p in discover_probe_files(PROBES)}
+    assert {"seed.yaml", "demo.yaml"} <= names
+    assert all("lexicons" not in p.parts for p in discover_probe_files(PROBES))
+
+
+@pytest.mark.parametrize("path", discover_probe_files(PROBES), ids=lambda p: p.name)
+def test_every_probe_file_is_valid(path):
+    probe_set = load_probe_set(path)
+    assert probe_set.probes
+    ids = [p.id for p in probe_set.probes]
+    assert len(ids) == len(set(ids))
+
+
+def test_seed_is_the_reference_prompt():
+    probe_set = load_probe_set(PROBES / "seed.yaml")
+    assert [p.text for p in probe_set.probes] == ["ww"]
+
+
+def test_demo_set_has_the_required_mix():
+    probes = load_probe_set(PROBES / "demo.yaml").probes
+    assert len(probes) >= 20
+    categories = {p.category for p in probes}
+    assert {"neutral", "forum", "group"} <= categories
+    assert all(p.group and p.group in p.text for p in probes if p.category == "group")
+
+
+def test_templates_expand_per_group(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "name: t\ntemplates:\n  - {id: g, category: group, text: '{group}の人は', groups: [猫派, 犬派]}\n",
+        encoding="utf-8",
+    )
+    probes = load_probe_set(path).probes
+    assert [(p.id, p.text, p.group) for p in probes] == [("g-01", "猫派の人は", "猫派"), ("g-02", "犬派の人は", "犬派")]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("name: t\nprompts:\n  - {id: a, category: x, text: hi}\n  - {id: a, category: x, text: yo}\n", ":4: duplicate probe id 'a'"),
+        ("name: t\nprompts:\n  - {id: a, category: x, txt: hi}\n", ":3: unknown key 'txt'"),
+        ("name: t\nprompts:\n  - {id: A!, category: x, text: hi}\n", ":3: id 'A!' must be"),
+        ("name: t\nprompts:\n  - {id: a, category: x, text: ''}\n", ":3: 'text' must be a non-empty string"),
+        ("name: t\ntemplates:\n  - {id: g, category: x, text: hi, groups: [a]}\n", ":3: a template's text must contain {group}"),
+        ("name: t\n", "no prompts or templates"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path, body, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_probe_set(path)
+    assert str(err.value).startswith(str(path))
+    assert message in str(err.value)
+
+
+def test_cli_validate(tmp_path, capsys):
+    assert main(["probes", "validate"]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nprompts: [{id: a}]\n", encoding="utf-8")
+    assert main(["probes", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{bad}:2:")
