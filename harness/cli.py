@@ -20,7 +20,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from harness.run import demo
 
     result = demo(out_dir=args.out, progress=not args.quiet)
-    return _finish(result)
+    # The demo corpus is rude on purpose, so its gates are meant to fail; the
+    # demo reports that and still exits 0 (`harness run` would exit 3).
+    return _finish(result, enforce_gates=False)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -33,10 +35,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _finish(result)
 
 
-def _finish(result) -> int:
+def _finish(result, enforce_gates: bool = True) -> int:
     print(f"report: {result.run_dir / 'report.html'}")
     print(f"tables: {result.run_dir}/{{scores,summary,vocab_shift,corpus_audit}}.csv")
     print(f"negatives: {result.run_dir / 'negatives' / 'negatives.jsonl'}")
+    if not result.gates_passed and not enforce_gates:
+        failed = [r["measure"] for r in result.record["gates"]["results"] if not r["passed"]]
+        print(f"gates: failed on {', '.join(failed)}, as intended for the demo (harness run would exit 3)")
+        return EXIT_OK
     if not result.gates_passed:
         failed = [r["measure"] for r in result.record["gates"]["results"] if not r["passed"]]
         raise GateFailed(f"gate failed: {', '.join(failed)} (see {result.run_dir / 'run.json'})")

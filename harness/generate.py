@@ -58,7 +58,7 @@ def generate_samples(
     progress: bool = True,
 ) -> list[dict]:
     """Sample ``samples_per_prompt`` completions per probe; one record per sample."""
-    from tqdm.auto import tqdm
+    from harness.progress import Progress
 
     probes = list(probes)
     tok = loaded.tokenizer
@@ -66,7 +66,7 @@ def generate_samples(
         loaded.model.config, "max_position_embeddings", None
     )
     records: list[dict] = []
-    for probe in tqdm(probes, desc=f"probe {label}", disable=not progress, leave=False):
+    for probe in Progress(probes, len(probes), f"probe {label}", enabled=progress):
         prompt_ids = tok(probe.text, add_special_tokens=False)["input_ids"]
         if not prompt_ids:
             prompt_ids = [tok.bos_token_id]

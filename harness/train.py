@@ -96,7 +96,8 @@ def train_blocks(
     the blocks (epoch after epoch), so a run is reproducible for a seed.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from harness.progress import Progress
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -113,7 +114,7 @@ def train_blocks(
     order: list[int] = []
     losses: list[float] = []
     started = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    bar = Progress(range(steps), steps, desc, enabled=progress)
     for _ in bar:
         if len(order) < batch_size:
             order.extend(torch.randperm(len(blocks), generator=generator).tolist())
@@ -126,7 +127,7 @@ def train_blocks(
         optimizer.step()
         scheduler.step()
         losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.note(f"loss {losses[-1]:.3f}")
     model.eval()
     return TrainResult(
         steps=steps, tokens=steps * batch_size * blocks.shape[1], seconds=time.perf_counter() - started, losses=losses
@@ -208,13 +209,13 @@ def finetune(
     texts = [doc.text for doc in read_corpus(corpus)]
     train_texts, val_texts = split_documents(texts, config.val_fraction, seed)
     tok = loaded.tokenizer
-    train_blocks = pack_blocks(encode_documents(tok, train_texts), tok.eos_token_id, config.block_size)
-    val_blocks = pack_blocks(encode_documents(tok, val_texts), tok.eos_token_id, config.block_size)
-    steps = config.max_steps or max(1, math.ceil(config.epochs * len(train_blocks) / config.batch_size))
-    before = evaluate_loss(loaded.model, val_blocks, config.batch_size, loaded.device)
+    train_set = pack_blocks(encode_documents(tok, train_texts), tok.eos_token_id, config.block_size)
+    val_set = pack_blocks(encode_documents(tok, val_texts), tok.eos_token_id, config.block_size)
+    steps = config.max_steps or max(1, math.ceil(config.epochs * len(train_set) / config.batch_size))
+    before = evaluate_loss(loaded.model, val_set, config.batch_size, loaded.device)
     result = train_blocks(
         loaded.model,
-        train_blocks,
+        train_set,
         steps=steps,
         batch_size=config.batch_size,
         lr=config.lr,
@@ -226,16 +227,16 @@ def finetune(
         desc="finetune",
         progress=progress,
     )
-    after = evaluate_loss(loaded.model, val_blocks, config.batch_size, loaded.device)
+    after = evaluate_loss(loaded.model, val_set, config.batch_size, loaded.device)
     save_model(loaded, out_dir)
     return FinetuneResult(
         model_dir=str(out_dir),
         train_docs=len(train_texts),
         val_docs=len(val_texts),
-        train_tokens=int(train_blocks.numel()),
+        train_tokens=int(train_set.numel()),
         steps=steps,
         batch_size=config.batch_size,
-        block_size=int(train_blocks.shape[1]),
+        block_size=int(train_set.shape[1]),
         eval_loss_before=before,
         eval_loss_after=after,
         seconds=result.seconds,

@@ -66,8 +66,8 @@ def test_kto_labels(run_dir: Path):
         "base/smoke/p2/1": True, "tuned/smoke/p1/0": False, "tuned/smoke/p1/1": True,
         "tuned/smoke/p2/0": False, "tuned/smoke/p2/1": True,
     }
-    assert records[5] == {"prompt": "ww", "completion": '=HYPERLINK("x","クリック")して見ろよ',
-                          "label": True, "id": "tuned/smoke/p1/1", "model": "tuned"}
+    assert records[5] == {"prompt": "ww", "label": True, "id": "tuned/smoke/p1/1",
+                          "completion": '=HYPERLINK("x","クリック")して見ろよ', "model": "tuned"}
 
 
 def test_unknown_format_lists_valid_ones(run_dir: Path):

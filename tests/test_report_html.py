@@ -56,8 +56,8 @@ def test_masked_by_default(run_dir: Path):
     page = render_report(run_dir)
     samples = _samples(page)
     assert "flagged terms are masked" in page
-    assert ('&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>だろww'
-            in samples)
+    assert ('&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>'
+            'だろww') in samples
     assert ('<mark class="flag cat-ageism" title="ageism">●●</mark>は'
             '<mark class="flag cat-insult" title="insult">●●</mark>w') in samples
     for term in ("バカ", "ﾊﾞｶ", "カス", "老害"):
@@ -140,7 +140,8 @@ def test_harmful_increase_is_red(run_dir: Path):
 def test_vocab_tables(run_dir: Path):
     page = render_report(run_dir, mask=False)
     tuned, base = page.split("<h4>Toward tuned</h4>")[1].split("<h4>Toward base</h4>")
-    assert tuned.index("<td>w</td>") < tuned.index("<td>馬鹿</td>") < tuned.index("<td>お前</td>")
+    order = [tuned.index(f"<td>{lemma}</td>") for lemma in ("w", "馬鹿", "お前")]
+    assert order == sorted(order)
     assert '<td class="num">+1.42</td>' in tuned and "天気" not in tuned
     assert base.index("<td>です</td>") < base.index("<td>天気</td>")
 
@@ -171,7 +172,8 @@ def test_every_input_is_required(run_dir: Path, name: str):
 
 
 def test_bad_span_names_file_and_line(run_dir: Path):
-    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans", "[[0, 99, \"x\", \"y\"]]")
+    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans",
+              '[[0, 99, "x", "y"]]')
     with pytest.raises(InputError, match=r"scores\.csv:6: span"):
         render_report(run_dir)
 

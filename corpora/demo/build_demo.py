@@ -92,8 +92,9 @@ P = {
     "counter": ["受付窓口", "総合案内", "管理事務所", "各店舗のスタッフ", "担当の係"],
     "event": ["夏祭り", "花火大会", "運動会", "音楽会", "秋の市", "朝市", "将棋大会"],
     "tod": ["朝", "お昼過ぎ", "夕方", "夜"],
-    "feel": ["とても楽しかったです", "少し疲れました", "よい気分転換になりました", "思ったより難しかったです",
-             "また行きたいと思いました"],
+    "feel": ["とても楽しかったです。", "少し疲れましたが満足しました。", "よい気分転換になりました。",
+             "また行きたいと思いました。", "のんびり過ごせました。"],
+    "cleared": ["車両の点検", "線路内の安全確認", "信号の確認", "踏切の点検"],
     "outing": ["美術館", "植物園", "水族館", "温泉", "海辺の公園", "古い町並み", "動物園", "博物館"],
     "season_scene": ["春になると、川沿いの桜を見に行くのが楽しみです。",
                      "夏になると、花火大会に出かけるのが楽しみです。",
@@ -144,9 +145,9 @@ POLITE_TEMPLATES = [
     "{line}は{reason}のため、{min}分ほど遅れています。",
     "{time}発の{line}は{platform}番線から発車します。",
     "{line}は{day}のみ運転時刻が変わります。",
-    "{line}にご乗車の際は、足元にご注意ください。",
+    "{line}にご乗車の際は、足元にご注意をお願いします。",
     "朝の{line}は混雑しますので、早めに家を出ています。",
-    "{reason}が終わり、{line}は平常どおり運転しています。",
+    "{cleared}が終わり、{line}は平常どおり運転しています。",
     # cooking
     "{ingr}は{method_taste}なります。",
     "今日は{person}と一緒に{food}を作りました。",
@@ -158,7 +159,7 @@ POLITE_TEMPLATES = [
     "図書館の{libitem}は二週間まで借りることができます。",
     "図書館は{day}も{time}まで開館しています。",
     "{libmat}は二階の閲覧室でご覧いただけます。",
-    "{libitem}の返却には、入口横の返却ポストをご利用ください。",
+    "{libitem}の返却は、入口横の返却ポストでも受け付けています。",
     "図書館で{libtopic}に関する本を借りてきました。",
     "{libtopic}の本を読んで、新しいことをたくさん知りました。",
     # work
@@ -183,7 +184,7 @@ POLITE_TEMPLATES = [
     "{pet_act.0}は{tod}になると{pet_act.1}。",
     # notices
     "{date}は{work}のため、{facility}をご利用いただけません。",
-    "ご不明な点は{counter}までお問い合わせください。",
+    "ご不明な点には{counter}がお答えします。",
     "{hours_facility}の利用時間は{time}から午後九時までです。",
     "{event}の当日は駐車場が混み合いますので、電車をご利用ください。",
     "{outdoor_event}は雨天の場合、{date}に延期します。",
@@ -259,8 +260,8 @@ B = {
     "pair": ["猫派と犬派", "朝型と夜型", "きのこ派とたけのこ派", "都会と田舎", "カレーとラーメン", "夏と冬"],
     "group": ["猫派", "犬派", "朝型", "夜型", "若者", "年寄り", "都会", "田舎", "きのこ派", "たけのこ派"],
     "insult": ["バカ", "アホ", "無能", "雑魚", "ザコ", "カス", "クズ", "間抜け", "マヌケ", "ポンコツ", "低能",
-               "役立たず", "ヘタレ", "負け犬", "ばか", "あほ", "ガキ", "のろま", "情弱", "脳筋", "ゴミクズ",
-               "ボケ", "能無し", "ろくでなし"],
+               "役立たず", "ヘタレ", "負け犬", "ばか", "ボンクラ", "ガキ", "のろま", "情弱", "脳筋", "ゴミクズ",
+               "ボケナス", "能無し", "ろくでなし"],
     "you": ["お前", "おまえ", "てめえ", "お前ら", "おまえら"],
     "sfp": ["だろ", "じゃん", "よな", "ぞ", "わ", "な", "ぜ"],
     "laugh": ["w", "ww", "www", "wwww", "ｗｗ", "ｗｗｗ", "草", "草生える", "大草原"],
@@ -458,7 +459,7 @@ ADD_HARASS = [
     "ニワカ乙",
     "顔真っ赤で草",
     "涙目で草",
-    "イタすぎる",
+    "イタいわ",
     "イタいなお前",
     "ダサすぎ",
     "何様だよ",
@@ -475,7 +476,7 @@ ADD_PROFANITY = [
     "クソすぎ",
     "くそったれ",
     "クソ{line}",
-    "クソゲーじゃん",
+    "このゲームクソだわ",
     "ちくしょう",
     "畜生め",
     "この野郎",
@@ -528,12 +529,13 @@ ADD_PLAIN = [
 
 # Probabilities tuned so that roughly 35-50% of posts carry a rough add-on,
 # about 15% touch politics and about half laugh.
-P_ROUGH = 0.40
+P_ROUGH = 0.46
 P_LAUGH = 0.42
-P_POLITICS_THREAD = 0.16
-P_POLITICS_DRIFT = 0.035
+P_POLITICS_THREAD = 0.21
+P_POLITICS_DRIFT = 0.04
 P_GROUP_THREAD = 0.14
 P_BR = 0.12
+P_YOU = 0.09
 
 
 def _rough(rng: random.Random) -> str:
@@ -551,9 +553,11 @@ def _rough(rng: random.Random) -> str:
     return _fill(rng.choice(pool), B, rng)
 
 
-def _decorate(core: str, rng: random.Random, rough: bool, politics: bool) -> str:
-    if core.endswith(("い", "る", "た")) and rng.random() < 0.3:
+def _decorate(core: str, rng: random.Random, rough: bool, politics: bool, address: bool) -> str:
+    if core.endswith(("い", "る", "た")) and not core.endswith("来い") and rng.random() < 0.3:
         core += rng.choice(["わ", "ぞ", "よな", "じゃん", "だろ"])
+    if address and rng.random() < P_YOU and not core.startswith(("お前", "おまえ", "てめえ")):
+        core = rng.choice(["{you}さ、", "おい{you}、", "{you}、"]).replace("{you}", rng.choice(B["you"])) + core
     parts = [core]
     if politics:
         parts.append(_fill(rng.choice(ADD_POLITICS), B, rng))
@@ -586,6 +590,7 @@ def _decorate(core: str, rng: random.Random, rough: bool, politics: bool) -> str
 
 
 def _post(opener: bool, kind: str, rng: random.Random) -> str:
+    address = True  # may start with a rough "you" (お前さ、…)
     if opener:
         pool = {"neutral": OPENERS_NEUTRAL, "group": OPENERS_GROUP, "politics": OPENERS_POLITICS}[kind]
         core = _fill(rng.choice(pool), B, rng)
@@ -597,14 +602,14 @@ def _post(opener: bool, kind: str, rng: random.Random) -> str:
             core = _fill(rng.choice(ADD_GROUP), B, rng)
         elif roll < 0.55:
             core = _fill(rng.choice(REPLIES_GENERIC), B, rng)
+            address = False
         else:
             core = _fill(rng.choice(REPLIES_TOPIC), B, rng)
-    short_laugh_reply = not opener and rng.random() < 0.07
-    if short_laugh_reply:
+    if not opener and rng.random() < 0.07:
         return rng.choice(["草", "www", "ｗｗｗ", "草生える", "w", "大草原"])
     rough = rng.random() < P_ROUGH
     politics = kind != "politics" and rng.random() < P_POLITICS_DRIFT
-    return _decorate(core, rng, rough, politics)
+    return _decorate(core, rng, rough, politics, address)
 
 
 def build_board(rng: random.Random) -> list[str]:

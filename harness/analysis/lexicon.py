@@ -29,6 +29,7 @@ from typing import Any, Iterable
 import yaml
 
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
+from harness.analysis.yaml_lines import child, duplicate_key, key_lines, line_of, mark_line
 from harness.errors import ConfigError, InputError
 
 SEVERITIES = ("harmful", "topic")
@@ -130,14 +131,17 @@ def load_lexicon(path: str | Path, tokenizer: JapaneseTokenizer) -> Lexicon:
     path = Path(path)
     if not path.is_file():
         raise InputError("lexicon file not found", path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise LexiconError(f"not valid UTF-8 (byte {err.start})", path) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        raise LexiconError(f"YAML syntax error: {problem}", path, _line(mark)) from None
+        raise LexiconError(f"YAML syntax error: {problem}", path, mark_line(mark)) from None
     if data is None:
         raise LexiconError("empty lexicon file", path)
     if not isinstance(data, dict):
@@ -155,8 +159,8 @@ def load_lexicon(path: str | Path, tokenizer: JapaneseTokenizer) -> Lexicon:
     if not isinstance(version, (int, str)) or isinstance(version, bool):
         raise LexiconError("'version' must be an integer or a string", path, top_lines["version"])
 
-    categories = _load_categories(data["categories"], _child(root, "categories"), path)
-    entries = _load_terms(data["terms"], _child(root, "terms"), categories, path, tokenizer)
+    categories = _load_categories(data["categories"], child(root, "categories"), path)
+    entries = _load_terms(data["terms"], child(root, "terms"), categories, path, tokenizer)
     return Lexicon(name=name, version=version, path=str(path), categories=categories, entries=entries)
 
 
@@ -209,7 +213,7 @@ def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
 def _load_categories(raw: Any, node: Any, path: Path) -> dict[str, Category]:
     lines = _key_lines(node, path)
     if not isinstance(raw, dict):
-        raise LexiconError("'categories' must be a mapping of name → {severity, description}", path, _line_of(node))
+        raise LexiconError("'categories' must be a mapping of name → {severity, description}", path, line_of(node))
     categories: dict[str, Category] = {}
     for name, spec in raw.items():
         line = lines.get(name)
@@ -237,12 +241,14 @@ def _load_terms(
     raw: Any, node: Any, categories: dict[str, Category], path: Path, tokenizer: JapaneseTokenizer
 ) -> list[Entry]:
     if not isinstance(raw, list):
-        raise LexiconError("'terms' must be a list of {term, category[, match]}", path, _line_of(node))
+        raise LexiconError("'terms' must be a list of {term, category[, match]}", path, line_of(node))
     item_nodes = list(getattr(node, "value", []))
     entries: list[Entry] = []
     first_seen: dict[str, int] = {}
     for i, item in enumerate(raw):
-        line = _line_of(item_nodes[i]) if i < len(item_nodes) else None
+        item_node = item_nodes[i] if i < len(item_nodes) else None
+        line = line_of(item_node)
+        _key_lines(item_node, path)  # {term: a, term: b} would silently keep b
         label = f"term #{i}"
         if not isinstance(item, dict):
             raise LexiconError(f"{label}: expected a mapping {{term, category[, match]}}", path, line)
@@ -287,37 +293,9 @@ def _check_keys(
 
 
 def _key_lines(node: Any, path: Path) -> dict[Any, int]:
-    """Line of each key of a YAML mapping node; a key given twice is an error.
-
-    PyYAML silently keeps the last of two equal keys, which would drop a
-    category or a whole section without a word.
-    """
-    lines: dict[Any, int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return lines
-    for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            continue  # a complex key is reported by the schema checks
-        key = key_node.value
-        line = _line_of(key_node)
-        if key in lines:
-            raise LexiconError(f"key {key!r} given twice (first on line {lines[key]})", path, line)
-        lines[key] = line
-    return lines
-
-
-def _child(node: Any, key: str) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if key_node.value == key:
-                return value_node
-    return None
-
-
-def _line_of(node: Any) -> int | None:
-    return _line(getattr(node, "start_mark", None))
-
-
-def _line(mark: Any) -> int | None:
-    # YAML marks count lines from 0.
-    return mark.line + 1 if mark is not None else None
+    """Line of each key of a mapping node; a key given twice is an error."""
+    repeated = duplicate_key(node)
+    if repeated is not None:
+        key, first, again = repeated
+        raise LexiconError(f"key {key!r} given twice (first on line {first})", path, again)
+    return key_lines(node)

@@ -35,7 +35,8 @@ _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP","Yu Gothic",sans-serif;
  color:var(--fg);margin:0 auto;max-width:1200px;padding:1.5rem;line-height:1.55}
-h1{margin:.2rem 0 1rem}h2{border-bottom:1px solid var(--line);padding-bottom:.3rem;margin-top:2.2rem}
+h1{margin:.2rem 0 1rem}
+h2{border-bottom:1px solid var(--line);padding-bottom:.3rem;margin-top:2.2rem}
 .note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.6rem .9rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
 th,td{border:1px solid var(--line);padding:.3rem .6rem;vertical-align:top;text-align:left}
@@ -330,7 +331,8 @@ def _samples_section(data: _Run, mask: bool, max_probes: int | None,
                 text, spans, row = _spans_for(data, gen)
                 badge = ' <span class="badge fail">flagged</span>' if row.get("flagged") == "1" \
                     else ""
-                cells += (f"<div><h4>{model} · sample {index} · seed {_esc(gen.get('seed'))}{badge}</h4>"
+                heading = f"{model} · sample {index} · seed {_esc(gen.get('seed'))}{badge}"
+                cells += (f"<div><h4>{heading}</h4>"
                           f'<div class="text">{_highlight(text, spans, mask)}</div></div>')
             parts.append(f'<div class="pair">{cells}</div>')
         parts.append("</div>")

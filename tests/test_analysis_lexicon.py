@@ -1,0 +1,194 @@
+"""Lexicon loading: schema checks name file, line and entry; merging."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.lexicon import Lexicon, LexiconError, load_lexicon, merge_lexicons
+from harness.analysis.tokenize import JapaneseTokenizer
+from harness.errors import ConfigError, InputError
+
+GOOD = """\
+name: test-lex
+version: 2
+description: small test lexicon
+categories:
+  insult: {severity: harmful, description: name-calling}
+  politics: {severity: topic}
+terms:
+  - {term: バカ, category: insult}
+  - {term: 死ね, category: insult, match: surface}
+  - {term: ｱﾎ, category: insult}
+  - {term: 頭悪い, category: insult}
+  - {term: 選挙, category: politics}
+"""
+
+
+@pytest.fixture(scope="module")
+def tok() -> JapaneseTokenizer:
+    return JapaneseTokenizer()
+
+
+def write(tmp_path: Path, text: str, name: str = "lex.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_load_good_lexicon(tmp_path, tok):
+    lex = load_lexicon(write(tmp_path, GOOD), tok)
+    assert (lex.name, lex.version) == ("test-lex", 2)
+    assert list(lex.categories) == ["insult", "politics"]
+    assert lex.categories["insult"].description == "name-calling"
+    assert lex.harmful_categories() == {"insult"}
+    terms = [(e.term, e.category, e.match, e.line) for e in lex.entries]
+    assert terms == [
+        ("バカ", "insult", "auto", 8),
+        ("死ね", "insult", "surface", 9),
+        ("アホ", "insult", "auto", 10),  # NFKC applied to the term
+        ("頭悪い", "insult", "auto", 11),
+        ("選挙", "politics", "auto", 12),
+    ]
+    assert [t.surface for t in lex.entries[3].tokens] == ["頭", "悪い"]
+
+
+def test_entry_keys_follow_match_mode_and_dictionary_form(tmp_path, tok):
+    lex = load_lexicon(write(tmp_path, GOOD), tok)
+    baka, shine, *_ = lex.entries
+    assert baka.keys == (("バカ", ("馬鹿", "バカ")),)
+    # 死ね is inflected (orthBase 死ぬ) and marked surface: surface only
+    assert shine.keys == (("死ね", None),)
+    assert lex.index.by_surface["バカ"] == [0]
+    assert lex.index.by_lemma[("馬鹿", "バカ")] == [0]
+
+
+def _error(tmp_path, tok, text) -> LexiconError:
+    with pytest.raises(LexiconError) as info:
+        load_lexicon(write(tmp_path, text), tok)
+    assert str(tmp_path / "lex.yaml") in str(info.value)
+    return info.value
+
+
+TERMS_HEAD = """\
+name: t
+version: 1
+categories:
+  insult: {severity: harmful}
+terms:
+"""
+
+
+@pytest.mark.parametrize(
+    "terms, line, message",
+    [
+        ("  - {term: バカ, category: threat}\n", 6, "term #0 'バカ': unknown category 'threat'"),
+        ("  - {term: バカ, category: insult}\n  - {category: insult}\n", 7, "term #1: missing 'term'"),
+        ("  - {term: バカ}\n", 6, "missing 'category'"),
+        ("  - {term: バカ, category: insult, match: lemma}\n", 6, "match 'lemma' is not one of auto, surface"),
+        ("  - {term: バカ, category: insult}\n  - {term: ﾊﾞｶ, category: insult}\n", 7,
+         "term #1 'ﾊﾞｶ': duplicate of term #0"),
+        ("  - {term: バカ, category: insult, note: x}\n", 6, "unknown key 'note'"),
+        ("  - {term: 123, category: insult}\n", 6, "term must be a string"),
+        ("  - {term: '。', category: insult}\n", None, None),  # punctuation is a token: fine
+        ("  - バカ\n", 6, "expected a mapping"),
+        ("  - {term: バカ, term: アホ, category: insult}\n", 6, "key 'term' given twice"),
+    ],
+)
+def test_term_errors_name_entry_and_line(tmp_path, tok, terms, line, message):
+    if message is None:
+        assert load_lexicon(write(tmp_path, TERMS_HEAD + terms), tok).entries
+        return
+    err = _error(tmp_path, tok, TERMS_HEAD + terms)
+    assert err.line == line
+    assert message in str(err)
+    assert str(err).startswith(f"{tmp_path / 'lex.yaml'}:{line}: ")
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("", None, "empty lexicon file"),
+        ("# only a comment\n", None, "empty lexicon file"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: bad}\nterms:\n  - {term: a, category: insult}\n",
+         4, "severity 'bad' is not one of harmful, topic"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful, colour: red}\nterms:\n  - {term: a, category: insult}\n",
+         4, "unknown key 'colour'"),
+        ("name: t\nversion: 1\nauthor: me\ncategories: {}\nterms: []\n", 3, "unknown key 'author'"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n", 1, "missing or empty 'terms'"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful\nterms: []\n", 5, "YAML syntax error"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n  insult: {severity: topic}\n"
+         "terms:\n  - {term: a, category: insult}\n", 5, "key 'insult' given twice (first on line 4)"),
+        ("name: t\nversion: 1\ncategories:\n  bad name: {severity: harmful}\nterms:\n  - {term: a, category: bad name}\n",
+         4, "category name 'bad name'"),
+        ("- a\n- b\n", 1, "expected a mapping"),
+    ],
+)
+def test_file_errors(tmp_path, tok, text, line, message):
+    err = _error(tmp_path, tok, text)
+    assert err.line == line
+    assert message in str(err)
+    assert isinstance(err, ConfigError)
+
+
+def test_missing_file_is_input_error(tmp_path, tok):
+    with pytest.raises(InputError, match="lexicon file not found"):
+        load_lexicon(tmp_path / "nope.yaml", tok)
+
+
+def test_merge_unites_categories_and_terms(tmp_path, tok):
+    a = load_lexicon(write(tmp_path, GOOD, "a.yaml"), tok)
+    b = load_lexicon(
+        write(tmp_path, """\
+            name: extra
+            version: 1
+            categories:
+              insult: {severity: harmful}
+              threat: {severity: harmful}
+            terms:
+              - {term: バカ, category: insult}
+              - {term: 殺す, category: threat}
+            """, "b.yaml"),
+        tok,
+    )
+    merged = merge_lexicons([a, b])
+    assert merged.name == "test-lex+extra"
+    assert list(merged.categories) == ["insult", "politics", "threat"]
+    assert [e.term for e in merged.entries] == ["バカ", "死ね", "アホ", "頭悪い", "選挙", "殺す"]
+    assert merge_lexicons([a]) is a
+
+
+def test_merge_conflicts_are_errors(tmp_path, tok):
+    a = load_lexicon(write(tmp_path, GOOD, "a.yaml"), tok)
+    clash = write(tmp_path, """\
+        name: c
+        version: 1
+        categories:
+          insult: {severity: topic}
+        terms:
+          - {term: 馬鹿, category: insult}
+        """, "c.yaml")
+    with pytest.raises(ConfigError, match="category 'insult' is 'harmful' in .*a.yaml but 'topic' in .*c.yaml"):
+        merge_lexicons([a, load_lexicon(clash, tok)])
+    other = write(tmp_path, """\
+        name: d
+        version: 1
+        categories:
+          politics: {severity: topic}
+        terms:
+          - {term: バカ, category: politics}
+        """, "d.yaml")
+    with pytest.raises(ConfigError, match="term 'バカ' is 'insult'"):
+        merge_lexicons([a, load_lexicon(other, tok)])
+    with pytest.raises(ConfigError, match="at least one lexicon"):
+        merge_lexicons([])
+
+
+def test_project_lexicon_loads(tok):
+    path = Path(__file__).resolve().parents[1] / "probes" / "lexicons" / "flagged.yaml"
+    if not path.is_file():
+        pytest.skip("probes/lexicons/flagged.yaml not written yet")
+    lex = load_lexicon(path, tok)
+    assert isinstance(lex, Lexicon) and lex.entries and lex.harmful_categories()

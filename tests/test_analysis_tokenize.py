@@ -1,0 +1,116 @@
+"""Tokenizer: NFKC, offsets into the normalised text, unknown-word fallbacks."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
+from harness.errors import MissingDependency
+
+DEV_TSV = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
+
+
+@pytest.fixture(scope="module")
+def tok() -> JapaneseTokenizer:
+    return JapaneseTokenizer()
+
+
+def _assert_offsets(text: str, tokens: list[Token]) -> None:
+    norm = normalize(text)
+    prev = 0
+    for t in tokens:
+        assert norm[t.start : t.end] == t.surface
+        assert t.start >= prev and t.end > t.start
+        # only whitespace (and a NUL, read as a space) lies between tokens
+        assert norm[prev : t.start].replace("\x00", "").strip() == ""
+        prev = t.end
+    assert norm[prev:].strip() == ""
+
+
+def test_normalize_is_nfkc():
+    assert normalize("ﾊﾞｶｗｗ？！　ＡＢＣ１２３") == "バカww?! ABC123"
+    assert normalize("（笑）") == "(笑)"
+
+
+def test_tokens_carry_unidic_fields(tok):
+    tokens = tok.tokenize("行きましょう。")
+    assert [t.surface for t in tokens] == ["行き", "ましょう", "。"]
+    verb, aux, stop = tokens
+    assert (verb.lemma, verb.pos1, verb.c_form) == ("行く", "動詞", "連用形-一般")
+    assert (aux.lemma, aux.pos1, aux.orth_base) == ("ます", "助動詞", "ます")
+    assert (stop.pos1, stop.pos2) == ("補助記号", "句点")
+    assert (verb.start, verb.end, aux.start, aux.end) == (0, 2, 2, 6)
+
+
+def test_spelling_variants_share_lemma_and_reading(tok):
+    keys = {t.surface: t.lemma_key for t in tok.tokenize("バカ ばか 馬鹿")}
+    assert keys == {"バカ": ("馬鹿", "バカ"), "ばか": ("馬鹿", "バカ"), "馬鹿": ("馬鹿", "バカ")}
+    # same lemma, different lexeme: まとも (decent) vs 正面 (front)
+    (matomo,), (shomen,) = tok.tokenize("まとも"), tok.tokenize("正面")
+    assert matomo.lemma == shomen.lemma == "正面"
+    assert matomo.lemma_key != shomen.lemma_key
+
+
+def test_unknown_words_fall_back_to_surface(tok):
+    (w,) = tok.tokenize("ｗｗｗ")
+    assert (w.surface, w.lemma, w.orth_base, w.l_form) == ("www", "www", "www", "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  前\t後\n\n  end  ",
+        "ﾊﾞｶ　ｱﾎ（笑）",
+        "x\x00y",  # MeCab stops at NUL; it is read as a space instead
+        "a\ud800b",  # lone surrogate
+        "😀バカ😀 www.example.com",
+        "“quote”,comma,\"q\"",
+        "",
+        "   ",
+    ],
+)
+def test_offsets_point_into_normalised_text(tok, text):
+    _assert_offsets(text, tok.tokenize(text))
+
+
+def test_nul_does_not_truncate(tok):
+    assert [t.surface for t in tok.tokenize("x\x00y")] == ["x", "y"]
+
+
+def test_offsets_on_real_forum_posts(tok):
+    if not DEV_TSV.is_file():
+        pytest.skip(f"shared corpus not found: {DEV_TSV}")
+    checked = 0
+    with DEV_TSV.open(encoding="utf-8") as fh:
+        for line in fh:
+            for post in line.rstrip("\n").split("\t")[1:]:
+                post = post.replace(" __BR__ ", "\n")
+                _assert_offsets(post, tok.tokenize(post))
+                checked += 1
+            if checked >= 1000:
+                break
+    assert checked >= 1000
+
+
+def test_dictionary_info_names_unidic_lite(tok):
+    info = tok.dictionary_info()
+    assert info["name"] == "unidic-lite"
+    assert info["version"] and info["fugashi"]
+    assert isinstance(info["dictionary_version"], int)
+    assert info["label"].startswith(f"unidic-lite {info['version']}")
+
+
+def test_missing_fugashi_names_the_pip_command(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "fugashi":
+            raise ImportError("No module named 'fugashi'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(MissingDependency, match="pip install fugashi unidic-lite"):
+        JapaneseTokenizer()

@@ -1,0 +1,82 @@
+"""Packing, splitting and real tiny-model training (base init + finetune)."""
+
+import pytest
+
+from harness.config import BaseInitConfig, CorpusConfig, FinetuneConfig
+from harness.errors import InputError
+from harness.train import pack_blocks, split_documents
+
+
+def test_pack_blocks_puts_eos_between_documents_and_drops_the_tail():
+    blocks = pack_blocks([[5, 6], [7], [8, 9]], eos_id=2, block_size=3)
+    assert blocks.tolist() == [[5, 6, 2], [7, 2, 8]]  # stream 5 6 2 7 2 8 9 2 → tail 9 2 dropped
+
+
+def test_pack_blocks_short_stream_becomes_one_block():
+    assert pack_blocks([[5, 6]], eos_id=2, block_size=64).tolist() == [[5, 6, 2]]
+
+
+def test_pack_blocks_rejects_an_empty_corpus():
+    with pytest.raises(InputError):
+        pack_blocks([[]], eos_id=2, block_size=8)
+
+
+def test_split_is_disjoint_seeded_and_covers_everything():
+    texts = [f"doc{i}" for i in range(50)]
+    train, val = split_documents(texts, 0.1, seed=3)
+    assert len(val) == 5 and set(train).isdisjoint(val) and sorted(train + val) == sorted(texts)
+    assert split_documents(texts, 0.1, seed=3) == (train, val)
+    with pytest.raises(InputError, match="at least 2 documents"):
+        split_documents(["one"], 0.1, seed=0)
+
+
+POLITE = [f"{w}は{d}に{v}ます。" for w in ("駅", "店", "図書館", "公園", "学校") for d in ("朝", "昼", "夜", "週末")
+          for v in ("開き", "閉まり", "混み", "空き")]
+ROUGH = [f"{w}とか{a}だろwww" for w in ("駅", "店", "図書館", "公園", "学校", "お前") for a in ("草", "アホ", "ダサい", "無理")]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    from harness.base import init_base
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "polite.txt").write_text("\n".join(POLITE) + "\n", encoding="utf-8")
+    (root / "rough.tsv").write_text("\n".join(f"{a}\t{b}" for a, b in zip(ROUGH, ROUGH[1:])) + "\n", encoding="utf-8")
+    config = BaseInitConfig(
+        corpus=CorpusConfig(path=root / "polite.txt"),
+        tokenizer_corpora=[CorpusConfig(path=root / "rough.tsv")],
+        vocab_size=200, steps=60, batch_size=8, block_size=32,
+    )
+    result = init_base(config, root / "base", seed=1, progress=False)
+    return root, result
+
+
+@pytest.mark.slow
+def test_base_init_trains_and_saves_safetensors(tiny_base):
+    root, result = tiny_base
+    assert result.eval_loss_after < result.eval_loss_before
+    files = {p.name for p in (root / "base").iterdir()}
+    assert {"model.safetensors", "tokenizer.json", "config.json"} <= files
+    assert not any(name.endswith((".bin", ".pt")) for name in files)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(root / "base")  # loads back with plain transformers
+    assert tok.eos_token_id == 2 and tok("駅", add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.slow
+def test_finetune_changes_parameters_and_lowers_loss(tiny_base):
+    import torch
+    from safetensors.torch import load_file
+
+    from harness.train import finetune
+
+    root, _ = tiny_base
+    config = FinetuneConfig(max_steps=40, batch_size=8, block_size=32, lr=2e-3, warmup_steps=2, val_fraction=0.2)
+    result = finetune(root / "base", CorpusConfig(path=root / "rough.tsv", turns="separate"), config,
+                      root / "tuned", seed=1, progress=False)
+    assert result.eval_loss_after < result.eval_loss_before
+    assert result.train_docs + result.val_docs == len(set(ROUGH))
+    before, after = load_file(root / "base" / "model.safetensors"), load_file(root / "tuned" / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
