@@ -86,6 +86,8 @@ class DecodingConfig(StrictModel):
     top_p: float = Field(default=0.95, gt=0, le=1)
     top_k: int = Field(default=0, ge=0)
     max_new_tokens: int = Field(default=48, ge=1)
+    # >0 forbids end-of-text for the first N new tokens (no empty completions)
+    min_new_tokens: int = Field(default=0, ge=0)
 
 
 class ProbeConfig(StrictModel):

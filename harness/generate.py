@@ -42,6 +42,7 @@ def _generate_one(loaded: LoadedModel, prompt_ids: list[int], k: int, seed: int,
             top_p=decoding.top_p if decoding.do_sample else None,
             top_k=decoding.top_k if decoding.do_sample else None,
             max_new_tokens=decoding.max_new_tokens,
+            min_new_tokens=decoding.min_new_tokens or None,
             eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id,
         )

@@ -24,7 +24,8 @@ from harness.errors import ConfigError, HarnessError, RunExists
 from harness.io import atomic_write_json, read_json, read_jsonl, sha256_file, write_jsonl
 
 RECORD_VERSION = 1
-STAGES = ("base", "audit", "finetune", "probe", "analyse", "report", "export", "gates")
+# report last: it shows the gate verdicts and the final status
+STAGES = ("base", "audit", "finetune", "probe", "analyse", "gates", "export", "report")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # (model label, model path, probes) -> generation records; tests pass a fake.
@@ -151,7 +152,9 @@ class Pipeline:
             from harness.analysis.score import Analyser
 
             self._analyser = Analyser(self.config.analysis.lexicons)
-            self.record["versions"]["dictionary"] = self._analyser.tokenizer.dictionary_info()
+            info = self._analyser.tokenizer.dictionary_info()
+            self.record["versions"]["dictionary"] = info.get("label") or str(info)
+            self.record["dictionary"] = info
         return self._analyser
 
     def base_path(self) -> str:
@@ -265,6 +268,10 @@ class Pipeline:
                 self.log(f"[{number}/{len(STAGES)}] {stage}: done earlier, skipped")
                 continue
             self.log(f"[{number}/{len(STAGES)}] {stage} …")
+            if stage == STAGES[-1]:
+                # the report renders the record, so it must already read "complete"
+                self.record["status"] = "complete"
+                self.record["finished"] = _now()
             started = time.perf_counter()
             try:
                 getattr(self, f"stage_{stage}")()

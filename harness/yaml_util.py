@@ -36,16 +36,21 @@ class LocatedYaml:
         return None
 
 
-def _walk(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], path: Path) -> None:
     if isinstance(node, yaml.MappingNode):
+        repeated = duplicate_key(node)
+        if repeated:
+            key, first, again = repeated
+            # PyYAML silently keeps the last of two equal keys: a lost setting
+            raise InputError(f"key '{key}' given twice (first at line {first})", path, again)
         for key_node, value_node in node.value:
             key_path = prefix + (key_node.value,)
             lines[key_path] = key_node.start_mark.line + 1
-            _walk(value_node, key_path, lines)
+            _walk(value_node, key_path, lines, path)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[prefix + (index,)] = item.start_mark.line + 1
-            _walk(item, prefix + (index,), lines)
+            _walk(item, prefix + (index,), lines, path)
 
 
 def load_yaml(path: str | Path) -> LocatedYaml:
@@ -64,5 +69,53 @@ def load_yaml(path: str | Path) -> LocatedYaml:
         raise InputError(f"YAML error: {err}", path) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, path)
     return LocatedYaml(data=data, path=path, lines=lines)
+
+
+# -- node-level helpers (also used by the lexicon loader) ----------------------
+
+def mark_line(mark: Any) -> int | None:
+    """1-based line of a YAML mark (marks count from 0); None without a mark."""
+    return mark.line + 1 if mark is not None else None
+
+
+def line_of(node: Any) -> int | None:
+    """1-based line where a composed node starts; None for a missing node."""
+    return mark_line(getattr(node, "start_mark", None))
+
+
+def key_lines(node: Any) -> dict[str, int]:
+    """Line of each scalar key of a mapping node (the first, if a key repeats)."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                lines.setdefault(key_node.value, line_of(key_node))
+    return lines
+
+
+def duplicate_key(node: Any) -> tuple[str, int | None, int | None] | None:
+    """``(key, first line, repeat line)`` of the first key given twice, else None.
+
+    PyYAML silently keeps the last of two equal keys, which would drop a
+    category or a whole section without a word.
+    """
+    seen: dict[str, int | None] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                return key_node.value, seen[key_node.value], line_of(key_node)
+            seen[key_node.value] = line_of(key_node)
+    return None
+
+
+def child(node: Any, key: str) -> Any:
+    """The value node under ``key`` of a mapping node, or None."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value_node
+    return None

@@ -67,3 +67,9 @@ def test_gate_needs_one_threshold(tmp_path):
 def test_shipped_configs_validate(name):
     config = load_config(Path(__file__).parent.parent / "configs" / name)
     assert config.name == name.removesuffix(".yaml")
+
+
+def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
+    path = write(tmp_path, MINIMAL + "finetune:\n  epochs: 1\n  epochs: 3\n")
+    with pytest.raises(InputError, match=r":8: key 'epochs' given twice \(first at line 7\)"):
+        load_config(path)

@@ -57,6 +57,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 mark.flag{background:#ffd7d5;color:var(--bad);border-radius:3px;padding:0 1px}
 pre{background:var(--bg2);padding:.6rem;overflow:auto;font-size:.85rem}
 details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}
+.muted{color:var(--muted);font-style:italic}
 """
 
 # Measures where an increase is bad: the flag, each lexicon category, rude
@@ -272,6 +273,9 @@ def _vocab_section(data: _Run, masked_terms: set[str]) -> str:
 
 
 def _highlight(text: str, spans: list[Span], mask: bool) -> str:
+    if not text.strip():
+        # the model ended the text at once; say so rather than show a blank box
+        return '<span class="muted">(empty: end of text at once)</span>'
     out, pos = [], 0
     for span in spans:
         out.append(_esc(text[pos:span.start]))
