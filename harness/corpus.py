@@ -7,7 +7,6 @@ from posts (NOTES.md).  Newlines inside a post are written `` __BR__ ``.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Iterator
 
 from harness.config import CorpusConfig
 from harness.errors import InputError
+from harness.io import iter_jsonl_numbered
 
 BR = "__BR__"
 
@@ -88,19 +88,12 @@ def _iter_text(path: Path) -> Iterator[Document]:
 
 
 def _iter_jsonl(path: Path, key: str) -> Iterator[Document]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
-            if not isinstance(obj, dict) or not isinstance(obj.get(key), str):
-                raise InputError(f"expected an object with a string '{key}' field", path, lineno)
-            text = normalize_text(obj[key])
-            if text:
-                yield Document(text, lineno)
+    for lineno, obj in iter_jsonl_numbered(path):
+        if not isinstance(obj.get(key), str):
+            raise InputError(f"expected an object with a string '{key}' field", path, lineno)
+        text = normalize_text(obj[key])
+        if text:
+            yield Document(text, lineno)
 
 
 def read_corpus(config: CorpusConfig) -> list[Document]:

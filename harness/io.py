@@ -49,8 +49,8 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
     return len(lines)
 
 
-def iter_jsonl(path: str | Path) -> Iterator[dict]:
-    """Yield the objects of a JSON Lines file; a bad line raises naming file and line."""
+def iter_jsonl_numbered(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)`` per non-blank line; a bad line raises naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path)
@@ -64,7 +64,13 @@ def iter_jsonl(path: str | Path) -> Iterator[dict]:
                 raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
             if not isinstance(obj, dict):
                 raise InputError("expected a JSON object", path, lineno)
-            yield obj
+            yield lineno, obj
+
+
+def iter_jsonl(path: str | Path) -> Iterator[dict]:
+    """Yield the objects of a JSON Lines file (see ``iter_jsonl_numbered``)."""
+    for _, obj in iter_jsonl_numbered(path):
+        yield obj
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
