@@ -329,4 +329,10 @@ def demo(out_dir: str | Path | None = None, force: bool = True, progress: bool =
     from harness.config import load_config
 
     config = load_config(demo_config_path())
-    return run(config, out_dir=out_dir, force=force, progress=progress)
+    target = Path(out_dir or config.out_dir or REPO_ROOT / "reports" / config.name)
+    if force and (target / "run.json").is_file():
+        # re-running the demo replaces an earlier demo, never another run
+        previous = read_json(target / "run.json")
+        if previous.get("name") != config.name:
+            raise RunExists(f"{target} holds run '{previous.get('name')}', not a demo; choose another --out")
+    return run(config, out_dir=target, force=force, progress=progress)

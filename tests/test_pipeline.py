@@ -150,3 +150,12 @@ def test_demo_reproduces_the_reference_direction(tmp_path):
     assert float(delta["polite"]["ci_high"]) < 0
     assert (result.run_dir / "model" / "model.safetensors").is_file()
     assert read_jsonl(result.run_dir / "negatives" / "negatives.jsonl")
+
+
+def test_demo_never_replaces_another_run(tmp_path):
+    from harness.run import demo
+
+    (tmp_path / "run.json").write_text(json.dumps({"name": "production-audit"}), encoding="utf-8")
+    with pytest.raises(RunExists, match="not a demo"):
+        demo(out_dir=tmp_path, progress=False)
+    assert json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))["name"] == "production-audit"

@@ -25,7 +25,7 @@ from harness.errors import InputError
 from harness.io import atomic_write_text, read_json, read_jsonl
 from harness.report.tables import MASK_CHAR, Span, parse_spans, read_csv
 
-DEFAULT_MAX_PROBES = 50
+DEFAULT_MAX_PROBES = 100
 DEFAULT_MAX_SAMPLES = 4
 TOP_LEMMAS = 20
 MODELS = ("base", "tuned")
