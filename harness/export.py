@@ -236,8 +236,8 @@ def _dataset_card(run: dict[str, Any], run_dir: Path, joined: list[_Scored],
     models = run.get("models") if isinstance(run.get("models"), dict) else {}
     versions = run.get("versions") if isinstance(run.get("versions"), dict) else {}
     model_lines = "\n".join(
-        f"- `{_md(label)}`: {_md(info.get('path') if isinstance(info, dict) else info)}"
-        for label, info in models.items()) or "- (not recorded)"
+        f"  - `{_md(label)}`: {_md(info.get('path') if isinstance(info, dict) else info)}"
+        for label, info in models.items()) or "  - (not recorded)"
     by_model_cat = Counter(f"{r['model']} / {r['category']}" for r in negatives)
     by_flag_cat = Counter(c for r in negatives for c in r["flagged_categories"])
     n_flagged = sum(1 for item in joined if item.flagged)

@@ -24,8 +24,10 @@ from harness.errors import ConfigError, HarnessError, RunExists
 from harness.io import atomic_write_json, read_json, read_jsonl, sha256_file, write_jsonl
 
 RECORD_VERSION = 1
-# report last: it shows the gate verdicts and the final status
+# export and report come last: they render the finished record (gate
+# verdicts, final status) and are pure functions of the run directory.
 STAGES = ("base", "audit", "finetune", "probe", "analyse", "gates", "export", "report")
+RENDER_STAGES = ("export", "report")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # (model label, model path, probes) -> generation records; tests pass a fake.
@@ -268,10 +270,12 @@ class Pipeline:
                 self.log(f"[{number}/{len(STAGES)}] {stage}: done earlier, skipped")
                 continue
             self.log(f"[{number}/{len(STAGES)}] {stage} …")
-            if stage == STAGES[-1]:
-                # the report renders the record, so it must already read "complete"
+            if stage in RENDER_STAGES and self.record["status"] != "complete":
+                # what they render must already read "complete"; a failure
+                # below still turns it into "failed"
                 self.record["status"] = "complete"
                 self.record["finished"] = _now()
+                self.save()
             started = time.perf_counter()
             try:
                 getattr(self, f"stage_{stage}")()

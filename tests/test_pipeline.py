@@ -67,6 +67,9 @@ def test_fake_pipeline_writes_the_whole_run_directory(tmp_path):
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     negatives = read_jsonl(out / "negatives" / "negatives.jsonl")
     assert negatives and all(n["model"] == "tuned" for n in negatives)
+    # export and report render the finished record
+    assert "status complete" in (out / "negatives" / "README.md").read_text(encoding="utf-8")
+    assert ">complete</span>" in html
 
 
 def test_finished_run_is_not_overwritten_without_force(tmp_path):
