@@ -183,3 +183,13 @@ def test_write_report(run_dir: Path):
     assert path == run_dir / "report.html"
     assert path.read_text(encoding="utf-8") == render_report(run_dir, max_probes=1)
     assert not list(run_dir.glob(".report.html.*"))
+
+
+def test_corpus_rate_column_only_with_an_audit(run_dir: Path):
+    assert "tuning corpus" not in render_report(run_dir)
+    write_csv(run_dir / "corpus_audit.csv",
+              [{"measure": "flagged", "n": 40, "count": 10, "rate": 0.25, "ci_low": 0.1419, "ci_high": 0.4019}],
+              ["measure", "n", "count", "rate", "ci_low", "ci_high"])
+    page = render_report(run_dir)
+    assert "tuning corpus [95% CI]" in page
+    assert "25.0% [14.2–40.2]" in page and "10/40" in page

@@ -82,6 +82,7 @@ class _Run:
     scores: dict[str, tuple[int, dict[str, str]]]  # id -> (line in scores.csv, row)
     summary: list[dict[str, str]]
     vocab: list[dict[str, str]]
+    audit: dict[str, tuple[int, dict[str, str]]]  # measure -> (line, row); empty without corpus_audit.csv
 
 
 def _load(run_dir: Path) -> _Run:
@@ -93,8 +94,12 @@ def _load(run_dir: Path) -> _Run:
     scores: dict[str, tuple[int, dict[str, str]]] = {}
     for index, row in enumerate(read_csv(scores_path)):
         scores[row.get("id", "")] = (index + 2, row)  # +2: header is line 1
+    audit: dict[str, tuple[int, dict[str, str]]] = {}
+    if (run_dir / "corpus_audit.csv").is_file():  # optional: absent for probe-only runs
+        for index, row in enumerate(read_csv(run_dir / "corpus_audit.csv")):
+            audit[row.get("measure", "")] = (index + 2, row)
     return _Run(run_dir, run, generations, scores, read_csv(run_dir / "summary.csv"),
-                read_csv(run_dir / "vocab_shift.csv"))
+                read_csv(run_dir / "vocab_shift.csv"), audit)
 
 
 def _number(row: dict[str, str], key: str, path: Path, line: int) -> float | None:
@@ -224,16 +229,24 @@ def _summary_section(data: _Run) -> str:
         measures.setdefault(key[3])
         categories.setdefault(key[2])
 
+    audit_path = data.path / "corpus_audit.csv"
+
     def table(category: str) -> str:
+        # the tuning corpus's own rate: what the tuned model could amplify
+        with_corpus = category == "all" and bool(data.audit)
         body = ""
         for measure in measures:
             cells = ""
+            if with_corpus:
+                line, row = data.audit.get(measure, (0, None))
+                cells += _rate_cell(row, audit_path, line)
             for kind, model in (("rate", "base"), ("rate", "tuned"), ("delta", "tuned-base")):
                 line, row = index.get((kind, model, category, measure), (0, None))
                 cells += (_rate_cell(row, path, line) if kind == "rate"
                           else _delta_cell(row, measure, path, line))
             body += f"<tr><td>{_esc(measure)}</td>{cells}</tr>"
-        return ('<table><tr><th>measure</th><th class="num">base rate [95% CI]</th>'
+        corpus_head = '<th class="num">tuning corpus [95% CI]</th>' if with_corpus else ""
+        return (f'<table><tr><th>measure</th>{corpus_head}<th class="num">base rate [95% CI]</th>'
                 '<th class="num">tuned rate [95% CI]</th>'
                 f'<th class="num">Δ tuned−base [95% CI]</th></tr>{body}</table>')
 
