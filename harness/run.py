@@ -236,7 +236,9 @@ class Pipeline:
     def stage_analyse(self) -> None:
         from harness.report.tables import write_csv
 
-        analysis = self.analyser.score_generations(read_jsonl(self.dir / "generations.jsonl"))
+        analysis = self.analyser.score_generations(
+            read_jsonl(self.dir / "generations.jsonl"), n_boot=self.config.analysis.bootstrap, seed=self.config.seed
+        )
         write_csv(self.dir / "scores.csv", analysis.scores, analysis.score_columns)
         write_csv(self.dir / "summary.csv", analysis.summary, analysis.summary_columns)
         write_csv(self.dir / "vocab_shift.csv", analysis.vocab_shift, analysis.vocab_columns)
