@@ -121,6 +121,7 @@ class Pipeline:
             else:
                 self.record = old
                 self.record["status"] = "running"
+                self._note_dictionary()
                 self.save()
                 return
         elif self.dir.exists() and any(self.dir.iterdir()) and not force:
@@ -139,6 +140,7 @@ class Pipeline:
             "models": {},
             "stages": {},
         }
+        self._note_dictionary()
         self.save()
 
     def save(self) -> None:
@@ -154,10 +156,15 @@ class Pipeline:
             from harness.analysis.score import Analyser
 
             self._analyser = Analyser(self.config.analysis.lexicons)
+            self._note_dictionary()
+        return self._analyser
+
+    def _note_dictionary(self) -> None:
+        """Record the MeCab dictionary: results depend on it."""
+        if self._analyser is not None and "versions" in self.record:
             info = self._analyser.tokenizer.dictionary_info()
             self.record["versions"]["dictionary"] = info.get("label") or str(info)
             self.record["dictionary"] = info
-        return self._analyser
 
     def base_path(self) -> str:
         if self.config.base.init:
@@ -266,6 +273,23 @@ class Pipeline:
             verdict = "pass" if result["passed"] else "FAIL"
             self.log(f"  gate {result['measure']} {result['kind']} ≤ {result['threshold']}: {result['value']:+.3f} {verdict}")
 
+    def check_gates(self) -> None:
+        """Fail before any training when a gate names an unknown measure or category."""
+        if not self.config.gates:
+            return
+        from harness.probes import load_probe_sets
+
+        measures = self.analyser.measures()
+        categories = {"all"} | {p.category for s in load_probe_sets(self.config.probes.files) for p in s.probes}
+        for i, gate in enumerate(self.config.gates):
+            if gate.measure not in measures:
+                raise ConfigError(f"gates[{i}].measure: unknown measure '{gate.measure}' (known: {', '.join(measures)})")
+            if gate.probe_category not in categories:
+                raise ConfigError(
+                    f"gates[{i}].probe_category: '{gate.probe_category}' is not a probe category "
+                    f"(known: {', '.join(sorted(categories))})"
+                )
+
     def execute(self) -> None:
         for number, stage in enumerate(STAGES, start=1):
             if self.done(stage):
@@ -317,6 +341,7 @@ def run(
     run_dir = Path(out_dir or config.out_dir or REPO_ROOT / "reports" / config.name)
     _check_inputs(config)
     pipeline = Pipeline(config, run_dir.resolve(), log, progress, sampler)
+    pipeline.check_gates()
     pipeline.start(resume=resume, force=force)
     pipeline.execute()
     return RunResult(run_dir=pipeline.dir, record=pipeline.record)

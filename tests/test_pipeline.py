@@ -162,3 +162,15 @@ def test_demo_never_replaces_another_run(tmp_path):
     with pytest.raises(RunExists, match="not a demo"):
         demo(out_dir=tmp_path, progress=False)
     assert json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))["name"] == "production-audit"
+
+
+def test_unknown_gate_measure_fails_before_any_work(tmp_path):
+    from harness.errors import ConfigError
+
+    config = fake_config(tmp_path, "gates:\n  - {measure: flaged, max_delta: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"gates\[0\].measure: unknown measure 'flaged'"):
+        run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+    config = fake_config(tmp_path, "gates:\n  - {measure: flagged, probe_category: nope, max_delta: 0.1}\n")
+    with pytest.raises(ConfigError, match="'nope' is not a probe category"):
+        run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
