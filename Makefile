@@ -28,6 +28,7 @@ demo: install
 	$(BIN)/harness demo
 
 test: install-test
+	$(BIN)/ruff check harness tests benchmarks
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -40,9 +40,15 @@ def baseline(loaded, probes, decoding: DecodingConfig, k: int, seed: int) -> int
             torch.manual_seed(prompt_seed(seed, probe) + index)
             input_ids = torch.tensor([ids])
             loaded.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
-                top_p=decoding.top_p, top_k=decoding.top_k, temperature=decoding.temperature,
-                max_new_tokens=decoding.max_new_tokens, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                do_sample=True,
+                top_p=decoding.top_p,
+                top_k=decoding.top_k,
+                temperature=decoding.temperature,
+                max_new_tokens=decoding.max_new_tokens,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
             )
             count += 1
     return count
@@ -58,7 +64,8 @@ def main() -> None:
         config = BaseInitConfig(
             corpus=CorpusConfig(path=ROOT / "corpora/demo/polite.txt"),
             tokenizer_corpora=[CorpusConfig(path=ROOT / "corpora/demo/board.tsv")],
-            vocab_size=3000, steps=50,
+            vocab_size=3000,
+            steps=50,
         )
         init_base(config, Path(tmp) / "m", progress=False)
         loaded = load_model(Path(tmp) / "m")
@@ -74,8 +81,10 @@ def main() -> None:
             counts["baseline"] += baseline(loaded, probes, decoding, args.samples, 1)
             timings["baseline"] += time.perf_counter() - started
     rates = {name: counts[name] / timings[name] for name in timings}
-    print(f"model: tiny GPT-2 ({loaded.parameters:,} parameters), {len(probes)} prompts × {args.samples} samples, "
-          f"max_new_tokens 40, {args.rounds} interleaved rounds")
+    print(
+        f"model: tiny GPT-2 ({loaded.parameters:,} parameters), {len(probes)} prompts × {args.samples} samples, "
+        f"max_new_tokens 40, {args.rounds} interleaved rounds"
+    )
     print(f"baseline (one generate call per sample): {rates['baseline']:.1f} samples/s")
     print(f"harness  (k samples per call):          {rates['harness']:.1f} samples/s")
     print(f"ratio harness/baseline: {rates['harness'] / rates['baseline']:.2f}x")

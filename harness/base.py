@@ -18,7 +18,15 @@ from harness.config import BaseInitConfig
 from harness.corpus import read_corpus
 from harness.errors import InputError
 from harness.models import LoadedModel, pick_device, spm_to_fast_tokenizer
-from harness.train import encode_documents, evaluate_loss, pack_blocks, save_model, split_documents, train_blocks
+from harness.train import (
+    check_output_folder,
+    encode_documents,
+    evaluate_loss,
+    pack_blocks,
+    save_model,
+    split_documents,
+    train_blocks,
+)
 
 # Model shapes.  tiny: ~0.8M parameters outside the embeddings; trains at
 # tens of thousands of tokens/s on 2 CPU cores with a 4k vocabulary.
@@ -90,6 +98,7 @@ def init_base(config: BaseInitConfig, out_dir: str | Path, seed: int = 1234, pro
     from transformers import GPT2Config, GPT2LMHeadModel
 
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)
     texts = [d.text for d in read_corpus(config.corpus)]
     extra = [d.text for c in config.tokenizer_corpora for d in read_corpus(c)]
     work = out_dir.with_name(out_dir.name + ".tokenizer")

@@ -61,8 +61,10 @@ def _cmd_base_init(args: argparse.Namespace) -> int:
     from harness.commands import base_init
 
     result = base_init(args.corpus, args.out, args.vocab_size, args.size, args.steps, args.tokenizer_corpus, args.seed)
-    print(f"base model: {result.model_dir} ({result.parameters:,} parameters, vocab {result.vocab_size}, "
-          f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f})")
+    print(
+        f"base model: {result.model_dir} ({result.parameters:,} parameters, vocab {result.vocab_size}, "
+        f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f})"
+    )
     return EXIT_OK
 
 
@@ -70,8 +72,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     from harness.commands import finetune_only
 
     result = finetune_only(args.base, args.corpus, args.out, args.format, args.epochs, args.max_steps, args.seed)
-    print(f"tuned model: {result.model_dir} (eval loss {result.eval_loss_before:.3f} → {result.eval_loss_after:.3f}, "
-          f"ppl {result.perplexity_before:.1f} → {result.perplexity_after:.1f})")
+    print(
+        f"tuned model: {result.model_dir} (eval loss {result.eval_loss_before:.3f} → {result.eval_loss_after:.3f}, "
+        f"ppl {result.perplexity_before:.1f} → {result.perplexity_after:.1f})"
+    )
     return EXIT_OK
 
 
@@ -138,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
     p.add_argument("corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL)")
     p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl"])
-    p.add_argument("--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post")
+    p.add_argument(
+        "--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post"
+    )
     p.add_argument("--lexicon", type=Path, action="append", help="lexicon YAML (default probes/lexicons/flagged.yaml)")
     p.add_argument("--out", type=Path, default=Path("reports/audit"), help="output folder")
     p.set_defaults(func=_cmd_audit)
@@ -151,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--vocab-size", type=int, default=4000, help="SentencePiece vocabulary (default 4000)")
     q.add_argument("--size", default="tiny", choices=["tiny", "small"], help="model shape")
     q.add_argument("--steps", type=int, default=300, help="pretraining steps")
-    q.add_argument("--tokenizer-corpus", type=Path, action="append", default=[], help="extra text for the vocabulary only")
+    q.add_argument(
+        "--tokenizer-corpus", type=Path, action="append", default=[], help="extra text for the vocabulary only"
+    )
     q.add_argument("--seed", type=int, default=1234)
     q.set_defaults(func=_cmd_base_init)
 

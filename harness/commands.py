@@ -22,8 +22,11 @@ def _lexicons(paths: Sequence[Path] | None) -> list[Path]:
 
 
 def audit_corpus(
-    corpus: Path, fmt: str = "auto", out_dir: Path = Path("reports/audit"),
-    lexicons: Sequence[Path] | None = None, turns: str = "join",
+    corpus: Path,
+    fmt: str = "auto",
+    out_dir: Path = Path("reports/audit"),
+    lexicons: Sequence[Path] | None = None,
+    turns: str = "join",
 ) -> Path:
     """Analyse a corpus file with the run's analysers; writes corpus_audit.csv."""
     from harness.analysis.score import Analyser
@@ -35,13 +38,19 @@ def audit_corpus(
     path = Path(out_dir) / "corpus_audit.csv"
     write_csv(path, rows, ["measure", "n", "count", "rate", "ci_low", "ci_high"])
     for row in rows:
-        print(f"  {row['measure']:<28} {row['count']:>6}/{row['n']:<6} {row['rate']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+        interval = f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        print(f"  {row['measure']:<28} {row['count']:>6}/{row['n']:<6} {row['rate']:.3f} {interval}")
     return path
 
 
 def base_init(
-    corpus: Path, out: Path, vocab_size: int = 4000, size: str = "tiny", steps: int = 300,
-    tokenizer_corpora: Sequence[Path] = (), seed: int = 1234,
+    corpus: Path,
+    out: Path,
+    vocab_size: int = 4000,
+    size: str = "tiny",
+    steps: int = 300,
+    tokenizer_corpora: Sequence[Path] = (),
+    seed: int = 1234,
 ):
     """Train a tokenizer and a small GPT-2 on ``corpus`` (see harness.base)."""
     from harness.base import init_base
@@ -51,7 +60,9 @@ def base_init(
     config = BaseInitConfig(
         corpus=CorpusConfig(path=corpus),
         tokenizer_corpora=[CorpusConfig(path=p) for p in tokenizer_corpora],
-        vocab_size=vocab_size, size=size, steps=steps,
+        vocab_size=vocab_size,
+        size=size,
+        steps=steps,
     )
     for c in [config.corpus, *config.tokenizer_corpora]:
         if not Path(c.path).is_file():
@@ -60,8 +71,13 @@ def base_init(
 
 
 def finetune_only(
-    base: str, corpus: Path, out: Path, fmt: str = "auto", epochs: float = 2.0,
-    max_steps: int | None = None, seed: int = 1234,
+    base: str,
+    corpus: Path,
+    out: Path,
+    fmt: str = "auto",
+    epochs: float = 2.0,
+    max_steps: int | None = None,
+    seed: int = 1234,
 ):
     """Fine-tune ``base`` on ``corpus`` into ``out`` (see harness.train.finetune)."""
     from harness.models import quiet_transformers
@@ -74,8 +90,12 @@ def finetune_only(
 
 
 def probe_only(
-    models: Sequence[str], probe_files: Sequence[Path], out: Path, samples: int = 8,
-    max_new_tokens: int = 48, seed: int = 1234,
+    models: Sequence[str],
+    probe_files: Sequence[Path],
+    out: Path,
+    samples: int = 8,
+    max_new_tokens: int = 48,
+    seed: int = 1234,
 ) -> Path:
     """Sample every ``LABEL=DIR`` model on the probe files; writes generations.jsonl + run.json."""
     from harness.generate import generate_samples
@@ -99,14 +119,28 @@ def probe_only(
         record_models[label] = {"path": str(path), "parameters": loaded.parameters}
         records += generate_samples(loaded, label, probes, decoding, samples, seed)
     write_jsonl(out / "generations.jsonl", records)
-    atomic_write_json(out / "run.json", {
-        "version": RECORD_VERSION, "name": out.name, "status": "probed", "created": _now(),
-        "config": {"probes": {"files": [str(p) for p in probe_files], "samples_per_prompt": samples,
-                              "decoding": decoding.model_dump()},
-                   "analysis": {"lexicons": [str(p) for p in _lexicons(None)], "mask_flagged": True}},
-        "versions": _versions(), "seed": seed, "models": record_models, "stages": {"probe": {"status": "done"}},
-        "probe": {"prompt_eos": False, "prompts": len(probes), "samples": len(records)},
-    })
+    atomic_write_json(
+        out / "run.json",
+        {
+            "version": RECORD_VERSION,
+            "name": out.name,
+            "status": "probed",
+            "created": _now(),
+            "config": {
+                "probes": {
+                    "files": [str(p) for p in probe_files],
+                    "samples_per_prompt": samples,
+                    "decoding": decoding.model_dump(),
+                },
+                "analysis": {"lexicons": [str(p) for p in _lexicons(None)], "mask_flagged": True},
+            },
+            "versions": _versions(),
+            "seed": seed,
+            "models": record_models,
+            "stages": {"probe": {"status": "done"}},
+            "probe": {"prompt_eos": False, "prompts": len(probes), "samples": len(records)},
+        },
+    )
     return out / "generations.jsonl"
 
 

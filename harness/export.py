@@ -57,8 +57,7 @@ def _load(run_dir: Path, mask: bool) -> tuple[dict[str, Any], list[_Scored]]:
             raise InputError(f"no row for generation {gen_id!r}", scores_path)
         line, row = rows[gen_id]
         if row.get("flagged") not in ("0", "1"):
-            raise InputError(f"flagged must be 0 or 1, found {row.get('flagged')!r}",
-                             scores_path, line)
+            raise InputError(f"flagged must be 0 or 1, found {row.get('flagged')!r}", scores_path, line)
         completion = str(gen.get("completion", ""))
         terms = split_list(row.get("flagged_terms", ""))
         if mask:
@@ -85,21 +84,30 @@ def _negatives(run: dict[str, Any], run_dir: Path, joined: list[_Scored]) -> lis
             continue
         seen.add(key)
         model_info = models.get(gen.get("model"), {})
-        records.append({
-            "id": gen.get("id"), "model": gen.get("model"),
-            "probe_set": gen.get("probe_set"), "probe_id": gen.get("probe_id"),
-            "category": gen.get("category"), "group": gen.get("group"),
-            "prompt": gen.get("prompt"), "completion": item.completion,
-            "flagged_terms": item.terms,
-            "flagged_categories": split_list(item.row.get("flagged_categories", "")),
-            "seed": gen.get("seed"), "decoding": gen.get("decoding"),
-            "label": "undesirable",
-            "source": {
-                "run": run.get("name"), "run_dir": run_dir.name, "git_sha": run.get("git_sha"),
-                "model_path": model_info.get("path") if isinstance(model_info, dict) else None,
-                "created": run.get("created"),
-            },
-        })
+        records.append(
+            {
+                "id": gen.get("id"),
+                "model": gen.get("model"),
+                "probe_set": gen.get("probe_set"),
+                "probe_id": gen.get("probe_id"),
+                "category": gen.get("category"),
+                "group": gen.get("group"),
+                "prompt": gen.get("prompt"),
+                "completion": item.completion,
+                "flagged_terms": item.terms,
+                "flagged_categories": split_list(item.row.get("flagged_categories", "")),
+                "seed": gen.get("seed"),
+                "decoding": gen.get("decoding"),
+                "label": "undesirable",
+                "source": {
+                    "run": run.get("name"),
+                    "run_dir": run_dir.name,
+                    "git_sha": run.get("git_sha"),
+                    "model_path": model_info.get("path") if isinstance(model_info, dict) else None,
+                    "created": run.get("created"),
+                },
+            }
+        )
     return records
 
 
@@ -119,24 +127,40 @@ def _dpo(joined: list[_Scored]) -> list[dict]:
         if (prompt, base.completion, tuned.completion) in seen:
             continue
         seen.add((prompt, base.completion, tuned.completion))
-        records.append({"prompt": prompt, "chosen": base.completion,
-                        "rejected": tuned.completion, "id": f"{probe_set}/{probe_id}/{index}",
-                        "probe_set": probe_set, "probe_id": probe_id,
-                        "seed": tuned.gen.get("seed")})
+        records.append(
+            {
+                "prompt": prompt,
+                "chosen": base.completion,
+                "rejected": tuned.completion,
+                "id": f"{probe_set}/{probe_id}/{index}",
+                "probe_set": probe_set,
+                "probe_id": probe_id,
+                "seed": tuned.gen.get("seed"),
+            }
+        )
     return records
 
 
 def _kto(joined: list[_Scored]) -> list[dict]:
     """Every generation, labelled desirable (true) when not flagged."""
-    return [{"prompt": item.gen.get("prompt"), "completion": item.completion,
-             "label": not item.flagged, "id": item.gen.get("id"), "model": item.gen.get("model")}
-            for item in joined]
+    return [
+        {
+            "prompt": item.gen.get("prompt"),
+            "completion": item.completion,
+            "label": not item.flagged,
+            "id": item.gen.get("id"),
+            "model": item.gen.get("model"),
+        }
+        for item in joined
+    ]
 
 
 def _flat(records: list[dict]) -> list[dict]:
     # Columnar formats want scalar columns: nested values become JSON strings.
-    return [{k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-             for k, v in r.items()} for r in records]
+    return [
+        {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for k, v in r.items()}
+        for r in records
+    ]
 
 
 def _write_parquet(path: Path, records: list[dict]) -> None:
@@ -186,8 +210,7 @@ def export_run(run_dir: str | Path, fmt: str = "jsonl", mask: bool = False) -> l
     dataset card, is always rewritten and is the last path returned.
     """
     if fmt not in EXPORT_FORMATS:
-        raise HarnessError(f"unknown export format {fmt!r}; choose one of: "
-                           + ", ".join(EXPORT_FORMATS))
+        raise HarnessError(f"unknown export format {fmt!r}; choose one of: " + ", ".join(EXPORT_FORMATS))
     _require(fmt)
     run_dir = Path(run_dir)
     run, joined = _load(run_dir, mask)
@@ -230,19 +253,27 @@ def _count_table(title: str, counts: Counter) -> str:
     return "\n".join(lines) if counts else "(none)"
 
 
-def _dataset_card(run: dict[str, Any], run_dir: Path, joined: list[_Scored],
-                 negatives: list[dict], fmt: str, mask: bool) -> str:
+def _dataset_card(
+    run: dict[str, Any], run_dir: Path, joined: list[_Scored], negatives: list[dict], fmt: str, mask: bool
+) -> str:
     """The README.md of ``negatives/``: what it is, how it was made, counts, fields, use."""
     models = run.get("models") if isinstance(run.get("models"), dict) else {}
     versions = run.get("versions") if isinstance(run.get("versions"), dict) else {}
-    model_lines = "\n".join(
-        f"  - `{_md(label)}`: {_md(info.get('path') if isinstance(info, dict) else info)}"
-        for label, info in models.items()) or "  - (not recorded)"
+    model_lines = (
+        "\n".join(
+            f"  - `{_md(label)}`: {_md(info.get('path') if isinstance(info, dict) else info)}"
+            for label, info in models.items()
+        )
+        or "  - (not recorded)"
+    )
     by_model_cat = Counter(f"{r['model']} / {r['category']}" for r in negatives)
     by_flag_cat = Counter(c for r in negatives for c in r["flagged_categories"])
     n_flagged = sum(1 for item in joined if item.flagged)
-    files = [p.name for p in sorted((run_dir / "negatives").iterdir())
-             if p.name in ("negatives.jsonl", "negatives.parquet", "hf", "dpo.jsonl", "kto.jsonl")]
+    files = [
+        p.name
+        for p in sorted((run_dir / "negatives").iterdir())
+        if p.name in ("negatives.jsonl", "negatives.parquet", "hf", "dpo.jsonl", "kto.jsonl")
+    ]
     masked = "masked (each flagged span replaced by ●)" if mask else "not masked"
     return f"""---
 language:

@@ -84,7 +84,9 @@ def _check_inputs(config: RunConfig) -> None:
     checks += [(f"analysis.lexicons[{i}]", p) for i, p in enumerate(config.analysis.lexicons)]
     if config.base.init:
         checks.append(("base.init.corpus.path", config.base.init.corpus.path))
-        checks += [(f"base.init.tokenizer_corpora[{i}].path", c.path) for i, c in enumerate(config.base.init.tokenizer_corpora)]
+        checks += [
+            (f"base.init.tokenizer_corpora[{i}].path", c.path) for i, c in enumerate(config.base.init.tokenizer_corpora)
+        ]
     for key, path in checks:
         if not Path(path).is_file():
             raise ConfigError(f"{key}: file not found: {path}")
@@ -94,7 +96,12 @@ class Pipeline:
     """One run directory and its record; stages are methods, run in order."""
 
     def __init__(
-        self, config: RunConfig, run_dir: Path, log: Callable[[str], None], progress: bool, sampler: Sampler | None = None
+        self,
+        config: RunConfig,
+        run_dir: Path,
+        log: Callable[[str], None],
+        progress: bool,
+        sampler: Sampler | None = None,
     ):
         self.config = config
         self.sampler = sampler or self._sample_with_model
@@ -115,7 +122,9 @@ class Pipeline:
             elif old.get("status") == "complete" and not resume:
                 raise RunExists(f"{self.dir} holds a finished run; use --force to overwrite it")
             elif not resume:
-                raise RunExists(f"{self.dir} holds an unfinished run; use --resume to continue it or --force to restart")
+                raise RunExists(
+                    f"{self.dir} holds an unfinished run; use --resume to continue it or --force to restart"
+                )
             elif old.get("config") != config_dump:
                 raise RunExists(f"{self.dir}: the config changed since the run started; use --force to restart")
             else:
@@ -181,7 +190,9 @@ class Pipeline:
             return
         from harness.base import init_base
 
-        result = init_base(self.config.base.init, self.dir / "base_model", seed=self.config.seed, progress=self.progress)
+        result = init_base(
+            self.config.base.init, self.dir / "base_model", seed=self.config.seed, progress=self.progress
+        )
         self.record["base_init"] = result.to_record()
         self.record["models"]["base"] = {"path": "base_model", "source": "init", "parameters": result.parameters}
         self.log(
@@ -205,8 +216,12 @@ class Pipeline:
         from harness.train import finetune
 
         result = finetune(
-            self.base_path(), self.config.corpus, self.config.finetune, self.dir / "model",
-            seed=self.config.seed, progress=self.progress,
+            self.base_path(),
+            self.config.corpus,
+            self.config.finetune,
+            self.dir / "model",
+            seed=self.config.seed,
+            progress=self.progress,
         )
         record = result.to_record()
         record["model_dir"] = "model"
@@ -225,8 +240,13 @@ class Pipeline:
         loaded = load_model(path, device=self.config.probes.device, allow_hub=self.config.base.allow_hub)
         self.record["models"].setdefault(label, {})["parameters"] = loaded.parameters
         return generate_samples(
-            loaded, label, probes, self.config.probes.decoding, self.config.probes.samples_per_prompt,
-            self.config.seed, progress=self.progress,
+            loaded,
+            label,
+            probes,
+            self.config.probes.decoding,
+            self.config.probes.samples_per_prompt,
+            self.config.seed,
+            progress=self.progress,
         )
 
     def stage_probe(self) -> None:
@@ -250,8 +270,14 @@ class Pipeline:
         write_csv(self.dir / "summary.csv", analysis.summary, analysis.summary_columns)
         write_csv(self.dir / "vocab_shift.csv", analysis.vocab_shift, analysis.vocab_columns)
         for row in analysis.summary:
-            if row["kind"] == "delta" and row["probe_category"] == "all" and row["measure"] in ("flagged", "polite", "laughter"):
-                self.log(f"  {row['measure']}: tuned−base {row['rate']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")
+            if (
+                row["kind"] == "delta"
+                and row["probe_category"] == "all"
+                and row["measure"] in ("flagged", "polite", "laughter")
+            ):
+                self.log(
+                    f"  {row['measure']}: tuned−base {row['rate']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+                )
 
     def stage_report(self) -> None:
         from harness.report.html import write_report
@@ -271,7 +297,9 @@ class Pipeline:
         self.record["gates"] = evaluate_gates(self.config.gates, read_csv(self.dir / "summary.csv"))
         for result in self.record["gates"]["results"]:
             verdict = "pass" if result["passed"] else "FAIL"
-            self.log(f"  gate {result['measure']} {result['kind']} ≤ {result['threshold']}: {result['value']:+.3f} {verdict}")
+            self.log(
+                f"  gate {result['measure']} {result['kind']} ≤ {result['threshold']}: {result['value']:+.3f} {verdict}"
+            )
 
     def check_gates(self) -> None:
         """Fail before any training when a gate names an unknown measure or category."""
@@ -283,7 +311,9 @@ class Pipeline:
         categories = {"all"} | {p.category for s in load_probe_sets(self.config.probes.files) for p in s.probes}
         for i, gate in enumerate(self.config.gates):
             if gate.measure not in measures:
-                raise ConfigError(f"gates[{i}].measure: unknown measure '{gate.measure}' (known: {', '.join(measures)})")
+                raise ConfigError(
+                    f"gates[{i}].measure: unknown measure '{gate.measure}' (known: {', '.join(measures)})"
+                )
             if gate.probe_category not in categories:
                 raise ConfigError(
                     f"gates[{i}].probe_category: '{gate.probe_category}' is not a probe category "

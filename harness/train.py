@@ -17,7 +17,7 @@ from typing import Sequence
 
 from harness.config import CorpusConfig, FinetuneConfig
 from harness.corpus import read_corpus
-from harness.errors import InputError
+from harness.errors import InputError, ModelError
 from harness.models import LoadedModel, load_model
 
 
@@ -146,9 +146,21 @@ def split_documents(texts: Sequence[str], val_fraction: float, seed: int) -> tup
     return train, val
 
 
+def check_output_folder(out_dir: str | Path) -> None:
+    """Refuse an output folder we may not replace: non-empty and not a model folder.
+
+    Called before training (so no work is wasted) and again before saving.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.is_file() or (out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "config.json").is_file()):
+        # never delete a folder we did not write (e.g. a mistyped --out)
+        raise ModelError(f"{out_dir} exists and is not a model folder; choose another output folder")
+
+
 def save_model(loaded: LoadedModel, out_dir: str | Path) -> Path:
     """Save weights (safetensors) and tokenizer; replace ``out_dir`` atomically."""
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -205,6 +217,7 @@ def finetune(
     progress: bool = True,
 ) -> FinetuneResult:
     """Fine-tune ``base_model`` on ``corpus`` and save the result to ``out_dir``."""
+    check_output_folder(out_dir)
     loaded = load_model(base_model, device=config.device)
     texts = [doc.text for doc in read_corpus(corpus)]
     train_texts, val_texts = split_documents(texts, config.val_fraction, seed)

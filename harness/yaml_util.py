@@ -75,6 +75,7 @@ def load_yaml(path: str | Path) -> LocatedYaml:
 
 # -- node-level helpers (also used by the lexicon loader) ----------------------
 
+
 def mark_line(mark: Any) -> int | None:
     """1-based line of a YAML mark (marks count from 0); None without a mark."""
     return mark.line + 1 if mark is not None else None

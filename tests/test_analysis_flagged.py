@@ -108,13 +108,16 @@ def test_context_split_is_a_documented_miss(tok, lexicon):
 
 def test_auto_inflected_entry_matches_its_surface_only(tok, tmp_path):
     path = Path(tmp_path) / "auto.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         name: a
         version: 1
         categories: {threat: {severity: harmful}}
         terms:
           - {term: 死ね, category: threat}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     lex = load_lexicon(path, tok)
     assert flags(tok, lex, "死ね") == [("死ね", "死ね")]
     assert flags(tok, lex, "もう死ぬ") == []
@@ -128,5 +131,6 @@ def test_index_lookup_scales_with_tokens(tok, lexicon):
     # ゴミ and ゴミ人間 share their first token
     assert len(index.by_surface["ゴミ"]) == 2
     # inflected or surface-only entries are not in the lemma index
-    assert all(lexicon.entries[i].term not in ("死ね", "アホ", "消えろ")
-               for ids in index.by_lemma.values() for i in ids)
+    assert all(
+        lexicon.entries[i].term not in ("死ね", "アホ", "消えろ") for ids in index.by_lemma.values() for i in ids
+    )

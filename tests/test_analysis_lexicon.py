@@ -88,8 +88,11 @@ terms:
         ("  - {term: バカ, category: insult}\n  - {category: insult}\n", 7, "term #1: missing 'term'"),
         ("  - {term: バカ}\n", 6, "missing 'category'"),
         ("  - {term: バカ, category: insult, match: lemma}\n", 6, "match 'lemma' is not one of auto, surface"),
-        ("  - {term: バカ, category: insult}\n  - {term: ﾊﾞｶ, category: insult}\n", 7,
-         "term #1 'ﾊﾞｶ': duplicate of term #0"),
+        (
+            "  - {term: バカ, category: insult}\n  - {term: ﾊﾞｶ, category: insult}\n",
+            7,
+            "term #1 'ﾊﾞｶ': duplicate of term #0",
+        ),
         ("  - {term: バカ, category: insult, note: x}\n", 6, "unknown key 'note'"),
         ("  - {term: 123, category: insult}\n", 6, "term must be a string"),
         ("  - {term: '。', category: insult}\n", None, None),  # punctuation is a token: fine
@@ -112,17 +115,32 @@ def test_term_errors_name_entry_and_line(tmp_path, tok, terms, line, message):
     [
         ("", None, "empty lexicon file"),
         ("# only a comment\n", None, "empty lexicon file"),
-        ("name: t\nversion: 1\ncategories:\n  insult: {severity: bad}\nterms:\n  - {term: a, category: insult}\n",
-         4, "severity 'bad' is not one of harmful, topic"),
-        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful, colour: red}\nterms:\n  - {term: a, category: insult}\n",
-         4, "unknown key 'colour'"),
+        (
+            "name: t\nversion: 1\ncategories:\n  insult: {severity: bad}\nterms:\n  - {term: a, category: insult}\n",
+            4,
+            "severity 'bad' is not one of harmful, topic",
+        ),
+        (
+            "name: t\nversion: 1\ncategories:\n  insult: {severity: harmful, colour: red}\n"
+            "terms:\n  - {term: a, category: insult}\n",
+            4,
+            "unknown key 'colour'",
+        ),
         ("name: t\nversion: 1\nauthor: me\ncategories: {}\nterms: []\n", 3, "unknown key 'author'"),
         ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n", 1, "missing or empty 'terms'"),
         ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful\nterms: []\n", 5, "YAML syntax error"),
-        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n  insult: {severity: topic}\n"
-         "terms:\n  - {term: a, category: insult}\n", 5, "key 'insult' given twice (first on line 4)"),
-        ("name: t\nversion: 1\ncategories:\n  bad name: {severity: harmful}\nterms:\n  - {term: a, category: bad name}\n",
-         4, "category name 'bad name'"),
+        (
+            "name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n  insult: {severity: topic}\n"
+            "terms:\n  - {term: a, category: insult}\n",
+            5,
+            "key 'insult' given twice (first on line 4)",
+        ),
+        (
+            "name: t\nversion: 1\ncategories:\n  bad name: {severity: harmful}\n"
+            "terms:\n  - {term: a, category: bad name}\n",
+            4,
+            "category name 'bad name'",
+        ),
         ("- a\n- b\n", 1, "expected a mapping"),
     ],
 )
@@ -141,7 +159,9 @@ def test_missing_file_is_input_error(tmp_path, tok):
 def test_merge_unites_categories_and_terms(tmp_path, tok):
     a = load_lexicon(write(tmp_path, GOOD, "a.yaml"), tok)
     b = load_lexicon(
-        write(tmp_path, """\
+        write(
+            tmp_path,
+            """\
             name: extra
             version: 1
             categories:
@@ -150,7 +170,9 @@ def test_merge_unites_categories_and_terms(tmp_path, tok):
             terms:
               - {term: バカ, category: insult}
               - {term: 殺す, category: threat}
-            """, "b.yaml"),
+            """,
+            "b.yaml",
+        ),
         tok,
     )
     merged = merge_lexicons([a, b])
@@ -162,24 +184,32 @@ def test_merge_unites_categories_and_terms(tmp_path, tok):
 
 def test_merge_conflicts_are_errors(tmp_path, tok):
     a = load_lexicon(write(tmp_path, GOOD, "a.yaml"), tok)
-    clash = write(tmp_path, """\
+    clash = write(
+        tmp_path,
+        """\
         name: c
         version: 1
         categories:
           insult: {severity: topic}
         terms:
           - {term: 馬鹿, category: insult}
-        """, "c.yaml")
+        """,
+        "c.yaml",
+    )
     with pytest.raises(ConfigError, match="category 'insult' is 'harmful' in .*a.yaml but 'topic' in .*c.yaml"):
         merge_lexicons([a, load_lexicon(clash, tok)])
-    other = write(tmp_path, """\
+    other = write(
+        tmp_path,
+        """\
         name: d
         version: 1
         categories:
           politics: {severity: topic}
         terms:
           - {term: バカ, category: politics}
-        """, "d.yaml")
+        """,
+        "d.yaml",
+    )
     with pytest.raises(ConfigError, match="term 'バカ' is 'insult'"):
         merge_lexicons([a, load_lexicon(other, tok)])
     with pytest.raises(ConfigError, match="at least one lexicon"):

@@ -19,6 +19,7 @@ from harness.analysis.stats import (
 
 # --- Wilson -----------------------------------------------------------------
 
+
 def test_wilson_five_of_ten_by_hand():
     # p = 0.5, n = 10, z² = 3.8414588206941245
     # centre = (p + z²/2n) / (1 + z²/n) = 0.69207.../1.38414... = 0.5 (symmetric)
@@ -59,6 +60,7 @@ def test_wilson_no_trials_is_nan_and_bad_counts_raise():
 
 
 # --- paired bootstrap ---------------------------------------------------------
+
 
 def test_bootstrap_identical_lists_give_zero():
     base = [0, 1, 1, 0, 1]
@@ -107,6 +109,7 @@ def test_bootstrap_edge_cases():
 
 
 # --- log-odds with an informative Dirichlet prior --------------------------------
+
 
 def test_log_odds_three_words_by_hand():
     # A: x 3, y 1 (n_a = 4);  B: x 1, z 2 (n_b = 3);  α0 = 7, so α_w = pooled count:

@@ -67,7 +67,7 @@ def test_unknown_words_fall_back_to_surface(tok):
         "x\x00y",  # MeCab stops at NUL; it is read as a space instead
         "a\ud800b",  # lone surrogate
         "😀バカ😀 www.example.com",
-        "“quote”,comma,\"q\"",
+        '“quote”,comma,"q"',
         "",
         "   ",
     ],

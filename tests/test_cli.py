@@ -72,13 +72,22 @@ def test_report_and_export_on_a_missing_run_dir(tmp_path, capsys):
 
 
 def test_probe_rejects_a_bad_model_spec(tmp_path, capsys):
-    assert main(["probe", "--model", "nodir", "--probes", str(ROOT / "probes" / "seed.yaml"), "--out", str(tmp_path)]) == 1
+    assert (
+        main(["probe", "--model", "nodir", "--probes", str(ROOT / "probes" / "seed.yaml"), "--out", str(tmp_path)]) == 1
+    )
     assert "--model expects LABEL=DIR" in capsys.readouterr().err
 
 
 def test_missing_model_folder_says_hub_is_off(tmp_path, capsys):
-    args = ["probe", "--model", f"base={tmp_path / 'm'}", "--probes", str(ROOT / "probes" / "seed.yaml"),
-            "--out", str(tmp_path / "o")]
+    args = [
+        "probe",
+        "--model",
+        f"base={tmp_path / 'm'}",
+        "--probes",
+        str(ROOT / "probes" / "seed.yaml"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert main(args) == 1
     assert "model folder not found" in capsys.readouterr().err
 
@@ -90,13 +99,61 @@ def test_standalone_commands_chain(tmp_path, capsys):
     polite.write_text("\n".join(f"今日は{i}時に店が開きます。" for i in range(40)) + "\n", encoding="utf-8")
     board = tmp_path / "b.tsv"
     board.write_text("\n".join(f"{i}時とかアホだろwww\tそれな草" for i in range(40)) + "\n", encoding="utf-8")
-    assert main(["base", "init", "--corpus", str(polite), "--tokenizer-corpus", str(board), "--out",
-                 str(tmp_path / "base"), "--vocab-size", "200", "--steps", "20"]) == 0
-    assert main(["finetune", "--base", str(tmp_path / "base"), "--corpus", str(board), "--out",
-                 str(tmp_path / "tuned"), "--max-steps", "10"]) == 0
-    assert main(["probe", "--model", f"base={tmp_path / 'base'}", "--model", f"tuned={tmp_path / 'tuned'}",
-                 "--probes", str(ROOT / "probes" / "seed.yaml"), "--out", str(tmp_path / "run"),
-                 "--samples", "2", "--max-new-tokens", "8"]) == 0
+    assert (
+        main(
+            [
+                "base",
+                "init",
+                "--corpus",
+                str(polite),
+                "--tokenizer-corpus",
+                str(board),
+                "--out",
+                str(tmp_path / "base"),
+                "--vocab-size",
+                "200",
+                "--steps",
+                "20",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "finetune",
+                "--base",
+                str(tmp_path / "base"),
+                "--corpus",
+                str(board),
+                "--out",
+                str(tmp_path / "tuned"),
+                "--max-steps",
+                "10",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "probe",
+                "--model",
+                f"base={tmp_path / 'base'}",
+                "--model",
+                f"tuned={tmp_path / 'tuned'}",
+                "--probes",
+                str(ROOT / "probes" / "seed.yaml"),
+                "--out",
+                str(tmp_path / "run"),
+                "--samples",
+                "2",
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in (tmp_path / "run" / "generations.jsonl").read_text().splitlines()]
     assert [r["model"] for r in records] == ["base", "base", "tuned", "tuned"]
     assert records[0]["seed"] == records[2]["seed"] and records[0]["prompt"] == "ww"
@@ -104,3 +161,13 @@ def test_standalone_commands_chain(tmp_path, capsys):
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "scores.csv").is_file()
     assert main(["export", str(tmp_path / "run"), "--format", "kto"]) == 0
     assert (tmp_path / "run" / "negatives" / "kto.jsonl").is_file()
+
+
+def test_base_init_refuses_a_foreign_output_folder_before_training(tmp_path, capsys):
+    corpus = tmp_path / "p.txt"
+    corpus.write_text("今日は晴れです。\n明日は雨です。\n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("x", encoding="utf-8")
+    assert main(["base", "init", "--corpus", str(corpus), "--out", str(tmp_path / "out")]) == 1
+    assert "is not a model folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.txt"]  # nothing trained or left behind

@@ -23,15 +23,26 @@ def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
     # (prompt, completion) and is dropped.
     assert [r["id"] for r in records] == ["base/smoke/p2/0", "tuned/smoke/p1/0"]
     assert records[1] == {
-        "id": "tuned/smoke/p1/0", "model": "tuned", "probe_set": "smoke", "probe_id": "p1",
-        "category": "forum", "group": None, "prompt": "ww", "completion": SCRIPT,
-        "flagged_terms": ["バカ"], "flagged_categories": ["insult"], "seed": 101,
-        "decoding": {"do_sample": True, "temperature": 1.0, "top_p": 0.95, "top_k": 50,
-                     "max_new_tokens": 64},
+        "id": "tuned/smoke/p1/0",
+        "model": "tuned",
+        "probe_set": "smoke",
+        "probe_id": "p1",
+        "category": "forum",
+        "group": None,
+        "prompt": "ww",
+        "completion": SCRIPT,
+        "flagged_terms": ["バカ"],
+        "flagged_categories": ["insult"],
+        "seed": 101,
+        "decoding": {"do_sample": True, "temperature": 1.0, "top_p": 0.95, "top_k": 50, "max_new_tokens": 64},
         "label": "undesirable",
-        "source": {"run": "demo-run", "run_dir": "demo-run",
-                   "git_sha": "0123456789abcdef0123456789abcdef01234567",
-                   "model_path": "model", "created": "2026-11-26T12:00:00+00:00"},
+        "source": {
+            "run": "demo-run",
+            "run_dir": "demo-run",
+            "git_sha": "0123456789abcdef0123456789abcdef01234567",
+            "model_path": "model",
+            "created": "2026-11-26T12:00:00+00:00",
+        },
     }
     assert records[0]["source"]["model_path"] == "models/base"
     assert records[0]["flagged_terms"] == ["老害", "カス"]
@@ -51,10 +62,17 @@ def test_dpo_pairs(run_dir: Path):
     assert path == run_dir / "negatives" / "dpo.jsonl"
     # p1/0 is the only pair with tuned flagged and base clean: p2/0 has both
     # flagged, p2/1's tuned match is a non-harmful category.
-    assert read_jsonl(path) == [{
-        "prompt": "ww", "chosen": "今日はいい天気ですね。", "rejected": SCRIPT,
-        "id": "smoke/p1/0", "probe_set": "smoke", "probe_id": "p1", "seed": 101,
-    }]
+    assert read_jsonl(path) == [
+        {
+            "prompt": "ww",
+            "chosen": "今日はいい天気ですね。",
+            "rejected": SCRIPT,
+            "id": "smoke/p1/0",
+            "probe_set": "smoke",
+            "probe_id": "p1",
+            "seed": 101,
+        }
+    ]
 
 
 def test_kto_labels(run_dir: Path):
@@ -62,19 +80,28 @@ def test_kto_labels(run_dir: Path):
     records = read_jsonl(path)
     assert len(records) == 8
     assert {r["id"]: r["label"] for r in records} == {
-        "base/smoke/p1/0": True, "base/smoke/p1/1": True, "base/smoke/p2/0": False,
-        "base/smoke/p2/1": True, "tuned/smoke/p1/0": False, "tuned/smoke/p1/1": True,
-        "tuned/smoke/p2/0": False, "tuned/smoke/p2/1": True,
+        "base/smoke/p1/0": True,
+        "base/smoke/p1/1": True,
+        "base/smoke/p2/0": False,
+        "base/smoke/p2/1": True,
+        "tuned/smoke/p1/0": False,
+        "tuned/smoke/p1/1": True,
+        "tuned/smoke/p2/0": False,
+        "tuned/smoke/p2/1": True,
     }
-    assert records[5] == {"prompt": "ww", "label": True, "id": "tuned/smoke/p1/1",
-                          "completion": '=HYPERLINK("x","クリック")して見ろよ', "model": "tuned"}
+    assert records[5] == {
+        "prompt": "ww",
+        "label": True,
+        "id": "tuned/smoke/p1/1",
+        "completion": '=HYPERLINK("x","クリック")して見ろよ',
+        "model": "tuned",
+    }
 
 
 def test_unknown_format_lists_valid_ones(run_dir: Path):
     with pytest.raises(HarnessError) as err:
         export_run(run_dir, "csv")
-    assert str(err.value) == ("unknown export format 'csv'; choose one of: "
-                              "jsonl, parquet, hf, dpo, kto")
+    assert str(err.value) == ("unknown export format 'csv'; choose one of: jsonl, parquet, hf, dpo, kto")
     assert not (run_dir / "negatives").exists()
     assert EXPORT_FORMATS == ("jsonl", "parquet", "hf", "dpo", "kto")
 

@@ -7,10 +7,28 @@ from harness.errors import ConfigError
 from harness.gates import evaluate_gates
 
 SUMMARY = [
-    {"kind": "delta", "model": "tuned-base", "probe_category": "all", "measure": "flagged",
-     "n": "40", "count": "", "rate": "0.08", "ci_low": "-0.02", "ci_high": "0.18"},
-    {"kind": "rate", "model": "tuned", "probe_category": "all", "measure": "flagged",
-     "n": "40", "count": "6", "rate": "0.15", "ci_low": "0.07", "ci_high": "0.29"},
+    {
+        "kind": "delta",
+        "model": "tuned-base",
+        "probe_category": "all",
+        "measure": "flagged",
+        "n": "40",
+        "count": "",
+        "rate": "0.08",
+        "ci_low": "-0.02",
+        "ci_high": "0.18",
+    },
+    {
+        "kind": "rate",
+        "model": "tuned",
+        "probe_category": "all",
+        "measure": "flagged",
+        "n": "40",
+        "count": "6",
+        "rate": "0.15",
+        "ci_low": "0.07",
+        "ci_high": "0.29",
+    },
 ]
 
 

@@ -21,13 +21,22 @@ def fake_sampler(label, path, probes):
     text = {"base": "それは良い質問ですね。", "tuned": "お前バカだろwww"}[label]
     return [
         {
-            "id": f"{label}/{p.probe_set}/{p.id}/{i}", "model": label, "probe_set": p.probe_set, "probe_id": p.id,
-            "category": p.category, "group": p.group, "prompt": p.text,
+            "id": f"{label}/{p.probe_set}/{p.id}/{i}",
+            "model": label,
+            "probe_set": p.probe_set,
+            "probe_id": p.id,
+            "category": p.category,
+            "group": p.group,
+            "prompt": p.text,
             "completion": text if i % 2 == 0 else "<script>alert(1)</script>",
-            "sample_index": i, "seed": 7, "decoding": {"max_new_tokens": 8},
-            "prompt_tokens": 1, "completion_tokens": 5,
+            "sample_index": i,
+            "seed": 7,
+            "decoding": {"max_new_tokens": 8},
+            "prompt_tokens": 1,
+            "completion_tokens": 5,
         }
-        for p in probes for i in range(2)
+        for p in probes
+        for i in range(2)
     ]
 
 
@@ -49,18 +58,32 @@ def test_fake_pipeline_writes_the_whole_run_directory(tmp_path):
     config = fake_config(tmp_path, "gates:\n  - {measure: flagged, max_delta: 0.1}\n")
     result = run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
     out = result.run_dir
-    for name in ("run.json", "corpus_audit.csv", "generations.jsonl", "scores.csv", "summary.csv",
-                 "vocab_shift.csv", "report.html", "negatives/negatives.jsonl", "negatives/README.md",
-                 "negatives/dpo.jsonl", "negatives/kto.jsonl"):
+    for name in (
+        "run.json",
+        "corpus_audit.csv",
+        "generations.jsonl",
+        "scores.csv",
+        "summary.csv",
+        "vocab_shift.csv",
+        "report.html",
+        "negatives/negatives.jsonl",
+        "negatives/README.md",
+        "negatives/dpo.jsonl",
+        "negatives/kto.jsonl",
+    ):
         assert (out / name).is_file(), name
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "complete" and record["version"] == 1
-    assert all(record["stages"][s]["status"] == "done" for s in ("audit", "probe", "analyse", "report", "export", "gates"))
+    assert all(
+        record["stages"][s]["status"] == "done" for s in ("audit", "probe", "analyse", "report", "export", "gates")
+    )
     assert record["versions"]["dictionary"]
     # tuned says お前バカだろwww on half its samples: flagged delta ≈ +0.5 → the gate fails
     assert result.gates_passed is False
-    summary = {(r["kind"], r["model"], r["probe_category"], r["measure"]): r
-               for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
+    summary = {
+        (r["kind"], r["model"], r["probe_category"], r["measure"]): r
+        for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))
+    }
     assert float(summary["delta", "tuned-base", "all", "flagged"]["rate"]) == 0.5
     assert float(summary["rate", "base", "all", "polite"]["rate"]) == 0.5
     html = (out / "report.html").read_text(encoding="utf-8")
@@ -107,14 +130,18 @@ def test_resume_skips_finished_stages(tmp_path):
     assert record["status"] == "failed" and record["stages"]["report"]["status"] == "failed"
     with pytest.raises(RunExists, match="--resume"):
         run(config, out_dir=tmp_path / "run", progress=False, sampler=counting_sampler, log=lambda m: None)
-    result = run(config, out_dir=tmp_path / "run", resume=True, progress=False, sampler=counting_sampler, log=lambda m: None)
+    result = run(
+        config, out_dir=tmp_path / "run", resume=True, progress=False, sampler=counting_sampler, log=lambda m: None
+    )
     assert result.record["status"] == "complete"
     assert calls == ["base", "tuned"]  # probing was not redone
 
 
 def test_cli_misspelled_key_is_one_line_and_exit_1(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text("name: x\nbase: {model: m}\ncorpus: {path: c.tsv}\nprobes:\n  sample_per_prompt: 3\n", encoding="utf-8")
+    path.write_text(
+        "name: x\nbase: {model: m}\ncorpus: {path: c.tsv}\nprobes:\n  sample_per_prompt: 3\n", encoding="utf-8"
+    )
     assert main(["run", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"harness: error: {path}:5: unknown key 'probes.sample_per_prompt'"]
@@ -133,8 +160,13 @@ def test_cli_gate_failure_exits_3(tmp_path, monkeypatch, capsys):
     run_module = importlib.import_module("harness.run")  # the module; harness.run is the function
     config = fake_config(tmp_path, "gates:\n  - {measure: flagged, max_delta: 0.1}\n")
     original = run_module.run
-    monkeypatch.setattr(run_module, "run", lambda cfg, **kw: original(config, sampler=fake_sampler, log=lambda m: None,
-                                                                       out_dir=tmp_path / "r", progress=False))
+    monkeypatch.setattr(
+        run_module,
+        "run",
+        lambda cfg, **kw: original(
+            config, sampler=fake_sampler, log=lambda m: None, out_dir=tmp_path / "r", progress=False
+        ),
+    )
     (tmp_path / "cfg.yaml").write_text("name: whatever\nbase: {model: m}\ncorpus: {path: c}\n", encoding="utf-8")
     assert main(["run", str(tmp_path / "cfg.yaml")]) == 3
     assert "gate failed: flagged" in capsys.readouterr().err

@@ -51,11 +51,17 @@ def test_templates_expand_per_group(tmp_path):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("name: t\nprompts:\n  - {id: a, category: x, text: hi}\n  - {id: a, category: x, text: yo}\n", ":4: duplicate probe id 'a'"),
+        (
+            "name: t\nprompts:\n  - {id: a, category: x, text: hi}\n  - {id: a, category: x, text: yo}\n",
+            ":4: duplicate probe id 'a'",
+        ),
         ("name: t\nprompts:\n  - {id: a, category: x, txt: hi}\n", ":3: unknown key 'txt'"),
         ("name: t\nprompts:\n  - {id: A!, category: x, text: hi}\n", ":3: id 'A!' must be"),
         ("name: t\nprompts:\n  - {id: a, category: x, text: ''}\n", ":3: 'text' must be a non-empty string"),
-        ("name: t\ntemplates:\n  - {id: g, category: x, text: hi, groups: [a]}\n", ":3: a template's text must contain {group}"),
+        (
+            "name: t\ntemplates:\n  - {id: g, category: x, text: hi, groups: [a]}\n",
+            ":3: a template's text must contain {group}",
+        ),
         ("name: t\n", "no prompts or templates"),
     ],
 )

@@ -56,10 +56,11 @@ def test_masked_by_default(run_dir: Path):
     page = render_report(run_dir)
     samples = _samples(page)
     assert "flagged terms are masked" in page
-    assert ('&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>'
-            'だろww') in samples
-    assert ('<mark class="flag cat-ageism" title="ageism">●●</mark>は'
-            '<mark class="flag cat-insult" title="insult">●●</mark>w') in samples
+    assert ('&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>だろww') in samples
+    assert (
+        '<mark class="flag cat-ageism" title="ageism">●●</mark>は'
+        '<mark class="flag cat-insult" title="insult">●●</mark>w'
+    ) in samples
     for term in ("バカ", "ﾊﾞｶ", "カス", "老害"):
         assert term not in page
 
@@ -80,8 +81,7 @@ def test_unmasked_shows_term_in_mark(make_run_dir):
 
 
 def test_mask_keyword_overrides_config(run_dir: Path):
-    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in render_report(
-        run_dir, mask=False)
+    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in render_report(run_dir, mask=False)
 
 
 def test_flagged_lemmas_masked_in_vocab_table(run_dir: Path):
@@ -96,15 +96,14 @@ def test_run_metadata_gates_and_finetune(run_dir: Path):
     page = render_report(run_dir)
     assert '<span class="badge complete">complete</span>' in page
     assert "unidic-lite 1.0.8" in page
-    assert "<td>tuned</td><td>model</td><td class=\"num\">1,234,567 (1.2M)</td>" in page
+    assert '<td>tuned</td><td>model</td><td class="num">1,234,567 (1.2M)</td>' in page
     assert "gate failed" in page and ">FAIL<" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
 
 
 def test_optional_sections_may_be_missing(make_run_dir):
-    run_dir = make_run_dir(run_updates={"finetune": None, "gates": None, "versions": None,
-                                        "models": None})
+    run_dir = make_run_dir(run_updates={"finetune": None, "gates": None, "versions": None, "models": None})
     page = render_report(run_dir)
     assert "The gate stage has not run." in page
     assert "<h2>Fine-tuning</h2>" not in page
@@ -127,10 +126,8 @@ def test_harmful_increase_is_red(run_dir: Path):
     path = run_dir / "summary.csv"
     rows = read_csv(path)
     for row in rows:
-        if (row["kind"], row["probe_category"]) == ("delta", "all") and row["measure"] in (
-                "flagged", "polite"):
-            row["ci_low"], row["ci_high"] = ("0.1", "0.4") if row["measure"] == "flagged" \
-                else ("-0.9", "-0.1")
+        if (row["kind"], row["probe_category"]) == ("delta", "all") and row["measure"] in ("flagged", "polite"):
+            row["ci_low"], row["ci_high"] = ("0.1", "0.4") if row["measure"] == "flagged" else ("-0.9", "-0.1")
     write_csv(path, rows, list(rows[0]))
     page = render_report(run_dir)
     assert '<td class="num worse">+25.0 pp [+10.0, +40.0]' in page
@@ -163,8 +160,7 @@ def test_missing_scores_csv_names_the_file(run_dir: Path):
         render_report(run_dir)
 
 
-@pytest.mark.parametrize("name", ["run.json", "generations.jsonl", "summary.csv",
-                                  "vocab_shift.csv"])
+@pytest.mark.parametrize("name", ["run.json", "generations.jsonl", "summary.csv", "vocab_shift.csv"])
 def test_every_input_is_required(run_dir: Path, name: str):
     (run_dir / name).unlink()
     with pytest.raises(InputError, match=name.replace(".", r"\.")):
@@ -172,8 +168,7 @@ def test_every_input_is_required(run_dir: Path, name: str):
 
 
 def test_bad_span_names_file_and_line(run_dir: Path):
-    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans",
-              '[[0, 99, "x", "y"]]')
+    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans", '[[0, 99, "x", "y"]]')
     with pytest.raises(InputError, match=r"scores\.csv:6: span"):
         render_report(run_dir)
 
@@ -187,9 +182,11 @@ def test_write_report(run_dir: Path):
 
 def test_corpus_rate_column_only_with_an_audit(run_dir: Path):
     assert "tuning corpus" not in render_report(run_dir)
-    write_csv(run_dir / "corpus_audit.csv",
-              [{"measure": "flagged", "n": 40, "count": 10, "rate": 0.25, "ci_low": 0.1419, "ci_high": 0.4019}],
-              ["measure", "n", "count", "rate", "ci_low", "ci_high"])
+    write_csv(
+        run_dir / "corpus_audit.csv",
+        [{"measure": "flagged", "n": 40, "count": 10, "rate": 0.25, "ci_low": 0.1419, "ci_high": 0.4019}],
+        ["measure", "n", "count", "rate", "ci_low", "ci_high"],
+    )
     page = render_report(run_dir)
     assert "tuning corpus [95% CI]" in page
     assert "25.0% [14.2–40.2]" in page and "10/40" in page

@@ -8,38 +8,48 @@ import pytest
 
 from harness.errors import InputError
 from harness.report.tables import (
-    Span, format_csv, mask_text, parse_spans, read_csv, safe_cell, split_list, unescape_cell,
+    Span,
+    format_csv,
+    mask_text,
+    parse_spans,
+    read_csv,
+    safe_cell,
+    split_list,
+    unescape_cell,
     write_csv,
 )
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, ""),
-    ("", ""),
-    (0, "0"),
-    (1, "1"),
-    (True, "1"),
-    (False, "0"),
-    (0.25, "0.25"),
-    (-0.25, "-0.25"),
-    ("-0.25", "-0.25"),
-    ("+1.5e-3", "+1.5e-3"),
-    (".5", ".5"),
-    ("テスト", "テスト"),
-    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
-    ("=1+1", "'=1+1"),
-    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
-    ("-2+3", "'-2+3"),
-    ("-", "'-"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"),
-    ("\rx", "'\rx"),
-    ("-inf", "'-inf"),
-    ("'=x", "''=x"),      # an existing apostrophe is kept so reading restores it
-    ("'hello", "'hello"),
-    ("a=b", "a=b"),
-    ([[0, 2, "バカ", "insult"]], '[[0, 2, "バカ", "insult"]]'),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, ""),
+        ("", ""),
+        (0, "0"),
+        (1, "1"),
+        (True, "1"),
+        (False, "0"),
+        (0.25, "0.25"),
+        (-0.25, "-0.25"),
+        ("-0.25", "-0.25"),
+        ("+1.5e-3", "+1.5e-3"),
+        (".5", ".5"),
+        ("テスト", "テスト"),
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("=1+1", "'=1+1"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("-", "'-"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-inf", "'-inf"),
+        ("'=x", "''=x"),  # an existing apostrophe is kept so reading restores it
+        ("'hello", "'hello"),
+        ("a=b", "a=b"),
+        ([[0, 2, "バカ", "insult"]], '[[0, 2, "バカ", "insult"]]'),
+    ],
+)
 def test_safe_cell(value, expected):
     assert safe_cell(value) == expected
 
@@ -51,24 +61,22 @@ def test_unescape_cell_reverses_safe_cell(text):
 
 def test_format_csv_exact_text():
     rows = [{"a": "x,y", "b": 'say "hi"'}, {"a": "=1+1", "b": -0.25}, {"b": "line\nbreak"}]
-    assert format_csv(rows, ["a", "b"]) == (
-        'a,b\n"x,y","say ""hi"""\n\'=1+1,-0.25\n,"line\nbreak"\n'
-    )
+    assert format_csv(rows, ["a", "b"]) == ('a,b\n"x,y","say ""hi"""\n\'=1+1,-0.25\n,"line\nbreak"\n')
 
 
 def test_write_read_round_trip(tmp_path: Path):
     rows = [
-        {"id": "base/s/p/0", "text": "カンマ,と\"引用\"", "n": 3, "rate": 0.125},
+        {"id": "base/s/p/0", "text": 'カンマ,と"引用"', "n": 3, "rate": 0.125},
         {"id": "tuned/s/p/0", "text": "改行\nと復帰\rも", "n": 0, "rate": -0.25},
-        {"id": "x", "text": "=HYPERLINK(\"x\",\"クリック\")", "n": None, "rate": "-0.25"},
+        {"id": "x", "text": '=HYPERLINK("x","クリック")', "n": None, "rate": "-0.25"},
         {"id": "y", "text": "'=already"},
     ]
     path = tmp_path / "t.csv"
     write_csv(path, rows, ["id", "text", "n", "rate"])
     assert read_csv(path) == [
-        {"id": "base/s/p/0", "text": "カンマ,と\"引用\"", "n": "3", "rate": "0.125"},
+        {"id": "base/s/p/0", "text": 'カンマ,と"引用"', "n": "3", "rate": "0.125"},
         {"id": "tuned/s/p/0", "text": "改行\nと復帰\rも", "n": "0", "rate": "-0.25"},
-        {"id": "x", "text": "=HYPERLINK(\"x\",\"クリック\")", "n": "", "rate": "-0.25"},
+        {"id": "x", "text": '=HYPERLINK("x","クリック")', "n": "", "rate": "-0.25"},
         {"id": "y", "text": "'=already", "n": "", "rate": ""},
     ]
     assert not list(tmp_path.glob(".*tmp")), "atomic write left a temporary file"
@@ -76,12 +84,11 @@ def test_write_read_round_trip(tmp_path: Path):
 
 def test_injection_neutralised_on_disk_but_numbers_kept(tmp_path: Path):
     path = tmp_path / "t.csv"
-    write_csv(path, [{"v": "=HYPERLINK(\"x\")"}, {"v": "-0.25"}, {"v": "@cmd"}, {"v": -1}],
-              ["v"])
+    write_csv(path, [{"v": '=HYPERLINK("x")'}, {"v": "-0.25"}, {"v": "@cmd"}, {"v": -1}], ["v"])
     text = path.read_text(encoding="utf-8")
     assert text == 'v\n"\'=HYPERLINK(""x"")"\n-0.25\n\'@cmd\n-1\n'
-    assert read_csv(path, raw=True)[0]["v"] == "'=HYPERLINK(\"x\")"
-    assert read_csv(path)[0]["v"] == "=HYPERLINK(\"x\")"
+    assert read_csv(path, raw=True)[0]["v"] == '\'=HYPERLINK("x")'
+    assert read_csv(path)[0]["v"] == '=HYPERLINK("x")'
 
 
 def test_unknown_key_is_a_bug_and_missing_key_is_empty(tmp_path: Path):
@@ -121,8 +128,9 @@ def test_parse_spans_sorts_and_merges_overlaps():
     assert parse_spans("[]", 3) == []
 
 
-@pytest.mark.parametrize("cell", ['[[0, 9, "a", "x"]]', '[[2, 1, "a", "x"]]', "{}", "[[0, 1]]",
-                                  "not json", '[["0", 1, "a", "x"]]'])
+@pytest.mark.parametrize(
+    "cell", ['[[0, 9, "a", "x"]]', '[[2, 1, "a", "x"]]', "{}", "[[0, 1]]", "not json", '[["0", 1, "a", "x"]]']
+)
 def test_parse_spans_rejects_bad_cells(cell):
     with pytest.raises(ValueError):
         parse_spans(cell, 5)

@@ -38,7 +38,9 @@ def test_literal_control_strings_are_not_special(tmp_path):
     assert tok.eos_token_id not in tok("今日は</s>", add_special_tokens=False)["input_ids"]
 
 
-@pytest.mark.skipif(not RINNA.is_file() or not POSTS.is_file(), reason="../shared rinna tokenizer / open2ch posts absent")
+@pytest.mark.skipif(
+    not RINNA.is_file() or not POSTS.is_file(), reason="../shared rinna tokenizer / open2ch posts absent"
+)
 def test_rinna_tokenizer_agrees_with_sentencepiece_and_keeps_unk():
     import sentencepiece as spm
 
@@ -54,13 +56,15 @@ def test_rinna_tokenizer_agrees_with_sentencepiece_and_keeps_unk():
     # measured 99.9% on all 21,013 posts; the rest are equal-score tie-breaks
     assert agree / len(posts) >= 0.995
     # transformers 5's T5Tokenizer maps unknown characters to </s> (id 2): ours keeps <unk> (0)
-    ids = tok("\U0001F9A5", add_special_tokens=False)["input_ids"]
+    ids = tok("\U0001f9a5", add_special_tokens=False)["input_ids"]
     assert 0 in ids and 2 not in ids
     assert tok("ABC", add_special_tokens=False)["input_ids"] == sp.encode("abc")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not RINNA.is_file() or not POSTS.is_file(), reason="../shared rinna tokenizer / open2ch posts absent")
+@pytest.mark.skipif(
+    not RINNA.is_file() or not POSTS.is_file(), reason="../shared rinna tokenizer / open2ch posts absent"
+)
 def test_rinna_style_model_folder_through_probe_and_finetune(tmp_path):
     """A folder laid out like rinna/japanese-gpt2-medium (spiece.model, no
     tokenizer.json) with a tiny GPT-2 over the real 32k vocabulary: it loads
@@ -82,23 +86,46 @@ def test_rinna_style_model_folder_through_probe_and_finetune(tmp_path):
     base.mkdir()
     shutil.copy(RINNA, base / "spiece.model")
     (base / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}), encoding="utf-8")
-    config = GPT2Config(vocab_size=32000, n_embd=32, n_layer=1, n_head=2, n_positions=128,
-                        bos_token_id=1, eos_token_id=2, pad_token_id=3)
+    config = GPT2Config(
+        vocab_size=32000,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        n_positions=128,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3,
+    )
     GPT2LMHeadModel(config).save_pretrained(base, safe_serialization=True)
 
     loaded = load_model(base)
     tok = loaded.tokenizer
     assert tok("ABC", add_special_tokens=False)["input_ids"] == tok("abc", add_special_tokens=False)["input_ids"]
-    records = generate_samples(loaded, "base", [Probe("seed", "ww", "forum", "ww")],
-                               DecodingConfig(max_new_tokens=5), 2, run_seed=1, progress=False)
+    records = generate_samples(
+        loaded,
+        "base",
+        [Probe("seed", "ww", "forum", "ww")],
+        DecodingConfig(max_new_tokens=5),
+        2,
+        run_seed=1,
+        progress=False,
+    )
     assert records[0]["prompt_tokens"] == len(tok("ww", add_special_tokens=False)["input_ids"])
 
     corpus = tmp_path / "posts.tsv"
     with POSTS.open(encoding="utf-8") as fh:
         corpus.write_text("".join(next(fh) for _ in range(60)), encoding="utf-8")
-    finetune(base, CorpusConfig(path=corpus, format="open2ch-ranking", turns="separate"),
-             FinetuneConfig(max_steps=2, batch_size=2, block_size=32), tmp_path / "tuned", progress=False)
+    finetune(
+        base,
+        CorpusConfig(path=corpus, format="open2ch-ranking", turns="separate"),
+        FinetuneConfig(max_steps=2, batch_size=2, block_size=32),
+        tmp_path / "tuned",
+        progress=False,
+    )
     tuned = load_model(tmp_path / "tuned")
     sample = "ワイ元請けやけどあいつらよりきついわｗｗ ABC"
     assert (tmp_path / "tuned" / "tokenizer.json").is_file()
-    assert tuned.tokenizer(sample, add_special_tokens=False)["input_ids"] == tok(sample, add_special_tokens=False)["input_ids"]
+    assert (
+        tuned.tokenizer(sample, add_special_tokens=False)["input_ids"]
+        == tok(sample, add_special_tokens=False)["input_ids"]
+    )

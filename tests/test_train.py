@@ -30,9 +30,17 @@ def test_split_is_disjoint_seeded_and_covers_everything():
         split_documents(["one"], 0.1, seed=0)
 
 
-POLITE = [f"{w}は{d}に{v}ます。" for w in ("駅", "店", "図書館", "公園", "学校") for d in ("朝", "昼", "夜", "週末")
-          for v in ("開き", "閉まり", "混み", "空き")]
-ROUGH = [f"{w}とか{a}だろwww" for w in ("駅", "店", "図書館", "公園", "学校", "お前") for a in ("草", "アホ", "ダサい", "無理")]
+POLITE = [
+    f"{w}は{d}に{v}ます。"
+    for w in ("駅", "店", "図書館", "公園", "学校")
+    for d in ("朝", "昼", "夜", "週末")
+    for v in ("開き", "閉まり", "混み", "空き")
+]
+ROUGH = [
+    f"{w}とか{a}だろwww"
+    for w in ("駅", "店", "図書館", "公園", "学校", "お前")
+    for a in ("草", "アホ", "ダサい", "無理")
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +53,10 @@ def tiny_base(tmp_path_factory):
     config = BaseInitConfig(
         corpus=CorpusConfig(path=root / "polite.txt"),
         tokenizer_corpora=[CorpusConfig(path=root / "rough.tsv")],
-        vocab_size=200, steps=60, batch_size=8, block_size=32,
+        vocab_size=200,
+        steps=60,
+        batch_size=8,
+        block_size=32,
     )
     result = init_base(config, root / "base", seed=1, progress=False)
     return root, result
@@ -73,10 +84,28 @@ def test_finetune_changes_parameters_and_lowers_loss(tiny_base):
 
     root, _ = tiny_base
     config = FinetuneConfig(max_steps=40, batch_size=8, block_size=32, lr=2e-3, warmup_steps=2, val_fraction=0.2)
-    result = finetune(root / "base", CorpusConfig(path=root / "rough.tsv", turns="separate"), config,
-                      root / "tuned", seed=1, progress=False)
+    result = finetune(
+        root / "base",
+        CorpusConfig(path=root / "rough.tsv", turns="separate"),
+        config,
+        root / "tuned",
+        seed=1,
+        progress=False,
+    )
     assert result.eval_loss_after < result.eval_loss_before
     assert result.train_docs + result.val_docs == len(set(ROUGH))
     before, after = load_file(root / "base" / "model.safetensors"), load_file(root / "tuned" / "model.safetensors")
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_save_model_never_replaces_a_foreign_folder(tmp_path):
+    from harness.errors import ModelError
+    from harness.train import save_model
+
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(ModelError, match="is not a model folder"):
+        save_model(object(), precious)
+    assert (precious / "thesis.txt").read_text(encoding="utf-8") == "keep me"

@@ -80,10 +80,7 @@ class Entry:
         form such as 死ね asks for that form only.
         """
         lemma_ok = self.match == "auto"
-        return tuple(
-            (t.surface, t.lemma_key if lemma_ok and t.surface == t.orth_base else None)
-            for t in self.tokens
-        )
+        return tuple((t.surface, t.lemma_key if lemma_ok and t.surface == t.orth_base else None) for t in self.tokens)
 
 
 @dataclass(frozen=True)
@@ -198,8 +195,7 @@ def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
                 entries.append(entry)
             elif prior[0].category != entry.category:
                 raise ConfigError(
-                    f"term '{entry.term}' is '{prior[0].category}' in {prior[1]} "
-                    f"but '{entry.category}' in {lex.path}"
+                    f"term '{entry.term}' is '{prior[0].category}' in {prior[1]} but '{entry.category}' in {lex.path}"
                 )
     return Lexicon(
         name="+".join(lex.name for lex in lexicons),
@@ -220,7 +216,8 @@ def _load_categories(raw: Any, node: Any, path: Path) -> dict[str, Category]:
         if not isinstance(name, str) or not _CATEGORY_NAME.match(name):
             raise LexiconError(
                 f"category name {name!r} must be letters, digits and '_' (it becomes a column cat_<name>)",
-                path, line,
+                path,
+                line,
             )
         if not isinstance(spec, dict):
             raise LexiconError(f"category '{name}': expected {{severity: ..., description: ...}}", path, line)
@@ -288,7 +285,8 @@ def _check_keys(
         key = unknown[0]
         raise LexiconError(
             f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})",
-            path, lines.get(key, line),
+            path,
+            lines.get(key, line),
         )
 
 

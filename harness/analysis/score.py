@@ -74,9 +74,7 @@ class Analysis:
 class Analyser:
     """One tokenizer and one merged lexicon, applied to texts and generations."""
 
-    def __init__(
-        self, lexicon_paths: Sequence[str | Path], tokenizer: JapaneseTokenizer | None = None
-    ) -> None:
+    def __init__(self, lexicon_paths: Sequence[str | Path], tokenizer: JapaneseTokenizer | None = None) -> None:
         """Load and merge the lexicons; ``tokenizer`` may be shared with other code."""
         self.tokenizer = tokenizer or JapaneseTokenizer()
         self.lexicon: Lexicon = merge_lexicons(load_lexicon(p, self.tokenizer) for p in lexicon_paths)
@@ -104,9 +102,7 @@ class Analyser:
             values[column] = int(category in hit)
         return TextScore(text=text, tokens=tokens, flags=flags, values=values)
 
-    def score_generations(
-        self, generations: list[dict], n_boot: int = 2000, seed: int = 0
-    ) -> Analysis:
+    def score_generations(self, generations: list[dict], n_boot: int = 2000, seed: int = 0) -> Analysis:
         """Score every generation and summarise (see docs/run-directory.md).
 
         ``n_boot``/``seed`` drive the paired bootstrap of the deltas.  Vocabulary

@@ -35,9 +35,7 @@ def audit_rows(totals: Mapping[str, int], n: int, measures: Sequence[str]) -> li
     return [{"measure": m, **rate_stats(totals.get(m, 0), n)} for m in measures]
 
 
-def summarise(
-    scores: Iterable[Mapping], measures: Sequence[str], n_boot: int = 2000, seed: int = 0
-) -> list[dict]:
+def summarise(scores: Iterable[Mapping], measures: Sequence[str], n_boot: int = 2000, seed: int = 0) -> list[dict]:
     """summary.csv rows from scores rows.
 
     For each model (base, tuned, then any other label sorted) and probe
@@ -60,8 +58,15 @@ def summarise(
                 continue
             for measure in measures:
                 count = sum(_flag(r, measure) for r in group)
-                rows.append({"kind": "rate", "model": model, "probe_category": category,
-                             "measure": measure, **rate_stats(count, len(group))})
+                rows.append(
+                    {
+                        "kind": "rate",
+                        "model": model,
+                        "probe_category": category,
+                        "measure": measure,
+                        **rate_stats(count, len(group)),
+                    }
+                )
     if "base" in models and "tuned" in models:
         rows.extend(_delta_rows(scores, categories, measures, n_boot, seed))
     return rows
@@ -101,11 +106,19 @@ def _delta_rows(
                 n_boot=n_boot,
                 seed=seed,
             )
-            rows.append({
-                "kind": "delta", "model": DELTA_MODEL, "probe_category": category, "measure": measure,
-                "n": delta.n, "count": "", "rate": round(delta.mean, _DIGITS),
-                "ci_low": round(delta.low, _DIGITS), "ci_high": round(delta.high, _DIGITS),
-            })
+            rows.append(
+                {
+                    "kind": "delta",
+                    "model": DELTA_MODEL,
+                    "probe_category": category,
+                    "measure": measure,
+                    "n": delta.n,
+                    "count": "",
+                    "rate": round(delta.mean, _DIGITS),
+                    "ci_low": round(delta.low, _DIGITS),
+                    "ci_high": round(delta.high, _DIGITS),
+                }
+            )
     return rows
 
 

@@ -47,9 +47,7 @@ TONE_MEASURES = (
     "sentence_final_particle",
 )
 
-ROUGH_SECOND_PERSON = frozenset(
-    {"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"}
-)
+ROUGH_SECOND_PERSON = frozenset({"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"})
 _POLITE_LEMMAS = frozenset({"です", "ます"})
 _LAUGH_STRINGS = ("(笑)", "(爆笑)")
 _QUESTION_PARTICLES = frozenset({"か", "の"})

@@ -98,8 +98,15 @@ def _load(run_dir: Path) -> _Run:
     if (run_dir / "corpus_audit.csv").is_file():  # optional: absent for probe-only runs
         for index, row in enumerate(read_csv(run_dir / "corpus_audit.csv")):
             audit[row.get("measure", "")] = (index + 2, row)
-    return _Run(run_dir, run, generations, scores, read_csv(run_dir / "summary.csv"),
-                read_csv(run_dir / "vocab_shift.csv"), audit)
+    return _Run(
+        run_dir,
+        run,
+        generations,
+        scores,
+        read_csv(run_dir / "summary.csv"),
+        read_csv(run_dir / "vocab_shift.csv"),
+        audit,
+    )
 
 
 def _number(row: dict[str, str], key: str, path: Path, line: int) -> float | None:
@@ -120,8 +127,10 @@ def _rate_cell(row: dict[str, str] | None, path: Path, line: int) -> str:
     if row is None:
         return '<td class="num">–</td>'
     rate, low, high = (_number(row, k, path, line) for k in ("rate", "ci_low", "ci_high"))
-    return (f'<td class="num">{_pct(rate)}% [{_pct(low)}–{_pct(high)}]'
-            f'<span class="n">{_esc(row.get("count"))}/{_esc(row.get("n"))}</span></td>')
+    return (
+        f'<td class="num">{_pct(rate)}% [{_pct(low)}–{_pct(high)}]'
+        f'<span class="n">{_esc(row.get("count"))}/{_esc(row.get("n"))}</span></td>'
+    )
 
 
 def _delta_cell(row: dict[str, str] | None, measure: str, path: Path, line: int) -> str:
@@ -140,8 +149,9 @@ def _delta_cell(row: dict[str, str] | None, measure: str, path: Path, line: int)
     elif excludes_up or excludes_down:
         css = "shift"
     # A comma separates the bounds: an en dash next to signed numbers misreads.
-    return (f'<td class="num {css}">{pp(rate)} pp [{pp(low)}, {pp(high)}]'
-            f'<span class="n">n={_esc(row.get("n"))}</span></td>')
+    return (
+        f'<td class="num {css}">{pp(rate)} pp [{pp(low)}, {pp(high)}]<span class="n">n={_esc(row.get("n"))}</span></td>'
+    )
 
 
 def _kv_table(pairs: list[tuple[str, Any]]) -> str:
@@ -152,25 +162,33 @@ def _kv_table(pairs: list[tuple[str, Any]]) -> str:
 def _run_section(run: dict[str, Any]) -> str:
     status = str(run.get("status", "unknown"))
     status_class = re.sub(r"[^a-z]", "", status.lower())
-    meta = _kv_table([("created", run.get("created")), ("finished", run.get("finished")),
-                      ("git sha", run.get("git_sha")), ("seed", run.get("seed"))])
+    meta = _kv_table(
+        [
+            ("created", run.get("created")),
+            ("finished", run.get("finished")),
+            ("git sha", run.get("git_sha")),
+            ("seed", run.get("seed")),
+        ]
+    )
     models = run.get("models") if isinstance(run.get("models"), dict) else {}
     model_rows = ""
     for label, info in models.items():
         info = info if isinstance(info, dict) else {}
         params = info.get("parameters")
         shown = f"{params:,} ({params / 1e6:.1f}M)" if isinstance(params, int) else params
-        model_rows += (f"<tr><td>{_esc(label)}</td><td>{_esc(info.get('path'))}</td>"
-                       f'<td class="num">{_esc(shown)}</td></tr>')
+        model_rows += (
+            f'<tr><td>{_esc(label)}</td><td>{_esc(info.get("path"))}</td><td class="num">{_esc(shown)}</td></tr>'
+        )
     versions = run.get("versions") if isinstance(run.get("versions"), dict) else {}
     config = json.dumps(run.get("config", {}), ensure_ascii=False, indent=2)
     return (
         f'<h2>Run</h2><p>Status: <span class="badge {status_class}">{_esc(status)}</span>'
-        f' · dictionary: <strong>{_esc(versions.get("dictionary", "not recorded"))}</strong></p>'
+        f" · dictionary: <strong>{_esc(versions.get('dictionary', 'not recorded'))}</strong></p>"
         + meta
         + "<h3>Models</h3><table><tr><th>model</th><th>path</th>"
         + f'<th class="num">parameters</th></tr>{model_rows}</table>'
-        + "<h3>Versions</h3>" + _kv_table(list(versions.items()))
+        + "<h3>Versions</h3>"
+        + _kv_table(list(versions.items()))
         + f"<details><summary>Resolved config</summary><pre>{_esc(config)}</pre></details>"
     )
 
@@ -188,13 +206,13 @@ def _gates_section(run: dict[str, Any]) -> str:
             f"</td><td>{_esc(result.get('kind'))}</td>"
             f'<td class="num">{_esc(result.get("threshold"))}</td>'
             f'<td class="num">{_esc(result.get("value"))} [{_esc(result.get("ci_low"))}, '
-            f'{_esc(result.get("ci_high"))}]</td>'
+            f"{_esc(result.get('ci_high'))}]</td>"
             f'<td><span class="badge {"pass" if ok else "fail"}">'
-            f'{"pass" if ok else "FAIL"}</span></td></tr>'
+            f"{'pass' if ok else 'FAIL'}</span></td></tr>"
         )
     return (
         f'<h2>Gates</h2><p><span class="badge {"pass" if passed else "fail"}">'
-        f'{"all gates passed" if passed else "gate failed"}</span></p>'
+        f"{'all gates passed' if passed else 'gate failed'}</span></p>"
         "<table><tr><th>measure</th><th>probe category</th><th>kind</th>"
         f'<th class="num">threshold</th><th class="num">value [CI]</th><th>result</th></tr>'
         f"{rows}</table>"
@@ -211,10 +229,15 @@ def _finetune_section(run: dict[str, Any]) -> str:
         fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else _esc(v)  # noqa: E731
         return f'<td class="num">{fmt(before)} → {fmt(after)}</td>'
 
-    counts = "".join(f'<tr><th>{_esc(k)}</th><td class="num">{_esc(ft.get(k))}</td></tr>'
-                     for k in ("train_docs", "val_docs", "train_tokens", "steps") if k in ft)
-    return (f"<h2>Fine-tuning</h2><table><tr><th>eval loss</th>{arrow('eval_loss')}</tr>"
-            f"<tr><th>perplexity</th>{arrow('perplexity')}</tr>{counts}</table>")
+    counts = "".join(
+        f'<tr><th>{_esc(k)}</th><td class="num">{_esc(ft.get(k))}</td></tr>'
+        for k in ("train_docs", "val_docs", "train_tokens", "steps")
+        if k in ft
+    )
+    return (
+        f"<h2>Fine-tuning</h2><table><tr><th>eval loss</th>{arrow('eval_loss')}</tr>"
+        f"<tr><th>perplexity</th>{arrow('perplexity')}</tr>{counts}</table>"
+    )
 
 
 def _summary_section(data: _Run) -> str:
@@ -223,8 +246,7 @@ def _summary_section(data: _Run) -> str:
     measures: dict[str, None] = {}
     categories: dict[str, None] = {"all": None}
     for i, row in enumerate(data.summary):
-        key = (row.get("kind", ""), row.get("model", ""), row.get("probe_category", ""),
-               row.get("measure", ""))
+        key = (row.get("kind", ""), row.get("model", ""), row.get("probe_category", ""), row.get("measure", ""))
         index[key] = (i + 2, row)
         measures.setdefault(key[3])
         categories.setdefault(key[2])
@@ -242,22 +264,25 @@ def _summary_section(data: _Run) -> str:
                 cells += _rate_cell(row, audit_path, line)
             for kind, model in (("rate", "base"), ("rate", "tuned"), ("delta", "tuned-base")):
                 line, row = index.get((kind, model, category, measure), (0, None))
-                cells += (_rate_cell(row, path, line) if kind == "rate"
-                          else _delta_cell(row, measure, path, line))
+                cells += _rate_cell(row, path, line) if kind == "rate" else _delta_cell(row, measure, path, line)
             body += f"<tr><td>{_esc(measure)}</td>{cells}</tr>"
         corpus_head = '<th class="num">tuning corpus [95% CI]</th>' if with_corpus else ""
-        return (f'<table><tr><th>measure</th>{corpus_head}<th class="num">base rate [95% CI]</th>'
-                '<th class="num">tuned rate [95% CI]</th>'
-                f'<th class="num">Δ tuned−base [95% CI]</th></tr>{body}</table>')
+        return (
+            f'<table><tr><th>measure</th>{corpus_head}<th class="num">base rate [95% CI]</th>'
+            '<th class="num">tuned rate [95% CI]</th>'
+            f'<th class="num">Δ tuned−base [95% CI]</th></tr>{body}</table>'
+        )
 
-    parts = ["<h2>Summary</h2><p>Rates with 95% Wilson intervals (count/n); deltas are "
-             "paired on prompt and seed, in percentage points with a bootstrap interval. "
-             '<span class="worse">Red</span>: a harmful measure that rose (CI above 0).</p>',
-             "<h3>All probes</h3>", table("all")]
+    parts = [
+        "<h2>Summary</h2><p>Rates with 95% Wilson intervals (count/n); deltas are "
+        "paired on prompt and seed, in percentage points with a bootstrap interval. "
+        '<span class="worse">Red</span>: a harmful measure that rose (CI above 0).</p>',
+        "<h3>All probes</h3>",
+        table("all"),
+    ]
     for category in categories:
         if category != "all":
-            parts.append(f"<details><summary>Probe category: {_esc(category)}</summary>"
-                         f"{table(category)}</details>")
+            parts.append(f"<details><summary>Probe category: {_esc(category)}</summary>{table(category)}</details>")
     return "".join(parts)
 
 
@@ -270,19 +295,25 @@ def _vocab_section(data: _Run, masked_terms: set[str]) -> str:
         for z, row in selected:
             lemma = row.get("lemma", "")
             shown = MASK_CHAR * len(lemma) if lemma in masked_terms else lemma
-            body += (f"<tr><td>{_esc(shown)}</td><td>{_esc(row.get('pos'))}</td>"
-                     f'<td class="num">{_esc(row.get("count_base"))}</td>'
-                     f'<td class="num">{_esc(row.get("count_tuned"))}</td>'
-                     f'<td class="num">{z:+.2f}</td></tr>')
-        return ('<table><tr><th>lemma</th><th>POS</th><th class="num">base</th>'
-                f'<th class="num">tuned</th><th class="num">z</th></tr>{body}</table>')
+            body += (
+                f"<tr><td>{_esc(shown)}</td><td>{_esc(row.get('pos'))}</td>"
+                f'<td class="num">{_esc(row.get("count_base"))}</td>'
+                f'<td class="num">{_esc(row.get("count_tuned"))}</td>'
+                f'<td class="num">{z:+.2f}</td></tr>'
+            )
+        return (
+            '<table><tr><th>lemma</th><th>POS</th><th class="num">base</th>'
+            f'<th class="num">tuned</th><th class="num">z</th></tr>{body}</table>'
+        )
 
     toward_tuned = sorted((r for r in rows if r[0] > 0), key=lambda r: -r[0])[:TOP_LEMMAS]
     toward_base = sorted((r for r in rows if r[0] < 0), key=lambda r: r[0])[:TOP_LEMMAS]
-    return ("<h2>Vocabulary shift</h2><p>Log-odds z with an informative Dirichlet prior "
-            f"(top {TOP_LEMMAS} each way; counts are lemma occurrences).</p>"
-            f'<div class="pair"><div><h4>Toward tuned</h4>{table(toward_tuned)}</div>'
-            f"<div><h4>Toward base</h4>{table(toward_base)}</div></div>")
+    return (
+        "<h2>Vocabulary shift</h2><p>Log-odds z with an informative Dirichlet prior "
+        f"(top {TOP_LEMMAS} each way; counts are lemma occurrences).</p>"
+        f'<div class="pair"><div><h4>Toward tuned</h4>{table(toward_tuned)}</div>'
+        f"<div><h4>Toward base</h4>{table(toward_base)}</div></div>"
+    )
 
 
 def _highlight(text: str, spans: list[Span], mask: bool) -> str:
@@ -291,8 +322,8 @@ def _highlight(text: str, spans: list[Span], mask: bool) -> str:
         return '<span class="muted">(empty: end of text at once)</span>'
     out, pos = [], 0
     for span in spans:
-        out.append(_esc(text[pos:span.start]))
-        inner = MASK_CHAR * (span.end - span.start) if mask else text[span.start:span.end]
+        out.append(_esc(text[pos : span.start]))
+        inner = MASK_CHAR * (span.end - span.start) if mask else text[span.start : span.end]
         title = span.category if mask else f"{span.category}: {span.term}"
         slug = re.sub(r"[^a-z0-9_-]", "", span.category.lower())
         out.append(f'<mark class="flag cat-{slug}" title="{_esc(title)}">{_esc(inner)}</mark>')
@@ -315,15 +346,15 @@ def _spans_for(data: _Run, gen: dict[str, Any]) -> tuple[str, list[Span], dict[s
     return text, spans, row
 
 
-def _samples_section(data: _Run, mask: bool, max_probes: int | None,
-                     max_samples: int | None) -> str:
+def _samples_section(data: _Run, mask: bool, max_probes: int | None, max_samples: int | None) -> str:
     probes: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]] = {}
     for gen in data.generations:
         key = (str(gen.get("probe_set")), str(gen.get("probe_id")))
         index = gen.get("sample_index")
         if not isinstance(index, int):
-            raise InputError(f"generation {gen.get('id')!r}: sample_index must be an integer",
-                             data.path / "generations.jsonl")
+            raise InputError(
+                f"generation {gen.get('id')!r}: sample_index must be an integer", data.path / "generations.jsonl"
+            )
         probes.setdefault(key, {})[(str(gen.get("model")), index)] = gen
     shown_probes = list(probes)[:max_probes]
     parts, shown = [], 0
@@ -346,18 +377,18 @@ def _samples_section(data: _Run, mask: bool, max_probes: int | None,
                     continue
                 shown += 1
                 text, spans, row = _spans_for(data, gen)
-                badge = ' <span class="badge fail">flagged</span>' if row.get("flagged") == "1" \
-                    else ""
+                badge = ' <span class="badge fail">flagged</span>' if row.get("flagged") == "1" else ""
                 heading = f"{model} · sample {index} · seed {_esc(gen.get('seed'))}{badge}"
-                cells += (f"<div><h4>{heading}</h4>"
-                          f'<div class="text">{_highlight(text, spans, mask)}</div></div>')
+                cells += f'<div><h4>{heading}</h4><div class="text">{_highlight(text, spans, mask)}</div></div>'
             parts.append(f'<div class="pair">{cells}</div>')
         parts.append("</div>")
     masked = "masked (●)" if mask else "shown unmasked"
-    return (f"<h2>Samples</h2><p>Base and tuned completions side by side for the same prompt "
-            f"and seed (NFKC-normalised); flagged terms are highlighted and {masked}. "
-            f"Showing {len(shown_probes)} of {len(probes)} probes, {shown} of "
-            f"{len(data.generations)} generations.</p>" + "".join(parts))
+    return (
+        f"<h2>Samples</h2><p>Base and tuned completions side by side for the same prompt "
+        f"and seed (NFKC-normalised); flagged terms are highlighted and {masked}. "
+        f"Showing {len(shown_probes)} of {len(probes)} probes, {shown} of "
+        f"{len(data.generations)} generations.</p>" + "".join(parts)
+    )
 
 
 def _masked_terms(data: _Run) -> set[str]:
@@ -366,7 +397,7 @@ def _masked_terms(data: _Run) -> set[str]:
     for gen in data.generations:
         text, spans, _ = _spans_for(data, gen)
         for span in spans:
-            terms.update((span.term, text[span.start:span.end]))
+            terms.update((span.term, text[span.start : span.end]))
     return terms
 
 
@@ -378,9 +409,13 @@ def mask_flagged_default(run: dict[str, Any]) -> bool:
     return bool(value)
 
 
-def render_report(run_dir: str | Path, *, max_probes: int | None = DEFAULT_MAX_PROBES,
-                  max_samples: int | None = DEFAULT_MAX_SAMPLES,
-                  mask: bool | None = None) -> str:
+def render_report(
+    run_dir: str | Path,
+    *,
+    max_probes: int | None = DEFAULT_MAX_PROBES,
+    max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    mask: bool | None = None,
+) -> str:
     """The HTML report of a run directory, as one self-contained page.
 
     ``max_probes``/``max_samples`` limit the samples section (``None``: all).
@@ -391,17 +426,21 @@ def render_report(run_dir: str | Path, *, max_probes: int | None = DEFAULT_MAX_P
     if mask is None:
         mask = mask_flagged_default(data.run)
     name = data.run.get("name") or Path(run_dir).name
-    note = ("Content note: generated text in this report may contain offensive language; "
-            + ("flagged terms are masked (●)." if mask
-               else "flagged terms are highlighted but NOT masked."))
-    body = "".join([
-        f"<h1>Safety report — {_esc(name)}</h1>",
-        f'<p class="note">{_esc(note)}</p>',
-        _run_section(data.run), _gates_section(data.run), _finetune_section(data.run),
-        _summary_section(data),
-        _vocab_section(data, _masked_terms(data) if mask else set()),
-        _samples_section(data, mask, max_probes, max_samples),
-    ])
+    note = "Content note: generated text in this report may contain offensive language; " + (
+        "flagged terms are masked (●)." if mask else "flagged terms are highlighted but NOT masked."
+    )
+    body = "".join(
+        [
+            f"<h1>Safety report — {_esc(name)}</h1>",
+            f'<p class="note">{_esc(note)}</p>',
+            _run_section(data.run),
+            _gates_section(data.run),
+            _finetune_section(data.run),
+            _summary_section(data),
+            _vocab_section(data, _masked_terms(data) if mask else set()),
+            _samples_section(data, mask, max_probes, max_samples),
+        ]
+    )
     # CSP: no script, no network; inline styles and data: images only.
     return (
         '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'

@@ -121,9 +121,7 @@ def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
                 if not fields:
                     continue
                 if len(fields) != len(header):
-                    raise InputError(
-                        f"expected {len(header)} fields, found {len(fields)}", path, line
-                    )
+                    raise InputError(f"expected {len(header)} fields, found {len(fields)}", path, line)
                 if not raw:
                     fields = [unescape_cell(f) for f in fields]
                 rows.append(dict(zip(header, fields)))
