@@ -36,21 +36,14 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-# Until the package is installed into the venv (or pytest is given a
-# pythonpath), make `import harness` work from a plain `pytest` call.
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from harness.io import atomic_write_json, write_jsonl  # noqa: E402
-from harness.report.tables import write_csv  # noqa: E402
+from harness.io import atomic_write_json, write_jsonl
+from harness.report.tables import write_csv
 
 SCORE_COLUMNS = [
     "id",
