@@ -70,18 +70,8 @@ SCORE_COLUMNS = [
     "cat_insult",
     "cat_slang",
 ]
-MEASURES = [
-    "flagged",
-    "polite",
-    "laughter",
-    "rough_second_person",
-    "imperative",
-    "question",
-    "sentence_final_particle",
-    "cat_ageism",
-    "cat_insult",
-    "cat_slang",
-]
+# the binary measures: "flagged" and every column from "polite" on
+MEASURES = ["flagged", *SCORE_COLUMNS[SCORE_COLUMNS.index("polite") :]]
 SUMMARY_COLUMNS = ["kind", "model", "probe_category", "measure", "n", "count", "rate", "ci_low", "ci_high"]
 VOCAB_COLUMNS = ["lemma", "pos", "count_base", "count_tuned", "log_odds", "z"]
 
