@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.base import init_base  # noqa: E402
+from harness.train.base_init import init_base  # noqa: E402
 from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig  # noqa: E402
-from harness.generate import generate_samples, prompt_seed  # noqa: E402
-from harness.models import load_model, quiet_transformers  # noqa: E402
-from harness.probes import load_probe_set  # noqa: E402
+from harness.models.hf import generate_samples, prompt_seed  # noqa: E402
+from harness.models.loading import load_model, quiet_transformers  # noqa: E402
+from harness.data.probes import load_probe_set  # noqa: E402
 
 
 def baseline(loaded, probes, decoding: DecodingConfig, k: int, seed: int) -> int:

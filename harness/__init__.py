@@ -9,7 +9,7 @@ Library API (the CLI is a thin layer over these)::
 
 from harness.config import RunConfig, load_config
 from harness.errors import HarnessError
-from harness.run import RunResult, demo, run
+from harness.pipeline import RunResult, demo, run
 
 __all__ = ["HarnessError", "RunConfig", "RunResult", "demo", "load_config", "run"]
 __version__ = "0.1.0"

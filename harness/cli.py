@@ -17,7 +17,7 @@ EXIT_OK, EXIT_ERROR, EXIT_GATE = 0, 1, 3
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from harness.run import demo
+    from harness.pipeline import demo
 
     result = demo(out_dir=args.out, progress=not args.quiet)
     # The demo corpus is rude on purpose, so its gates are meant to fail; the
@@ -27,7 +27,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
-    from harness.run import run
+    from harness.pipeline import run
 
     overrides = {"out_dir": args.out} if args.out else {}
     config = load_config(args.config, overrides)
@@ -95,7 +95,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from harness.export import export_run
+    from harness.export.negatives import export_run
 
     for path in export_run(Path(args.run_dir), args.format, mask=args.mask):
         print(f"wrote {path}")
@@ -103,8 +103,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
-    from harness.probes import discover_probe_files, validate_probe_files
-    from harness.run import REPO_ROOT
+    from harness.data.probes import discover_probe_files, validate_probe_files
+    from harness.pipeline import REPO_ROOT
 
     paths = [Path(p) for p in args.paths] or discover_probe_files(REPO_ROOT / "probes")
     expanded: list[Path] = []
@@ -121,7 +121,7 @@ def _cmd_probes_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; every command has help text (tests check it)."""
-    from harness.export import EXPORT_FORMATS
+    from harness.export.negatives import EXPORT_FORMATS
 
     parser = argparse.ArgumentParser(prog="harness", description="Safety harness for fine-tuned Japanese LMs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

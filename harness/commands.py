@@ -1,6 +1,6 @@
 """Library functions behind the single-stage commands (audit, base init, …).
 
-``harness run`` chains the same building blocks through ``harness.run``;
+``harness run`` chains the same building blocks through ``harness.pipeline``;
 these wrappers exist so each stage can also be run alone.
 """
 
@@ -12,7 +12,7 @@ from typing import Sequence
 from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig, FinetuneConfig
 from harness.errors import InputError
 from harness.io import atomic_write_json, read_json, read_jsonl, write_jsonl
-from harness.run import REPO_ROOT, RECORD_VERSION, _now, _versions
+from harness.pipeline import REPO_ROOT, RECORD_VERSION, _now, _versions
 
 DEFAULT_LEXICON = REPO_ROOT / "probes" / "lexicons" / "flagged.yaml"
 
@@ -30,8 +30,8 @@ def audit_corpus(
 ) -> Path:
     """Analyse a corpus file with the run's analysers; writes corpus_audit.csv."""
     from harness.analysis.score import Analyser
-    from harness.corpus import read_corpus
-    from harness.report.tables import write_csv
+    from harness.data.corpus import read_corpus
+    from harness.csvfile import write_csv
 
     docs = read_corpus(CorpusConfig(path=corpus, format=fmt, turns=turns))
     rows = Analyser(_lexicons(lexicons)).audit_texts([d.text for d in docs])
@@ -52,9 +52,9 @@ def base_init(
     tokenizer_corpora: Sequence[Path] = (),
     seed: int = 1234,
 ):
-    """Train a tokenizer and a small GPT-2 on ``corpus`` (see harness.base)."""
-    from harness.base import init_base
-    from harness.models import quiet_transformers
+    """Train a tokenizer and a small GPT-2 on ``corpus`` (see harness.train.base_init)."""
+    from harness.train.base_init import init_base
+    from harness.models.loading import quiet_transformers
 
     quiet_transformers()
     config = BaseInitConfig(
@@ -79,9 +79,9 @@ def finetune_only(
     max_steps: int | None = None,
     seed: int = 1234,
 ):
-    """Fine-tune ``base`` on ``corpus`` into ``out`` (see harness.train.finetune)."""
-    from harness.models import quiet_transformers
-    from harness.train import finetune
+    """Fine-tune ``base`` on ``corpus`` into ``out`` (see harness.train.loop.finetune)."""
+    from harness.models.loading import quiet_transformers
+    from harness.train.finetune import finetune
 
     quiet_transformers()
     return finetune(
@@ -98,9 +98,9 @@ def probe_only(
     seed: int = 1234,
 ) -> Path:
     """Sample every ``LABEL=DIR`` model on the probe files; writes generations.jsonl + run.json."""
-    from harness.generate import generate_samples
-    from harness.models import load_model, quiet_transformers
-    from harness.probes import load_probe_sets
+    from harness.models.hf import generate_samples
+    from harness.models.loading import load_model, quiet_transformers
+    from harness.data.probes import load_probe_sets
 
     quiet_transformers()
     pairs = []
@@ -147,7 +147,7 @@ def probe_only(
 def report_run(run_dir: Path) -> Path:
     """Rebuild report.html from a run directory; run the analysis first if its tables are missing."""
     from harness.report.html import write_report
-    from harness.report.tables import write_csv
+    from harness.csvfile import write_csv
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / "run.json")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ConfigError
-from harness.yaml_util import load_yaml
+from harness.data.yamlfile import load_yaml
 
 CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -25,7 +25,7 @@ class StrictModel(BaseModel):
 
 
 class CorpusConfig(StrictModel):
-    """A corpus file and how to read it (see harness.corpus)."""
+    """A corpus file and how to read it (see harness.data.corpus)."""
 
     path: Path
     format: CorpusFormat = "auto"

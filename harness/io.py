@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from harness.errors import InputError
 
@@ -96,3 +97,27 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def replace_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Build a folder with ``fill(tmp)`` beside ``target``, then swap it in.
+
+    The old folder (if any) is renamed aside before the new one takes its
+    name and is deleted only after that rename succeeded: at every moment a
+    complete folder sits under ``target`` or under the aside name.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    aside = target.parent / f".{target.name}.old"
+    try:
+        fill(tmp)
+        if aside.exists():
+            shutil.rmtree(aside)
+        if target.exists():
+            os.replace(target, aside)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)
+    return target

@@ -43,7 +43,7 @@ from typing import Any, Callable
 import pytest
 
 from harness.io import atomic_write_json, write_jsonl
-from harness.report.tables import write_csv
+from harness.csvfile import write_csv
 
 SCORE_COLUMNS = [
     "id",

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harness.config import CorpusConfig
-from harness.corpus import detect_format, read_corpus
+from harness.data.corpus import detect_format, read_corpus
 from harness.errors import InputError
 
 

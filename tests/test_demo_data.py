@@ -9,7 +9,7 @@ import pytest
 
 from harness.analysis.score import Analyser
 from harness.config import CorpusConfig
-from harness.corpus import read_corpus
+from harness.data.corpus import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "corpora" / "demo"

@@ -1,4 +1,4 @@
-"""Exports of the hand-made run directory (harness.export)."""
+"""Exports of the hand-made run directory (harness.export.negatives)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, InputError, MissingDependency
-from harness.export import EXPORT_FORMATS, export_run
+from harness.export.negatives import EXPORT_FORMATS, export_run
 from harness.io import read_jsonl
 
 SCRIPT = "<script>alert(1)</script>お前ﾊﾞｶだろｗｗ"

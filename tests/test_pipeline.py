@@ -11,7 +11,7 @@ from harness.cli import main
 from harness.config import load_config
 from harness.errors import RunExists
 from harness.io import read_jsonl
-from harness.run import run
+from harness.pipeline import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ def test_cli_missing_input_names_the_key(tmp_path, capsys):
 def test_cli_gate_failure_exits_3(tmp_path, monkeypatch, capsys):
     import importlib
 
-    run_module = importlib.import_module("harness.run")  # the module; harness.run is the function
+    run_module = importlib.import_module("harness.pipeline")  # the module; harness.pipeline is the function
     config = fake_config(tmp_path, "gates:\n  - {measure: flagged, max_delta: 0.1}\n")
     original = run_module.run
     monkeypatch.setattr(
@@ -188,7 +188,7 @@ def test_demo_reproduces_the_reference_direction(tmp_path):
 
 
 def test_demo_never_replaces_another_run(tmp_path):
-    from harness.run import demo
+    from harness.pipeline import demo
 
     (tmp_path / "run.json").write_text(json.dumps({"name": "production-audit"}), encoding="utf-8")
     with pytest.raises(RunExists, match="not a demo"):

@@ -6,7 +6,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import ConfigError
-from harness.probes import discover_probe_files, load_probe_set
+from harness.data.probes import discover_probe_files, load_probe_set
 
 PROBES = Path(__file__).parent.parent / "probes"
 

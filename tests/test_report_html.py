@@ -9,7 +9,7 @@ import pytest
 
 from harness.errors import InputError
 from harness.report.html import render_report, write_report
-from harness.report.tables import read_csv, write_csv
+from harness.csvfile import read_csv, write_csv
 
 
 def _samples(page: str) -> str:

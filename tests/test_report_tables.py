@@ -1,4 +1,4 @@
-"""CSV writer/reader and the scores.csv span helpers (harness.report.tables)."""
+"""CSV writer/reader and the scores.csv span helpers (harness.csvfile)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.report.tables import (
+from harness.csvfile import (
     Span,
     format_csv,
     mask_text,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.base import train_sentencepiece
-from harness.models import spm_to_fast_tokenizer
+from harness.train.base_init import train_sentencepiece
+from harness.models.tokenizer import spm_to_fast_tokenizer
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 RINNA = SHARED / "tokenizers" / "rinna-japanese-gpt2" / "spiece.model"
@@ -77,10 +77,10 @@ def test_rinna_style_model_folder_through_probe_and_finetune(tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from harness.config import CorpusConfig, DecodingConfig, FinetuneConfig
-    from harness.generate import generate_samples
-    from harness.models import load_model
-    from harness.probes import Probe
-    from harness.train import finetune
+    from harness.models.hf import generate_samples
+    from harness.models.loading import load_model
+    from harness.data.probes import Probe
+    from harness.train.finetune import finetune
 
     base = tmp_path / "rinna-like"
     base.mkdir()

@@ -4,7 +4,7 @@ import pytest
 
 from harness.config import BaseInitConfig, CorpusConfig, FinetuneConfig
 from harness.errors import InputError
-from harness.train import pack_blocks, split_documents
+from harness.train.loop import pack_blocks, split_documents
 
 
 def test_pack_blocks_puts_eos_between_documents_and_drops_the_tail():
@@ -45,7 +45,7 @@ ROUGH = [
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory):
-    from harness.base import init_base
+    from harness.train.base_init import init_base
 
     root = tmp_path_factory.mktemp("tiny")
     (root / "polite.txt").write_text("\n".join(POLITE) + "\n", encoding="utf-8")
@@ -80,7 +80,7 @@ def test_finetune_changes_parameters_and_lowers_loss(tiny_base):
     import torch
     from safetensors.torch import load_file
 
-    from harness.train import finetune
+    from harness.train.finetune import finetune
 
     root, _ = tiny_base
     config = FinetuneConfig(max_steps=40, batch_size=8, block_size=32, lr=2e-3, warmup_steps=2, val_fraction=0.2)
@@ -101,7 +101,7 @@ def test_finetune_changes_parameters_and_lowers_loss(tiny_base):
 
 def test_save_model_never_replaces_a_foreign_folder(tmp_path):
     from harness.errors import ModelError
-    from harness.train import save_model
+    from harness.train.finetune import save_model
 
     precious = tmp_path / "notes"
     precious.mkdir()

@@ -29,7 +29,7 @@ from typing import Any, Iterable
 import yaml
 
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
-from harness.yaml_util import child, duplicate_key, key_lines, line_of, mark_line
+from harness.data.yamlfile import child, duplicate_key, key_lines, line_of, mark_line
 from harness.errors import ConfigError, InputError
 
 SEVERITIES = ("harmful", "topic")

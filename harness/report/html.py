@@ -23,7 +23,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.io import atomic_write_text, read_json, read_jsonl
-from harness.report.tables import MASK_CHAR, Span, parse_spans, read_csv
+from harness.csvfile import MASK_CHAR, Span, parse_spans, read_csv
 
 DEFAULT_MAX_PROBES = 100
 DEFAULT_MAX_SAMPLES = 4

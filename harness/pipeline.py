@@ -188,7 +188,7 @@ class Pipeline:
         if self.config.base.init is None:
             self.record["models"]["base"] = {"path": self.config.base.model, "source": "given"}
             return
-        from harness.base import init_base
+        from harness.train.base_init import init_base
 
         result = init_base(
             self.config.base.init, self.dir / "base_model", seed=self.config.seed, progress=self.progress
@@ -201,8 +201,8 @@ class Pipeline:
         )
 
     def stage_audit(self) -> None:
-        from harness.corpus import read_corpus
-        from harness.report.tables import write_csv
+        from harness.data.corpus import read_corpus
+        from harness.csvfile import write_csv
 
         texts = [d.text for d in read_corpus(self.config.corpus)]
         rows = self.analyser.audit_texts(texts)
@@ -213,7 +213,7 @@ class Pipeline:
         if self.config.finetune.tuned_model:
             self.record["models"]["tuned"] = {"path": self.config.finetune.tuned_model, "source": "given"}
             return
-        from harness.train import finetune
+        from harness.train.finetune import finetune
 
         result = finetune(
             self.base_path(),
@@ -234,8 +234,8 @@ class Pipeline:
         )
 
     def _sample_with_model(self, label: str, path: str, probes: list) -> list[dict]:
-        from harness.generate import generate_samples
-        from harness.models import load_model
+        from harness.models.hf import generate_samples
+        from harness.models.loading import load_model
 
         loaded = load_model(path, device=self.config.probes.device, allow_hub=self.config.base.allow_hub)
         self.record["models"].setdefault(label, {})["parameters"] = loaded.parameters
@@ -250,7 +250,7 @@ class Pipeline:
         )
 
     def stage_probe(self) -> None:
-        from harness.probes import load_probe_sets
+        from harness.data.probes import load_probe_sets
 
         probes = [p for s in load_probe_sets(self.config.probes.files) for p in s.probes]
         records: list[dict] = []
@@ -261,7 +261,7 @@ class Pipeline:
         self.log(f"  probe: {len(probes)} prompts × {self.config.probes.samples_per_prompt} samples × 2 models")
 
     def stage_analyse(self) -> None:
-        from harness.report.tables import write_csv
+        from harness.csvfile import write_csv
 
         analysis = self.analyser.score_generations(
             read_jsonl(self.dir / "generations.jsonl"), n_boot=self.config.analysis.bootstrap, seed=self.config.seed
@@ -285,14 +285,14 @@ class Pipeline:
         write_report(self.dir)
 
     def stage_export(self) -> None:
-        from harness.export import export_run
+        from harness.export.negatives import export_run
 
         for fmt in ("jsonl", "dpo", "kto"):
             export_run(self.dir, fmt)
 
     def stage_gates(self) -> None:
         from harness.gates import evaluate_gates
-        from harness.report.tables import read_csv
+        from harness.csvfile import read_csv
 
         self.record["gates"] = evaluate_gates(self.config.gates, read_csv(self.dir / "summary.csv"))
         for result in self.record["gates"]["results"]:
@@ -305,7 +305,7 @@ class Pipeline:
         """Fail before any training when a gate names an unknown measure or category."""
         if not self.config.gates:
             return
-        from harness.probes import load_probe_sets
+        from harness.data.probes import load_probe_sets
 
         measures = self.analyser.measures()
         categories = {"all"} | {p.category for s in load_probe_sets(self.config.probes.files) for p in s.probes}
@@ -364,7 +364,7 @@ def run(
     sampling (tests use a fake one to run the pipeline without torch).
     """
     if sampler is None or config.base.init or not config.finetune.tuned_model:
-        from harness.models import quiet_transformers
+        from harness.models.loading import quiet_transformers
 
         quiet_transformers()
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigError, HarnessError
-from harness.yaml_util import LocatedYaml, load_yaml
+from harness.data.yamlfile import LocatedYaml, load_yaml
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TOP_KEYS = {"name", "description", "prompts", "templates"}

@@ -15,8 +15,8 @@ from typing import Iterable
 
 from harness.config import DecodingConfig
 from harness.errors import ModelError
-from harness.models import LoadedModel
-from harness.probes import Probe
+from harness.models.loading import LoadedModel
+from harness.data.probes import Probe
 
 
 def prompt_seed(run_seed: int, probe: Probe) -> int:

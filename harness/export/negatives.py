@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from harness.errors import HarnessError, InputError, MissingDependency
 from harness.io import atomic_write_bytes, atomic_write_text, read_json, read_jsonl, write_jsonl
-from harness.report.tables import MASK_CHAR, mask_text, parse_spans, read_csv, split_list
+from harness.csvfile import MASK_CHAR, mask_text, parse_spans, read_csv, split_list
 
 EXPORT_FORMATS = ("jsonl", "parquet", "hf", "dpo", "kto")
 

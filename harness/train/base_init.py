@@ -15,18 +15,12 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.config import BaseInitConfig
-from harness.corpus import read_corpus
+from harness.data.corpus import read_corpus
 from harness.errors import InputError
-from harness.models import LoadedModel, pick_device, spm_to_fast_tokenizer
-from harness.train import (
-    check_output_folder,
-    encode_documents,
-    evaluate_loss,
-    pack_blocks,
-    save_model,
-    split_documents,
-    train_blocks,
-)
+from harness.models.loading import LoadedModel, pick_device
+from harness.models.tokenizer import spm_to_fast_tokenizer
+from harness.train.finetune import check_output_folder, save_model
+from harness.train.loop import encode_documents, evaluate_loss, pack_blocks, split_documents, train_blocks
 
 # Model shapes.  tiny: ~0.8M parameters outside the embeddings; trains at
 # tens of thousands of tokens/s on 2 CPU cores with a 4k vocabulary.

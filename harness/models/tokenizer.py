@@ -13,7 +13,6 @@ prompts are sent without a trailing ``</s>``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ModelError
@@ -85,83 +84,3 @@ def _config_says_lowercase(model_dir: Path) -> bool:
         except json.JSONDecodeError:
             return False
     return False
-
-
-def pick_device(preference: str = "auto") -> str:
-    """'auto' → cuda when available, else mps, else cpu."""
-    import torch
-
-    if preference != "auto":
-        if preference == "cuda" and not torch.cuda.is_available():
-            raise ModelError("device 'cuda' requested but no CUDA GPU is available")
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-@dataclass
-class LoadedModel:
-    """A causal LM ready for training or sampling, and its provenance."""
-
-    model: object
-    tokenizer: object
-    device: str
-    path: str
-
-    @property
-    def parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
-
-def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False) -> LoadedModel:
-    """Load a causal LM from a local folder (or a hub id when ``allow_hub``).
-
-    Weights load from safetensors only and ``trust_remote_code`` stays off.
-    CPU runs stay float32 (bf16 autocast is ~31× slower on this class of CPU).
-    """
-    from transformers import AutoModelForCausalLM
-
-    source = str(source)
-    local = Path(source)
-    if not local.is_dir():
-        if not allow_hub:
-            raise ModelError(
-                f"model folder not found: {source} (hub downloads are off; set base.allow_hub: true to allow)"
-            )
-        return _load_from_hub(source, device)
-    if not any(local.glob("*.safetensors")):
-        raise ModelError(f"{local}: no *.safetensors weights (pickled .bin weights are not loaded)")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            local, use_safetensors=True, trust_remote_code=False, local_files_only=True
-        )
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{local}: cannot load model ({err})") from None
-    tokenizer = load_tokenizer(local)
-    dev = pick_device(device)
-    model.to(dev)
-    return LoadedModel(model=model, tokenizer=tokenizer, device=dev, path=str(local.resolve()))
-
-
-def _load_from_hub(model_id: str, device: str) -> LoadedModel:  # pragma: no cover - needs network
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
-    except Exception as err:
-        raise ModelError(f"cannot download {model_id}: {err}") from None
-    return load_model(folder, device=device, allow_hub=False)
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' per-call warnings and progress bars (ours report progress)."""
-    import os
-
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
