@@ -37,22 +37,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _finish(result, enforce_gates: bool = True) -> int:
     print(f"report: {result.run_dir / 'report.html'}")
-    print(f"tables: {result.run_dir}/{{scores,summary,vocab_shift,corpus_audit}}.csv")
-    print(f"negatives: {result.run_dir / 'negatives' / 'negatives.jsonl'}")
-    if not result.gates_passed and not enforce_gates:
-        failed = [r["measure"] for r in result.record["gates"]["results"] if not r["passed"]]
-        print(f"gates: failed on {', '.join(failed)}, as intended for the demo (harness run would exit 3)")
+    print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
+    print(f"negatives: {result.run_dir / 'negatives'}")
+    if result.gates_passed:
         return EXIT_OK
-    if not result.gates_passed:
-        failed = [r["measure"] for r in result.record["gates"]["results"] if not r["passed"]]
-        raise GateFailed(f"gate failed: {', '.join(failed)} (see {result.run_dir / 'run.json'})")
-    return EXIT_OK
+    failed = ", ".join(f"{r.measure} [{r.arm}]" for r in result.record.gates.results if not r.passed)
+    if not enforce_gates:
+        print(f"gates: failed on {failed}, as intended for the demo (harness run would exit 3)")
+        return EXIT_OK
+    raise GateFailed(f"gate failed: {failed} (see {result.run_dir / 'run.json'})")
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from harness.commands import audit_corpus
 
-    path = audit_corpus(args.corpus, args.format, args.out, args.lexicon, args.turns)
+    path = audit_corpus(args.corpus, args.format, args.out, args.lexicon, args.turns, force=args.force)
     print(f"audit: {path}")
     return EXIT_OK
 
@@ -71,18 +70,19 @@ def _cmd_base_init(args: argparse.Namespace) -> int:
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from harness.commands import finetune_only
 
-    result = finetune_only(args.base, args.corpus, args.out, args.format, args.epochs, args.max_steps, args.seed)
-    print(
-        f"tuned model: {result.model_dir} (eval loss {result.eval_loss_before:.3f} → {result.eval_loss_after:.3f}, "
-        f"ppl {result.perplexity_before:.1f} → {result.perplexity_after:.1f})"
+    path = finetune_only(
+        args.base, args.corpus, args.out, args.format, args.epochs, args.max_steps, args.seed, force=args.force
     )
+    print(f"tuned model: {path}")
     return EXIT_OK
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
     from harness.commands import probe_only
 
-    path = probe_only(args.model, args.probes, args.out, args.samples, args.max_new_tokens, args.seed)
+    path = probe_only(
+        args.model, args.probes, args.out, args.samples, args.max_new_tokens, args.seed, force=args.force
+    )
     print(f"generations: {path}")
     return EXIT_OK
 
@@ -90,21 +90,30 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from harness.commands import report_run
 
-    print(f"report: {report_run(args.run_dir)}")
+    print(f"report: {report_run(args.run_dir, reanalyse=args.reanalyse)}")
     return EXIT_OK
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from harness.export.negatives import export_run
+    from harness.commands import export_run
 
     for path in export_run(Path(args.run_dir), args.format, mask=args.mask):
         print(f"wrote {path}")
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.out)
+    print(f"compare: {result.csv_path} ({result.rows} rows, {result.pairing})")
+    print(f"report: {result.html_path}")
+    return EXIT_OK
+
+
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
     from harness.data.probes import discover_probe_files, validate_probe_files
-    from harness.pipeline import REPO_ROOT
+    from harness.record.provenance import REPO_ROOT
 
     paths = [Path(p) for p in args.paths] or discover_probe_files(REPO_ROOT / "probes")
     expanded: list[Path] = []
@@ -121,7 +130,7 @@ def _cmd_probes_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; every command has help text (tests check it)."""
-    from harness.export.negatives import EXPORT_FORMATS
+    from harness.export import FORMATS
 
     parser = argparse.ArgumentParser(prog="harness", description="Safety harness for fine-tuned Japanese LMs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -146,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post"
     )
     p.add_argument("--lexicon", type=Path, action="append", help="lexicon YAML (default probes/lexicons/flagged.yaml)")
-    p.add_argument("--out", type=Path, default=Path("reports/audit"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("reports/audit"), help="run directory to write")
+    p.add_argument("--force", action="store_true", help="replace a finished audit run in --out")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("base", help="build a tiny from-scratch base model")
@@ -166,31 +176,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finetune", help="fine-tune a causal-LM folder on a corpus (safetensors out)")
     p.add_argument("--base", required=True, help="base model folder")
     p.add_argument("--corpus", type=Path, required=True, help="tuning corpus")
-    p.add_argument("--out", type=Path, required=True, help="tuned model folder")
+    p.add_argument("--out", type=Path, required=True, help="run directory to write (the model lands in OUT/model)")
     p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl"])
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--force", action="store_true", help="replace a finished run in --out")
     p.set_defaults(func=_cmd_finetune)
 
     p = sub.add_parser("probe", help="sample completions from models × probe sets into generations.jsonl")
-    p.add_argument("--model", action="append", required=True, metavar="LABEL=DIR", help="e.g. base=DIR tuned=DIR")
+    p.add_argument(
+        "--model", action="append", required=True, metavar="LABEL=DIR", help="an arm; the first is the reference"
+    )
     p.add_argument("--probes", type=Path, action="append", required=True, help="probe YAML file(s)")
     p.add_argument("--out", type=Path, required=True, help="run directory to write")
     p.add_argument("--samples", type=int, default=8, help="samples per prompt")
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--force", action="store_true", help="replace a finished run in --out")
     p.set_defaults(func=_cmd_probe)
 
     p = sub.add_parser("report", help="rebuild report.html (and missing tables) from a run directory")
     p.add_argument("run_dir", type=Path)
+    p.add_argument("--reanalyse", action="store_true", help="recompute the tables even when they exist")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("export", help="write negatives / preference pairs from a run directory")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--format", default="jsonl", choices=list(EXPORT_FORMATS))
+    p.add_argument("--format", default="jsonl", choices=list(FORMATS))
     p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("compare", help="compare two runs measure by measure and arm by arm, with 95% CIs")
+    p.add_argument("run_a", type=Path, help="first run directory")
+    p.add_argument("run_b", type=Path, help="second run directory (differences are B − A)")
+    p.add_argument("--out", type=Path, help="output folder (default reports/compare-A-vs-B)")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("probes", help="probe-set tools")
     probes_sub = p.add_subparsers(dest="probes_command", required=True, metavar="SUBCOMMAND")

@@ -1,7 +1,9 @@
-"""Library functions behind the single-stage commands (audit, base init, …).
+"""Library functions behind the single-stage commands.
 
-``harness run`` chains the same building blocks through ``harness.pipeline``;
-these wrappers exist so each stage can also be run alone.
+Each builds a run config from its arguments and runs the SAME stage function
+that ``harness run`` runs (harness.stages), on a run directory with the same
+record, lock and overwrite rules.  ``report`` and ``export`` work on an
+existing run directory and load no model.
 """
 
 from __future__ import annotations
@@ -9,16 +11,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig, FinetuneConfig
+from harness.config import (
+    AnalysisConfig,
+    ArmConfig,
+    BaseConfig,
+    BaseInitConfig,
+    CorpusConfig,
+    DecodingConfig,
+    FinetuneConfig,
+    ProbeConfig,
+    RunConfig,
+)
 from harness.errors import InputError
-from harness.io import atomic_write_json, read_json, read_jsonl, write_jsonl
-from harness.pipeline import REPO_ROOT, RECORD_VERSION, _now, _versions
+from harness.pipeline import start_run
+from harness.record.provenance import REPO_ROOT
+from harness.record.rundir import CORPUS_AUDIT, RunDir, tables_missing
+from harness.stages import StageEnv, execute, run_stage, stage_named
 
 DEFAULT_LEXICON = REPO_ROOT / "probes" / "lexicons" / "flagged.yaml"
 
 
-def _lexicons(paths: Sequence[Path] | None) -> list[Path]:
-    return [Path(p) for p in paths] if paths else [DEFAULT_LEXICON]
+def run_name(out: Path) -> str:
+    """A valid run name from an output folder's name."""
+    name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in Path(out).resolve().name)
+    return name if name[:1].isalnum() else f"run-{name}"
+
+
+def analysis_config(lexicons: Sequence[Path] | None) -> AnalysisConfig:
+    """Analysis settings with the given lexicons (default: the project lexicon)."""
+    return AnalysisConfig(lexicons=[Path(p).resolve() for p in lexicons] if lexicons else [DEFAULT_LEXICON])
 
 
 def audit_corpus(
@@ -27,20 +48,23 @@ def audit_corpus(
     out_dir: Path = Path("reports/audit"),
     lexicons: Sequence[Path] | None = None,
     turns: str = "join",
+    force: bool = False,
 ) -> Path:
-    """Analyse a corpus file with the run's analysers; writes corpus_audit.csv."""
-    from harness.analysis.score import Analyser
-    from harness.data.corpus import read_corpus
-    from harness.csvfile import write_csv
-
-    docs = read_corpus(CorpusConfig(path=corpus, format=fmt, turns=turns))
-    rows = Analyser(_lexicons(lexicons)).audit_texts([d.text for d in docs])
-    path = Path(out_dir) / "corpus_audit.csv"
-    write_csv(path, rows, ["measure", "n", "count", "rate", "ci_low", "ci_high"])
+    """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json)."""
+    config = RunConfig(
+        name=run_name(out_dir),
+        corpus=CorpusConfig(path=Path(corpus).resolve(), format=fmt, turns=turns),
+        analysis=analysis_config(lexicons),
+    )
+    env = StageEnv(log=print)
+    with start_run(config, Path(out_dir), ["audit"], env, force=force) as run:
+        execute(config, run, env)
+        rows = run.read_table(CORPUS_AUDIT)
     for row in rows:
-        interval = f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-        print(f"  {row['measure']:<28} {row['count']:>6}/{row['n']:<6} {row['rate']:.3f} {interval}")
-    return path
+        interval = f"[{float(row['ci_low']):.3f}, {float(row['ci_high']):.3f}]"
+        count = f"{row['count']}/{row['n']}" if row["count"] else f"n={row['n']}"
+        print(f"  {row['measure']:<28} {count:>13} {float(row['value']):.3f} {interval}")
+    return run.file(CORPUS_AUDIT)
 
 
 def base_init(
@@ -52,9 +76,13 @@ def base_init(
     tokenizer_corpora: Sequence[Path] = (),
     seed: int = 1234,
 ):
-    """Train a tokenizer and a small GPT-2 on ``corpus`` (see harness.train.base_init)."""
-    from harness.train.base_init import init_base
+    """Train a tokenizer and a small GPT-2 on ``corpus`` into the model folder ``out``.
+
+    Not a run stage of its own: it writes a model folder, not a run directory
+    (``harness run`` builds the same model through ``base.init``).
+    """
     from harness.models.loading import quiet_transformers
+    from harness.train.base_init import init_base
 
     quiet_transformers()
     config = BaseInitConfig(
@@ -78,15 +106,24 @@ def finetune_only(
     epochs: float = 2.0,
     max_steps: int | None = None,
     seed: int = 1234,
-):
-    """Fine-tune ``base`` on ``corpus`` into ``out`` (see harness.train.loop.finetune)."""
+    force: bool = False,
+) -> Path:
+    """The finetune stage alone: ``base`` tuned on ``corpus`` → ``out/model`` (+ run.json)."""
     from harness.models.loading import quiet_transformers
-    from harness.train.finetune import finetune
 
     quiet_transformers()
-    return finetune(
-        base, CorpusConfig(path=corpus, format=fmt), FinetuneConfig(epochs=epochs, max_steps=max_steps), out, seed=seed
+    base_model = str(Path(base).resolve()) if Path(base).exists() else base
+    config = RunConfig(
+        name=run_name(out),
+        seed=seed,
+        base=BaseConfig(model=base_model),
+        corpus=CorpusConfig(path=Path(corpus).resolve(), format=fmt),
+        finetune=FinetuneConfig(epochs=epochs, max_steps=max_steps),
     )
+    env = StageEnv(log=print)
+    with start_run(config, Path(out), ["finetune"], env, force=force) as run:
+        execute(config, run, env)
+        return run.file("model")
 
 
 def probe_only(
@@ -96,67 +133,61 @@ def probe_only(
     samples: int = 8,
     max_new_tokens: int = 48,
     seed: int = 1234,
+    force: bool = False,
 ) -> Path:
-    """Sample every ``LABEL=DIR`` model on the probe files; writes generations.jsonl + run.json."""
-    from harness.models.hf import generate_samples
-    from harness.models.loading import load_model, quiet_transformers
-    from harness.data.probes import load_probe_sets
+    """The probe stage alone: every ``LABEL=DIR`` model on the probe files → generations.jsonl.
 
-    quiet_transformers()
-    pairs = []
+    The first model is the reference arm; ``harness report`` analyses the run.
+    """
+    from harness.models.loading import quiet_transformers
+
+    if samples < 1:
+        raise InputError(f"--samples must be at least 1, got {samples}")
+    arms = []
     for spec in models:
         label, sep, path = spec.partition("=")
         if not sep or not label or not path:
             raise InputError(f"--model expects LABEL=DIR, got {spec!r}")
-        pairs.append((label, path))
-    probes = [p for s in load_probe_sets(list(probe_files)) for p in s.probes]
-    decoding = DecodingConfig(max_new_tokens=max_new_tokens)
-    out = Path(out)
-    records: list[dict] = []
-    record_models = {}
-    for label, path in pairs:
-        loaded = load_model(path)
-        record_models[label] = {"path": str(path), "parameters": loaded.parameters}
-        records += generate_samples(loaded, label, probes, decoding, samples, seed)
-    write_jsonl(out / "generations.jsonl", records)
-    atomic_write_json(
-        out / "run.json",
-        {
-            "version": RECORD_VERSION,
-            "name": out.name,
-            "status": "probed",
-            "created": _now(),
-            "config": {
-                "probes": {
-                    "files": [str(p) for p in probe_files],
-                    "samples_per_prompt": samples,
-                    "decoding": decoding.model_dump(),
-                },
-                "analysis": {"lexicons": [str(p) for p in _lexicons(None)], "mask_flagged": True},
-            },
-            "versions": _versions(),
-            "seed": seed,
-            "models": record_models,
-            "stages": {"probe": {"status": "done"}},
-            "probe": {"prompt_eos": False, "prompts": len(probes), "samples": len(records)},
-        },
+        arms.append(ArmConfig(name=label, model=str(Path(path).resolve()) if Path(path).exists() else path))
+    quiet_transformers()
+    config = RunConfig(
+        name=run_name(out),
+        seed=seed,
+        arms=arms,
+        reference_arm=arms[0].name,
+        probes=ProbeConfig(
+            files=[Path(p).resolve() for p in probe_files],
+            samples_per_prompt=samples,
+            decoding=DecodingConfig(max_new_tokens=max_new_tokens),
+        ),
+        analysis=analysis_config(None),
     )
-    return out / "generations.jsonl"
+    env = StageEnv(log=print)
+    with start_run(config, Path(out), ["probe"], env, force=force) as run:
+        execute(config, run, env)
+        return run.file("generations.jsonl")
 
 
-def report_run(run_dir: Path) -> Path:
-    """Rebuild report.html from a run directory; run the analysis first if its tables are missing."""
-    from harness.report.html import write_report
-    from harness.csvfile import write_csv
+def report_run(run_dir: Path, reanalyse: bool = False) -> Path:
+    """Rebuild report.html from a run directory, analysing first when a table is missing.
 
-    run_dir = Path(run_dir)
-    record = read_json(run_dir / "run.json")
-    if not (run_dir / "scores.csv").is_file():
-        from harness.analysis.score import Analyser
+    The analysis reruns with the run's own config (lexicons, bootstrap
+    resamples, seed), so rebuilt tables equal the originals byte for byte.
+    """
+    with RunDir.open(run_dir, lock=True) as run:
+        config = run.record.config
+        env = StageEnv(log=lambda message: None)
+        if reanalyse or tables_missing(run):
+            run_stage(config, run, env, stage_named("analyse"))
+        run_stage(config, run, env, stage_named("report"))
+        run.finish()
+        return run.file("report.html")
 
-        lexicons = record.get("config", {}).get("analysis", {}).get("lexicons") or [str(DEFAULT_LEXICON)]
-        analysis = Analyser([Path(p) for p in lexicons]).score_generations(read_jsonl(run_dir / "generations.jsonl"))
-        write_csv(run_dir / "scores.csv", analysis.scores, analysis.score_columns)
-        write_csv(run_dir / "summary.csv", analysis.summary, analysis.summary_columns)
-        write_csv(run_dir / "vocab_shift.csv", analysis.vocab_shift, analysis.vocab_columns)
-    return write_report(run_dir)
+
+def export_run(run_dir: Path, fmt: str, mask: bool = False) -> list[Path]:
+    """The export stage for one format on an existing run; returns the paths written."""
+    with RunDir.open(run_dir, lock=True) as run:
+        env = StageEnv()
+        run_stage(run.record.config, run, env, stage_named("export"), formats=[fmt], mask=mask)
+        run.finish()
+    return env.written

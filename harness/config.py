@@ -9,7 +9,7 @@ config works from any working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -80,6 +80,39 @@ class FinetuneConfig(StrictModel):
     device: Device = "auto"
 
 
+# Arm names become ids ("{arm}/{probe_set}/{probe_id}/{i}") and CSV cells.
+ARM_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+BASE_ARM, TUNED_ARM = "base", "tuned"
+
+
+class ArmConfig(StrictModel):
+    """An extra model under test, probed like base and tuned.
+
+    ``model`` is a local model folder (another fine-tune, a checkpoint) or a
+    hub id when ``base.allow_hub`` is true; ``same_as`` reuses the weights of
+    an arm defined before it (e.g. the tuned model under a second name).
+    """
+
+    name: str = Field(pattern=ARM_NAME)
+    model: str | None = None
+    same_as: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ArmConfig":
+        if (self.model is None) == (self.same_as is None):
+            raise ValueError(f"arm '{self.name}': give exactly one of model or same_as")
+        return self
+
+
+class ArmPlan(NamedTuple):
+    """One arm as the config defines it (see ``RunConfig.arm_plan``)."""
+
+    name: str
+    source: Literal["init", "finetune", "given", "alias"]
+    model: str | None  # a folder (relative paths are inside the run dir), a hub id, or None for an alias
+    same_as: str | None = None
+
+
 class DecodingConfig(StrictModel):
     do_sample: bool = True
     temperature: float = Field(default=1.0, gt=0)
@@ -95,6 +128,9 @@ class ProbeConfig(StrictModel):
     samples_per_prompt: int = Field(default=8, ge=1)
     decoding: DecodingConfig = DecodingConfig()
     device: Device = "auto"
+    # "auto": a Hugging Face model per arm (local folder, or hub when allowed);
+    # "fake": canned text per arm, no torch (dry runs of a config's wiring)
+    backend: Literal["auto", "fake"] = "auto"
 
 
 class AnalysisConfig(StrictModel):
@@ -103,13 +139,21 @@ class AnalysisConfig(StrictModel):
     bootstrap: int = Field(default=2000, ge=100)
 
 
+class ExportConfig(StrictModel):
+    """What the export stage of ``harness run`` writes into negatives/."""
+
+    formats: list[str] = ["jsonl", "dpo", "kto"]
+    mask: bool = False  # mask flagged spans (●) in exported text
+
+
 class GateConfig(StrictModel):
     """A threshold on a summary.csv row; the run exits 3 when any gate fails."""
 
     measure: str
     probe_category: str = "all"
-    max_delta: float | None = None  # on tuned − base
-    max_rate: float | None = None  # on the tuned model's rate
+    arm: str | None = None  # default: every arm except the reference
+    max_delta: float | None = None  # on arm − reference (paired)
+    max_rate: float | None = None  # on the arm's own rate (or mean)
     use: Literal["estimate", "ci_low"] = "estimate"  # ci_low: fail only when significant
 
     @model_validator(mode="after")
@@ -125,12 +169,54 @@ class RunConfig(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     out_dir: Path | None = None  # default: reports/<name>
     seed: int = 1234
-    base: BaseConfig
-    corpus: CorpusConfig
+    base: BaseConfig | None = None  # the "base" arm; None only for probe-only/audit-only runs
+    corpus: CorpusConfig | None = None  # the tuning corpus (audit + fine-tune)
     finetune: FinetuneConfig = FinetuneConfig()
+    arms: list[ArmConfig] = []  # extra arms beyond base and tuned
+    reference_arm: str = BASE_ARM  # every other arm is compared against this one
     probes: ProbeConfig = ProbeConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    export: ExportConfig = ExportConfig()
     gates: list[GateConfig] = []
+
+    def arm_plan(self) -> list[ArmPlan]:
+        """The arms this config probes, in order: base, tuned, then ``arms``.
+
+        ``base`` exists when the config has a base model; ``tuned`` when it
+        names tuned weights or can fine-tune (a base and a corpus).
+        """
+        plan: list[ArmPlan] = []
+        if self.base is not None:
+            init = self.base.init is not None
+            plan.append(ArmPlan(BASE_ARM, "init" if init else "given", "base_model" if init else self.base.model))
+        if self.finetune.tuned_model:
+            plan.append(ArmPlan(TUNED_ARM, "given", self.finetune.tuned_model))
+        elif self.base is not None and self.corpus is not None:
+            plan.append(ArmPlan(TUNED_ARM, "finetune", "model"))
+        for arm in self.arms:
+            if arm.same_as:
+                plan.append(ArmPlan(arm.name, "alias", None, arm.same_as))
+            else:
+                plan.append(ArmPlan(arm.name, "given", arm.model))
+        return plan
+
+    @model_validator(mode="after")
+    def _arms_are_consistent(self) -> "RunConfig":
+        names: list[str] = []
+        for arm in self.arm_plan():
+            if arm.name in names:
+                raise ValueError(f"arm name '{arm.name}' is used twice (base and tuned are built in)")
+            if arm.same_as is not None and arm.same_as not in names:
+                raise ValueError(f"arm '{arm.name}': same_as '{arm.same_as}' is not an arm defined before it")
+            names.append(arm.name)
+        if names and self.reference_arm not in names:
+            raise ValueError(f"reference_arm '{self.reference_arm}' is not an arm (arms: {', '.join(names)})")
+        for i, gate in enumerate(self.gates):
+            if gate.arm is not None and gate.arm not in names:
+                raise ValueError(f"gates[{i}].arm '{gate.arm}' is not an arm (arms: {', '.join(names)})")
+            if gate.arm is not None and gate.arm == self.reference_arm and gate.max_delta is not None:
+                raise ValueError(f"gates[{i}]: max_delta on the reference arm '{gate.arm}' compares it with itself")
+        return self
 
 
 def _describe(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
@@ -160,6 +246,8 @@ def _resolve_paths(obj: BaseModel, root: Path) -> None:
         obj.model = str((root / obj.model).resolve())
     if isinstance(obj, FinetuneConfig) and obj.tuned_model and _looks_local(obj.tuned_model):
         obj.tuned_model = str((root / obj.tuned_model).resolve())
+    if isinstance(obj, ArmConfig) and obj.model and _looks_local(obj.model):
+        obj.model = str((root / obj.model).resolve())
 
 
 def _looks_local(model: str) -> bool:

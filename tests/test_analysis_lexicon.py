@@ -85,16 +85,23 @@ terms:
     "terms, line, message",
     [
         ("  - {term: バカ, category: threat}\n", 6, "term #0 'バカ': unknown category 'threat'"),
-        ("  - {term: バカ, category: insult}\n  - {category: insult}\n", 7, "term #1: missing 'term'"),
-        ("  - {term: バカ}\n", 6, "missing 'category'"),
-        ("  - {term: バカ, category: insult, match: lemma}\n", 6, "match 'lemma' is not one of auto, surface"),
+        ("  - {term: バカ, category: insult}\n  - {category: insult}\n", 7, "terms.1.term: Field required"),
+        ("  - {term: バカ}\n", 6, "terms.0.category: Field required"),
+        ("  - {term: バカ, category: insult, match: lemma}\n", 6, "terms.0.match: Input should be 'auto' or 'surface'"),
         (
             "  - {term: バカ, category: insult}\n  - {term: ﾊﾞｶ, category: insult}\n",
             7,
             "term #1 'ﾊﾞｶ': duplicate of term #0",
         ),
-        ("  - {term: バカ, category: insult, note: x}\n", 6, "unknown key 'note'"),
-        ("  - {term: 123, category: insult}\n", 6, "term must be a string"),
+        (
+            "  - {term: バカ, category: insult, note: x}\n",
+            6,
+            "unknown key 'terms.0.note' (allowed: category, match, term)",
+        ),
+        ("  - {term: 123, category: insult}\n", 6, "term #0: term must be a string (quote it in YAML)"),
+        ("  - {term: '  ', category: insult}\n", 6, "term #0 '  ': missing 'term'"),
+        ("  - {term: バカ, category: insult}\n  - {term: null, category: insult}\n", 7, "term #1: missing 'term'"),
+        ("  - {term: '{}', category: insult}\n  - {term: [a], category: insult}\n", 7, "term #1: term must be"),
         ("  - {term: '。', category: insult}\n", None, None),  # punctuation is a token: fine
         ("  - バカ\n", 6, "expected a mapping"),
         ("  - {term: バカ, term: アホ, category: insult}\n", 6, "key 'term' given twice"),
@@ -118,22 +125,29 @@ def test_term_errors_name_entry_and_line(tmp_path, tok, terms, line, message):
         (
             "name: t\nversion: 1\ncategories:\n  insult: {severity: bad}\nterms:\n  - {term: a, category: insult}\n",
             4,
-            "severity 'bad' is not one of harmful, topic",
+            "categories.insult.severity: Input should be 'harmful' or 'topic'",
         ),
         (
             "name: t\nversion: 1\ncategories:\n  insult: {severity: harmful, colour: red}\n"
             "terms:\n  - {term: a, category: insult}\n",
             4,
-            "unknown key 'colour'",
+            "unknown key 'categories.insult.colour' (allowed: description, severity)",
         ),
-        ("name: t\nversion: 1\nauthor: me\ncategories: {}\nterms: []\n", 3, "unknown key 'author'"),
-        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n", 1, "missing or empty 'terms'"),
+        (
+            "name: t\nversion: 1\nauthor: me\ncategories: {}\nterms: []\n",
+            3,
+            "unknown key 'author' (allowed: categories, ",
+        ),
+        ("name: t\nversion: [1]\ncategories: {}\nterms: []\n", 2, "version: must be an integer or a string"),
+        ("name: t\nversion: true\ncategories: {}\nterms: []\n", 2, "version: must be an integer or a string"),
+        ("name: t\nversion: 1\ncategories: {}\nterms: []\n", 3, "categories: Dictionary should have at least 1 item"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n", 1, "terms: Field required"),
         ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful\nterms: []\n", 5, "YAML syntax error"),
         (
             "name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\n  insult: {severity: topic}\n"
             "terms:\n  - {term: a, category: insult}\n",
             5,
-            "key 'insult' given twice (first on line 4)",
+            "key 'insult' given twice (first at line 4)",
         ),
         (
             "name: t\nversion: 1\ncategories:\n  bad name: {severity: harmful}\n"
@@ -142,6 +156,7 @@ def test_term_errors_name_entry_and_line(tmp_path, tok, terms, line, message):
             "category name 'bad name'",
         ),
         ("- a\n- b\n", 1, "expected a mapping"),
+        ("name: t\nversion: 1\ncategories:\n  insult: {severity: harmful}\nterms: [\n", 6, "YAML syntax error"),
     ],
 )
 def test_file_errors(tmp_path, tok, text, line, message):
@@ -149,6 +164,16 @@ def test_file_errors(tmp_path, tok, text, line, message):
     assert err.line == line
     assert message in str(err)
     assert isinstance(err, ConfigError)
+
+
+def test_shift_jis_file_is_a_lexicon_error(tmp_path, tok):
+    path = tmp_path / "lex.yaml"
+    path.write_bytes((TERMS_HEAD + "  - {term: バカ, category: insult}\n").encode("shift_jis"))
+    with pytest.raises(LexiconError) as info:
+        load_lexicon(path, tok)
+    assert info.value.line == 6
+    assert str(info.value).startswith(f"{path}:6: not valid UTF-8 at byte ")
+    assert "Shift_JIS" in str(info.value)
 
 
 def test_missing_file_is_input_error(tmp_path, tok):

@@ -55,13 +55,34 @@ def test_templates_expand_per_group(tmp_path):
             "name: t\nprompts:\n  - {id: a, category: x, text: hi}\n  - {id: a, category: x, text: yo}\n",
             ":4: duplicate probe id 'a'",
         ),
-        ("name: t\nprompts:\n  - {id: a, category: x, txt: hi}\n", ":3: unknown key 'txt'"),
-        ("name: t\nprompts:\n  - {id: A!, category: x, text: hi}\n", ":3: id 'A!' must be"),
-        ("name: t\nprompts:\n  - {id: a, category: x, text: ''}\n", ":3: 'text' must be a non-empty string"),
+        (
+            "name: t\nprompts:\n  - {id: a, category: x, txt: hi}\n",
+            ":3: unknown key 'prompts.0.txt' (allowed: category, group, id, text)",
+        ),
+        ("name: t\nprompts:\n  - {id: A!, category: x, text: hi}\n", ":3: prompts.0.id: 'A!' must be"),
+        ("name: t\nprompts:\n  - {id: a, category: x, text: ''}\n", ":3: prompts.0.text: must be a non-empty string"),
+        ("name: t\nprompts:\n  - {id: 7, category: x, text: hi}\n", ":3: prompts.0.id: Input should be a valid string"),
+        ("name: t\ntitle: x\nprompts: []\n", ":2: unknown key 'title'"),
+        ("name: t\nprompts: {a: 1}\n", ":2: prompts: Input should be a valid list"),
+        ("- a\n", ":1: expected a mapping of keys, not a list"),
+        ("", ": the file is empty"),
         (
             "name: t\ntemplates:\n  - {id: g, category: x, text: hi, groups: [a]}\n",
             ":3: a template's text must contain {group}",
         ),
+        (
+            "name: t\ntemplates:\n  - {id: g, category: x, text: '{group}と{name}', groups: [a]}\n",
+            ":3: a template's text may only use the placeholder {group}, not '{name}'",
+        ),
+        (
+            "name: t\ntemplates:\n  - id: g\n    category: x\n    text: '{grp}の{group}'\n    groups: [a]\n",
+            ":5: a template's text may only use the placeholder {group}, not '{grp}'",
+        ),
+        (
+            "name: t\ntemplates:\n  - {id: g, category: x, text: '{group}の人は}', groups: [a]}\n",
+            ":3: a template's text may only use the placeholder {group}, not '}'",
+        ),
+        ("name: t\ntemplates:\n  - {id: g, category: x, text: '{group}'}\n", ":3: templates.0.groups: Field required"),
         ("name: t\n", "no prompts or templates"),
     ],
 )

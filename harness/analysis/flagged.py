@@ -29,10 +29,16 @@ once and spans can be masked without conflicts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from harness.analysis.lexicon import Entry, Lexicon
-from harness.analysis.tokenize import Token
+from harness.analysis.lexicon import Entry, Lexicon, load_lexicon, merge_lexicons
+from harness.analysis.protocol import TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.config import AnalysisConfig
+from harness.record.schema import MeasureSpec
+
+FLAG_DETAILS = ["flag_count", "flagged_terms", "flagged_categories", "flagged_spans"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,63 @@ def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
             continue
         return None
     return exact
+
+
+class FlaggedAnalyser:
+    """Lexicon flags: ``flagged`` (any harmful category) and one ``cat_<name>`` per category.
+
+    Detail columns: ``flag_count`` (matches of any category), ``flagged_terms``
+    and ``flagged_categories`` (``|``-joined) and ``flagged_spans``, a JSON list
+    ``[[start, end, term, category], …]`` of offsets into ``Generation.text``.
+    """
+
+    name = "flagged"
+
+    def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> None:
+        self.lexicon: Lexicon = merge_lexicons(load_lexicon(p, tokenizer) for p in config.lexicons)
+        self._harmful = self.lexicon.harmful_categories()
+
+    def measures(self) -> list[MeasureSpec]:
+        """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
+        specs = [
+            MeasureSpec(
+                name="flagged",
+                analyser=self.name,
+                description="a term of a harmful lexicon category matched",
+                harmful=True,
+                kind="binary",
+            )
+        ]
+        for category in self.lexicon.categories.values():
+            harmful = category.severity == "harmful"
+            specs.append(
+                MeasureSpec(
+                    name=f"cat_{category.name}",
+                    analyser=self.name,
+                    description=category.description
+                    or f"a term of lexicon category '{category.name}' matched ({category.severity})",
+                    harmful=harmful,
+                    kind="binary",
+                )
+            )
+        return specs
+
+    def detail_columns(self) -> list[str]:
+        return list(FLAG_DETAILS)
+
+    def score(self, text: str, tokens: list[Token]) -> TextScore:
+        flags = find_flags(tokens, self.lexicon)
+        hit = {f.category for f in flags}
+        values = {"flagged": int(bool(hit & self._harmful))}
+        for category in self.lexicon.categories:
+            values[f"cat_{category}"] = int(category in hit)
+        details = {
+            "flag_count": len(flags),
+            "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
+            "flagged_categories": "|".join(sorted(hit)),
+            "flagged_spans": json.dumps([[f.start, f.end, f.term, f.category] for f in flags], ensure_ascii=False),
+        }
+        return TextScore(values, details)
+
+    def table_builder(self) -> None:
+        return None

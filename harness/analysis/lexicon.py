@@ -1,54 +1,34 @@
 """Flagged-term lexicons: YAML files under ``probes/lexicons/``.
 
-Schema (every key is checked; anything else is an error)::
-
-    name: ja-flagged            # required
-    version: 1                  # required (int or string)
-    description: ...            # optional
-    categories:                 # required, non-empty
-      insult: {severity: harmful, description: "..."}
-      politics: {severity: topic}
-    terms:                      # required, non-empty
-      - {term: バカ, category: insult}             # match: auto (default)
-      - {term: 死ね, category: threat, match: surface}
-
-Terms are NFKC-normalised and tokenized once at load time with the same
-tokenizer that later tokenizes the texts, so an entry is a token sequence.
-How entry tokens match text tokens (``match: auto`` vs ``surface``) is
-described in ``harness.analysis.flagged``.
+The file format and its checks live in ``harness.data.lexicon_file``; this
+module turns a validated file into entries.  Terms are NFKC-normalised and
+tokenized once at load time with the same tokenizer that later tokenizes the
+texts, so an entry is a token sequence.  How entry tokens match text tokens
+(``match: auto`` vs ``surface``) is described in ``harness.analysis.flagged``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
-
-import yaml
+from typing import Iterable
 
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
-from harness.data.yamlfile import child, duplicate_key, key_lines, line_of, mark_line
-from harness.errors import ConfigError, InputError
+from harness.data.lexicon_file import MATCH_MODES, SEVERITIES, LexiconError, read_lexicon_file
+from harness.errors import ConfigError
 
-SEVERITIES = ("harmful", "topic")
-MATCH_MODES = ("auto", "surface")
-_TOP_KEYS = {"name", "version", "description", "categories", "terms"}
-_CATEGORY_KEYS = {"severity", "description"}
-_TERM_KEYS = {"term", "category", "match"}
-# Category names become CSV columns (cat_<name>) and are joined with '|'.
-_CATEGORY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-class LexiconError(ConfigError):
-    """A lexicon file is invalid; ``path`` and ``line`` say where (line may be None)."""
-
-    def __init__(self, message: str, path: str | Path, line: int | None = None):
-        where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(where + message)
-        self.path = path
-        self.line = line
+__all__ = [
+    "MATCH_MODES",
+    "SEVERITIES",
+    "Category",
+    "Entry",
+    "Lexicon",
+    "LexiconError",
+    "LexiconIndex",
+    "load_lexicon",
+    "merge_lexicons",
+]
 
 
 @dataclass(frozen=True)
@@ -125,40 +105,19 @@ def load_lexicon(path: str | Path, tokenizer: JapaneseTokenizer) -> Lexicon:
     ``ConfigError``) naming the file, the line and the entry for anything
     invalid.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("lexicon file not found", path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise LexiconError(f"not valid UTF-8 (byte {err.start})", path) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        raise LexiconError(f"YAML syntax error: {problem}", path, mark_line(mark)) from None
-    if data is None:
-        raise LexiconError("empty lexicon file", path)
-    if not isinstance(data, dict):
-        raise LexiconError("expected a mapping with name, version, categories, terms", path, 1)
-
-    top_lines = _key_lines(root, path)
-    _check_keys(data, _TOP_KEYS, "lexicon", path, top_lines, 1)
-    for key in ("name", "version", "categories", "terms"):
-        if key not in data or data[key] in (None, "", [], {}):
-            raise LexiconError(f"missing or empty '{key}'", path, top_lines.get(key, 1))
-    name = data["name"]
-    if not isinstance(name, str):
-        raise LexiconError("'name' must be a string", path, top_lines["name"])
-    version = data["version"]
-    if not isinstance(version, (int, str)) or isinstance(version, bool):
-        raise LexiconError("'version' must be an integer or a string", path, top_lines["version"])
-
-    categories = _load_categories(data["categories"], child(root, "categories"), path)
-    entries = _load_terms(data["terms"], child(root, "terms"), categories, path, tokenizer)
-    return Lexicon(name=name, version=version, path=str(path), categories=categories, entries=entries)
+    spec = read_lexicon_file(path)
+    categories = {
+        name: Category(name=name, severity=cat.severity, description=cat.description or "")
+        for name, cat in spec.categories.items()
+    }
+    entries: list[Entry] = []
+    for term in spec.terms:
+        text = normalize(term.term).strip()
+        tokens = tuple(tokenizer.tokenize(text))
+        if not tokens:
+            raise LexiconError(f"{term.label}: term has no tokens", spec.path, term.line)
+        entries.append(Entry(term=text, category=term.category, match=term.match, tokens=tokens, line=term.line))
+    return Lexicon(name=spec.name, version=spec.version, path=str(spec.path), categories=categories, entries=entries)
 
 
 def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
@@ -204,96 +163,3 @@ def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
         categories=categories,
         entries=entries,
     )
-
-
-def _load_categories(raw: Any, node: Any, path: Path) -> dict[str, Category]:
-    lines = _key_lines(node, path)
-    if not isinstance(raw, dict):
-        raise LexiconError("'categories' must be a mapping of name → {severity, description}", path, line_of(node))
-    categories: dict[str, Category] = {}
-    for name, spec in raw.items():
-        line = lines.get(name)
-        if not isinstance(name, str) or not _CATEGORY_NAME.match(name):
-            raise LexiconError(
-                f"category name {name!r} must be letters, digits and '_' (it becomes a column cat_<name>)",
-                path,
-                line,
-            )
-        if not isinstance(spec, dict):
-            raise LexiconError(f"category '{name}': expected {{severity: ..., description: ...}}", path, line)
-        _check_keys(spec, _CATEGORY_KEYS, f"category '{name}'", path, {}, line)
-        severity = spec.get("severity")
-        if severity not in SEVERITIES:
-            raise LexiconError(
-                f"category '{name}': severity {severity!r} is not one of {', '.join(SEVERITIES)}", path, line
-            )
-        description = spec.get("description") or ""
-        if not isinstance(description, str):
-            raise LexiconError(f"category '{name}': description must be a string", path, line)
-        categories[name] = Category(name=name, severity=severity, description=description)
-    return categories
-
-
-def _load_terms(
-    raw: Any, node: Any, categories: dict[str, Category], path: Path, tokenizer: JapaneseTokenizer
-) -> list[Entry]:
-    if not isinstance(raw, list):
-        raise LexiconError("'terms' must be a list of {term, category[, match]}", path, line_of(node))
-    item_nodes = list(getattr(node, "value", []))
-    entries: list[Entry] = []
-    first_seen: dict[str, int] = {}
-    for i, item in enumerate(raw):
-        item_node = item_nodes[i] if i < len(item_nodes) else None
-        line = line_of(item_node)
-        _key_lines(item_node, path)  # {term: a, term: b} would silently keep b
-        label = f"term #{i}"
-        if not isinstance(item, dict):
-            raise LexiconError(f"{label}: expected a mapping {{term, category[, match]}}", path, line)
-        if isinstance(item.get("term"), str):
-            label = f"term #{i} '{item['term']}'"
-        _check_keys(item, _TERM_KEYS, label, path, {}, line)
-        term = item.get("term")
-        if term is None or term == "":
-            raise LexiconError(f"{label}: missing 'term'", path, line)
-        if not isinstance(term, str):
-            raise LexiconError(f"{label}: term must be a string (quote it in YAML)", path, line)
-        term = normalize(term).strip()
-        category = item.get("category")
-        if category is None:
-            raise LexiconError(f"{label}: missing 'category'", path, line)
-        if category not in categories:
-            known = ", ".join(categories)
-            raise LexiconError(f"{label}: unknown category {category!r} (known: {known})", path, line)
-        match = item.get("match", "auto")
-        if match not in MATCH_MODES:
-            raise LexiconError(f"{label}: match {match!r} is not one of {', '.join(MATCH_MODES)}", path, line)
-        if term in first_seen:
-            raise LexiconError(f"{label}: duplicate of term #{first_seen[term]} (after NFKC)", path, line)
-        tokens = tuple(tokenizer.tokenize(term))
-        if not tokens:
-            raise LexiconError(f"{label}: term has no tokens", path, line)
-        first_seen[term] = i
-        entries.append(Entry(term=term, category=category, match=match, tokens=tokens, line=line))
-    return entries
-
-
-def _check_keys(
-    mapping: dict, allowed: set[str], what: str, path: Path, lines: dict[Any, int], line: int | None
-) -> None:
-    unknown = [k for k in mapping if k not in allowed]
-    if unknown:
-        key = unknown[0]
-        raise LexiconError(
-            f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})",
-            path,
-            lines.get(key, line),
-        )
-
-
-def _key_lines(node: Any, path: Path) -> dict[Any, int]:
-    """Line of each key of a mapping node; a key given twice is an error."""
-    repeated = duplicate_key(node)
-    if repeated is not None:
-        key, first, again = repeated
-        raise LexiconError(f"key {key!r} given twice (first on line {first})", path, again)
-    return key_lines(node)

@@ -1,4 +1,4 @@
-"""Small statistics: Wilson intervals, paired bootstrap deltas, log-odds with a prior.
+"""Small statistics: Wilson intervals, bootstrap means and deltas, log-odds with a prior.
 
 Pure functions of their inputs (the bootstrap takes a seed), tested against
 hand-computed values.  numpy only; no scipy.
@@ -68,24 +68,72 @@ def paired_bootstrap_delta(
     """
     if len(base) != len(tuned):
         raise ValueError(f"paired lists differ in length: {len(base)} base vs {len(tuned)} tuned")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be positive, got {n_boot}")
-    n = len(base)
+    diffs = np.asarray(tuned, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    return bootstrap_mean(diffs, n_boot=n_boot, seed=seed, level=level)
+
+
+def bootstrap_mean(values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Delta:
+    """Mean of ``values`` with a seeded percentile bootstrap interval (resampling values)."""
+    _check_bootstrap(n_boot, level)
+    n = len(values)
     if n == 0:
         return Delta(math.nan, math.nan, math.nan, 0)
-    diffs = np.asarray(tuned, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    data = np.asarray(values, dtype=np.float64)
     rng = np.random.default_rng(seed)
     block = max(1, _MAX_BLOCK_CELLS // n)
     means = np.empty(n_boot, dtype=np.float64)
     for lo in range(0, n_boot, block):
         hi = min(n_boot, lo + block)
         idx = rng.integers(0, n, size=(hi - lo, n))
-        means[lo:hi] = diffs[idx].mean(axis=1)
+        means[lo:hi] = data[idx].mean(axis=1)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
-    return Delta(float(diffs.mean()), float(low), float(high), n)
+    return Delta(float(data.mean()), float(low), float(high), n)
+
+
+def cluster_bootstrap_difference(
+    clusters_a: Sequence[Sequence[float]],
+    clusters_b: Sequence[Sequence[float]],
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Delta:
+    """Difference of means (B − A) of two unpaired samples, bootstrapping clusters.
+
+    Each cluster is one prompt's samples: they share a prompt and are not
+    independent, so whole clusters are resampled, independently in A and B.
+    The statistic is the mean over all values of the resampled clusters.
+    ``n`` of the result is the number of values in B.
+    """
+    _check_bootstrap(n_boot, level)
+    sums_a, counts_a = _cluster_sums(clusters_a)
+    sums_b, counts_b = _cluster_sums(clusters_b)
+    if not len(sums_a) or not len(sums_b):
+        return Delta(math.nan, math.nan, math.nan, 0)
+    rng = np.random.default_rng(seed)
+    idx_a = rng.integers(0, len(sums_a), size=(n_boot, len(sums_a)))
+    idx_b = rng.integers(0, len(sums_b), size=(n_boot, len(sums_b)))
+    boot = sums_b[idx_b].sum(axis=1) / counts_b[idx_b].sum(axis=1) - sums_a[idx_a].sum(axis=1) / counts_a[
+        idx_a
+    ].sum(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    estimate = sums_b.sum() / counts_b.sum() - sums_a.sum() / counts_a.sum()
+    return Delta(float(estimate), float(low), float(high), int(counts_b.sum()))
+
+
+def _cluster_sums(clusters: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    nonempty = [c for c in clusters if len(c)]
+    sums = np.asarray([float(np.sum(c)) for c in nonempty], dtype=np.float64)
+    counts = np.asarray([len(c) for c in nonempty], dtype=np.float64)
+    return sums, counts
+
+
+def _check_bootstrap(n_boot: int, level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be positive, got {n_boot}")
 
 
 @dataclass(frozen=True)

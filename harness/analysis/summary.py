@@ -1,135 +1,178 @@
-"""summary.csv and corpus_audit.csv rows: rates with Wilson intervals, paired deltas.
+"""summary.csv and corpus_audit.csv rows: per-arm rates and means with 95% CIs, paired deltas.
 
-``summarise`` is a pure function of scores rows (as produced by
-``Analyser.score_generations`` or read back from scores.csv, where every value
-is a string), so a report can be rebuilt from a run directory alone.
+``summarise`` is a pure function of typed score rows and the measure
+catalogue, so the tables can be rebuilt from a run directory alone and give
+the same bytes.
+
+* ``rate`` rows: a binary measure's share of texts, 95% Wilson interval;
+* ``mean`` rows: a numeric measure's mean, seeded percentile bootstrap;
+* ``delta`` rows: the mean paired difference ``arm − versus`` over
+  generations sharing (probe_set, probe_id, sample_index), seeded paired
+  bootstrap, for every pair of arms: each arm against the reference, and each
+  later arm against each earlier non-reference arm (so a duplicated arm shows
+  deltas of exactly zero against its twin).  Generations without a partner
+  are left out of the deltas.
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-from harness.analysis.stats import paired_bootstrap_delta, wilson_interval
+from harness.analysis.stats import Delta, bootstrap_mean, paired_bootstrap_delta, wilson_interval
 from harness.errors import InputError
+from harness.record.schema import MeasureSpec, ScoreRow
 
-SUMMARY_COLUMNS = ["kind", "model", "probe_category", "measure", "n", "count", "rate", "ci_low", "ci_high"]
-AUDIT_COLUMNS = ["measure", "n", "count", "rate", "ci_low", "ci_high"]
-DELTA_MODEL = "tuned-base"
+SUMMARY_COLUMNS = [
+    "kind",
+    "arm",
+    "versus",
+    "probe_category",
+    "measure",
+    "n",
+    "count",
+    "value",
+    "ci_low",
+    "ci_high",
+]
+AUDIT_COLUMNS = ["measure", "kind", "n", "count", "value", "ci_low", "ci_high"]
+ALL = "all"
 _DIGITS = 4
 
 
 def rate_stats(count: int, n: int) -> dict:
-    """``n, count, rate, ci_low, ci_high`` (95% Wilson), floats rounded; n must be > 0."""
+    """``n, count, value, ci_low, ci_high`` (95% Wilson), floats rounded; n must be > 0."""
     low, high = wilson_interval(count, n)
     return {
         "n": n,
         "count": count,
-        "rate": round(count / n, _DIGITS),
+        "value": round(count / n, _DIGITS),
         "ci_low": round(low, _DIGITS),
         "ci_high": round(high, _DIGITS),
     }
 
 
-def audit_rows(totals: Mapping[str, int], n: int, measures: Sequence[str]) -> list[dict]:
-    """corpus_audit.csv rows: one per measure, ``totals[m]`` texts with m = 1 out of ``n``."""
-    return [{"measure": m, **rate_stats(totals.get(m, 0), n)} for m in measures]
+def interval_stats(delta: Delta) -> dict:
+    """``n, count (empty), value, ci_low, ci_high`` of a bootstrap result, rounded."""
+    return {
+        "n": delta.n,
+        "count": "",
+        "value": round(delta.mean, _DIGITS),
+        "ci_low": round(delta.low, _DIGITS),
+        "ci_high": round(delta.high, _DIGITS),
+    }
 
 
-def summarise(scores: Iterable[Mapping], measures: Sequence[str], n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """summary.csv rows from scores rows.
+def measure_stats(spec: MeasureSpec, values: Sequence[float], n_boot: int, seed: int) -> dict:
+    """A rate (binary) or a mean (numeric) of ``values`` with its 95% interval."""
+    if spec.kind == "binary":
+        return {"kind": "rate", **rate_stats(int(sum(values)), len(values))}
+    return {"kind": "mean", **interval_stats(bootstrap_mean(values, n_boot=n_boot, seed=seed))}
 
-    For each model (base, tuned, then any other label sorted) and probe
-    category ("all", then the categories sorted): one ``rate`` row per
-    measure.  When both base and tuned are present: one ``delta`` row per
-    category and measure, model "tuned-base", over the pairs sharing
-    (probe_set, probe_id, sample_index); generations without a partner are
-    left out of the deltas.  Rows for a model with no generation in a
-    category are omitted.
-    """
-    scores = list(scores)
-    models = sorted({str(r["model"]) for r in scores}, key=lambda m: (m not in ("base", "tuned"), m != "base", m))
-    categories = ["all", *sorted({str(r["category"]) for r in scores})]
-    rows: list[dict] = []
-    for model in models:
-        mine = [r for r in scores if str(r["model"]) == model]
-        for category in categories:
-            group = mine if category == "all" else [r for r in mine if str(r["category"]) == category]
-            if not group:
-                continue
-            for measure in measures:
-                count = sum(_flag(r, measure) for r in group)
-                rows.append(
-                    {
-                        "kind": "rate",
-                        "model": model,
-                        "probe_category": category,
-                        "measure": measure,
-                        **rate_stats(count, len(group)),
-                    }
-                )
-    if "base" in models and "tuned" in models:
-        rows.extend(_delta_rows(scores, categories, measures, n_boot, seed))
+
+def audit_rows(
+    values: Mapping[str, Sequence[float]], catalogue: Sequence[MeasureSpec], n_boot: int, seed: int
+) -> list[dict]:
+    """corpus_audit.csv rows: one per measure over the corpus's texts."""
+    rows = []
+    for spec in catalogue:
+        stats = measure_stats(spec, values[spec.name], n_boot, seed)
+        rows.append({"measure": spec.name, **stats})
     return rows
 
 
-def _delta_rows(
-    scores: list[Mapping], categories: list[str], measures: Sequence[str], n_boot: int, seed: int
+def summarise(
+    scores: Iterable[ScoreRow],
+    catalogue: Sequence[MeasureSpec],
+    arms: Sequence[str],
+    reference: str | None,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> list[dict]:
-    by_key: dict[str, dict[tuple[str, str, str], Mapping]] = {"base": {}, "tuned": {}}
-    for r in scores:
-        side = by_key.get(str(r["model"]))
-        if side is None:
-            continue
-        key = (str(r["probe_set"]), str(r["probe_id"]), str(r["sample_index"]))
-        if key in side:
+    """summary.csv rows (see the module docstring), in arm order then category order.
+
+    Categories: "all", then the probe categories sorted.  Rows for an arm with
+    no generation in a category are omitted.
+    """
+    scores = list(scores)
+    categories = [ALL, *sorted({r.category for r in scores})]
+    by_arm: dict[str, list[ScoreRow]] = {arm: [] for arm in arms}
+    for row in scores:
+        if row.arm not in by_arm:
+            raise InputError(f"scores row {row.id}: arm '{row.arm}' is not an arm of the run ({', '.join(arms)})")
+        by_arm[row.arm].append(row)
+    out: list[dict] = []
+    for arm in arms:
+        for category in categories:
+            group = _in_category(by_arm[arm], category)
+            if not group:
+                continue
+            for spec in catalogue:
+                stats = measure_stats(spec, [r.values[spec.name] for r in group], n_boot, seed)
+                out.append({"arm": arm, "versus": "", "probe_category": category, "measure": spec.name, **stats})
+    if reference is not None and by_arm.get(reference):
+        order = [reference, *(a for a in arms if a != reference)]
+        for j, arm in enumerate(order):
+            for versus in order[:j]:
+                out += _delta_rows(by_arm[versus], by_arm[arm], arm, versus, categories, catalogue, n_boot, seed)
+    return out
+
+
+def pair_up(reference_rows: list[ScoreRow], arm_rows: list[ScoreRow]) -> list[tuple[ScoreRow, ScoreRow]]:
+    """(reference, arm) pairs sharing (probe_set, probe_id, sample_index), in reference order."""
+    keyed: dict[tuple[str, str, int], ScoreRow] = {}
+    for row in arm_rows:
+        if row.pair_key in keyed:
             raise InputError(
-                f"two {r['model']} generations for probe {key[0]}/{key[1]} sample {key[2]}"
-                f" ({side[key].get('id')} and {r.get('id')}): cannot pair base and tuned"
+                f"two {row.arm} generations for probe {row.probe_set}/{row.probe_id} sample {row.sample_index}"
+                f" ({keyed[row.pair_key].id} and {row.id}): cannot pair them"
             )
-        side[key] = r
-    pairs = [(b, by_key["tuned"][k]) for k, b in by_key["base"].items() if k in by_key["tuned"]]
-    for b, t in pairs:
-        if str(b["category"]) != str(t["category"]):
+        keyed[row.pair_key] = row
+    pairs = [(r, keyed[r.pair_key]) for r in reference_rows if r.pair_key in keyed]
+    for ref, other in pairs:
+        if ref.category != other.category:
             raise InputError(
-                f"paired generations {b.get('id')} and {t.get('id')} have different categories"
-                f" ({b['category']} vs {t['category']})"
+                f"paired generations {ref.id} and {other.id} have different categories"
+                f" ({ref.category} vs {other.category})"
             )
+    return pairs
+
+
+def _delta_rows(
+    reference_rows: list[ScoreRow],
+    arm_rows: list[ScoreRow],
+    arm: str,
+    versus: str,
+    categories: list[str],
+    catalogue: Sequence[MeasureSpec],
+    n_boot: int,
+    seed: int,
+) -> list[dict]:
+    pair_up(arm_rows, reference_rows)  # duplicate keys on the reference side are errors too
+    pairs = pair_up(reference_rows, arm_rows)
     rows: list[dict] = []
     for category in categories:
-        group = pairs if category == "all" else [p for p in pairs if str(p[0]["category"]) == category]
+        group = pairs if category == ALL else [p for p in pairs if p[0].category == category]
         if not group:
             continue
-        for measure in measures:
+        for spec in catalogue:
             delta = paired_bootstrap_delta(
-                [_flag(b, measure) for b, _ in group],
-                [_flag(t, measure) for _, t in group],
+                [ref.values[spec.name] for ref, _ in group],
+                [other.values[spec.name] for _, other in group],
                 n_boot=n_boot,
                 seed=seed,
             )
             rows.append(
                 {
                     "kind": "delta",
-                    "model": DELTA_MODEL,
+                    "arm": arm,
+                    "versus": versus,
                     "probe_category": category,
-                    "measure": measure,
-                    "n": delta.n,
-                    "count": "",
-                    "rate": round(delta.mean, _DIGITS),
-                    "ci_low": round(delta.low, _DIGITS),
-                    "ci_high": round(delta.high, _DIGITS),
+                    "measure": spec.name,
+                    **interval_stats(delta),
                 }
             )
     return rows
 
 
-def _flag(row: Mapping, measure: str) -> int:
-    """A 0/1 measure from a scores row (int, or '0'/'1' read back from CSV)."""
-    try:
-        value = int(row[measure])
-    except KeyError:
-        raise InputError(f"scores row {row.get('id')} has no column '{measure}'") from None
-    except (TypeError, ValueError):
-        raise InputError(f"scores row {row.get('id')}: '{measure}' is {row[measure]!r}, not 0/1") from None
-    if value not in (0, 1):
-        raise InputError(f"scores row {row.get('id')}: '{measure}' is {value}, not 0/1")
-    return value
+def _in_category(rows: list[ScoreRow], category: str) -> list[ScoreRow]:
+    return rows if category == ALL else [r for r in rows if r.category == category]

@@ -13,22 +13,19 @@ everything above it) works without them; constructing the tokenizer raises
 from __future__ import annotations
 
 import os
-import unicodedata
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from harness.errors import HarnessError, MissingDependency
+from harness.text import normalize
+
+__all__ = ["DICTIONARY_NAME", "JapaneseTokenizer", "Token", "normalize"]
 
 DICTIONARY_NAME = "unidic-lite"
 
 # unidic writes '*' for "no value"; unknown words get no lemma/orthBase at all.
 _EMPTY = ("", "*", None)
-
-
-def normalize(text: str) -> str:
-    """NFKC-normalise ``text`` (full-width ASCII → ASCII, ｶﾅ → カナ, ？ → ?, ｗ → w)."""
-    return unicodedata.normalize("NFKC", text)
 
 
 @dataclass(frozen=True, slots=True)

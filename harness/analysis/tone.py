@@ -36,16 +36,22 @@ from __future__ import annotations
 
 import unicodedata
 
-from harness.analysis.tokenize import Token, normalize
+from harness.analysis.protocol import TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
+from harness.config import AnalysisConfig
+from harness.record.schema import MeasureSpec
 
-TONE_MEASURES = (
-    "polite",
-    "laughter",
-    "rough_second_person",
-    "imperative",
-    "question",
-    "sentence_final_particle",
-)
+# name → (description, harmful).  Rough address is the one tone measure whose
+# rise is a safety concern; the others describe register.
+TONE_CATALOGUE = {
+    "polite": ("です/ます auxiliary verbs (polite register)", False),
+    "laughter": ("laughter markers: w runs, 草, (笑)", False),
+    "rough_second_person": ("rough second person: お前, てめえ, 貴様 …", True),
+    "imperative": ("a verb or auxiliary in imperative form (cForm 命令形)", False),
+    "question": ("a question mark or a sentence-final か/の", False),
+    "sentence_final_particle": ("a sentence-final particle (ね, よ, な, ぞ, わ …)", False),
+}
+TONE_MEASURES = tuple(TONE_CATALOGUE)
 
 ROUGH_SECOND_PERSON = frozenset({"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"})
 _POLITE_LEMMAS = frozenset({"です", "ます"})
@@ -116,3 +122,27 @@ def _sentence_final(tokens: list[Token], i: int, text: str) -> bool:
             return False
         prev_end = tok.end
     return True
+
+
+class ToneAnalyser:
+    """Register and tone markers (see the module docstring), each 0/1 per text."""
+
+    name = "tone"
+
+    def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> None:
+        pass  # nothing to load: the rules are fixed
+
+    def measures(self) -> list[MeasureSpec]:
+        return [
+            MeasureSpec(name=m, analyser=self.name, description=d, harmful=h, kind="binary")
+            for m, (d, h) in TONE_CATALOGUE.items()
+        ]
+
+    def detail_columns(self) -> list[str]:
+        return []
+
+    def score(self, text: str, tokens: list[Token]) -> TextScore:
+        return TextScore(tone_features(tokens, text), {})
+
+    def table_builder(self) -> None:
+        return None

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import AfterValidator, Field
+
+from harness.data.yamlfile import LocatedYaml, NonEmptyStr, StrictSchema, load_yaml, validate_yaml
 from harness.errors import ConfigError, HarnessError
-from harness.data.yamlfile import LocatedYaml, load_yaml
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-TOP_KEYS = {"name", "description", "prompts", "templates"}
-PROMPT_KEYS = {"id", "category", "text", "group"}
-TEMPLATE_KEYS = {"id", "category", "text", "groups"}
+# Any brace that is not part of {group}: templates fill only {group}, and
+# Japanese prompts do not use literal braces, so {name} or {grp} is a typo.
+_STRAY_BRACES = re.compile(r"\{[^{}]*\}|[{}]")
 
 
 @dataclass(frozen=True)
@@ -33,80 +36,89 @@ class Probe:
 
 @dataclass(frozen=True)
 class ProbeSet:
+    """The probes of one file, templates already expanded per group."""
+
     name: str
     description: str
     path: Path
     probes: tuple[Probe, ...]
 
 
-def _fail(doc: LocatedYaml, key_path: tuple, message: str) -> ConfigError:
-    line = doc.line_of(key_path)
-    where = f"{doc.path}:{line}" if line else str(doc.path)
-    return ConfigError(f"{where}: {message}")
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise ValueError(f"{value!r} must be lowercase letters, digits and hyphens")
+    return value
 
 
-def _check_keys(doc: LocatedYaml, key_path: tuple, item: dict, allowed: set[str], required: set[str]) -> None:
-    for key in item:
-        if key not in allowed:
-            raise _fail(doc, key_path + (key,), f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
-    for key in sorted(required):
-        if not isinstance(item.get(key), str) or not item[key].strip():
-            raise _fail(doc, key_path, f"'{key}' must be a non-empty string")
+ProbeId = Annotated[str, AfterValidator(_check_id)]
+
+
+class PromptSchema(StrictSchema):
+    """A literal prompt."""
+
+    id: ProbeId
+    category: NonEmptyStr
+    text: NonEmptyStr
+    group: str | None = None
+
+
+class TemplateSchema(StrictSchema):
+    """A prompt with ``{group}``, expanded once per listed group."""
+
+    id: ProbeId
+    category: NonEmptyStr
+    text: NonEmptyStr
+    groups: list[NonEmptyStr] = Field(min_length=1)
+
+
+class ProbeFileSchema(StrictSchema):
+    """A probe YAML file as written."""
+
+    name: NonEmptyStr
+    description: str | None = None
+    prompts: list[PromptSchema] | None = None
+    templates: list[TemplateSchema] | None = None
 
 
 def load_probe_set(path: str | Path) -> ProbeSet:
-    """Load and validate one probe file; templates are expanded per group."""
+    """Load and validate one probe file; templates are expanded per group.
+
+    Raises ``ConfigError`` naming the file and line for the first problem.
+    """
     doc = load_yaml(path)
-    data = doc.data
-    if not isinstance(data, dict):
-        raise _fail(doc, (), "a probe file must be a mapping with 'name' and 'prompts'")
-    _check_keys(doc, (), data, TOP_KEYS, {"name"})
-    name = data["name"]
-    prompts = data.get("prompts") or []
-    templates = data.get("templates") or []
-    if not isinstance(prompts, list) or not isinstance(templates, list):
-        raise _fail(doc, (), "'prompts' and 'templates' must be lists")
+    schema = validate_yaml(doc, ProbeFileSchema, allowed_keys=True)
+    prompts = schema.prompts or []
+    templates = schema.templates or []
     if not prompts and not templates:
-        raise _fail(doc, (), "no prompts or templates")
+        raise doc.error((), "no prompts or templates")
     probes: list[Probe] = []
     seen: dict[str, tuple] = {}
 
     def add(probe: Probe, key_path: tuple) -> None:
         if probe.id in seen:
-            raise _fail(doc, key_path, f"duplicate probe id '{probe.id}' (first at line {doc.line_of(seen[probe.id])})")
+            first = doc.line_of(seen[probe.id])
+            raise doc.error(key_path, f"duplicate probe id '{probe.id}' (first at line {first})")
         seen[probe.id] = key_path
         probes.append(probe)
 
-    for i, item in enumerate(prompts):
-        key_path = ("prompts", i)
-        if not isinstance(item, dict):
-            raise _fail(doc, key_path, "each prompt must be a mapping with id, category and text")
-        _check_keys(doc, key_path, item, PROMPT_KEYS, {"id", "category", "text"})
-        _check_id(doc, key_path, item["id"])
-        group = item.get("group")
-        if group is not None and not isinstance(group, str):
-            raise _fail(doc, key_path + ("group",), "'group' must be a string")
-        add(Probe(name, item["id"], item["category"], item["text"], group), key_path)
-    for i, item in enumerate(templates):
+    for i, prompt in enumerate(prompts):
+        add(Probe(schema.name, prompt.id, prompt.category, prompt.text, prompt.group), ("prompts", i))
+    for i, template in enumerate(templates):
         key_path = ("templates", i)
-        if not isinstance(item, dict):
-            raise _fail(doc, key_path, "each template must be a mapping with id, category, text and groups")
-        _check_keys(doc, key_path, item, TEMPLATE_KEYS, {"id", "category", "text"})
-        _check_id(doc, key_path, item["id"])
-        if "{group}" not in item["text"]:
-            raise _fail(doc, key_path + ("text",), "a template's text must contain {group}")
-        groups = item.get("groups")
-        if not isinstance(groups, list) or not groups or not all(isinstance(g, str) and g for g in groups):
-            raise _fail(doc, key_path + ("groups",), "'groups' must be a non-empty list of strings")
-        for j, group in enumerate(groups):
-            probe_id = f"{item['id']}-{j + 1:02d}"
-            add(Probe(name, probe_id, item["category"], item["text"].replace("{group}", group), group), key_path)
-    return ProbeSet(name=name, description=str(data.get("description", "")), path=Path(path), probes=tuple(probes))
+        _check_template(doc, key_path, template.text)
+        for j, group in enumerate(template.groups):
+            text = template.text.replace("{group}", group)
+            add(Probe(schema.name, f"{template.id}-{j + 1:02d}", template.category, text, group), key_path)
+    return ProbeSet(name=schema.name, description=schema.description or "", path=Path(path), probes=tuple(probes))
 
 
-def _check_id(doc: LocatedYaml, key_path: tuple, value: str) -> None:
-    if not ID_PATTERN.match(value):
-        raise _fail(doc, key_path + ("id",), f"id '{value}' must be lowercase letters, digits and hyphens")
+def _check_template(doc: LocatedYaml, key_path: tuple, text: str) -> None:
+    if "{group}" not in text:
+        raise doc.error(key_path + ("text",), "a template's text must contain {group}")
+    stray = _STRAY_BRACES.search(text.replace("{group}", ""))
+    if stray:
+        message = f"a template's text may only use the placeholder {{group}}, not '{stray.group()}'"
+        raise doc.error(key_path + ("text",), message)
 
 
 def discover_probe_files(root: str | Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Seeded sampling: every model gets the same prompts, seeds and settings.
+"""Hugging Face backends of the generator protocol: a local folder, or the hub.
 
 One ``generate`` call per prompt draws its k samples as one batch
 (``num_return_sequences``-style), seeded by a stable hash of the run seed and
@@ -10,19 +10,13 @@ and asked the model to continue after an end of text (NOTES.md).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Iterable
 
 from harness.config import DecodingConfig
-from harness.errors import ModelError
-from harness.models.loading import LoadedModel
 from harness.data.probes import Probe
-
-
-def prompt_seed(run_seed: int, probe: Probe) -> int:
-    """A stable 31-bit seed per (run seed, probe set, probe id)."""
-    key = f"{run_seed}/{probe.probe_set}/{probe.id}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
+from harness.errors import ModelError
+from harness.models.generator import ArmSamples, Sample, SamplingPlan, prompt_seed
+from harness.models.loading import LoadedModel, load_model
 
 
 def _generate_one(loaded: LoadedModel, prompt_ids: list[int], k: int, seed: int, decoding: DecodingConfig):
@@ -57,8 +51,8 @@ def generate_samples(
     samples_per_prompt: int,
     run_seed: int,
     progress: bool = True,
-) -> list[dict]:
-    """Sample ``samples_per_prompt`` completions per probe; one record per sample."""
+) -> list[Sample]:
+    """Sample ``samples_per_prompt`` completions per probe with ``generate`` (one call per prompt)."""
     from harness.progress import Progress
 
     probes = list(probes)
@@ -66,7 +60,7 @@ def generate_samples(
     max_positions = getattr(loaded.model.config, "n_positions", None) or getattr(
         loaded.model.config, "max_position_embeddings", None
     )
-    records: list[dict] = []
+    samples: list[Sample] = []
     for probe in Progress(probes, len(probes), f"probe {label}", enabled=progress):
         prompt_ids = tok(probe.text, add_special_tokens=False)["input_ids"]
         if not prompt_ids:
@@ -81,21 +75,34 @@ def generate_samples(
         for index, ids in enumerate(rows):
             if tok.eos_token_id in ids:  # stop at end of text; the rest is padding
                 ids = ids[: ids.index(tok.eos_token_id)]
-            records.append(
-                {
-                    "id": f"{label}/{probe.probe_set}/{probe.id}/{index}",
-                    "model": label,
-                    "probe_set": probe.probe_set,
-                    "probe_id": probe.id,
-                    "category": probe.category,
-                    "group": probe.group,
-                    "prompt": probe.text,
-                    "completion": tok.decode(ids, skip_special_tokens=True),
-                    "sample_index": index,
-                    "seed": seed,
-                    "decoding": decoding.model_dump(),
-                    "prompt_tokens": len(prompt_ids),
-                    "completion_tokens": len(ids),
-                }
-            )
-    return records
+            completion = tok.decode(ids, skip_special_tokens=True)
+            samples.append(Sample(probe, index, seed, completion, len(prompt_ids), len(ids)))
+    return samples
+
+
+class HFLocalGenerator:
+    """A causal LM from a local folder (safetensors only, no remote code)."""
+
+    backend = "hf-local"
+
+    def __init__(self, device: str = "auto") -> None:
+        self.device = device
+
+    def load(self, model: str) -> LoadedModel:
+        return load_model(model, device=self.device, allow_hub=False)
+
+    def sample(self, arm: str, model: str, plan: SamplingPlan, progress: bool) -> ArmSamples:
+        loaded = self.load(model)
+        samples = generate_samples(
+            loaded, arm, plan.probes, plan.decoding, plan.samples_per_prompt, plan.run_seed, progress=progress
+        )
+        return ArmSamples(samples, loaded.parameters)
+
+
+class HFHubGenerator(HFLocalGenerator):
+    """A hub model id, downloaded (safetensors only) because the config allows the hub."""
+
+    backend = "hf-hub"
+
+    def load(self, model: str) -> LoadedModel:
+        return load_model(model, device=self.device, allow_hub=True)

@@ -1,0 +1,104 @@
+"""Length and repetition: how long a text is and whether it loops.
+
+Very long or looping generations ("草草草草…", a phrase repeated to the
+length limit) weigh heavily in the vocabulary shift and the lexicon counts
+while looking like any other sample.  These measures make them visible:
+
+characters (mean)
+    characters of the NFKC text.
+tokens (mean)
+    MeCab tokens, whitespace excluded.
+distinct_2 (mean)
+    distinct token bigrams ÷ bigrams (1.0 = no bigram repeats; texts with
+    fewer than 2 tokens count as 1.0, since nothing can repeat).
+degenerate_repetition (binary)
+    the text loops: with at least ``MIN_TOKENS`` tokens, distinct_2 is below
+    ``MIN_DISTINCT_2``, or a unit of 1–``MAX_PERIOD`` tokens repeats
+    ``MIN_REPEATS`` or more times in a row (「死ね死ね死ね死ね」, 「w w w w」).
+"""
+
+from __future__ import annotations
+
+from harness.analysis.protocol import TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.config import AnalysisConfig
+from harness.record.schema import MeasureSpec
+
+MIN_TOKENS = 8
+MIN_DISTINCT_2 = 0.5
+MAX_PERIOD = 4
+MIN_REPEATS = 4
+_DIGITS = 4
+
+
+def distinct_2(surfaces: list[str]) -> float:
+    """Share of distinct bigrams among all bigrams (1.0 below two tokens)."""
+    bigrams = list(zip(surfaces, surfaces[1:]))
+    return len(set(bigrams)) / len(bigrams) if bigrams else 1.0
+
+
+def longest_repeat(surfaces: list[str], max_period: int = MAX_PERIOD) -> int:
+    """Most consecutive repeats of any unit of 1..``max_period`` tokens (1 = no repeat)."""
+    best = 1
+    n = len(surfaces)
+    for period in range(1, max_period + 1):
+        for start in range(period):
+            # walk units start, start+period, …: count equal neighbours
+            run = 1
+            i = start + period
+            while i + period <= n:
+                if surfaces[i : i + period] == surfaces[i - period : i]:
+                    run += 1
+                    best = max(best, run)
+                else:
+                    run = 1
+                i += period
+    return best
+
+
+def is_degenerate(surfaces: list[str]) -> bool:
+    """The looping rule of the module docstring."""
+    if len(surfaces) >= MIN_TOKENS and distinct_2(surfaces) < MIN_DISTINCT_2:
+        return True
+    return longest_repeat(surfaces) >= MIN_REPEATS
+
+
+class LengthAnalyser:
+    """Characters, tokens, distinct-2 and a degenerate-repetition flag per text."""
+
+    name = "length"
+
+    def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> None:
+        pass  # nothing to load
+
+    def measures(self) -> list[MeasureSpec]:
+        def spec(name: str, description: str, kind: str) -> MeasureSpec:
+            return MeasureSpec(name=name, analyser=self.name, description=description, harmful=False, kind=kind)
+
+        return [
+            spec("characters", "characters of the NFKC text", "mean"),
+            spec("tokens", "MeCab tokens (whitespace excluded)", "mean"),
+            spec("distinct_2", "distinct token bigrams / bigrams (1 = no repeats)", "mean"),
+            spec(
+                "degenerate_repetition",
+                f"the text loops: distinct-2 < {MIN_DISTINCT_2} over ≥ {MIN_TOKENS} tokens, or a unit of "
+                f"≤ {MAX_PERIOD} tokens repeated ≥ {MIN_REPEATS} times in a row",
+                "binary",
+            ),
+        ]
+
+    def detail_columns(self) -> list[str]:
+        return []
+
+    def score(self, text: str, tokens: list[Token]) -> TextScore:
+        surfaces = [t.surface for t in tokens if t.pos1 != "空白" and t.surface.strip()]
+        values = {
+            "characters": len(text),
+            "tokens": len(surfaces),
+            "distinct_2": round(distinct_2(surfaces), _DIGITS),
+            "degenerate_repetition": int(is_degenerate(surfaces)),
+        }
+        return TextScore(values, {})
+
+    def table_builder(self) -> None:
+        return None

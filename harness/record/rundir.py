@@ -1,0 +1,325 @@
+"""The one module that reads and writes a run directory.
+
+Every stage, command and renderer goes through ``RunDir``: it validates
+``run.json`` against the typed record, keeps one lock per run, writes every
+file atomically (temporary file + rename), and applies the rules for
+starting, resuming and overwriting a run:
+
+* a folder that holds files but no ``run.json`` is never written into;
+* a finished run is replaced only with ``force``, and ``force`` deletes only
+  the entries a run writes (never files the harness did not create);
+* an unfinished run continues only with ``resume`` and the same config;
+* two processes never write one run: the second gets a clear error.
+
+See docs/run-directory.md for the files and their columns.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from pydantic import ValidationError
+
+from harness.csvfile import read_csv, write_csv
+from harness.errors import HarnessError, InputError, RunExists
+from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_numbered, replace_folder
+from harness.record.provenance import now
+from harness.record.schema import (
+    RECORD_VERSION,
+    SCORE_ID_COLUMNS,
+    Generation,
+    RunRecord,
+    ScoreRow,
+    StageStatus,
+)
+
+try:  # a lock is advisory and POSIX-only; elsewhere runs are simply unlocked
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+RUN_JSON = "run.json"
+GENERATIONS = "generations.jsonl"
+CORPUS_AUDIT = "corpus_audit.csv"
+SCORES = "scores.csv"
+SUMMARY = "summary.csv"
+REPORT = "report.html"
+NEGATIVES = "negatives"
+LOCK = ".harness.lock"
+# Everything a run may write; ``force`` deletes these and nothing else.
+OWNED = frozenset(
+    {RUN_JSON, GENERATIONS, CORPUS_AUDIT, SCORES, SUMMARY, "vocab_shift.csv", REPORT, NEGATIVES, "model", "base_model"}
+)
+
+
+class RunBusy(HarnessError):
+    """Another process holds the run directory's lock."""
+
+
+class RecordVersionError(InputError):
+    """run.json was written by another record version."""
+
+
+class RunDir:
+    """A run directory and its validated record.  Use ``open`` or ``start``."""
+
+    def __init__(self, path: Path, record: RunRecord):
+        self.path = Path(path)
+        self.record = record
+        self._lock_fh: Any = None
+
+    # -- opening ---------------------------------------------------------------
+    @staticmethod
+    def holds_run(path: str | Path) -> bool:
+        """True when ``path`` is a folder with a run.json."""
+        return (Path(path) / RUN_JSON).is_file()
+
+    @classmethod
+    def open(cls, path: str | Path, *, lock: bool = False) -> "RunDir":
+        """Open an existing run; ``lock`` when the caller will write into it."""
+        path = Path(path)
+        if not path.is_dir():
+            raise InputError("not a run directory (no such folder)", path)
+        if not (path / RUN_JSON).is_file():
+            raise InputError(f"not a run directory (no {RUN_JSON})", path)
+        run = cls(path, read_record(path / RUN_JSON))
+        if lock:
+            run.acquire_lock()
+        return run
+
+    @classmethod
+    def start(cls, path: str | Path, record: RunRecord, *, resume: bool = False, force: bool = False) -> "RunDir":
+        """Create (or resume) the run at ``path`` under the lock; see the module rules.
+
+        On resume the stored record is kept (with status back to running);
+        otherwise ``record`` is written as the new run.json.
+        """
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise InputError("--out is a file, not a folder", path)
+        if path.is_dir() and any(path.iterdir()) and not cls.holds_run(path):
+            raise RunExists(f"{path} exists and is not a run directory; choose another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path, record)
+        run.acquire_lock()
+        try:
+            if cls.holds_run(path):
+                old = read_record(path / RUN_JSON) if not force else None
+                if force:
+                    run.remove_owned()
+                elif not resume:
+                    state = "a finished" if old.status == "complete" else "an unfinished"
+                    hint = "--force to overwrite it" if old.status == "complete" else "--resume or --force"
+                    raise RunExists(f"{path} holds {state} run '{old.name}'; use {hint}")
+                elif old.config != record.config:
+                    raise RunExists(f"{path}: the config changed since the run started; use --force to restart")
+                else:
+                    old.status = "running"
+                    old.finished = None
+                    run.record = old
+            run.save()
+        except BaseException:
+            run.release_lock()
+            raise
+        return run
+
+    # -- lock ------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        """Take the run's exclusive lock or fail at once naming the folder."""
+        if fcntl is None or self._lock_fh is not None:
+            return
+        fh = open(self.path / LOCK, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise RunBusy(f"{self.path}: another harness process is writing this run; wait for it to finish") from None
+        self._lock_fh = fh
+
+    def release_lock(self) -> None:
+        """Release the lock (closing the file drops the flock)."""
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def __enter__(self) -> "RunDir":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release_lock()
+
+    def remove_owned(self) -> None:
+        """Delete the entries a run writes (``OWNED`` and the record's tables), nothing else."""
+        names = set(OWNED)
+        if (self.path / RUN_JSON).is_file():
+            try:
+                names.update(read_record(self.path / RUN_JSON).tables)
+            except InputError:
+                pass  # an unreadable record: the fixed list still applies
+        for name in names:
+            target = self.path / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+
+    # -- record and stage bookkeeping -------------------------------------------
+    def save(self) -> None:
+        """Write run.json atomically."""
+        atomic_write_text(self.path / RUN_JSON, self.record.model_dump_json(indent=2) + "\n")
+
+    def stage(self, name: str) -> StageStatus:
+        """The stored status of stage ``name`` (pending when never run)."""
+        return self.record.stages.get(name, StageStatus())
+
+    def set_stage(self, name: str, status: StageStatus) -> None:
+        """Record a stage's status and save; a stage outside the plan joins it."""
+        if name not in self.record.plan:
+            self.record.plan.append(name)
+        self.record.stages[name] = status
+        if status.status == "failed":
+            self.record.status = "failed"
+        self.save()
+
+    def finish(self) -> None:
+        """Mark the run complete when every planned stage is done or skipped."""
+        if all(self.stage(n).status in ("done", "skipped") for n in self.record.plan):
+            self.record.status = "complete"
+            self.record.finished = now()
+        self.save()
+
+    # -- files -----------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """Path of an entry of the run directory (it may not exist yet)."""
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        """Whether the entry exists."""
+        return (self.path / name).exists()
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a UTF-8 text file atomically (report.html, dataset card …)."""
+        atomic_write_text(self.path / name, text)
+        return self.path / name
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write a binary file atomically (parquet …)."""
+        atomic_write_bytes(self.path / name, data)
+        return self.path / name
+
+    def write_folder(self, name: str, fill: Callable[[Path], None]) -> Path:
+        """Build a folder with ``fill(tmp)`` and swap it in atomically (model folders, hf datasets)."""
+        return replace_folder(self.path / name, fill)
+
+    def write_generations(self, generations: Iterable[Generation]) -> int:
+        """Write generations.jsonl atomically; return the number of lines."""
+        lines = [g.model_dump_json() for g in generations]
+        atomic_write_text(self.path / GENERATIONS, "".join(line + "\n" for line in lines))
+        return len(lines)
+
+    def read_generations(self) -> list[Generation]:
+        """All generations, validated; a bad line raises naming file and line."""
+        path = self.path / GENERATIONS
+        out: list[Generation] = []
+        seen: dict[str, int] = {}
+        for lineno, obj in iter_jsonl_numbered(path):
+            try:
+                gen = Generation.model_validate(obj)
+            except ValidationError as err:
+                raise InputError(describe_validation(err), path, lineno) from None
+            if gen.id in seen:
+                raise InputError(f"duplicate generation id {gen.id!r} (first on line {seen[gen.id]})", path, lineno)
+            seen[gen.id] = lineno
+            out.append(gen)
+        return out
+
+    def write_table(self, name: str, rows: list[dict[str, Any]], columns: list[str]) -> Path:
+        """Write a CSV table atomically (formula cells neutralised; see harness.csvfile)."""
+        write_csv(self.path / name, rows, columns)
+        return self.path / name
+
+    def read_table(self, name: str) -> list[dict[str, str]]:
+        """Rows of a CSV table as text cells; a missing or malformed file names itself."""
+        return read_csv(self.path / name)
+
+    def read_scores(self) -> list[ScoreRow]:
+        """scores.csv as typed rows: catalogue measures become numbers, the rest details."""
+        path = self.path / SCORES
+        measures = {m.name: m for m in self.record.measures}
+        rows: list[ScoreRow] = []
+        for line, cells in enumerate(read_csv(path), start=2):
+            missing = [c for c in (*SCORE_ID_COLUMNS, *measures) if c not in cells]
+            if missing:
+                raise InputError(f"missing column(s) {', '.join(missing)}", path, line)
+            values: dict[str, float] = {}
+            for name, spec in measures.items():
+                values[name] = parse_measure(cells[name], spec.kind, name, path, line)
+            details = {k: v for k, v in cells.items() if k not in measures and k not in SCORE_ID_COLUMNS}
+            try:
+                rows.append(
+                    ScoreRow(
+                        **{k: cells[k] for k in SCORE_ID_COLUMNS if k != "group"},
+                        group=cells["group"] or None,
+                        values=values,
+                        details=details,
+                    )
+                )
+            except ValidationError as err:
+                raise InputError(describe_validation(err), path, line) from None
+        return rows
+
+
+def parse_measure(cell: str, kind: str, name: str, path: Path, line: int) -> float:
+    """One measure cell as a number; a binary measure must be 0 or 1."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise InputError(f"column {name!r}: {cell!r} is not a number", path, line) from None
+    if kind == "binary" and value not in (0.0, 1.0):
+        raise InputError(f"column {name!r}: {cell!r} is not 0/1", path, line)
+    return int(value) if kind == "binary" else value
+
+
+def read_record(path: Path) -> RunRecord:
+    """Read and validate run.json; other record versions are refused with a clear message."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON ({err.msg})", path, err.lineno) from None
+    except UnicodeDecodeError:
+        raise InputError("not valid UTF-8", path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object (the run record)", path)
+    version = data.get("version")
+    if version != RECORD_VERSION:
+        if isinstance(version, int) and version < RECORD_VERSION:
+            raise RecordVersionError(
+                f"record version {version} was written by an older harness; this one reads version "
+                f"{RECORD_VERSION}: re-run it with `harness run CONFIG --force` (generations.jsonl changed shape)",
+                path,
+            )
+        raise RecordVersionError(
+            f"record version {version!r} is not one this harness reads ({RECORD_VERSION}); upgrade the harness",
+            path,
+        )
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as err:
+        raise InputError(describe_validation(err), path) from None
+
+
+def describe_validation(err: ValidationError) -> str:
+    """The first pydantic error as ``key.path: message`` (one line)."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"{where}: {first['msg']}"
+
+
+def tables_missing(run: RunDir) -> list[str]:
+    """Analysis tables the record lists (or the core two) that are not on disk."""
+    names = run.record.tables or [SCORES, SUMMARY]
+    return [n for n in names if not run.has(n)]
+

@@ -1,0 +1,285 @@
+"""The typed, versioned run record: what every stage reads and writes.
+
+``run.json`` is a ``RunRecord``; each line of ``generations.jsonl`` is a
+``Generation``; each row of ``scores.csv`` is a ``ScoreRow``.  The measure
+catalogue (``MeasureSpec``) travels in the record, so the report, the gates,
+the exports and ``compare`` read which measures exist and which are harmful
+instead of guessing from column names.
+
+Bump ``RECORD_VERSION`` whenever a shape here changes, and regenerate the
+JSON Schemas in ``docs/`` (``python -m harness.record``); a test checks they
+are current.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.config import RunConfig
+from harness.text import normalize
+
+RECORD_VERSION = 2
+
+RunStatus = Literal["running", "complete", "failed"]
+StageState = Literal["pending", "running", "done", "failed", "skipped"]
+ArmSource = Literal["init", "finetune", "given", "alias"]
+MeasureKind = Literal["binary", "mean"]
+
+
+class RecordModel(BaseModel):
+    """Every record model forbids unknown keys: a typo is an error, not lost data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StageStatus(RecordModel):
+    """One stage's state; ``note`` says why a stage was skipped."""
+
+    status: StageState = "pending"
+    seconds: float | None = None
+    error: str | None = None
+    note: str | None = None
+
+
+class Arm(RecordModel):
+    """A model under test.  Exactly one arm of a run is the reference."""
+
+    name: str
+    reference: bool = False
+    source: ArmSource
+    # model folder: relative paths are inside the run directory; None for an alias
+    path: str | None = None
+    same_as: str | None = None  # alias: probes the weights of this arm
+    parameters: int | None = None
+    backend: str | None = None  # the generator backend that probed it
+
+
+class MeasureSpec(RecordModel):
+    """One measure of the catalogue: a scores.csv column that summary.csv summarises.
+
+    ``binary`` measures are 0/1 per text and summarised as a rate with a
+    Wilson interval; ``mean`` measures are numbers summarised as a mean with
+    a bootstrap interval.  ``harmful`` marks measures whose rise is a safety
+    concern (report colouring, exports); a topic category is not harmful.
+    """
+
+    name: str
+    analyser: str
+    description: str
+    harmful: bool
+    kind: MeasureKind
+
+
+class Generation(RecordModel):
+    """One sampled completion (a line of generations.jsonl)."""
+
+    id: str  # "{arm}/{probe_set}/{probe_id}/{sample_index}"
+    arm: str
+    probe_set: str
+    probe_id: str
+    category: str
+    group: str | None = None
+    prompt: str
+    completion: str  # decoded continuation, as generated
+    text: str  # NFKC form of completion: what analysis, spans and masking use
+    sample_index: int = Field(ge=0)
+    seed: int
+    decoding: dict[str, Any]
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        arm: str,
+        probe_set: str,
+        probe_id: str,
+        category: str,
+        group: str | None,
+        prompt: str,
+        completion: str,
+        sample_index: int,
+        seed: int,
+        decoding: dict[str, Any],
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> "Generation":
+        """A generation with its id and normalised ``text`` derived once, here."""
+        return cls(
+            id=f"{arm}/{probe_set}/{probe_id}/{sample_index}",
+            arm=arm,
+            probe_set=probe_set,
+            probe_id=probe_id,
+            category=category,
+            group=group,
+            prompt=prompt,
+            completion=completion,
+            text=normalize(completion),
+            sample_index=sample_index,
+            seed=seed,
+            decoding=decoding,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    @property
+    def pair_key(self) -> tuple[str, str, int]:
+        """What pairs two arms' samples: same probe and sample index (hence seed)."""
+        return (self.probe_set, self.probe_id, self.sample_index)
+
+
+SCORE_ID_COLUMNS = ("id", "arm", "probe_set", "probe_id", "category", "group", "sample_index", "seed")
+
+
+class ScoreRow(RecordModel):
+    """One row of scores.csv: a generation's ids, its measures and detail cells.
+
+    ``values`` holds every catalogue measure (0/1 or a number); ``details``
+    the analysers' extra columns (matched terms, spans over ``Generation.text``).
+    """
+
+    id: str
+    arm: str
+    probe_set: str
+    probe_id: str
+    category: str
+    group: str | None = None
+    sample_index: int
+    seed: int
+    values: dict[str, float] = {}
+    details: dict[str, str] = {}
+
+    @property
+    def pair_key(self) -> tuple[str, str, int]:
+        """Same key as ``Generation.pair_key``."""
+        return (self.probe_set, self.probe_id, self.sample_index)
+
+
+class BaseInitRecord(RecordModel):
+    """What building the from-scratch base model recorded."""
+
+    model_dir: str
+    vocab_size: int
+    parameters: int
+    train_docs: int
+    steps: int
+    eval_loss_before: float
+    eval_loss_after: float
+    seconds: float
+    tokens_per_second: float
+
+
+class FinetuneRecord(RecordModel):
+    """What fine-tuning recorded (eval on the held-out split, before and after)."""
+
+    model_dir: str
+    train_docs: int
+    val_docs: int
+    train_tokens: int
+    steps: int
+    batch_size: int
+    block_size: int
+    eval_loss_before: float
+    eval_loss_after: float
+    perplexity_before: float
+    perplexity_after: float
+    seconds: float
+    tokens_per_second: float
+    device: str
+
+
+class ProbeRecord(RecordModel):
+    """What probing recorded; prompts are sent without a trailing end-of-text."""
+
+    prompt_eos: bool = False
+    prompts: int
+    samples: int
+    samples_per_arm: dict[str, int] = {}
+
+
+class GateResult(RecordModel):
+    """One gate checked on one arm.  Values are fractions (0.05 = 5 pp)."""
+
+    measure: str
+    probe_category: str
+    arm: str
+    reference: str | None  # the arm compared against (max_delta), else None
+    kind: Literal["max_delta", "max_rate"]
+    use: Literal["estimate", "ci_low"]
+    threshold: float
+    value: float
+    ci_low: float
+    ci_high: float
+    compared: float  # the number held against the threshold (value or ci_low)
+    passed: bool
+
+
+class GateReport(RecordModel):
+    """All gate results; ``passed`` is true when every gate passed."""
+
+    passed: bool
+    results: list[GateResult] = []
+
+
+class RunRecord(RecordModel):
+    """run.json: config, provenance, arms, measure catalogue, stage states, results."""
+
+    version: int = RECORD_VERSION
+    name: str
+    status: RunStatus = "running"
+    created: str
+    finished: str | None = None
+    plan: list[str]  # the stages this run executes, in order
+    config: RunConfig
+    versions: dict[str, str | None] = {}
+    dictionary: dict[str, Any] | None = None
+    git_sha: str | None = None
+    seed: int
+    hashes: dict[str, str] = {}  # input path → sha256
+    arms: list[Arm] = []
+    measures: list[MeasureSpec] = []
+    tables: list[str] = []  # analysis tables the analyse stage wrote (scores.csv, summary.csv, …)
+    stages: dict[str, StageStatus] = {}
+    base_init: BaseInitRecord | None = None
+    finetune: FinetuneRecord | None = None
+    probe: ProbeRecord | None = None
+    gates: GateReport | None = None
+
+    def arm(self, name: str) -> Arm:
+        """The arm called ``name`` (KeyError when there is none)."""
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(name)
+
+    @property
+    def reference_arm(self) -> str | None:
+        """Name of the reference arm (None before arms are known)."""
+        return next((a.name for a in self.arms if a.reference), None)
+
+    def measure(self, name: str) -> MeasureSpec:
+        """The catalogue entry for ``name`` (KeyError when unknown)."""
+        for spec in self.measures:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def evaluated(self) -> bool:
+        """True when every planned stage before the render stages (export, report) is done."""
+        return all(
+            self.stages.get(name, StageStatus()).status in ("done", "skipped")
+            for name in self.plan
+            if name not in ("export", "report")
+        )
+
+
+def schema_documents() -> dict[str, dict]:
+    """JSON Schemas of the record files, by the file name they are kept under in docs/."""
+    return {
+        "run-record.schema.json": RunRecord.model_json_schema(),
+        "generation.schema.json": Generation.model_json_schema(),
+        "score-row.schema.json": ScoreRow.model_json_schema(),
+    }

@@ -1,0 +1,315 @@
+"""The stages of a run: plain functions over (config, run directory, environment).
+
+``STAGES`` lists them in order.  ``harness run`` executes them all; each
+single-stage command (``audit``, ``finetune``, ``probe``, ``report``,
+``export``) calls the same function, so there is one implementation of each.
+A stage reads what it needs from the run directory (never from an earlier
+stage's memory) and returns ``None`` when done or ``Skipped(reason)`` when the
+config gives it nothing to do.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence
+
+from harness.config import RunConfig
+from harness.errors import InputError
+from harness.models.generator import Generator
+from harness.record.provenance import file_hashes
+from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
+from harness.record.schema import (
+    Arm,
+    BaseInitRecord,
+    FinetuneRecord,
+    Generation,
+    ProbeRecord,
+    StageStatus,
+)
+
+
+class Skipped(NamedTuple):
+    """A stage with nothing to do for this config, and why."""
+
+    reason: str
+
+
+class StageEnv:
+    """What stages share besides config and run: logging, progress, backends, one analysis suite."""
+
+    def __init__(
+        self,
+        log: Callable[[str], None] = lambda message: None,
+        progress: bool = False,
+        generator: Generator | None = None,
+    ) -> None:
+        self.log = log
+        self.progress = progress
+        self.generator = generator  # overrides the backend of every arm (tests, dry runs)
+        self.written: list[Path] = []  # output files the stages wrote, in order
+        self._suite = None
+
+    def wrote(self, path: Path) -> None:
+        """Note an output file (commands print these) and log it."""
+        self.written.append(path)
+        self.log(f"  wrote {path}")
+
+    def suite(self, config: RunConfig):
+        """The analysis suite for ``config`` (built once: MeCab start-up and lexicon loading)."""
+        if self._suite is None:
+            from harness.analysis.suite import AnalysisSuite
+
+            self._suite = AnalysisSuite(config.analysis)
+        return self._suite
+
+
+StageFn = Callable[[RunConfig, RunDir, StageEnv], "Skipped | None"]
+
+
+class Stage(NamedTuple):
+    """A named stage function."""
+
+    name: str
+    run: StageFn
+
+
+def model_path(run: RunDir, arm: Arm) -> str:
+    """An arm's model: folders the run built live inside the run directory."""
+    if arm.source in ("init", "finetune"):
+        return str(run.file(arm.path or ""))
+    return arm.path or ""
+
+
+# -- the stages ---------------------------------------------------------------
+
+
+def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """Build the from-scratch base model when the config asks for one (base.init)."""
+    if config.base is None or config.base.init is None:
+        return Skipped("no base.init in the config: the base model is given" if config.base else "no base model")
+    from harness.train.base_init import init_base
+
+    result = init_base(config.base.init, run.file("base_model"), seed=config.seed, progress=env.progress)
+    run.record.base_init = BaseInitRecord(**{**result.to_record(), "model_dir": "base_model"})
+    run.record.arm("base").parameters = result.parameters
+    env.log(
+        f"  base: {result.parameters:,} parameters, vocab {result.vocab_size}, "
+        f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f}"
+    )
+    return None
+
+
+def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """The tuning corpus's own rates → corpus_audit.csv (what fine-tuning could amplify)."""
+    if config.corpus is None:
+        return Skipped("no corpus in the config")
+    from harness.data.corpus import read_corpus
+
+    texts = [d.text for d in read_corpus(config.corpus)]
+    table = env.suite(config).audit_texts(texts, n_boot=config.analysis.bootstrap, seed=config.seed)
+    run.write_table(CORPUS_AUDIT, table.rows, table.columns)
+    env.log(f"  audit: {len(texts)} documents")
+    return None
+
+
+def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """Fine-tune the base arm on the corpus into model/ when the tuned arm comes from fine-tuning."""
+    arms = {a.name: a for a in run.record.arms}
+    tuned = arms.get("tuned")
+    if tuned is None or tuned.source != "finetune":
+        return Skipped("tuned weights are given" if tuned else "no tuned arm (no base or no corpus)")
+    from harness.train.finetune import finetune as train
+
+    assert config.corpus is not None  # a "finetune" arm exists only with a corpus
+    result = train(
+        model_path(run, arms["base"]),
+        config.corpus,
+        config.finetune,
+        run.file("model"),
+        seed=config.seed,
+        progress=env.progress,
+    )
+    run.record.finetune = FinetuneRecord(**{**result.to_record(), "model_dir": "model"})
+    env.log(
+        f"  finetune: {result.steps} steps, {result.tokens_per_second:,.0f} tokens/s, eval loss "
+        f"{result.eval_loss_before:.2f} → {result.eval_loss_after:.2f} (ppl {result.perplexity_before:.1f} → "
+        f"{result.perplexity_after:.1f})"
+    )
+    return None
+
+
+def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
+    from harness.data.probes import load_probe_sets
+    from harness.models.generator import SamplingPlan, generator_for
+
+    if not run.record.arms:
+        return Skipped("no arms to probe")
+    probes = tuple(p for s in load_probe_sets(config.probes.files) for p in s.probes)
+    plan = SamplingPlan(probes, config.probes.samples_per_prompt, config.probes.decoding, config.seed)
+    decoding = config.probes.decoding.model_dump()
+    allow_hub = bool(config.base and config.base.allow_hub)
+    generations: list[Generation] = []
+    by_arm: dict[str, list[Generation]] = {}
+    for arm in run.record.arms:
+        if arm.same_as is not None:
+            # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
+            target = run.record.arm(arm.same_as)
+            arm.parameters, arm.backend = target.parameters, target.backend
+            mine = [
+                Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
+                for g in by_arm[arm.same_as]
+            ]
+        else:
+            path = model_path(run, arm)
+            generator = env.generator or generator_for(path, config.probes, allow_hub)
+            answer = generator.sample(arm.name, path, plan, env.progress)
+            arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
+            arm.backend = generator.backend
+            mine = [
+                Generation.build(
+                    arm=arm.name,
+                    probe_set=s.probe.probe_set,
+                    probe_id=s.probe.id,
+                    category=s.probe.category,
+                    group=s.probe.group,
+                    prompt=s.probe.text,
+                    completion=s.completion,
+                    sample_index=s.sample_index,
+                    seed=s.seed,
+                    decoding=decoding,
+                    prompt_tokens=s.prompt_tokens,
+                    completion_tokens=s.completion_tokens,
+                )
+                for s in answer.samples
+            ]
+        by_arm[arm.name] = mine
+        generations += mine
+    run.write_generations(generations)
+    run.record.probe = ProbeRecord(
+        prompts=len(probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
+    )
+    env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
+    return None
+
+
+def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """Score every generation and summarise per arm → scores.csv, summary.csv, extra tables."""
+    recorded = run.record.hashes
+    changed = [p for p, digest in file_hashes(config.analysis.lexicons).items() if recorded.get(p, digest) != digest]
+    if changed:
+        raise InputError(
+            f"lexicon changed since the run started (sha256 differs from run.json): {', '.join(changed)}; "
+            "the tables would not match the run — start a new run to use the new lexicon"
+        )
+    suite = env.suite(config)
+    arms = [a.name for a in run.record.arms]
+    tables = suite.score_generations(
+        run.read_generations(),
+        arms,
+        run.record.reference_arm,
+        n_boot=config.analysis.bootstrap,
+        seed=config.seed,
+    )
+    for table in tables:
+        run.write_table(table.name, table.rows, table.columns)
+    run.record.measures = suite.catalogue()
+    run.record.tables = [t.name for t in tables]
+    run.record.dictionary = suite.dictionary_info()
+    run.record.versions["dictionary"] = run.record.dictionary.get("label")
+    summary = tables[1].rows
+    for row in summary:
+        if row["kind"] == "delta" and row["probe_category"] == "all" and row["measure"] in ("flagged", "polite"):
+            env.log(
+                f"  {row['measure']}: {row['arm']}−{row['versus']} {row['value']:+.3f} "
+                f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+            )
+    return None
+
+
+def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """Hold summary.csv against the config's gates → run.json ``gates``."""
+    from harness.gates import evaluate_gates
+
+    arms = [a.name for a in run.record.arms]
+    report = evaluate_gates(config.gates, run.read_table(SUMMARY), arms, run.record.reference_arm)
+    run.record.gates = report
+    for r in report.results:
+        verdict = "pass" if r.passed else "FAIL"
+        env.log(f"  gate {r.measure} [{r.arm}] {r.kind} ≤ {r.threshold}: {r.compared:+.3f} ({r.use}) {verdict}")
+    return None
+
+
+def export(
+    config: RunConfig,
+    run: RunDir,
+    env: StageEnv,
+    formats: Sequence[str] | None = None,
+    mask: bool | None = None,
+) -> Skipped | None:
+    """Negative examples and preference data → negatives/ (formats and masking from the config)."""
+    from harness.export import export_run
+
+    for fmt in formats or config.export.formats:
+        for path in export_run(run, fmt, mask=config.export.mask if mask is None else mask):
+            env.wrote(path)
+    return None
+
+
+def report(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+    """The self-contained HTML report → report.html."""
+    from harness.report.html import write_report
+
+    env.wrote(write_report(run))
+    return None
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("base", base),
+    Stage("audit", audit),
+    Stage("finetune", finetune),
+    Stage("probe", probe),
+    Stage("analyse", analyse),
+    Stage("gates", gates),
+    Stage("export", export),
+    Stage("report", report),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def stage_named(name: str) -> Stage:
+    """The stage called ``name``."""
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise KeyError(name)
+
+
+def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **options) -> None:
+    """Run one stage now (even if done before), recording its status and time in run.json."""
+    run.set_stage(stage.name, StageStatus(status="running"))
+    started = time.perf_counter()
+    try:
+        outcome = stage.run(config, run, env, **options)
+    except BaseException as err:
+        run.set_stage(stage.name, StageStatus(status="failed", error=str(err)[:500] or type(err).__name__))
+        raise
+    seconds = round(time.perf_counter() - started, 2)
+    if isinstance(outcome, Skipped):
+        env.log(f"  skipped: {outcome.reason}")
+        run.set_stage(stage.name, StageStatus(status="skipped", seconds=seconds, note=outcome.reason))
+    else:
+        run.set_stage(stage.name, StageStatus(status="done", seconds=seconds))
+
+
+def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] | None = None) -> None:
+    """Run the named stages (default: the record's plan) in order, skipping finished ones."""
+    names = list(names or run.record.plan)
+    for number, name in enumerate(names, start=1):
+        if run.stage(name).status in ("done", "skipped"):
+            env.log(f"[{number}/{len(names)}] {name}: done earlier, skipped")
+            continue
+        env.log(f"[{number}/{len(names)}] {name} …")
+        run_stage(config, run, env, stage_named(name))
+    run.finish()

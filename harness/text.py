@@ -1,0 +1,15 @@
+"""The one text normalisation every stage shares.
+
+Analysis, flag spans, masking and the report all work on the NFKC form of a
+completion.  The probe stage stores that form next to the raw completion
+(``Generation.text``), so nothing downstream re-derives it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def normalize(text: str) -> str:
+    """NFKC-normalise ``text`` (full-width ASCII → ASCII, ｶﾅ → カナ, ？ → ?, ｗ → w)."""
+    return unicodedata.normalize("NFKC", text)
