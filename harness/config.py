@@ -8,13 +8,15 @@ config works from any working directory.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
-from harness.data.yamlfile import load_yaml
+from harness.data.yamlfile import load_yaml, validate_yaml
 
 CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -219,14 +221,6 @@ class RunConfig(StrictModel):
         return self
 
 
-def _describe(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    if err["type"] == "extra_forbidden":
-        return loc, f"unknown key '{'.'.join(map(str, loc))}'"
-    where = ".".join(map(str, loc)) or "(top level)"
-    return loc, f"{where}: {err['msg']}"
-
-
 def _resolve_paths(obj: BaseModel, root: Path) -> None:
     """Make every relative Path field absolute against ``root`` (in place)."""
     for name in type(obj).model_fields:
@@ -265,13 +259,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: a run config must be a mapping of keys")
-    data = {**data, **(overrides or {})}
-    try:
-        config = RunConfig.model_validate(data)
-    except ValidationError as err:
-        loc, message = _describe(err.errors()[0])
-        line = located.line_of(loc)
-        where = f"{path}:{line}" if line else f"{path}"
-        raise ConfigError(f"{where}: {message}") from None
+    # CLI overrides replace top-level keys; errors still point into the file
+    config = validate_yaml(dataclasses.replace(located, data={**data, **(overrides or {})}), RunConfig)
     _resolve_paths(config, located.path.resolve().parent)
     return config

@@ -4,9 +4,6 @@ Generated text is untrusted: a cell that a spreadsheet would evaluate as a
 formula (``=HYPERLINK(...)``, ``+cmd|...``) is neutralised with a leading
 apostrophe when written, and the reader takes that apostrophe off again, so
 the file round-trips exactly while staying safe to open in Excel/LibreOffice.
-
-The ``flagged_spans`` column of scores.csv is parsed here too (``parse_spans``,
-``mask_text``): the HTML report and the exports both need it.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from harness.errors import InputError
 from harness.io import atomic_write_text
@@ -130,68 +127,3 @@ def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
         except csv.Error as err:
             raise InputError(f"malformed CSV ({err})", path, start) from None
     return rows
-
-
-class Span(NamedTuple):
-    """One lexicon match: ``[start, end)`` offsets into the NFKC-normalised text."""
-
-    start: int
-    end: int
-    term: str
-    category: str
-
-
-def parse_spans(cell: str, text_length: int | None = None) -> list[Span]:
-    """Parse a scores.csv ``flagged_spans`` cell into sorted, non-overlapping spans.
-
-    Raises ``ValueError`` (the caller adds file and line) when the cell is not a
-    JSON list of ``[start, end, term, category]`` or an offset falls outside
-    ``text_length``.  Overlapping spans are merged into the first one, because
-    a highlight cannot nest and masking must still cover every character.
-    """
-    if not cell.strip():
-        return []
-    try:
-        items = json.loads(cell)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"flagged_spans is not JSON ({err.msg})") from None
-    if not isinstance(items, list):
-        raise ValueError("flagged_spans must be a JSON list")
-    spans: list[Span] = []
-    for item in items:
-        if (
-            not isinstance(item, list)
-            or len(item) != 4
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in item[:2])
-        ):
-            raise ValueError(f"bad span {item!r}: expected [start, end, term, category]")
-        start, end = item[0], item[1]
-        if not 0 <= start < end or (text_length is not None and end > text_length):
-            raise ValueError(f"span {item!r} is outside the text (length {text_length})")
-        spans.append(Span(start, end, str(item[2]), str(item[3])))
-    spans.sort(key=lambda s: (s.start, -s.end))
-    merged: list[Span] = []
-    for span in spans:
-        if merged and span.start < merged[-1].end:
-            last = merged[-1]
-            merged[-1] = last._replace(end=max(last.end, span.end))
-        else:
-            merged.append(span)
-    return merged
-
-
-MASK_CHAR = "●"
-
-
-def mask_text(text: str, spans: list[Span]) -> str:
-    """``text`` with every character inside a span replaced by ``●`` (same length)."""
-    chars = list(text)
-    for span in spans:
-        for i in range(span.start, min(span.end, len(chars))):
-            chars[i] = MASK_CHAR
-    return "".join(chars)
-
-
-def split_list(cell: str) -> list[str]:
-    """Split a ``|``-joined cell (``flagged_terms``, ``flagged_categories``)."""
-    return [part for part in cell.split("|") if part]

@@ -7,17 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.csvfile import (
-    Span,
-    format_csv,
-    mask_text,
-    parse_spans,
-    read_csv,
-    safe_cell,
-    split_list,
-    unescape_cell,
-    write_csv,
-)
+from harness.csvfile import format_csv, read_csv, safe_cell, unescape_cell, write_csv
+from harness.record.spans import Span, mask_text, parse_spans, split_list
 
 
 @pytest.mark.parametrize(
