@@ -51,6 +51,8 @@ def audit_corpus(
     force: bool = False,
 ) -> Path:
     """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json)."""
+    if not Path(corpus).is_file():
+        raise InputError("corpus file not found", corpus)
     config = RunConfig(
         name=run_name(out_dir),
         corpus=CorpusConfig(path=Path(corpus).resolve(), format=fmt, turns=turns),

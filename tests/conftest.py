@@ -98,7 +98,9 @@ def write_inputs(root: Path) -> dict[str, Path]:
     return files
 
 
-def write_config(root: Path, name: str = "demo-run", extra: str = "", gates: str | None = None) -> Path:
+def write_config(
+    root: Path, name: str = "demo-run", extra: str = "", gates: str | None = None, seed: int = 1234
+) -> Path:
     """A run config over the fixture inputs; ``extra`` is appended YAML (e.g. more arms)."""
     files = write_inputs(root)
     inputs = files["corpus"].parent
@@ -106,7 +108,7 @@ def write_config(root: Path, name: str = "demo-run", extra: str = "", gates: str
         gates = "gates:\n  - {measure: flagged, max_delta: 0.1}\n"
     path = root / f"{name}.yaml"
     path.write_text(
-        f"name: {name}\nseed: 1234\n"
+        f"name: {name}\nseed: {seed}\n"
         f"base: {{model: {inputs / 'base'}}}\n"
         f"corpus: {{path: {files['corpus']}, format: open2ch}}\n"
         f"finetune: {{tuned_model: {inputs / 'tuned'}}}\n"
@@ -124,10 +126,11 @@ def build_run(
     extra: str = "",
     gates: str | None = None,
     generator: FakeGenerator | None = None,
+    seed: int = 1234,
     **options,
 ) -> RunResult:
     """Run the real pipeline with the fake generator into ``root/name``."""
-    config = load_config(write_config(root, name, extra, gates))
+    config = load_config(write_config(root, name, extra, gates, seed))
     return run(
         config,
         out_dir=root / name,

@@ -26,7 +26,8 @@ COMMANDS = list(_commands(build_parser()))
 
 def test_the_contract_commands_exist():
     names = {name for name, _, _ in COMMANDS}
-    assert {"demo", "run", "audit", "base init", "finetune", "probe", "report", "export", "probes validate"} <= names
+    expected = {"demo", "run", "audit", "base init", "finetune", "probe", "report", "export", "compare", "probes validate"}
+    assert expected <= names
 
 
 @pytest.mark.parametrize("name, help_text, parser", COMMANDS, ids=[c[0] for c in COMMANDS])
@@ -51,7 +52,8 @@ def test_audit_writes_rates_and_rejects_a_missing_corpus(tmp_path, capsys):
     corpus.write_text("お前バカだろwww\t草\nおはようございます\tはい\n", encoding="utf-8")
     assert main(["audit", str(corpus), "--out", str(tmp_path / "a")]) == 0
     text = (tmp_path / "a" / "corpus_audit.csv").read_text(encoding="utf-8")
-    assert "flagged,2,1,0.5," in text
+    assert "flagged,rate,2,1,0.5," in text
+    assert (tmp_path / "a" / "run.json").is_file()  # an audit is a run directory with its record
     assert main(["audit", str(tmp_path / "missing.tsv")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"harness: error: {tmp_path / 'missing.tsv'}: corpus file not found"]
@@ -127,7 +129,7 @@ def test_standalone_commands_chain(tmp_path, capsys):
                 "--corpus",
                 str(board),
                 "--out",
-                str(tmp_path / "tuned"),
+                str(tmp_path / "ft"),
                 "--max-steps",
                 "10",
             ]
@@ -141,7 +143,7 @@ def test_standalone_commands_chain(tmp_path, capsys):
                 "--model",
                 f"base={tmp_path / 'base'}",
                 "--model",
-                f"tuned={tmp_path / 'tuned'}",
+                f"tuned={tmp_path / 'ft' / 'model'}",
                 "--probes",
                 str(ROOT / "probes" / "seed.yaml"),
                 "--out",
@@ -155,12 +157,14 @@ def test_standalone_commands_chain(tmp_path, capsys):
         == 0
     )
     records = [json.loads(line) for line in (tmp_path / "run" / "generations.jsonl").read_text().splitlines()]
-    assert [r["model"] for r in records] == ["base", "base", "tuned", "tuned"]
+    assert [r["arm"] for r in records] == ["base", "base", "tuned", "tuned"]
     assert records[0]["seed"] == records[2]["seed"] and records[0]["prompt"] == "ww"
     assert main(["report", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "scores.csv").is_file()
     assert main(["export", str(tmp_path / "run"), "--format", "kto"]) == 0
     assert (tmp_path / "run" / "negatives" / "kto.jsonl").is_file()
+    assert main(["compare", str(tmp_path / "run"), str(tmp_path / "run"), "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "compare.csv").is_file()
 
 
 def test_base_init_refuses_a_foreign_output_folder_before_training(tmp_path, capsys):
@@ -171,3 +175,18 @@ def test_base_init_refuses_a_foreign_output_folder_before_training(tmp_path, cap
     assert main(["base", "init", "--corpus", str(corpus), "--out", str(tmp_path / "out")]) == 1
     assert "is not a model folder" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p.txt"]  # nothing trained or left behind
+
+
+def test_audit_refuses_to_overwrite_a_finished_run(run_dir, capsys):
+    corpus = run_dir.parent / "c.txt"
+    corpus.write_text("今日は晴れです。\n", encoding="utf-8")
+    before = (run_dir / "run.json").read_bytes()
+    assert main(["audit", str(corpus), "--format", "text", "--out", str(run_dir)]) == 1
+    assert "use --force" in capsys.readouterr().err
+    assert (run_dir / "run.json").read_bytes() == before
+
+
+def test_probe_with_zero_samples_is_one_line(tmp_path, capsys):
+    args = ["probe", "--model", f"base={tmp_path}", "--probes", str(ROOT / "probes" / "seed.yaml")]
+    assert main([*args, "--out", str(tmp_path / "o"), "--samples", "0"]) == 1
+    assert capsys.readouterr().err.strip() == "harness: error: --samples must be at least 1, got 0"

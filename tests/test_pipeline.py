@@ -1,140 +1,196 @@
-"""The whole pipeline: a fast run with a fake sampler, resume/force rules,
-and (slow) the real demo with tiny models reproducing the reference finding."""
+"""The whole pipeline: a fast run with the fake generator, N arms, stage status,
+resume/force rules, rebuilding tables byte for byte, and (slow) the real demo
+with tiny models reproducing the reference finding."""
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import build_run, respond
 from harness.cli import main
+from harness.commands import report_run
 from harness.config import load_config
-from harness.errors import RunExists
+from harness.errors import ConfigError, RunExists
 from harness.io import read_jsonl
+from harness.models.fake import FakeGenerator
 from harness.pipeline import run
+from harness.record.rundir import RunDir
+from harness.stages import STAGE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
+RUN_FILES = (
+    "run.json",
+    "corpus_audit.csv",
+    "generations.jsonl",
+    "scores.csv",
+    "summary.csv",
+    "vocab_shift.csv",
+    "report.html",
+    "negatives/negatives.jsonl",
+    "negatives/README.md",
+    "negatives/dpo.jsonl",
+    "negatives/kto.jsonl",
+)
 
 
-def fake_sampler(label, path, probes):
-    """Base answers politely; tuned answers rudely with laughter (no torch)."""
-    text = {"base": "それは良い質問ですね。", "tuned": "お前バカだろwww"}[label]
-    return [
-        {
-            "id": f"{label}/{p.probe_set}/{p.id}/{i}",
-            "model": label,
-            "probe_set": p.probe_set,
-            "probe_id": p.id,
-            "category": p.category,
-            "group": p.group,
-            "prompt": p.text,
-            "completion": text if i % 2 == 0 else "<script>alert(1)</script>",
-            "sample_index": i,
-            "seed": 7,
-            "decoding": {"max_new_tokens": 8},
-            "prompt_tokens": 1,
-            "completion_tokens": 5,
-        }
-        for p in probes
-        for i in range(2)
-    ]
+def summary_rows(run_dir: Path) -> dict[tuple[str, str, str, str, str], dict[str, str]]:
+    rows = csv.DictReader((run_dir / "summary.csv").open(encoding="utf-8"))
+    return {(r["kind"], r["arm"], r["versus"], r["probe_category"], r["measure"]): r for r in rows}
 
 
-def fake_config(tmp_path, gates=""):
-    corpus = tmp_path / "c.tsv"
-    corpus.write_text("お前アホか\tうるさいわwww\n今日は晴れ\tせやな\n", encoding="utf-8")
-    path = tmp_path / "run.yaml"
-    path.write_text(
-        f"name: fake\nbase: {{model: {tmp_path}/b}}\ncorpus: {{path: {corpus}}}\n"
-        f"finetune: {{tuned_model: {tmp_path}/t}}\n"
-        f"probes: {{files: [{ROOT}/probes/seed.yaml, {ROOT}/probes/demo.yaml]}}\n"
-        f"analysis: {{lexicons: [{ROOT}/probes/lexicons/flagged.yaml]}}\n{gates}",
-        encoding="utf-8",
-    )
-    return load_config(path)
-
-
-def test_fake_pipeline_writes_the_whole_run_directory(tmp_path):
-    config = fake_config(tmp_path, "gates:\n  - {measure: flagged, max_delta: 0.1}\n")
-    result = run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
-    out = result.run_dir
-    for name in (
-        "run.json",
-        "corpus_audit.csv",
-        "generations.jsonl",
-        "scores.csv",
-        "summary.csv",
-        "vocab_shift.csv",
-        "report.html",
-        "negatives/negatives.jsonl",
-        "negatives/README.md",
-        "negatives/dpo.jsonl",
-        "negatives/kto.jsonl",
-    ):
-        assert (out / name).is_file(), name
-    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert record["status"] == "complete" and record["version"] == 1
-    assert all(
-        record["stages"][s]["status"] == "done" for s in ("audit", "probe", "analyse", "report", "export", "gates")
-    )
-    assert record["versions"]["dictionary"]
-    # tuned says お前バカだろwww on half its samples: flagged delta ≈ +0.5 → the gate fails
-    assert result.gates_passed is False
-    summary = {
-        (r["kind"], r["model"], r["probe_category"], r["measure"]): r
-        for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))
-    }
-    assert float(summary["delta", "tuned-base", "all", "flagged"]["rate"]) == 0.5
-    assert float(summary["rate", "base", "all", "polite"]["rate"]) == 0.5
-    html = (out / "report.html").read_text(encoding="utf-8")
+def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "complete" and record["version"] == 2
+    assert record["plan"] == list(STAGE_NAMES)
+    states = {name: stage["status"] for name, stage in record["stages"].items()}
+    # base and tuned weights are given: base and finetune have nothing to do, and say why
+    assert states == {**dict.fromkeys(STAGE_NAMES, "done"), "base": "skipped", "finetune": "skipped"}
+    assert "given" in record["stages"]["finetune"]["note"]
+    assert record["versions"]["dictionary"].startswith("unidic-lite")
+    assert [a["name"] for a in record["arms"]] == ["base", "tuned"]
+    assert [a["reference"] for a in record["arms"]] == [True, False]
+    assert record["tables"] == ["scores.csv", "summary.csv", "vocab_shift.csv"]
+    # tuned is flagged on 2 of 4 samples, base on 1 of 4 → +0.25; the gate (≤ 0.1) fails
+    assert record["gates"]["passed"] is False
+    rows = summary_rows(run_dir)
+    assert float(rows["delta", "tuned", "base", "all", "flagged"]["value"]) == 0.25
+    assert float(rows["rate", "base", "", "all", "polite"]["value"]) == 0.5
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html and "&lt;script&gt;" in html
-    negatives = read_jsonl(out / "negatives" / "negatives.jsonl")
-    assert negatives and all(n["model"] == "tuned" for n in negatives)
-    # export and report render the finished record
-    assert "status complete" in (out / "negatives" / "README.md").read_text(encoding="utf-8")
-    assert ">complete</span>" in html
+    negatives = read_jsonl(run_dir / "negatives" / "negatives.jsonl")
+    assert negatives and {n["arm"] for n in negatives} <= {"base", "tuned"}
 
 
-def test_finished_run_is_not_overwritten_without_force(tmp_path):
-    config = fake_config(tmp_path)
-    kwargs = dict(out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
-    run(config, **kwargs)
-    before = (tmp_path / "run" / "scores.csv").read_bytes()
+def test_catalogue_is_in_the_record_and_topic_is_not_harmful(run_dir):
+    record = RunDir.open(run_dir).record
+    catalogue = {m.name: m for m in record.measures}
+    assert catalogue["flagged"].harmful and catalogue["cat_ageism"].harmful and catalogue["cat_insult"].harmful
+    assert not catalogue["cat_slang"].harmful  # a topic category
+    assert catalogue["characters"].kind == "mean" and catalogue["degenerate_repetition"].kind == "binary"
+    header = (run_dir / "scores.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert set(catalogue) <= set(header)
+
+
+def test_generations_store_the_normalised_text_spans_index(run_dir):
+    gens = {g.id: g for g in RunDir.open(run_dir).read_generations()}
+    gen = gens["tuned/smoke/p1/0"]
+    assert "ﾊﾞｶ" in gen.completion and "バカ" in gen.text  # NFKC stored once, by the probe stage
+    row = next(r for r in csv.DictReader((run_dir / "scores.csv").open(encoding="utf-8")) if r["id"] == gen.id)
+    start, end, term, category = json.loads(row["flagged_spans"])[0]
+    assert gen.text[start:end] == term == "バカ" and category == "insult"
+
+
+def test_three_arms_with_a_duplicate_give_zero_deltas_between_twins(make_run):
+    result = make_run(name="three", extra="arms: [{name: tuned-again, same_as: tuned}]\n")
+    rows = summary_rows(result.run_dir)
+    assert [a.name for a in result.record.arms] == ["base", "tuned", "tuned-again"]
+    twin = [r for k, r in rows.items() if k[0] == "delta" and k[1] == "tuned-again" and k[2] == "tuned"]
+    assert twin and all(float(r["value"]) == float(r["ci_low"]) == float(r["ci_high"]) == 0.0 for r in twin)
+    same = rows["delta", "tuned-again", "base", "all", "flagged"]
+    assert same["value"] == rows["delta", "tuned", "base", "all", "flagged"]["value"]
+    # a gate without an arm covers every non-reference arm
+    assert [(g.arm, g.passed) for g in result.record.gates.results] == [("tuned", False), ("tuned-again", False)]
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "tuned-again" in html
+
+
+def test_a_given_model_arm_is_probed_like_the_others(make_run, tmp_path):
+    extra = f"arms: [{{name: other, model: {tmp_path / 'inputs' / 'tuned'}}}]\nreference_arm: tuned\n"
+    result = make_run(name="other-ref", extra=extra, gates="")
+    record = result.record
+    assert record.reference_arm == "tuned"
+    rows = summary_rows(result.run_dir)
+    assert ("delta", "base", "tuned", "all", "flagged") in rows and ("delta", "other", "tuned", "all", "flagged") in rows
+
+
+def test_rebuild_from_run_json_and_generations_is_byte_identical(run_dir):
+    originals = {name: (run_dir / name).read_bytes() for name in ("scores.csv", "summary.csv", "vocab_shift.csv")}
+    for path in run_dir.iterdir():
+        if path.name not in ("run.json", "generations.jsonl"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    report_run(run_dir)
+    for name, data in originals.items():
+        assert (run_dir / name).read_bytes() == data, name
+    assert (run_dir / "report.html").is_file()
+
+
+def test_report_reanalyses_when_only_summary_is_missing(run_dir):
+    before = (run_dir / "summary.csv").read_bytes()
+    (run_dir / "summary.csv").unlink()
+    report_run(run_dir)
+    assert (run_dir / "summary.csv").read_bytes() == before
+
+
+def test_finished_run_is_not_overwritten_without_force(run_dir):
+    before = (run_dir / "scores.csv").read_bytes()
     with pytest.raises(RunExists, match="--force"):
-        run(config, **kwargs)
-    assert (tmp_path / "run" / "scores.csv").read_bytes() == before
-    assert run(config, force=True, **kwargs).record["status"] == "complete"
+        build_run(run_dir.parent)
+    assert (run_dir / "scores.csv").read_bytes() == before
+    assert build_run(run_dir.parent, force=True).record.status == "complete"
 
 
-def test_resume_skips_finished_stages(tmp_path):
-    config = fake_config(tmp_path)
-    calls = []
+def test_force_deletes_only_what_a_run_writes(run_dir):
+    (run_dir / "notes-of-mine.txt").write_text("keep me", encoding="utf-8")
+    build_run(run_dir.parent, force=True)
+    assert (run_dir / "notes-of-mine.txt").read_text(encoding="utf-8") == "keep me"
 
-    def counting_sampler(label, path, probes):
-        calls.append(label)
-        return fake_sampler(label, path, probes)
 
-    def failing_report(*args, **kwargs):
-        raise RuntimeError("killed")
+def test_a_folder_that_is_not_a_run_is_never_written(tmp_path):
+    (tmp_path / "demo-run").mkdir()
+    (tmp_path / "demo-run" / "thesis.tex").write_text("x", encoding="utf-8")
+    for force in (False, True):
+        with pytest.raises(RunExists, match="not a run directory"):
+            build_run(tmp_path, force=force)
+    assert [p.name for p in (tmp_path / "demo-run").iterdir()] == ["thesis.tex"]
 
+
+def test_resume_after_a_failed_render_stage_redoes_only_that(tmp_path, monkeypatch):
+    generator = FakeGenerator(respond=respond)
     import harness.report.html as html
 
-    original = html.write_report
-    html.write_report = failing_report
-    try:
-        with pytest.raises(RuntimeError):
-            run(config, out_dir=tmp_path / "run", progress=False, sampler=counting_sampler, log=lambda m: None)
-    finally:
-        html.write_report = original
-    record = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(html, "write_report", killed)
+    with pytest.raises(RuntimeError):
+        build_run(tmp_path, generator=generator)
+    record = json.loads((tmp_path / "demo-run" / "run.json").read_text(encoding="utf-8"))
+    # a run killed during report is not "complete", so a plain rerun does not call it finished
     assert record["status"] == "failed" and record["stages"]["report"]["status"] == "failed"
+    assert record["stages"]["export"]["status"] == "done"
     with pytest.raises(RunExists, match="--resume"):
-        run(config, out_dir=tmp_path / "run", progress=False, sampler=counting_sampler, log=lambda m: None)
-    result = run(
-        config, out_dir=tmp_path / "run", resume=True, progress=False, sampler=counting_sampler, log=lambda m: None
-    )
-    assert result.record["status"] == "complete"
-    assert calls == ["base", "tuned"]  # probing was not redone
+        build_run(tmp_path, generator=generator)
+    monkeypatch.undo()
+    result = build_run(tmp_path, generator=generator, resume=True)
+    assert result.record.status == "complete"
+    assert generator.calls == ["base", "tuned"]  # probing was not redone
+
+
+def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
+    import harness.report.html as html
+
+    monkeypatch.setattr(html, "write_report", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        build_run(tmp_path)
+    monkeypatch.undo()
+    with pytest.raises(RunExists, match="config changed"):
+        build_run(tmp_path, resume=True, gates="gates:\n  - {measure: flagged, max_delta: 0.5}\n")
+
+
+def test_a_second_writer_is_refused_while_the_lock_is_held(run_dir):
+    from harness.record.rundir import RunBusy
+
+    with RunDir.open(run_dir, lock=True):
+        with pytest.raises(RunBusy, match="another harness process"):
+            RunDir.open(run_dir, lock=True)
+        with pytest.raises(RunBusy):
+            build_run(run_dir.parent, force=True)
+    assert RunDir.open(run_dir, lock=True).record.status == "complete"
 
 
 def test_cli_misspelled_key_is_one_line_and_exit_1(tmp_path, capsys):
@@ -154,22 +210,23 @@ def test_cli_missing_input_names_the_key(tmp_path, capsys):
     assert "corpus.path: file not found" in capsys.readouterr().err
 
 
-def test_cli_gate_failure_exits_3(tmp_path, monkeypatch, capsys):
-    import importlib
+def test_cli_unknown_arm_reference_is_one_line(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\nbase: {model: m}\ncorpus: {path: c.tsv}\nreference_arm: nope\n", encoding="utf-8")
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reference_arm 'nope' is not an arm" in err[0]
 
-    run_module = importlib.import_module("harness.pipeline")  # the module; harness.pipeline is the function
-    config = fake_config(tmp_path, "gates:\n  - {measure: flagged, max_delta: 0.1}\n")
-    original = run_module.run
-    monkeypatch.setattr(
-        run_module,
-        "run",
-        lambda cfg, **kw: original(
-            config, sampler=fake_sampler, log=lambda m: None, out_dir=tmp_path / "r", progress=False
-        ),
-    )
-    (tmp_path / "cfg.yaml").write_text("name: whatever\nbase: {model: m}\ncorpus: {path: c}\n", encoding="utf-8")
-    assert main(["run", str(tmp_path / "cfg.yaml")]) == 3
-    assert "gate failed: flagged" in capsys.readouterr().err
+
+def test_cli_gate_failure_exits_3(tmp_path, capsys):
+    from conftest import write_config
+
+    # the fake backend answers "<arm> <probe> <i>": ~9 characters, above a 5-character limit
+    config = write_config(tmp_path, gates="gates:\n  - {measure: characters, max_rate: 5}\n")
+    text = config.read_text(encoding="utf-8").replace("probes: {", "probes: {backend: fake, ")
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == 3
+    assert "gate failed: characters [tuned]" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -178,12 +235,12 @@ def test_demo_reproduces_the_reference_direction(tmp_path):
     rates and lowers politeness (the reference rinna experiment's finding)."""
     config = load_config(ROOT / "configs" / "demo.yaml")
     result = run(config, out_dir=tmp_path / "demo", progress=False, log=lambda m: None)
-    rows = list(csv.DictReader((result.run_dir / "summary.csv").open(encoding="utf-8")))
-    delta = {r["measure"]: r for r in rows if r["kind"] == "delta" and r["probe_category"] == "all"}
-    assert float(delta["flagged"]["ci_low"]) > 0
-    assert float(delta["laughter"]["ci_low"]) > 0
-    assert float(delta["polite"]["ci_high"]) < 0
+    rows = summary_rows(result.run_dir)
+    assert float(rows["delta", "tuned", "base", "all", "flagged"]["ci_low"]) > 0
+    assert float(rows["delta", "tuned", "base", "all", "laughter"]["ci_low"]) > 0
+    assert float(rows["delta", "tuned", "base", "all", "polite"]["ci_high"]) < 0
     assert (result.run_dir / "model" / "model.safetensors").is_file()
+    assert result.record.finetune is not None and result.record.arm("base").parameters
     assert read_jsonl(result.run_dir / "negatives" / "negatives.jsonl")
 
 
@@ -197,12 +254,8 @@ def test_demo_never_replaces_another_run(tmp_path):
 
 
 def test_unknown_gate_measure_fails_before_any_work(tmp_path):
-    from harness.errors import ConfigError
-
-    config = fake_config(tmp_path, "gates:\n  - {measure: flaged, max_delta: 0.1}\n")
     with pytest.raises(ConfigError, match=r"gates\[0\].measure: unknown measure 'flaged'"):
-        run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
-    assert not (tmp_path / "run").exists()
-    config = fake_config(tmp_path, "gates:\n  - {measure: flagged, probe_category: nope, max_delta: 0.1}\n")
+        build_run(tmp_path, gates="gates:\n  - {measure: flaged, max_delta: 0.1}\n")
+    assert not (tmp_path / "demo-run").exists()
     with pytest.raises(ConfigError, match="'nope' is not a probe category"):
-        run(config, out_dir=tmp_path / "run", progress=False, sampler=fake_sampler, log=lambda m: None)
+        build_run(tmp_path, gates="gates:\n  - {measure: flagged, probe_category: nope, max_delta: 0.1}\n")

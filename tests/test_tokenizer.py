@@ -110,7 +110,7 @@ def test_rinna_style_model_folder_through_probe_and_finetune(tmp_path):
         run_seed=1,
         progress=False,
     )
-    assert records[0]["prompt_tokens"] == len(tok("ww", add_special_tokens=False)["input_ids"])
+    assert records[0].prompt_tokens == len(tok("ww", add_special_tokens=False)["input_ids"])
 
     corpus = tmp_path / "posts.tsv"
     with POSTS.open(encoding="utf-8") as fh:
