@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from harness.train.base_init import init_base  # noqa: E402
 from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig  # noqa: E402
-from harness.models.hf import generate_samples, prompt_seed  # noqa: E402
+from harness.models.generator import prompt_seed  # noqa: E402
+from harness.models.hf import generate_samples  # noqa: E402
 from harness.models.loading import load_model, quiet_transformers  # noqa: E402
 from harness.data.probes import load_probe_set  # noqa: E402
 

@@ -21,8 +21,6 @@ from harness.record.provenance import file_hashes
 from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
 from harness.record.schema import (
     Arm,
-    BaseInitRecord,
-    FinetuneRecord,
     Generation,
     ProbeRecord,
     StageStatus,
@@ -91,7 +89,7 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     from harness.train.base_init import init_base
 
     result = init_base(config.base.init, run.file("base_model"), seed=config.seed, progress=env.progress)
-    run.record.base_init = BaseInitRecord(**{**result.to_record(), "model_dir": "base_model"})
+    run.record.base_init = result.model_copy(update={"model_dir": "base_model"})
     run.record.arm("base").parameters = result.parameters
     env.log(
         f"  base: {result.parameters:,} parameters, vocab {result.vocab_size}, "
@@ -130,7 +128,7 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         seed=config.seed,
         progress=env.progress,
     )
-    run.record.finetune = FinetuneRecord(**{**result.to_record(), "model_dir": "model"})
+    run.record.finetune = result.model_copy(update={"model_dir": "model"})
     env.log(
         f"  finetune: {result.steps} steps, {result.tokens_per_second:,.0f} tokens/s, eval loss "
         f"{result.eval_loss_before:.2f} → {result.eval_loss_after:.2f} (ppl {result.perplexity_before:.1f} → "

@@ -63,7 +63,7 @@ def test_gate_needs_one_threshold(tmp_path):
         load_config(write(tmp_path, MINIMAL + "gates:\n  - {measure: flagged}\n"))
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "open2ch-sample.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.yaml")))
 def test_shipped_configs_validate(name):
     config = load_config(Path(__file__).parent.parent / "configs" / name)
     assert config.name == name.removesuffix(".yaml")
@@ -73,3 +73,28 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
     path = write(tmp_path, MINIMAL + "finetune:\n  epochs: 1\n  epochs: 3\n")
     with pytest.raises(InputError, match=r":8: key 'epochs' given twice \(first at line 7\)"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("arms: [{name: tuned, model: x}]\n", "arm name 'tuned' is used twice"),
+        ("arms: [{name: twin, same_as: nope}]\n", "same_as 'nope' is not an arm defined before it"),
+        ("arms: [{name: twin, model: x, same_as: tuned}]\n", "give exactly one of model or same_as"),
+        ("arms: [{name: Bad/Name, model: x}]\n", "arms.0.name"),
+        ("reference_arm: nope\n", "reference_arm 'nope' is not an arm (arms: base, tuned)"),
+        ("gates:\n  - {measure: flagged, arm: nope, max_delta: 0.1}\n", "gates[0].arm 'nope' is not an arm"),
+        ("gates:\n  - {measure: flagged, arm: base, max_delta: 0.1}\n", "compares it with itself"),
+    ],
+)
+def test_arm_errors_are_one_line_naming_the_key(tmp_path, extra, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, MINIMAL + extra))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_arm_plan_lists_base_tuned_and_extra_arms(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + "arms: [{name: twin, same_as: tuned}]\n"))
+    plan = config.arm_plan()
+    assert [(a.name, a.source) for a in plan] == [("base", "given"), ("tuned", "finetune"), ("twin", "alias")]
+    assert plan[2].same_as == "tuned" and config.reference_arm == "base"

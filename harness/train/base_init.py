@@ -9,8 +9,6 @@ corpus it was pretrained on.  Special-token ids copy rinna's layout
 from __future__ import annotations
 
 import io
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -19,6 +17,7 @@ from harness.data.corpus import read_corpus
 from harness.errors import InputError
 from harness.models.loading import LoadedModel, pick_device
 from harness.models.tokenizer import spm_to_fast_tokenizer
+from harness.record.schema import BaseInitRecord
 from harness.train.finetune import check_output_folder, save_model
 from harness.train.loop import encode_documents, evaluate_loss, pack_blocks, split_documents, train_blocks
 
@@ -67,26 +66,7 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, out_path: str | P
     return out_path
 
 
-@dataclass
-class BaseInitResult:
-    model_dir: str
-    vocab_size: int
-    parameters: int
-    train_docs: int
-    steps: int
-    eval_loss_before: float
-    eval_loss_after: float
-    seconds: float
-    tokens_per_second: float
-
-    def to_record(self) -> dict:
-        record = dict(self.__dict__)
-        for key in ("eval_loss_before", "eval_loss_after", "seconds", "tokens_per_second"):
-            record[key] = round(record[key], 4)
-        return record
-
-
-def init_base(config: BaseInitConfig, out_dir: str | Path, seed: int = 1234, progress: bool = True) -> BaseInitResult:
+def init_base(config: BaseInitConfig, out_dir: str | Path, seed: int = 1234, progress: bool = True) -> BaseInitRecord:
     """Train a tokenizer and pretrain a small GPT-2 on ``config.corpus``; save to ``out_dir``."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -134,19 +114,14 @@ def init_base(config: BaseInitConfig, out_dir: str | Path, seed: int = 1234, pro
     )
     after = evaluate_loss(model, val, config.batch_size, device)
     save_model(loaded, out_dir)
-    return BaseInitResult(
+    return BaseInitRecord(
         model_dir=str(out_dir),
         vocab_size=len(tokenizer),
         parameters=loaded.parameters,
         train_docs=len(train_texts),
         steps=config.steps,
-        eval_loss_before=before,
-        eval_loss_after=after,
-        seconds=result.seconds,
-        tokens_per_second=result.tokens_per_second,
+        eval_loss_before=round(before, 4),
+        eval_loss_after=round(after, 4),
+        seconds=round(result.seconds, 4),
+        tokens_per_second=round(result.tokens_per_second, 4),
     )
-
-
-def perplexity(loss: float) -> float:
-    """exp(loss), capped so a diverged model does not overflow."""
-    return math.exp(min(loss, 50))

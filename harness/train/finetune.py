@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import CorpusConfig, FinetuneConfig
@@ -11,6 +10,7 @@ from harness.data.corpus import read_corpus
 from harness.errors import ModelError
 from harness.io import replace_folder
 from harness.models.loading import LoadedModel, load_model
+from harness.record.schema import FinetuneRecord
 from harness.train.loop import encode_documents, evaluate_loss, pack_blocks, split_documents, train_blocks
 
 
@@ -43,40 +43,9 @@ def save_model(loaded: LoadedModel, out_dir: str | Path) -> Path:
     return out_dir
 
 
-@dataclass
-class FinetuneResult:
-    """What run.json records about a fine-tuning."""
-
-    model_dir: str
-    train_docs: int
-    val_docs: int
-    train_tokens: int
-    steps: int
-    batch_size: int
-    block_size: int
-    eval_loss_before: float
-    eval_loss_after: float
-    seconds: float
-    tokens_per_second: float
-    device: str
-
-    @property
-    def perplexity_before(self) -> float:
-        return math.exp(min(self.eval_loss_before, 50))
-
-    @property
-    def perplexity_after(self) -> float:
-        return math.exp(min(self.eval_loss_after, 50))
-
-    def to_record(self) -> dict:
-        record = dict(self.__dict__)
-        record["perplexity_before"] = round(self.perplexity_before, 4)
-        record["perplexity_after"] = round(self.perplexity_after, 4)
-        record["eval_loss_before"] = round(self.eval_loss_before, 4)
-        record["eval_loss_after"] = round(self.eval_loss_after, 4)
-        record["seconds"] = round(self.seconds, 2)
-        record["tokens_per_second"] = round(self.tokens_per_second, 1)
-        return record
+def perplexity(loss: float) -> float:
+    """exp(loss) per token, capped so a diverged model does not overflow."""
+    return math.exp(min(loss, 50))
 
 
 def finetune(
@@ -86,7 +55,7 @@ def finetune(
     out_dir: str | Path,
     seed: int = 1234,
     progress: bool = True,
-) -> FinetuneResult:
+) -> FinetuneRecord:
     """Fine-tune ``base_model`` on ``corpus`` and save the result to ``out_dir``."""
     check_output_folder(out_dir)
     loaded = load_model(base_model, device=config.device)
@@ -113,7 +82,7 @@ def finetune(
     )
     after = evaluate_loss(loaded.model, val_set, config.batch_size, loaded.device)
     save_model(loaded, out_dir)
-    return FinetuneResult(
+    return FinetuneRecord(
         model_dir=str(out_dir),
         train_docs=len(train_texts),
         val_docs=len(val_texts),
@@ -121,9 +90,11 @@ def finetune(
         steps=steps,
         batch_size=config.batch_size,
         block_size=int(train_set.shape[1]),
-        eval_loss_before=before,
-        eval_loss_after=after,
-        seconds=result.seconds,
-        tokens_per_second=result.tokens_per_second,
+        eval_loss_before=round(before, 4),
+        eval_loss_after=round(after, 4),
+        perplexity_before=round(perplexity(before), 4),
+        perplexity_after=round(perplexity(after), 4),
+        seconds=round(result.seconds, 2),
+        tokens_per_second=round(result.tokens_per_second, 1),
         device=loaded.device,
     )
