@@ -140,7 +140,8 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
     from harness.data.probes import load_probe_sets
-    from harness.models.generator import SamplingPlan, generator_for
+    from harness.models.backends import generator_for
+    from harness.models.generator import SamplingPlan
 
     if not run.record.arms:
         return Skipped("no arms to probe")
