@@ -1,9 +1,14 @@
-"""Exports of a run directory (placeholder while the package is rebuilt)."""
+"""Exports of a run directory: negative examples, preference pairs, a dataset card.
 
-from pathlib import Path
+``export_run(run, fmt, mask)`` writes one format of ``FORMATS`` (jsonl,
+parquet, hf, dpo, kto) into the run's ``negatives/`` folder and rewrites the
+dataset card there.  Modules: ``registry`` (the formats), ``joined``
+(generations joined to scores, masking), ``negatives`` and ``preference``
+(record builders), ``provenance`` (fields every record carries),
+``writers`` (files through ``RunDir``), ``card`` (README.md from a template).
+"""
 
-FORMATS = ("jsonl", "parquet", "hf", "dpo", "kto")
+from harness.export.exporter import export_run
+from harness.export.registry import FORMATS, ExportFormat
 
-
-def export_run(run, fmt: str, mask: bool = False) -> list[Path]:
-    return []
+__all__ = ["FORMATS", "ExportFormat", "export_run"]
