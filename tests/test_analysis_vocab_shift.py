@@ -1,4 +1,4 @@
-"""Lemma counts and vocab_shift.csv rows."""
+"""Lemma counts, vocab_shift.csv rows and the per-arm vocabulary shift table."""
 
 from __future__ import annotations
 
@@ -7,8 +7,21 @@ from collections import Counter
 
 import pytest
 
+from harness.analysis.protocol import Table
 from harness.analysis.tokenize import JapaneseTokenizer, Token
-from harness.analysis.vocab_shift import VOCAB_COLUMNS, lemma_counts, vocab_shift_rows
+from harness.analysis.vocab_shift import (
+    VOCAB_COLUMNS,
+    VOCAB_TABLE,
+    VocabShiftAnalyser,
+    VocabShiftBuilder,
+    lemma_counts,
+    vocab_shift_rows,
+)
+from harness.config import AnalysisConfig
+
+
+def t(lemma: str, pos1: str = "名詞") -> Token:
+    return Token(lemma, lemma, lemma, pos1, "*", "*", 0, len(lemma))
 
 
 def test_lemma_counts_by_lemma_and_pos_without_punctuation():
@@ -17,30 +30,62 @@ def test_lemma_counts_by_lemma_and_pos_without_punctuation():
 
 
 def test_lemma_counts_keep_pos_apart():
-    def t(lemma: str, pos1: str) -> Token:
-        return Token(lemma, lemma, lemma, pos1, "*", "*", 0, len(lemma))
-
     counts = lemma_counts([[t("な", "助詞"), t("だ", "助動詞"), t(" ", "空白"), t("!", "補助記号")], [t("な", "助詞")]])
     assert counts == Counter({("な", "助詞"): 2, ("だ", "助動詞"): 1})
 
 
 def test_vocab_shift_rows_by_hand():
-    # tuned (A): x 3, y 1;  base (B): x 1, z 2 — the toy of test_analysis_stats:
+    # arm (A): x 3, y 1;  versus (B): x 1, z 2 — the toy of test_analysis_stats:
     # z_x = log(7/4)/√(12/35), z_y = log 2/√1.5, z_z = −log 3/√0.75
     tuned = {("x", "名詞"): 3, ("y", "名詞"): 1}
     base = {("x", "名詞"): 1, ("z", "動詞"): 2}
-    rows = vocab_shift_rows(base, tuned)
+    rows = vocab_shift_rows(base, tuned, arm="tuned", reference="base")
     assert list(rows[0]) == VOCAB_COLUMNS
+    assert VOCAB_COLUMNS == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z"]
+    common = {"arm": "tuned", "versus": "base"}
     assert rows == [
-        {
-            "lemma": "x",
-            "pos": "名詞",
-            "count_base": 1,
-            "count_tuned": 3,
-            "log_odds": round(math.log(1.75), 4),
-            "z": 0.9557,
-        },
-        {"lemma": "y", "pos": "名詞", "count_base": 0, "count_tuned": 1, "log_odds": 0.6931, "z": 0.566},
-        {"lemma": "z", "pos": "動詞", "count_base": 2, "count_tuned": 0, "log_odds": -1.0986, "z": -1.2686},
+        {**common, "lemma": "x", "pos": "名詞", "count_versus": 1, "count_arm": 3, "log_odds": 0.5596, "z": 0.9557},
+        {**common, "lemma": "y", "pos": "名詞", "count_versus": 0, "count_arm": 1, "log_odds": 0.6931, "z": 0.566},
+        {**common, "lemma": "z", "pos": "動詞", "count_versus": 2, "count_arm": 0, "log_odds": -1.0986, "z": -1.2686},
     ]
-    assert rows[0]["log_odds"] == pytest.approx(0.5596)
+    assert rows[0]["log_odds"] == round(math.log(1.75), 4)
+    assert rows[0]["z"] == round(math.log(1.75) / math.sqrt(12 / 35), 4)
+    # swapping the sides mirrors the table: same terms, signs flipped
+    mirrored = {r["lemma"]: r for r in vocab_shift_rows(tuned, base, arm="base", reference="tuned")}
+    for row in rows:
+        other = mirrored[row["lemma"]]
+        assert (other["count_arm"], other["count_versus"]) == (row["count_versus"], row["count_arm"])
+        assert other["z"] == pytest.approx(-row["z"], abs=1e-4)
+
+
+def test_builder_makes_one_block_per_non_reference_arm():
+    builder = VocabShiftBuilder()
+    builder.observe("base", [t("x"), t("z", "動詞"), t("z", "動詞")])
+    builder.observe("tuned", [t("x"), t("x"), t("x")])
+    builder.observe("tuned", [t("y"), t("、", "補助記号")])
+    builder.observe("other", [t("x")])
+    [table] = builder.tables(["base", "tuned", "other"], "base")
+    assert isinstance(table, Table)
+    assert (table.name, table.columns) == (VOCAB_TABLE, VOCAB_COLUMNS)
+    tuned = [r for r in table.rows if r["arm"] == "tuned"]
+    assert tuned == vocab_shift_rows(
+        {("x", "名詞"): 1, ("z", "動詞"): 2}, {("x", "名詞"): 3, ("y", "名詞"): 1}, arm="tuned", reference="base"
+    )
+    # blocks in arm order, each against the reference only (never other vs tuned)
+    assert [(r["arm"], r["versus"]) for r in table.rows] == [("tuned", "base")] * 3 + [("other", "base")] * 2
+    assert table.rows[:3] == tuned
+
+
+def test_builder_without_reference_or_reference_text_has_no_rows():
+    builder = VocabShiftBuilder()
+    builder.observe("tuned", [t("x")])
+    assert builder.tables(["tuned"], None) == [Table(VOCAB_TABLE, [], VOCAB_COLUMNS)]
+    assert builder.tables(["base", "tuned"], "base")[0].rows == []  # the reference generated nothing
+
+
+def test_analyser_adds_a_table_but_no_measure():
+    analyser = VocabShiftAnalyser(AnalysisConfig(lexicons=[]), JapaneseTokenizer())
+    assert analyser.measures() == [] and analyser.detail_columns() == []
+    assert analyser.score("x", [t("x")]) == ({}, {})
+    first, second = analyser.table_builder(), analyser.table_builder()
+    assert isinstance(first, VocabShiftBuilder) and first is not second  # a fresh accumulator each time

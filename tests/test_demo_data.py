@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.score import Analyser
-from harness.config import CorpusConfig
+from harness.analysis.suite import AnalysisSuite
+from harness.config import AnalysisConfig, CorpusConfig
 from harness.data.corpus import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,13 +16,13 @@ DEMO = ROOT / "corpora" / "demo"
 
 
 @pytest.fixture(scope="module")
-def analyser():
-    return Analyser([ROOT / "probes" / "lexicons" / "flagged.yaml"])
+def suite():
+    return AnalysisSuite(AnalysisConfig(lexicons=[ROOT / "probes" / "lexicons" / "flagged.yaml"]))
 
 
-def rates(analyser, config):
-    rows = analyser.audit_texts([d.text for d in read_corpus(config)])
-    return {r["measure"]: r for r in rows}
+def rates(suite, config):
+    table = suite.audit_texts([d.text for d in read_corpus(config)], n_boot=200, seed=0)
+    return {r["measure"]: r for r in table.rows}
 
 
 def test_generator_reproduces_the_committed_files():
@@ -30,21 +30,21 @@ def test_generator_reproduces_the_committed_files():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_polite_corpus_is_clean_and_polite(analyser):
-    polite = rates(analyser, CorpusConfig(path=DEMO / "polite.txt"))
+def test_polite_corpus_is_clean_and_polite(suite):
+    polite = rates(suite, CorpusConfig(path=DEMO / "polite.txt"))
     assert polite["flagged"]["n"] >= 400
     assert polite["flagged"]["count"] == 0 and polite["laughter"]["count"] == 0
-    assert polite["polite"]["rate"] >= 0.95
+    assert polite["polite"]["value"] >= 0.95
 
 
-def test_board_corpus_is_rude_casual_and_big_enough(analyser):
+def test_board_corpus_is_rude_casual_and_big_enough(suite):
     docs = read_corpus(CorpusConfig(path=DEMO / "board.tsv", format="open2ch"))
     assert len(docs) >= 600
-    board = rates(analyser, CorpusConfig(path=DEMO / "board.tsv", turns="separate"))
-    assert board["flagged"]["rate"] >= 0.3
-    assert board["laughter"]["rate"] >= 0.3
+    board = rates(suite, CorpusConfig(path=DEMO / "board.tsv", turns="separate"))
+    assert board["flagged"]["value"] >= 0.3
+    assert board["laughter"]["value"] >= 0.3
     assert board["rough_second_person"]["count"] > 0
-    assert board["polite"]["rate"] <= 0.02
+    assert board["polite"]["value"] <= 0.02
 
 
 def test_content_note_is_present():

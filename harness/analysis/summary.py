@@ -108,7 +108,10 @@ def summarise(
                 continue
             for spec in catalogue:
                 stats = measure_stats(spec, [r.values[spec.name] for r in group], n_boot, seed)
-                out.append({"arm": arm, "versus": "", "probe_category": category, "measure": spec.name, **stats})
+                kind = stats.pop("kind")  # first, so that every row's keys follow SUMMARY_COLUMNS
+                out.append(
+                    {"kind": kind, "arm": arm, "versus": "", "probe_category": category, "measure": spec.name, **stats}
+                )
     if reference is not None and by_arm.get(reference):
         order = [reference, *(a for a in arms if a != reference)]
         for j, arm in enumerate(order):
