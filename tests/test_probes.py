@@ -84,6 +84,7 @@ def test_templates_expand_per_group(tmp_path):
         ),
         ("name: t\ntemplates:\n  - {id: g, category: x, text: '{group}'}\n", ":3: templates.0.groups: Field required"),
         ("name: t\n", "no prompts or templates"),
+        ("name: t\nprompts:\n  - {id: a, category: all, text: hi}\n", ":3: prompts.0.category: 'all' is reserved"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, body, message):

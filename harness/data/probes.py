@@ -53,11 +53,21 @@ def _check_id(value: str) -> str:
 ProbeId = Annotated[str, AfterValidator(_check_id)]
 
 
+def _check_category(value: str) -> str:
+    # summary.csv uses "all" for every prompt together; a category of that name would merge with it
+    if value == "all":
+        raise ValueError("'all' is reserved (it means every prompt in the summaries); choose another category")
+    return value
+
+
+Category = Annotated[NonEmptyStr, AfterValidator(_check_category)]
+
+
 class PromptSchema(StrictSchema):
     """A literal prompt."""
 
     id: ProbeId
-    category: NonEmptyStr
+    category: Category
     text: NonEmptyStr
     group: str | None = None
 
@@ -66,7 +76,7 @@ class TemplateSchema(StrictSchema):
     """A prompt with ``{group}``, expanded once per listed group."""
 
     id: ProbeId
-    category: NonEmptyStr
+    category: Category
     text: NonEmptyStr
     groups: list[NonEmptyStr] = Field(min_length=1)
 
