@@ -1,62 +1,126 @@
-"""The HTML report (harness.report.html) rendered from the hand-made run directory."""
+"""The HTML report (harness.report) rendered from run directories built by the real pipeline.
+
+See tests/conftest.py for the canned completions: tuned p1/0 holds a
+``<script>`` tag and half-width ﾊﾞｶ (バカ after NFKC), tuned p1/1 a formula,
+p2/0 老害 and カス in both arms, tuned p2/1 the topic term 草.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from harness.config import AnalysisConfig
 from harness.errors import InputError
+from harness.record.rundir import CORPUS_AUDIT, SCORES, SUMMARY, RunDir
+from harness.record.schema import FinetuneRecord, StageStatus
 from harness.report.html import render_report, write_report
-from harness.csvfile import read_csv, write_csv
+from harness.report.render import CONTENT_SECURITY_POLICY
+
+THREE_ARMS = "arms: [{name: tuned-again, same_as: tuned}]\n"
+
+
+def _render(path: Path, **options) -> str:
+    return render_report(RunDir.open(path), **options)
 
 
 def _samples(page: str) -> str:
     return page.split("<h2>Samples</h2>", 1)[1]
 
 
-def _set_cell(path: Path, row_id: str, column: str, value: str, key: str = "id") -> None:
-    rows = read_csv(path)
-    columns = list(rows[0])
+def _section(page: str, start: str, end: str) -> str:
+    return page.split(start, 1)[1].split(end, 1)[0]
+
+
+def _edit_record(path: Path, change: Callable) -> None:
+    run = RunDir.open(path)
+    change(run.record)
+    run.save()
+
+
+def _edit_table(path: Path, name: str, change: Callable[[dict[str, str]], None]) -> None:
+    run = RunDir.open(path)
+    rows = run.read_table(name)
     for row in rows:
-        if row[key] == row_id:
-            row[column] = value
-    write_csv(path, rows, columns)
+        change(row)
+    run.write_table(name, rows, list(rows[0]))
+
+
+def _set_spans(path: Path, row_id: str, cell: str) -> None:
+    def change(row: dict[str, str]) -> None:
+        if row["id"] == row_id:
+            row["flagged_spans"] = cell
+
+    _edit_table(path, SCORES, change)
+
+
+def _set_delta_ci(path: Path, arm: str, versus: str, cis: dict[str, tuple[str, str]]) -> None:
+    def change(row: dict[str, str]) -> None:
+        key = (row["kind"], row["arm"], row["versus"], row["probe_category"])
+        if key == ("delta", arm, versus, "all") and row["measure"] in cis:
+            row["ci_low"], row["ci_high"] = cis[row["measure"]]
+
+    _edit_table(path, SUMMARY, change)
+
+
+def _measure_row(page: str, measure: str) -> str:
+    """The first table row of ``measure`` in ``page`` (a section of the report)."""
+    match = re.search(rf"<tr><td title=\"[^\"]*\">{measure}(<span[^<]*</span>)?</td>.*?</tr>", page)
+    assert match, measure
+    return match.group(0)
+
+
+# -- self-contained and safe ---------------------------------------------------------
 
 
 def test_page_is_self_contained(run_dir: Path):
-    page = render_report(run_dir)
+    page = _render(run_dir)
     assert page.startswith("<!DOCTYPE html>")
-    assert '<html lang="ja">' in page
-    assert '<meta charset="utf-8">' in page
+    assert '<html lang="ja">' in page and '<meta charset="utf-8">' in page
+    csp = CONTENT_SECURITY_POLICY.replace("'", "&#39;")  # autoescaped inside the attribute
+    assert f'<meta http-equiv="Content-Security-Policy" content="{csp}">' in page
+    assert CONTENT_SECURITY_POLICY == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     assert "http://" not in page and "https://" not in page
-    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
+    assert '"Noto Sans CJK JP"' in page and '"Meiryo"' in page
     assert "Safety report — demo-run" in page
 
 
 def test_untrusted_text_is_escaped(run_dir: Path):
-    page = render_report(run_dir)
-    assert "<script>alert" not in page
+    def change(record) -> None:
+        record.name = "<i>run</i>"
+        record.arms[1].path = "<img src=x onerror=alert(1)>"
+
+    _edit_record(run_dir, change)
+    page = _render(run_dir)
+    assert "<script>alert" not in page and "<img" not in page and "<i>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "=HYPERLINK(&quot;x&quot;,&quot;クリック&quot;)して見ろよ" in page
+    assert "=HYPERLINK(&#34;x&#34;,&#34;クリック&#34;)して見ろよ" in page
+    assert "Safety report — &lt;i&gt;run&lt;/i&gt;" in page
+    assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in page
 
 
 def test_attribute_values_cannot_break_out(run_dir: Path):
     evil = 'x" onmouseover="alert(1)'
-    spans = json.dumps([[27, 29, "バカ", evil]], ensure_ascii=False)
-    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans", spans)
-    page = render_report(run_dir, mask=False)
+    _set_spans(run_dir, "tuned/smoke/p1/0", json.dumps([[27, 29, "バカ", evil]], ensure_ascii=False))
+    page = _render(run_dir, mask=False)
     assert 'onmouseover="' not in page
-    assert 'title="x&quot; onmouseover=&quot;alert(1): バカ"' in page
+    assert 'title="x&#34; onmouseover=&#34;alert(1): バカ"' in page
     assert 'class="flag cat-xonmouseoveralert1"' in page
 
 
+# -- masking -------------------------------------------------------------------------
+
+
 def test_masked_by_default(run_dir: Path):
-    page = render_report(run_dir)
+    page = _render(run_dir)
     samples = _samples(page)
     assert "flagged terms are masked" in page
-    assert ('&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>だろww') in samples
+    assert '&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>だろww' in samples
     assert (
         '<mark class="flag cat-ageism" title="ageism">●●</mark>は'
         '<mark class="flag cat-insult" title="insult">●●</mark>w'
@@ -65,14 +129,17 @@ def test_masked_by_default(run_dir: Path):
         assert term not in page
 
 
-def test_mask_on_when_config_omits_it(make_run_dir):
-    run_dir = make_run_dir(run_updates={"config": {"name": "demo-run"}})
-    assert "バカ" not in _samples(render_report(run_dir))
+def test_mask_on_when_config_omits_it(run_dir: Path):
+    def change(record) -> None:
+        record.config.analysis = AnalysisConfig(lexicons=record.config.analysis.lexicons)
+
+    _edit_record(run_dir, change)
+    assert "バカ" not in _samples(_render(run_dir))
 
 
-def test_unmasked_shows_term_in_mark(make_run_dir):
-    run_dir = make_run_dir(run_updates={"config": {"analysis": {"mask_flagged": False}}})
-    page = render_report(run_dir)
+def test_mask_off_via_config(run_dir: Path):
+    _edit_record(run_dir, lambda record: setattr(record.config.analysis, "mask_flagged", False))
+    page = _render(run_dir)
     samples = _samples(page)
     assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in samples
     assert "ﾊﾞｶ" not in samples  # the NFKC text is what the offsets refer to
@@ -81,112 +148,267 @@ def test_unmasked_shows_term_in_mark(make_run_dir):
 
 
 def test_mask_keyword_overrides_config(run_dir: Path):
-    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in render_report(run_dir, mask=False)
+    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in _render(run_dir, mask=False)
+    _edit_record(run_dir, lambda record: setattr(record.config.analysis, "mask_flagged", False))
+    assert "バカ" not in _samples(_render(run_dir, mask=True))
 
 
 def test_flagged_lemmas_masked_in_vocab_table(run_dir: Path):
-    _set_cell(run_dir / "vocab_shift.csv", "カス", "z", "0.5", key="lemma")
-    page = render_report(run_dir)
-    assert "<tr><td>●●</td><td>名詞</td>" in page
-    assert "カス" not in page
-    assert "<tr><td>カス</td>" in render_report(run_dir, mask=False)
+    def lift(row: dict[str, str]) -> None:
+        if row["lemma"] == "老害":  # into the top 20 of its table
+            row["z"] = "0.9"
+
+    _edit_table(run_dir, "vocab_shift.csv", lift)
+    vocab = _section(_render(run_dir), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
+    assert "<tr><td>●●</td><td>名詞</td>" in vocab and "老害" not in vocab
+    assert "<tr><td>●</td><td>名詞</td>" in vocab  # 草: every lexicon match is masked
+    assert "<tr><td>老害</td><td>名詞</td>" in _render(run_dir, mask=False)
+
+
+# -- run, gates, fine-tuning ---------------------------------------------------------
 
 
 def test_run_metadata_gates_and_finetune(run_dir: Path):
-    page = render_report(run_dir)
+    def change(record) -> None:
+        record.arms[1].parameters = 1_234_567
+        record.finetune = FinetuneRecord(
+            model_dir="model",
+            train_docs=3,
+            val_docs=1,
+            train_tokens=120,
+            steps=2,
+            batch_size=8,
+            block_size=128,
+            eval_loss_before=4.2,
+            eval_loss_after=3.1,
+            perplexity_before=66.69,
+            perplexity_after=22.2,
+            seconds=1.0,
+            tokens_per_second=120.0,
+            device="cpu",
+        )
+
+    _edit_record(run_dir, change)
+    page = _render(run_dir)
     assert '<span class="badge complete">complete</span>' in page
-    assert "unidic-lite 1.0.8" in page
-    assert '<td>tuned</td><td>model</td><td class="num">1,234,567 (1.2M)</td>' in page
+    assert "dictionary: <strong>unidic-lite 1.0.8 (sys.dic 102" in page
+    assert '<tr><td>base</td><td><span class="badge">reference</span></td><td>given</td>' in page
+    assert '<td class="num">1,234,567 (1.2M)</td><td>fake</td></tr>' in page
     assert "gate failed" in page and ">FAIL<" in page
+    assert '<td class="num">+10.0 pp</td><td class="num">+25.0 pp [+0.0, +75.0]</td>' in page
+    assert "<h2>Fine-tuning</h2>" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
 
 
-def test_optional_sections_may_be_missing(make_run_dir):
-    run_dir = make_run_dir(run_updates={"finetune": None, "gates": None, "versions": None, "models": None})
-    page = render_report(run_dir)
+def test_status_while_the_run_renders_itself(run_dir: Path):
+    def rendering(record) -> None:  # as during the report stage: export and report still running
+        record.status = "running"
+        record.stages["report"] = StageStatus(status="running")
+
+    _edit_record(run_dir, rendering)
+    assert '<span class="badge complete">complete</span><span class="n">evaluation complete</span>' in _render(run_dir)
+    _edit_record(run_dir, lambda record: record.stages.__setitem__("gates", StageStatus(status="pending")))
+    assert '<span class="badge running">running</span>' in _render(run_dir)
+    _edit_record(run_dir, lambda record: setattr(record, "status", "failed"))
+    assert '<span class="badge failed">failed</span>' in _render(run_dir)
+
+
+def test_optional_sections_may_be_missing(run_dir: Path):
+    def change(record) -> None:
+        record.finetune = None
+        record.gates = None
+        record.versions = {}
+
+    _edit_record(run_dir, change)
+    (run_dir / "vocab_shift.csv").unlink()
+    (run_dir / CORPUS_AUDIT).unlink()
+    page = _render(run_dir)
     assert "The gate stage has not run." in page
     assert "<h2>Fine-tuning</h2>" not in page
+    assert "dictionary: <strong>not recorded</strong>" in page
+    assert "Vocabulary shift" not in page and "tuning corpus" not in page
+
+
+# -- summary -------------------------------------------------------------------------
 
 
 def test_summary_cells(run_dir: Path):
-    page = render_report(run_dir)
-    flagged_all = page.split("<h3>All probes</h3>")[1].split("</tr>")[1]
-    assert flagged_all == (
-        "<tr><td>flagged</td>"
+    page = _render(run_dir)
+    table = _section(page, "<h3>All probes</h3>", "</table>")
+    assert (
+        '<th class="num">tuning corpus [95% CI]</th><th class="num">base [95% CI]</th>'
+        '<th class="num">tuned [95% CI]</th><th class="num">Δ tuned−base [95% CI]</th>'
+    ) in table
+    assert _measure_row(table, "flagged").endswith(
+        '<td class="num">66.7% [20.8–93.8]<span class="n">2/3</span></td>'
         '<td class="num">25.0% [4.6–69.9]<span class="n">1/4</span></td>'
         '<td class="num">50.0% [15.0–85.0]<span class="n">2/4</span></td>'
-        '<td class="num ">+25.0 pp [+0.0, +75.0]<span class="n">n=4</span></td>'
+        '<td class="num">+25.0 pp [+0.0, +75.0]<span class="n">n=4</span></td></tr>'
     )
+    # mean measures: plain numbers and plain deltas, one precision per measure
+    characters = _measure_row(table, "characters")
+    assert "%" not in characters and " pp" not in characters
+    assert '<td class="num">11.5 [8.5–16.2]<span class="n">n=4</span></td>' in characters
+    assert '<td class="num">+6.2 [-6.5, +19.0]<span class="n">n=4</span></td>' in characters
+    assert '<td class="num">0.982 [0.946–1.000]<span class="n">n=4</span></td>' in _measure_row(table, "distinct_2")
     assert "<summary>Probe category: forum</summary>" in page
     assert "<summary>Probe category: group</summary>" in page
+    assert "<h2>Between arms</h2>" not in page  # two arms: nothing but the reference delta
 
 
-def test_harmful_increase_is_red(run_dir: Path):
-    path = run_dir / "summary.csv"
-    rows = read_csv(path)
-    for row in rows:
-        if (row["kind"], row["probe_category"]) == ("delta", "all") and row["measure"] in ("flagged", "polite"):
-            row["ci_low"], row["ci_high"] = ("0.1", "0.4") if row["measure"] == "flagged" else ("-0.9", "-0.1")
-    write_csv(path, rows, list(rows[0]))
-    page = render_report(run_dir)
-    assert '<td class="num worse">+25.0 pp [+10.0, +40.0]' in page
-    assert '<td class="num shift">-50.0 pp [-90.0, -10.0]' in page  # tone: neutral highlight
-
-
-def test_vocab_tables(run_dir: Path):
-    page = render_report(run_dir, mask=False)
-    tuned, base = page.split("<h4>Toward tuned</h4>")[1].split("<h4>Toward base</h4>")
-    order = [tuned.index(f"<td>{lemma}</td>") for lemma in ("w", "馬鹿", "お前")]
-    assert order == sorted(order)
-    assert '<td class="num">+1.42</td>' in tuned and "天気" not in tuned
-    assert base.index("<td>です</td>") < base.index("<td>天気</td>")
-
-
-def test_samples_are_paired_and_limited(run_dir: Path):
-    samples = _samples(render_report(run_dir))
-    assert "Showing 2 of 2 probes, 8 of 8 generations." in samples
-    assert "<h4>base · sample 0 · seed 101</h4>" in samples
-    assert "<h4>tuned · sample 0 · seed 101 <span" in samples
-    assert "group <strong>高齢者</strong>" in samples
-    limited = _samples(render_report(run_dir, max_probes=1, max_samples=1))
-    assert "Showing 1 of 2 probes, 2 of 8 generations." in limited
-    assert "smoke/p2" not in limited and "sample 1" not in limited
-
-
-def test_missing_scores_csv_names_the_file(run_dir: Path):
-    (run_dir / "scores.csv").unlink()
-    with pytest.raises(InputError, match=r"scores\.csv: file not found"):
-        render_report(run_dir)
-
-
-@pytest.mark.parametrize("name", ["run.json", "generations.jsonl", "summary.csv", "vocab_shift.csv"])
-def test_every_input_is_required(run_dir: Path, name: str):
-    (run_dir / name).unlink()
-    with pytest.raises(InputError, match=name.replace(".", r"\.")):
-        render_report(run_dir)
-
-
-def test_bad_span_names_file_and_line(run_dir: Path):
-    _set_cell(run_dir / "scores.csv", "tuned/smoke/p1/0", "flagged_spans", '[[0, 99, "x", "y"]]')
-    with pytest.raises(InputError, match=r"scores\.csv:6: span"):
-        render_report(run_dir)
-
-
-def test_write_report(run_dir: Path):
-    path = write_report(run_dir, max_probes=1)
-    assert path == run_dir / "report.html"
-    assert path.read_text(encoding="utf-8") == render_report(run_dir, max_probes=1)
-    assert not list(run_dir.glob(".report.html.*"))
+def test_harmful_increase_is_red_and_a_topic_is_not(run_dir: Path):
+    cis = {
+        "flagged": ("0.1", "0.4"),
+        "rough_second_person": ("-0.4", "-0.1"),
+        "cat_slang": ("0.1", "0.4"),  # a topic category: harmful false in the catalogue
+        "polite": ("-0.9", "-0.1"),
+        "characters": ("1", "12"),
+    }
+    _set_delta_ci(run_dir, "tuned", "base", cis)
+    table = _section(_render(run_dir), "<h3>All probes</h3>", "</table>")
+    assert '<td class="num worse">+25.0 pp [+10.0, +40.0]' in _measure_row(table, "flagged")
+    assert '<td class="num better">+25.0 pp [-40.0, -10.0]' in _measure_row(table, "rough_second_person")
+    slang = _measure_row(table, "cat_slang")
+    assert '<td class="num shift">+25.0 pp [+10.0, +40.0]' in slang and "worse" not in slang
+    assert '<td class="num shift">-50.0 pp [-90.0, -10.0]' in _measure_row(table, "polite")
+    assert '<td class="num shift">+6.2 [+1.0, +12.0]' in _measure_row(table, "characters")
+    assert "worse" not in _measure_row(table, "cat_ageism")  # CI [0, 0]: no colour
 
 
 def test_corpus_rate_column_only_with_an_audit(run_dir: Path):
-    assert "tuning corpus" not in render_report(run_dir)
-    write_csv(
-        run_dir / "corpus_audit.csv",
-        [{"measure": "flagged", "n": 40, "count": 10, "rate": 0.25, "ci_low": 0.1419, "ci_high": 0.4019}],
-        ["measure", "n", "count", "rate", "ci_low", "ci_high"],
+    (run_dir / CORPUS_AUDIT).unlink()
+    assert "tuning corpus" not in _render(run_dir)
+    RunDir.open(run_dir).write_table(
+        CORPUS_AUDIT,
+        [{"measure": "flagged", "kind": "rate", "n": 40, "count": 10, "value": 0.25, "ci_low": 0.14, "ci_high": 0.4}],
+        ["measure", "kind", "n", "count", "value", "ci_low", "ci_high"],
     )
-    page = render_report(run_dir)
+    page = _render(run_dir)
     assert "tuning corpus [95% CI]" in page
-    assert "25.0% [14.2–40.2]" in page and "10/40" in page
+    assert '<td class="num">25.0% [14.0–40.0]<span class="n">10/40</span></td>' in page
+    # the corpus has no probe categories: the column is in the "all" table only
+    assert "tuning corpus" not in page.split("<summary>Probe category: forum</summary>", 1)[1]
+
+
+# -- N arms --------------------------------------------------------------------------
+
+
+def test_three_arms(make_run):
+    page = _render(make_run(extra=THREE_ARMS).run_dir)
+    table = _section(page, "<h3>All probes</h3>", "</table>")
+    assert (
+        '<th class="num">base [95% CI]</th><th class="num">tuned [95% CI]</th><th class="num">tuned-again [95% CI]</th>'
+        '<th class="num">Δ tuned−base [95% CI]</th><th class="num">Δ tuned-again−base [95% CI]</th>'
+    ) in table
+    assert "<td>tuned-again</td><td></td><td>alias of tuned</td><td>–</td>" in page
+    between = _section(page, "<h2>Between arms</h2>", "</table>")
+    assert '<th class="num">Δ tuned-again−tuned [95% CI]</th>' in between
+    assert '<td class="num">+0.0 pp [+0.0, +0.0]<span class="n">n=4</span></td></tr>' in _measure_row(
+        between, "flagged"
+    )
+    assert '<td class="num">+0.0 [+0.0, +0.0]<span class="n">n=4</span></td></tr>' in _measure_row(
+        between, "characters"
+    )
+    assert "<h3>tuned-again vs base</h3>" in page and "<h4>Toward tuned-again</h4>" in page
+    samples = _samples(page)
+    assert "Showing 2 of 2 probes, 12 of 12 generations." in samples
+    first_pair = _section(samples, '<div class="pair">', '<div class="pair">')
+    assert [re.sub(r" ·.*", "", h) for h in re.findall(r"<h4>([^<]*)", first_pair)] == [
+        "base",
+        "tuned",
+        "tuned-again",
+    ]
+
+
+# -- vocabulary and samples ----------------------------------------------------------
+
+
+def test_vocab_tables(run_dir: Path):
+    page = _render(run_dir, mask=False)
+    tuned, base = _section(page, "<h4>Toward tuned</h4>", "</div></div>").split("<h4>Toward base</h4>")
+    assert tuned.index("<td>script</td>") < tuned.index("<td>HYPERLINK</td>")
+    assert '<td class="num">+0.86</td>' in tuned and "天気" not in tuned
+    assert '<th class="num">base</th><th class="num">tuned</th><th class="num">z</th>' in tuned
+    assert base.index("<td>です</td>") < base.index("<td>天気</td>")
+    assert "<td>script</td>" not in base
+
+
+def test_samples_are_paired_and_limited(run_dir: Path):
+    samples = _samples(_render(run_dir))
+    assert "Showing 2 of 2 probes, 8 of 8 generations." in samples
+    assert re.search(r"<h4>base · sample 0 · seed \d+</h4>", samples)
+    assert re.search(r'<h4>tuned · sample 0 · seed \d+ <span class="badge fail">flagged</span>', samples)
+    assert "group <strong>高齢者</strong>" in samples
+    limited = _samples(_render(run_dir, max_probes=1, max_samples=1))
+    assert "Showing 1 of 2 probes, 2 of 8 generations." in limited
+    assert "smoke/p2" not in limited and "sample 1" not in limited
+    assert "Showing 2 of 2 probes, 8 of 8 generations." in _samples(_render(run_dir, max_probes=None, max_samples=None))
+
+
+def test_empty_completion_is_said_not_blank(run_dir: Path):
+    path = run_dir / "generations.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for gen in lines:
+        if gen["id"] == "base/smoke/p1/0":
+            gen["completion"] = gen["text"] = ""
+    path.write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in lines), encoding="utf-8")
+    assert '<p class="muted">(empty: end of text at once)</p>' in _samples(_render(run_dir))
+
+
+# -- inputs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["generations.jsonl", SCORES, SUMMARY])
+def test_every_core_input_is_required(run_dir: Path, name: str):
+    (run_dir / name).unlink()
+    with pytest.raises(InputError, match=re.escape(name) + ": file not found"):
+        _render(run_dir)
+
+
+def test_bad_span_names_file_and_line(run_dir: Path):
+    _set_spans(run_dir, "tuned/smoke/p1/0", '[[0, 99, "x", "y"]]')
+    with pytest.raises(InputError, match=r"scores\.csv:6: span"):
+        _render(run_dir)
+
+
+def test_generation_without_scores_row(run_dir: Path):
+    run = RunDir.open(run_dir)
+    rows = [r for r in run.read_table(SCORES) if r["id"] != "tuned/smoke/p2/1"]
+    run.write_table(SCORES, rows, list(rows[0]))
+    with pytest.raises(InputError, match=r"scores\.csv: no row for generation 'tuned/smoke/p2/1'"):
+        _render(run_dir)
+
+
+def test_bad_summary_cell_names_file_and_line(run_dir: Path):
+    def change(row: dict[str, str]) -> None:
+        if (row["kind"], row["arm"], row["probe_category"], row["measure"]) == ("rate", "base", "all", "polite"):
+            row["value"] = "lots"
+
+    _edit_table(run_dir, SUMMARY, change)
+    with pytest.raises(InputError, match=r"summary\.csv:6: column 'value': 'lots' is not a number"):
+        _render(run_dir)
+
+
+def test_summary_measure_outside_the_catalogue(run_dir: Path):
+    _edit_record(run_dir, lambda record: record.measures.pop(0))
+    with pytest.raises(InputError, match=r"summary\.csv:2: measure 'flagged' is not in the run record's catalogue"):
+        _render(run_dir)
+
+
+def test_write_report(run_dir: Path):
+    run = RunDir.open(run_dir)
+    path = write_report(run, max_probes=1)
+    assert path == run_dir / "report.html"
+    assert path.read_text(encoding="utf-8") == render_report(run, max_probes=1)
+    assert not list(run_dir.glob(".report.html.*"))
+
+
+def test_no_hand_escaping_and_no_arm_names_in_the_report_package():
+    package = Path(__file__).resolve().parents[1] / "harness" / "report"
+    sources = [*package.glob("*.py"), *package.glob("templates/*.j2")]
+    assert any(p.suffix == ".j2" for p in sources)
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "escape(" not in text and "Markup(" not in text and "|safe" not in text.replace(" ", ""), path
+        assert not re.search(r"""["'](base|tuned)["']""", text), path

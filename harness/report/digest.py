@@ -1,0 +1,269 @@
+"""What the report shows, as plain data: a pure function from a run directory to a ``ReportDigest``.
+
+All of the report's logic lives here and in the modules it calls (number
+formatting and colouring in ``numbers``, tables in ``tables``, grouping and
+masking of completions in ``samples``); the templates only lay the digest
+out.  Nothing here loads a model or writes a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from harness.record.rundir import RunDir
+from harness.record.schema import GateResult, RunRecord
+from harness.report.numbers import (
+    MISSING,
+    format_difference,
+    format_difference_interval,
+    format_level,
+    format_parameters,
+)
+from harness.report.samples import SamplesDigest, digest_samples, masked_terms, score_generations
+from harness.report.tables import SummaryDigest, VocabBlock, digest_summary, digest_vocab
+
+DEFAULT_MAX_PROBES = 100
+DEFAULT_MAX_SAMPLES = 4
+
+
+@dataclass
+class ArmRow:
+    """A row of the arms table."""
+
+    name: str
+    reference: bool
+    source: str
+    path: str
+    parameters: str
+    backend: str
+
+
+@dataclass
+class StageRow:
+    """A row of the stages table."""
+
+    name: str
+    status: str
+    seconds: str
+    note: str
+
+
+@dataclass
+class GateRow:
+    """A gate result, its numbers formatted by the measure's kind."""
+
+    arm: str
+    measure: str
+    probe_category: str
+    kind: str
+    use: str
+    threshold: str
+    value: str
+    passed: bool
+
+
+@dataclass
+class GatesDigest:
+    """The gates section; ``ran`` is false when the gate stage has not run."""
+
+    ran: bool
+    passed: bool
+    rows: list[GateRow]
+
+
+@dataclass
+class TrainingDigest:
+    """Fine-tuning (or base-model training): before → after pairs and counts."""
+
+    title: str
+    changes: list[tuple[str, str]]  # (label, "4.200 → 3.100")
+    counts: list[tuple[str, str]]
+
+
+@dataclass
+class ReportDigest:
+    """Everything the report template lays out."""
+
+    name: str
+    status: str
+    status_class: str
+    status_note: str  # why the page says complete while run.json still says running
+    dictionary: str
+    meta: list[tuple[str, str]]
+    arms: list[ArmRow]
+    reference: str
+    stages: list[StageRow]
+    versions: list[tuple[str, str]]
+    config_json: str
+    gates: GatesDigest
+    training: list[TrainingDigest]
+    summary: SummaryDigest
+    vocab: list[VocabBlock] | None
+    samples: SamplesDigest
+    mask: bool
+
+
+def shown_status(record: RunRecord) -> str:
+    """The run's status as the report states it.
+
+    The report is rendered by a stage of the run itself, so the record still
+    says "running" then; once every stage before export and report is done
+    the evaluation is complete, and the page says so.
+    """
+    if record.status == "running" and record.evaluated():
+        return "complete"
+    return record.status
+
+
+def _text(value: object) -> str:
+    return MISSING if value is None else str(value)
+
+
+def _arms(record: RunRecord) -> list[ArmRow]:
+    rows = []
+    for arm in record.arms:
+        source = f"{arm.source} of {arm.same_as}" if arm.same_as else arm.source
+        rows.append(
+            ArmRow(
+                arm.name,
+                arm.reference,
+                source,
+                _text(arm.path),
+                format_parameters(arm.parameters),
+                _text(arm.backend),
+            )
+        )
+    return rows
+
+
+def _stages(record: RunRecord) -> list[StageRow]:
+    names = list(dict.fromkeys([*record.plan, *record.stages]))
+    rows = []
+    for name in names:
+        stage = record.stages.get(name)
+        status = stage.status if stage else "pending"
+        seconds = f"{stage.seconds:.2f}" if stage and stage.seconds is not None else MISSING
+        note = (stage.error or stage.note or "") if stage else ""
+        rows.append(StageRow(name, status, seconds, note))
+    return rows
+
+
+def _gate_row(record: RunRecord, result: GateResult) -> GateRow:
+    try:
+        kind = record.measure(result.measure).kind
+    except KeyError:
+        kind = "mean"  # a gate on an unknown measure: show its raw numbers
+    if result.kind == "max_delta":
+        threshold = format_difference(kind, result.threshold)
+        interval = format_difference_interval(kind, result.ci_low, result.ci_high)
+        value = f"{format_difference(kind, result.value)} {interval}"
+    else:
+        threshold = format_level(kind, result.threshold)
+        low, high = format_level(kind, result.ci_low), format_level(kind, result.ci_high)
+        value = f"{format_level(kind, result.value)} [{low}–{high}]"
+    against = f"{result.arm} vs {result.reference}" if result.reference else result.arm
+    return GateRow(
+        against, result.measure, result.probe_category, result.kind, result.use, threshold, value, result.passed
+    )
+
+
+def _gates(record: RunRecord) -> GatesDigest:
+    if record.gates is None:
+        return GatesDigest(False, False, [])
+    return GatesDigest(True, record.gates.passed, [_gate_row(record, r) for r in record.gates.results])
+
+
+def _training(record: RunRecord) -> list[TrainingDigest]:
+    out = []
+    if record.base_init is not None:
+        b = record.base_init
+        out.append(
+            TrainingDigest(
+                "Base model (trained from scratch)",
+                [("eval loss", f"{b.eval_loss_before:.3f} → {b.eval_loss_after:.3f}")],
+                [
+                    ("parameters", format_parameters(b.parameters)),
+                    ("vocab size", f"{b.vocab_size:,}"),
+                    ("train docs", f"{b.train_docs:,}"),
+                    ("steps", f"{b.steps:,}"),
+                ],
+            )
+        )
+    if record.finetune is not None:
+        f = record.finetune
+        out.append(
+            TrainingDigest(
+                "Fine-tuning",
+                [
+                    ("eval loss", f"{f.eval_loss_before:.3f} → {f.eval_loss_after:.3f}"),
+                    ("perplexity", f"{f.perplexity_before:.3f} → {f.perplexity_after:.3f}"),
+                ],
+                [
+                    ("train docs", f"{f.train_docs:,}"),
+                    ("val docs", f"{f.val_docs:,}"),
+                    ("train tokens", f"{f.train_tokens:,}"),
+                    ("steps", f"{f.steps:,}"),
+                    ("device", f.device),
+                ],
+            )
+        )
+    return out
+
+
+def digest_run(
+    run: RunDir,
+    *,
+    max_probes: int | None = DEFAULT_MAX_PROBES,
+    max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    mask: bool | None = None,
+) -> ReportDigest:
+    """The report of ``run`` as data.
+
+    ``max_probes``/``max_samples`` limit the samples section (``None``: all);
+    ``mask`` overrides ``config.analysis.mask_flagged``.  A missing or
+    malformed generations.jsonl, scores.csv or summary.csv raises
+    ``InputError`` naming the file (and line); vocab_shift.csv and
+    corpus_audit.csv are optional.
+    """
+    record = run.record
+    if mask is None:
+        mask = record.config.analysis.mask_flagged
+    scored = score_generations(run)
+    summary = digest_summary(run)
+    harmful_binary = [m.name for m in record.measures if m.harmful and m.kind == "binary"]
+    status = shown_status(record)
+    versions = record.versions
+    return ReportDigest(
+        name=record.name,
+        status=status,
+        status_class=re.sub(r"[^a-z]", "", status.lower()),
+        status_note="evaluation complete" if status != record.status else "",
+        dictionary=versions.get("dictionary") or "not recorded",
+        meta=[
+            ("created", _text(record.created)),
+            ("finished", _text(record.finished)),
+            ("git sha", _text(record.git_sha)),
+            ("seed", str(record.seed)),
+            ("record version", str(record.version)),
+        ],
+        arms=_arms(record),
+        reference=record.reference_arm or MISSING,
+        stages=_stages(record),
+        versions=[(k, _text(v)) for k, v in versions.items()],
+        config_json=json.dumps(record.config.model_dump(mode="json"), ensure_ascii=False, indent=2),
+        gates=_gates(record),
+        training=_training(record),
+        summary=summary,
+        vocab=digest_vocab(run, masked_terms(scored) if mask else set()),
+        samples=digest_samples(
+            scored,
+            [a.name for a in record.arms],
+            harmful_binary,
+            mask=mask,
+            max_probes=max_probes,
+            max_samples=max_samples,
+        ),
+        mask=mask,
+    )
