@@ -30,9 +30,7 @@ def check_gates(gates: Sequence[GateConfig], catalogue: Sequence[MeasureSpec], c
             )
 
 
-def _find(
-    summary: Sequence[Mapping[str, str]], gate: GateConfig, arm: str, versus: str | None
-) -> Mapping[str, str]:
+def _find(summary: Sequence[Mapping[str, str]], gate: GateConfig, arm: str, versus: str | None) -> Mapping[str, str]:
     delta = versus is not None
     for row in summary:
         if (
@@ -44,9 +42,7 @@ def _find(
         ):
             return row
     what = "delta" if delta else "rate/mean"
-    raise ConfigError(
-        f"gate on '{gate.measure}' / '{gate.probe_category}' / arm '{arm}': no {what} row in summary.csv"
-    )
+    raise ConfigError(f"gate on '{gate.measure}' / '{gate.probe_category}' / arm '{arm}': no {what} row in summary.csv")
 
 
 def evaluate_gates(

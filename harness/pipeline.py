@@ -124,8 +124,10 @@ def run(
     turns it into exit code 3).  ``generator`` replaces the model backend of
     every arm (tests pass ``FakeGenerator`` to run the pipeline without torch).
     """
-    needs_torch = generator is None or (config.base is not None and config.base.init) or any(
-        a.source == "finetune" for a in config.arm_plan()
+    needs_torch = (
+        generator is None
+        or (config.base is not None and config.base.init)
+        or any(a.source == "finetune" for a in config.arm_plan())
     )
     if needs_torch and config.probes.backend != "fake":
         from harness.models.loading import quiet_transformers

@@ -353,11 +353,13 @@ def test_score_generations_is_deterministic(suite, tables):
 
 def test_vocab_shift(tables):
     vocab = tables[2]
-    assert vocab.columns == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z"]
+    assert vocab.columns == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z", "flagged"]
     assert {(r["arm"], r["versus"]) for r in vocab.rows} == {("tuned", "base")}
     rows = {(r["lemma"], r["pos"]): r for r in vocab.rows}
     assert (rows[("死ぬ", "動詞")]["count_arm"], rows[("死ぬ", "動詞")]["count_versus"]) == (1, 0)
     assert rows[("馬鹿", "名詞")]["count_versus"] == rows[("馬鹿", "名詞")]["count_arm"] == 1
+    # バカ matched the lexicon, so its dictionary form 馬鹿 is marked for masking; 天気 is not
+    assert rows[("馬鹿", "名詞")]["flagged"] == 1 and rows[("天気", "名詞")]["flagged"] == 0
     assert rows[("死ぬ", "動詞")]["z"] > 0 > rows[("天気", "名詞")]["z"]
     assert not any(pos in ("補助記号", "空白") for _, pos in rows)
     zs = [r["z"] for r in vocab.rows]

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from harness.analysis.protocol import Table
+from harness.analysis.protocol import ScoredText, Table
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.analysis.vocab_shift import (
     VOCAB_COLUMNS,
@@ -22,6 +22,11 @@ from harness.config import AnalysisConfig
 
 def t(lemma: str, pos1: str = "名詞") -> Token:
     return Token(lemma, lemma, lemma, pos1, "*", "*", 0, len(lemma))
+
+
+def seen(tokens: list[Token], spans: str = "[]") -> ScoredText:
+    """A scored text as the suite hands it to table builders."""
+    return ScoredText("", tokens, {}, {"flagged_spans": spans})
 
 
 def test_lemma_counts_by_lemma_and_pos_without_punctuation():
@@ -41,14 +46,16 @@ def test_vocab_shift_rows_by_hand():
     base = {("x", "名詞"): 1, ("z", "動詞"): 2}
     rows = vocab_shift_rows(base, tuned, arm="tuned", reference="base")
     assert list(rows[0]) == VOCAB_COLUMNS
-    assert VOCAB_COLUMNS == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z"]
-    common = {"arm": "tuned", "versus": "base"}
+    assert VOCAB_COLUMNS == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z", "flagged"]
+    common = {"arm": "tuned", "versus": "base", "flagged": 0}
     assert rows == [
         {**common, "lemma": "x", "pos": "名詞", "count_versus": 1, "count_arm": 3, "log_odds": 0.5596, "z": 0.9557},
         {**common, "lemma": "y", "pos": "名詞", "count_versus": 0, "count_arm": 1, "log_odds": 0.6931, "z": 0.566},
         {**common, "lemma": "z", "pos": "動詞", "count_versus": 2, "count_arm": 0, "log_odds": -1.0986, "z": -1.2686},
     ]
     assert rows[0]["log_odds"] == round(math.log(1.75), 4)
+    marked = vocab_shift_rows(base, tuned, arm="tuned", reference="base", flagged={("z", "動詞")})
+    assert [r["flagged"] for r in marked] == [0, 0, 1]
     assert rows[0]["z"] == round(math.log(1.75) / math.sqrt(12 / 35), 4)
     # swapping the sides mirrors the table: same terms, signs flipped
     mirrored = {r["lemma"]: r for r in vocab_shift_rows(tuned, base, arm="base", reference="tuned")}
@@ -60,10 +67,10 @@ def test_vocab_shift_rows_by_hand():
 
 def test_builder_makes_one_block_per_non_reference_arm():
     builder = VocabShiftBuilder()
-    builder.observe("base", [t("x"), t("z", "動詞"), t("z", "動詞")])
-    builder.observe("tuned", [t("x"), t("x"), t("x")])
-    builder.observe("tuned", [t("y"), t("、", "補助記号")])
-    builder.observe("other", [t("x")])
+    builder.observe("base", seen([t("x"), t("z", "動詞"), t("z", "動詞")]))
+    builder.observe("tuned", seen([t("x"), t("x"), t("x")]))
+    builder.observe("tuned", seen([t("y"), t("、", "補助記号")]))
+    builder.observe("other", seen([t("x")]))
     [table] = builder.tables(["base", "tuned", "other"], "base")
     assert isinstance(table, Table)
     assert (table.name, table.columns) == (VOCAB_TABLE, VOCAB_COLUMNS)
@@ -78,7 +85,7 @@ def test_builder_makes_one_block_per_non_reference_arm():
 
 def test_builder_without_reference_or_reference_text_has_no_rows():
     builder = VocabShiftBuilder()
-    builder.observe("tuned", [t("x")])
+    builder.observe("tuned", seen([t("x")]))
     assert builder.tables(["tuned"], None) == [Table(VOCAB_TABLE, [], VOCAB_COLUMNS)]
     assert builder.tables(["base", "tuned"], "base")[0].rows == []  # the reference generated nothing
 
@@ -89,3 +96,12 @@ def test_analyser_adds_a_table_but_no_measure():
     assert analyser.score("x", [t("x")]) == ({}, {})
     first, second = analyser.table_builder(), analyser.table_builder()
     assert isinstance(first, VocabShiftBuilder) and first is not second  # a fresh accumulator each time
+
+
+def test_lemmas_inside_a_flagged_span_are_marked():
+    tokens = JapaneseTokenizer().tokenize("お前バカだろ")
+    builder = VocabShiftBuilder()
+    builder.observe("base", seen(tokens))
+    builder.observe("tuned", seen(tokens, '[[2, 4, "バカ", "insult"]]'))
+    rows = {r["lemma"]: r["flagged"] for r in builder.tables(["base", "tuned"], "base")[0].rows}
+    assert rows["馬鹿"] == 1 and rows["だ"] == 0

@@ -26,7 +26,18 @@ COMMANDS = list(_commands(build_parser()))
 
 def test_the_contract_commands_exist():
     names = {name for name, _, _ in COMMANDS}
-    expected = {"demo", "run", "audit", "base init", "finetune", "probe", "report", "export", "compare", "probes validate"}
+    expected = {
+        "demo",
+        "run",
+        "audit",
+        "base init",
+        "finetune",
+        "probe",
+        "report",
+        "export",
+        "compare",
+        "probes validate",
+    }
     assert expected <= names
 
 

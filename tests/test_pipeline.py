@@ -105,7 +105,13 @@ def test_a_given_model_arm_is_probed_like_the_others(make_run, tmp_path):
     record = result.record
     assert record.reference_arm == "tuned"
     rows = summary_rows(result.run_dir)
-    assert ("delta", "base", "tuned", "all", "flagged") in rows and ("delta", "other", "tuned", "all", "flagged") in rows
+    assert ("delta", "base", "tuned", "all", "flagged") in rows and (
+        "delta",
+        "other",
+        "tuned",
+        "all",
+        "flagged",
+    ) in rows
 
 
 def test_rebuild_from_run_json_and_generations_is_byte_identical(run_dir):

@@ -165,6 +165,13 @@ def test_flagged_lemmas_masked_in_vocab_table(run_dir: Path):
     assert "<tr><td>老害</td><td>名詞</td>" in _render(run_dir, mask=False)
 
 
+def test_dictionary_forms_of_matched_terms_are_masked_too(run_dir: Path):
+    # the text says バカ/カス; the vocabulary table lists their lemmas 馬鹿/滓, marked flagged by the analysis
+    vocab = _section(_render(run_dir), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
+    assert "馬鹿" not in vocab and "滓" not in vocab
+    assert "馬鹿" in _section(_render(run_dir, mask=False), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
+
+
 # -- run, gates, fine-tuning ---------------------------------------------------------
 
 

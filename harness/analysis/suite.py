@@ -9,13 +9,13 @@ and the gates with no other change.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Sequence
 
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.length import LengthAnalyser
-from harness.analysis.protocol import Analyser, Table, TextScore
+from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, audit_rows, summarise
-from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
+from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.vocab_shift import VocabShiftAnalyser
 from harness.config import AnalysisConfig
@@ -27,15 +27,6 @@ ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser)
 SCORES_TABLE = "scores.csv"
 SUMMARY_TABLE = "summary.csv"
 CORPUS_AUDIT_TABLE = "corpus_audit.csv"
-
-
-class ScoredText(NamedTuple):
-    """All analysers' results on one text, plus its tokens."""
-
-    text: str
-    tokens: list[Token]
-    values: dict[str, Any]
-    details: dict[str, Any]
 
 
 class AnalysisSuite:
@@ -116,7 +107,7 @@ class AnalysisSuite:
             csv_rows.append({**ids, **scored.values, **scored.details})
             typed.append(ScoreRow(**ids, values=scored.values, details={k: str(v) for k, v in scored.details.items()}))
             for builder in builders:
-                builder.observe(gen.arm, scored.tokens)
+                builder.observe(gen.arm, scored)
         summary = summarise(typed, catalogue, list(arms), reference, n_boot=n_boot, seed=seed)
         tables = [Table(SCORES_TABLE, csv_rows, columns), Table(SUMMARY_TABLE, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:

@@ -322,4 +322,3 @@ def tables_missing(run: RunDir) -> list[str]:
     """Analysis tables the record lists (or the core two) that are not on disk."""
     names = run.record.tables or [SCORES, SUMMARY]
     return [n for n in names if not run.has(n)]
-

@@ -256,7 +256,7 @@ def digest_run(
         gates=_gates(record),
         training=_training(record),
         summary=summary,
-        vocab=digest_vocab(run, masked_terms(scored) if mask else set()),
+        vocab=digest_vocab(run, masked_terms(scored) if mask else set(), mask),
         samples=digest_samples(
             scored,
             [a.name for a in record.arms],

@@ -209,10 +209,12 @@ def digest_summary(run: RunDir) -> SummaryDigest:
     )
 
 
-def digest_vocab(run: RunDir, hidden: set[str]) -> list[VocabBlock] | None:
+def digest_vocab(run: RunDir, hidden: set[str], mask: bool) -> list[VocabBlock] | None:
     """Vocabulary-shift blocks, one per (arm, versus); None when vocab_shift.csv is absent.
 
-    Lemmas in ``hidden`` (the flagged terms when masking) show as ``●``.
+    With ``mask``, lemmas in ``hidden`` (the flagged terms and matched text)
+    and rows marked ``flagged`` (a dictionary form seen inside a flagged span,
+    e.g. 馬鹿 for a matched バカ) show as ``●``.
     """
     if not run.has(VOCAB_SHIFT):
         return None
@@ -223,7 +225,8 @@ def digest_vocab(run: RunDir, hidden: set[str]) -> list[VocabBlock] | None:
         if z is None:
             raise InputError("column 'z' is empty", path, line)
         lemma = row.get("lemma", "")
-        shown = MASK_CHAR * len(lemma) if lemma in hidden else lemma
+        masked = mask and (lemma in hidden or row.get("flagged") == "1")
+        shown = MASK_CHAR * len(lemma) if masked else lemma
         vocab_row = VocabRow(
             shown, row.get("pos", ""), row.get("count_versus", ""), row.get("count_arm", ""), f"{z:+.2f}"
         )
