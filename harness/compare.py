@@ -29,22 +29,10 @@ from harness.io import atomic_write_text
 from harness.record.provenance import REPO_ROOT
 from harness.record.rundir import SCORES, RunDir
 from harness.record.schema import ScoreRow
+from harness.report.compare_html import ROW_KEYS, render_compare
 
-COMPARE_COLUMNS = [
-    "arm",
-    "measure",
-    "kind",
-    "harmful",
-    "probe_category",
-    "value_a",
-    "value_b",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "n_a",
-    "n_b",
-    "pairing",
-]
+# compare.csv columns: the rows compare.html renders, in the same order
+COMPARE_COLUMNS = list(ROW_KEYS)
 ALL = "all"
 _DIGITS = 4
 
@@ -147,8 +135,6 @@ def _clusters(rows: list[ScoreRow], name: str) -> list[list[float]]:
 
 def compare_runs(path_a: str | Path, path_b: str | Path, out_dir: str | Path | None = None) -> CompareResult:
     """Compare two run directories; writes compare.csv and compare.html into ``out_dir``."""
-    from harness.report.compare_html import render_compare
-
     run_a, run_b = open_analysed(path_a), open_analysed(path_b)
     rows, notes = compare_rows(run_a, run_b)
     name_a, name_b = run_a.record.name, run_b.record.name
