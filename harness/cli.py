@@ -80,9 +80,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 def _cmd_probe(args: argparse.Namespace) -> int:
     from harness.commands import probe_only
 
-    path = probe_only(
-        args.model, args.probes, args.out, args.samples, args.max_new_tokens, args.seed, force=args.force
-    )
+    path = probe_only(args.model, args.probes, args.out, args.samples, args.max_new_tokens, args.seed, force=args.force)
     print(f"generations: {path}")
     return EXIT_OK
 

@@ -113,9 +113,9 @@ def cluster_bootstrap_difference(
     rng = np.random.default_rng(seed)
     idx_a = rng.integers(0, len(sums_a), size=(n_boot, len(sums_a)))
     idx_b = rng.integers(0, len(sums_b), size=(n_boot, len(sums_b)))
-    boot = sums_b[idx_b].sum(axis=1) / counts_b[idx_b].sum(axis=1) - sums_a[idx_a].sum(axis=1) / counts_a[
-        idx_a
-    ].sum(axis=1)
+    boot = sums_b[idx_b].sum(axis=1) / counts_b[idx_b].sum(axis=1) - sums_a[idx_a].sum(axis=1) / counts_a[idx_a].sum(
+        axis=1
+    )
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(boot, [tail, 1.0 - tail])
     estimate = sums_b.sum() / counts_b.sum() - sums_a.sum() / counts_a.sum()
