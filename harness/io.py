@@ -18,14 +18,28 @@ from typing import Any, Callable, Iterable, Iterator
 from harness.errors import InputError
 
 
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename)."""
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename).
+
+    mkstemp creates 0600 files; the result gets the mode a plain ``open``
+    would give (0666 minus the umask), so shared reports stay readable.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -111,6 +125,7 @@ def replace_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     aside = target.parent / f".{target.name}.old"
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         fill(tmp)
         if aside.exists():
             shutil.rmtree(aside)
