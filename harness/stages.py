@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
-from harness.config import RunConfig
+from harness.config import BASE_ARM, TUNED_ARM, RunConfig
 from harness.errors import InputError
 from harness.models.generator import Generator
 from harness.record.provenance import file_hashes
@@ -90,7 +90,7 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
     result = init_base(config.base.init, run.file("base_model"), seed=config.seed, progress=env.progress)
     run.record.base_init = result.model_copy(update={"model_dir": "base_model"})
-    run.record.arm("base").parameters = result.parameters
+    run.record.arm(BASE_ARM).parameters = result.parameters
     env.log(
         f"  base: {result.parameters:,} parameters, vocab {result.vocab_size}, "
         f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f}"
@@ -114,14 +114,14 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Fine-tune the base arm on the corpus into model/ when the tuned arm comes from fine-tuning."""
     arms = {a.name: a for a in run.record.arms}
-    tuned = arms.get("tuned")
+    tuned = arms.get(TUNED_ARM)
     if tuned is None or tuned.source != "finetune":
         return Skipped("tuned weights are given" if tuned else "no tuned arm (no base or no corpus)")
     from harness.train.finetune import finetune as train
 
     assert config.corpus is not None  # a "finetune" arm exists only with a corpus
     result = train(
-        model_path(run, arms["base"]),
+        model_path(run, arms[BASE_ARM]),
         config.corpus,
         config.finetune,
         run.file("model"),

@@ -69,6 +69,9 @@ def test_not_a_run_directory_is_one_clear_error(tmp_path):
         RunDir.open(tmp_path)
     with pytest.raises(InputError, match="no such folder"):
         RunDir.open(tmp_path / "missing")
+    (tmp_path / "corpus.tsv").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="is a file, not a run directory"):
+        RunDir.open(tmp_path / "corpus.tsv")
 
 
 def test_a_bad_generation_line_names_file_and_line(run_dir):

@@ -33,8 +33,8 @@ def lemma_counts(token_lists: Iterable[list[Token]]) -> Counter[tuple[str, str]]
 def vocab_shift_rows(
     reference_counts: Mapping[tuple[str, str], int],
     arm_counts: Mapping[tuple[str, str], int],
-    arm: str = "tuned",
-    reference: str = "base",
+    arm: str,
+    reference: str,
     flagged: Collection[tuple[str, str]] = (),
 ) -> list[dict]:
     """vocab_shift.csv rows of one arm against the reference, sorted by z descending.

@@ -81,6 +81,8 @@ class RunDir:
     def open(cls, path: str | Path, *, lock: bool = False) -> "RunDir":
         """Open an existing run; ``lock`` when the caller will write into it."""
         path = Path(path)
+        if path.is_file():
+            raise InputError("is a file, not a run directory", path)
         if not path.is_dir():
             raise InputError("not a run directory (no such folder)", path)
         if not (path / RUN_JSON).is_file():
