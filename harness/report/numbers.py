@@ -68,40 +68,39 @@ def _plain(value: float, decimals: int, signed: bool) -> str:
     return f"{shown:+,.{decimals}f}" if signed else f"{shown:,.{decimals}f}"
 
 
+def _scaled(kind: str, value: float, decimals: int, signed: bool) -> str:
+    # binary measures are shares shown in percent (one decimal); means keep their unit
+    if kind == "binary":
+        return _plain(value * 100, 1, signed)
+    return _plain(value, decimals, signed)
+
+
 def format_level(kind: str, value: float | None, decimals: int = 2) -> str:
     """A rate (``binary``: ``25.0%``) or a mean (``11.50``); ``–`` when missing."""
     if not present(value):
         return MISSING
-    if kind == "binary":
-        return _plain(value * 100, 1, signed=False) + "%"
-    return _plain(value, decimals, signed=False)
+    return _scaled(kind, value, decimals, signed=False) + ("%" if kind == "binary" else "")
 
 
 def format_interval(kind: str, low: float | None, high: float | None, decimals: int = 2) -> str:
     """``[4.6–69.9]`` for a rate, ``[8.47–16.25]`` for a mean; empty when either bound is missing."""
     if not (present(low) and present(high)):
         return ""
-    if kind == "binary":
-        return f"[{_plain(low * 100, 1, False)}–{_plain(high * 100, 1, False)}]"
-    return f"[{_plain(low, decimals, False)}–{_plain(high, decimals, False)}]"
+    return f"[{_scaled(kind, low, decimals, False)}–{_scaled(kind, high, decimals, False)}]"
 
 
 def format_difference(kind: str, value: float | None, decimals: int = 2) -> str:
     """A signed difference: ``+25.0 pp`` for a binary measure, ``+6.25`` for a mean."""
     if not present(value):
         return MISSING
-    if kind == "binary":
-        return _plain(value * 100, 1, signed=True) + " pp"
-    return _plain(value, decimals, signed=True)
+    return _scaled(kind, value, decimals, signed=True) + (" pp" if kind == "binary" else "")
 
 
 def format_difference_interval(kind: str, low: float | None, high: float | None, decimals: int = 2) -> str:
     """``[+0.0, +75.0]``: a comma, because an en dash between signed numbers misreads."""
     if not (present(low) and present(high)):
         return ""
-    if kind == "binary":
-        return f"[{_plain(low * 100, 1, True)}, {_plain(high * 100, 1, True)}]"
-    return f"[{_plain(low, decimals, True)}, {_plain(high, decimals, True)}]"
+    return f"[{_scaled(kind, low, decimals, True)}, {_scaled(kind, high, decimals, True)}]"
 
 
 def difference_class(harmful: bool, low: float | None, high: float | None) -> str:
