@@ -8,27 +8,28 @@ existing run directory and load no model.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
-from harness.config import (
-    AnalysisConfig,
-    ArmConfig,
-    BaseConfig,
-    BaseInitConfig,
-    CorpusConfig,
-    DecodingConfig,
-    FinetuneConfig,
-    ProbeConfig,
-    RunConfig,
-)
+from pydantic import ValidationError
+
+from harness.config import ARM_NAME, BaseInitConfig, CorpusConfig, RunConfig
 from harness.errors import InputError
 from harness.pipeline import start_run
 from harness.record.provenance import REPO_ROOT
-from harness.record.rundir import CORPUS_AUDIT, RunDir, tables_missing
+from harness.record.rundir import CORPUS_AUDIT, RunDir, describe_validation, tables_missing
 from harness.stages import StageEnv, execute, run_stage, stage_named
 
 DEFAULT_LEXICON = REPO_ROOT / "probes" / "lexicons" / "flagged.yaml"
+
+
+def build_config(**fields) -> RunConfig:
+    """A RunConfig from command arguments; an invalid value is one line naming the setting."""
+    try:
+        return RunConfig(**fields)
+    except ValidationError as err:
+        raise InputError(f"invalid argument: {describe_validation(err)}") from None
 
 
 def run_name(out: Path) -> str:
@@ -37,9 +38,9 @@ def run_name(out: Path) -> str:
     return name if name[:1].isalnum() else f"run-{name}"
 
 
-def analysis_config(lexicons: Sequence[Path] | None) -> AnalysisConfig:
+def analysis_config(lexicons: Sequence[Path] | None) -> dict:
     """Analysis settings with the given lexicons (default: the project lexicon)."""
-    return AnalysisConfig(lexicons=[Path(p).resolve() for p in lexicons] if lexicons else [DEFAULT_LEXICON])
+    return {"lexicons": [Path(p).resolve() for p in lexicons] if lexicons else [DEFAULT_LEXICON]}
 
 
 def audit_corpus(
@@ -53,9 +54,9 @@ def audit_corpus(
     """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json)."""
     if not Path(corpus).is_file():
         raise InputError("corpus file not found", corpus)
-    config = RunConfig(
+    config = build_config(
         name=run_name(out_dir),
-        corpus=CorpusConfig(path=Path(corpus).resolve(), format=fmt, turns=turns),
+        corpus={"path": Path(corpus).resolve(), "format": fmt, "turns": turns},
         analysis=analysis_config(lexicons),
     )
     env = StageEnv(log=print)
@@ -115,12 +116,12 @@ def finetune_only(
 
     quiet_transformers()
     base_model = str(Path(base).resolve()) if Path(base).exists() else base
-    config = RunConfig(
+    config = build_config(
         name=run_name(out),
         seed=seed,
-        base=BaseConfig(model=base_model),
-        corpus=CorpusConfig(path=Path(corpus).resolve(), format=fmt),
-        finetune=FinetuneConfig(epochs=epochs, max_steps=max_steps),
+        base={"model": base_model},
+        corpus={"path": Path(corpus).resolve(), "format": fmt},
+        finetune={"epochs": epochs, "max_steps": max_steps},
     )
     env = StageEnv(log=print)
     with start_run(config, Path(out), ["finetune"], env, force=force) as run:
@@ -150,18 +151,20 @@ def probe_only(
         label, sep, path = spec.partition("=")
         if not sep or not label or not path:
             raise InputError(f"--model expects LABEL=DIR, got {spec!r}")
-        arms.append(ArmConfig(name=label, model=str(Path(path).resolve()) if Path(path).exists() else path))
+        if not re.match(ARM_NAME, label):
+            raise InputError(f"--model label {label!r}: use lowercase letters, digits, '.', '_' and '-'")
+        arms.append({"name": label, "model": str(Path(path).resolve()) if Path(path).exists() else path})
     quiet_transformers()
-    config = RunConfig(
+    config = build_config(
         name=run_name(out),
         seed=seed,
         arms=arms,
-        reference_arm=arms[0].name,
-        probes=ProbeConfig(
-            files=[Path(p).resolve() for p in probe_files],
-            samples_per_prompt=samples,
-            decoding=DecodingConfig(max_new_tokens=max_new_tokens),
-        ),
+        reference_arm=arms[0]["name"],
+        probes={
+            "files": [Path(p).resolve() for p in probe_files],
+            "samples_per_prompt": samples,
+            "decoding": {"max_new_tokens": max_new_tokens},
+        },
         analysis=analysis_config(None),
     )
     env = StageEnv(log=print)

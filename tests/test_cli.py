@@ -201,3 +201,30 @@ def test_probe_with_zero_samples_is_one_line(tmp_path, capsys):
     args = ["probe", "--model", f"base={tmp_path}", "--probes", str(ROOT / "probes" / "seed.yaml")]
     assert main([*args, "--out", str(tmp_path / "o"), "--samples", "0"]) == 1
     assert capsys.readouterr().err.strip() == "harness: error: --samples must be at least 1, got 0"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "Base=."], "--model label 'Base': use lowercase letters"),
+        (["--model", "a=.", "--model", "a=."], "arm name 'a' is used twice"),
+        (["--model", "a=.", "--max-new-tokens", "0"], "probes.decoding.max_new_tokens: Input should be greater"),
+    ],
+)
+def test_bad_probe_arguments_are_one_line(tmp_path, capsys, args, message):
+    argv = ["probe", *args, "--probes", str(ROOT / "probes" / "seed.yaml"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_finetune_argument_is_one_line(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("今日は晴れです。\n", encoding="utf-8")
+    argv = ["finetune", "--base", str(tmp_path), "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--epochs", "0"]
+    assert main(argv) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == "harness: error: invalid argument: finetune.epochs: Input should be greater than 0"
+    )

@@ -316,8 +316,9 @@ def read_record(path: Path) -> RunRecord:
 def describe_validation(err: ValidationError) -> str:
     """The first pydantic error as ``key.path: message`` (one line)."""
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{where}: {first['msg']}"
+    message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {message}" if where else message
 
 
 def tables_missing(run: RunDir) -> list[str]:
