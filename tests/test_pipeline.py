@@ -4,6 +4,7 @@ with tiny models reproducing the reference finding."""
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -140,10 +141,18 @@ def test_finished_run_is_not_overwritten_without_force(run_dir):
     assert build_run(run_dir.parent, force=True).record.status == "complete"
 
 
-def test_force_deletes_only_what_a_run_writes(run_dir):
+def test_force_moves_the_old_run_aside_and_keeps_foreign_files(run_dir):
     (run_dir / "notes-of-mine.txt").write_text("keep me", encoding="utf-8")
+    old_record = (run_dir / "run.json").read_bytes()
     build_run(run_dir.parent, force=True)
     assert (run_dir / "notes-of-mine.txt").read_text(encoding="utf-8") == "keep me"
+    aside = run_dir / ".previous"
+    assert (aside / "run.json").read_bytes() == old_record and (aside / "generations.jsonl").is_file()
+    assert not (aside / "notes-of-mine.txt").exists()
+    # a second --force keeps only the run it replaced
+    second = (run_dir / "run.json").read_bytes()
+    build_run(run_dir.parent, force=True)
+    assert (aside / "run.json").read_bytes() == second
 
 
 def test_a_folder_that_is_not_a_run_is_never_written(tmp_path):
@@ -189,10 +198,10 @@ def test_resume_refuses_a_changed_config(tmp_path, monkeypatch):
 
 
 def test_a_second_writer_is_refused_while_the_lock_is_held(run_dir):
-    from harness.record.rundir import RunBusy
+    from harness.record.lock import RunBusy
 
     with RunDir.open(run_dir, lock=True):
-        with pytest.raises(RunBusy, match="another harness process"):
+        with pytest.raises(RunBusy, match=rf"this run is being written by pid {os.getpid()} on "):
             RunDir.open(run_dir, lock=True)
         with pytest.raises(RunBusy):
             build_run(run_dir.parent, force=True)

@@ -17,6 +17,7 @@ See docs/run-directory.md for the files and their columns.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -24,8 +25,9 @@ from typing import Any, Callable, Iterable
 from pydantic import ValidationError
 
 from harness.csvfile import read_csv, write_csv
-from harness.errors import HarnessError, InputError, RunExists
+from harness.errors import InputError, RunExists
 from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_numbered, replace_folder
+from harness.record.lock import RunLock
 from harness.record.provenance import now
 from harness.record.schema import (
     RECORD_VERSION,
@@ -36,11 +38,6 @@ from harness.record.schema import (
     StageStatus,
 )
 
-try:  # a lock is advisory and POSIX-only; elsewhere runs are simply unlocked
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 RUN_JSON = "run.json"
 GENERATIONS = "generations.jsonl"
 CORPUS_AUDIT = "corpus_audit.csv"
@@ -48,15 +45,11 @@ SCORES = "scores.csv"
 SUMMARY = "summary.csv"
 REPORT = "report.html"
 NEGATIVES = "negatives"
-LOCK = ".harness.lock"
+PREVIOUS = ".previous"  # where --force moves the run it replaces
 # Everything a run may write; ``force`` deletes these and nothing else.
 OWNED = frozenset(
     {RUN_JSON, GENERATIONS, CORPUS_AUDIT, SCORES, SUMMARY, "vocab_shift.csv", REPORT, NEGATIVES, "model", "base_model"}
 )
-
-
-class RunBusy(HarnessError):
-    """Another process holds the run directory's lock."""
 
 
 class RecordVersionError(InputError):
@@ -69,7 +62,7 @@ class RunDir:
     def __init__(self, path: Path, record: RunRecord):
         self.path = Path(path)
         self.record = record
-        self._lock_fh: Any = None
+        self.lock = RunLock(self.path)
 
     # -- opening ---------------------------------------------------------------
     @staticmethod
@@ -111,7 +104,7 @@ class RunDir:
             if cls.holds_run(path):
                 old = read_record(path / RUN_JSON) if not force else None
                 if force:
-                    run.remove_owned()
+                    run.move_owned_aside()
                 elif not resume:
                     state = "a finished" if old.status == "complete" else "an unfinished"
                     hint = "--force to overwrite it" if old.status == "complete" else "--resume or --force"
@@ -130,22 +123,12 @@ class RunDir:
 
     # -- lock ------------------------------------------------------------------
     def acquire_lock(self) -> None:
-        """Take the run's exclusive lock or fail at once naming the folder."""
-        if fcntl is None or self._lock_fh is not None:
-            return
-        fh = open(self.path / LOCK, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            raise RunBusy(f"{self.path}: another harness process is writing this run; wait for it to finish") from None
-        self._lock_fh = fh
+        """Take the run's lock or fail at once naming who holds it (see harness.record.lock)."""
+        self.lock.acquire()
 
     def release_lock(self) -> None:
-        """Release the lock (closing the file drops the flock)."""
-        if self._lock_fh is not None:
-            self._lock_fh.close()
-            self._lock_fh = None
+        """Release the run's lock."""
+        self.lock.release()
 
     def __enter__(self) -> "RunDir":
         return self
@@ -153,20 +136,28 @@ class RunDir:
     def __exit__(self, *exc: object) -> None:
         self.release_lock()
 
-    def remove_owned(self) -> None:
-        """Delete the entries a run writes (``OWNED`` and the record's tables), nothing else."""
+    def move_owned_aside(self) -> Path:
+        """Move the entries a run writes (``OWNED`` and the record's tables) into ``RUN/.previous/``.
+
+        Nothing else in the folder is touched.  Only one replaced run is kept:
+        an older ``.previous`` (itself harness output) is deleted first.
+        Renames within one folder are cheap, even for model folders.
+        """
         names = set(OWNED)
         if (self.path / RUN_JSON).is_file():
             try:
                 names.update(read_record(self.path / RUN_JSON).tables)
             except InputError:
                 pass  # an unreadable record: the fixed list still applies
-        for name in names:
+        aside = self.path / PREVIOUS
+        if aside.exists():
+            shutil.rmtree(aside)
+        aside.mkdir()
+        for name in sorted(names):
             target = self.path / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+            if target.exists() or target.is_symlink():
+                os.replace(target, aside / name)
+        return aside
 
     # -- record and stage bookkeeping -------------------------------------------
     def save(self) -> None:
