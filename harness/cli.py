@@ -119,7 +119,7 @@ def _cmd_probes_validate(args: argparse.Namespace) -> int:
         expanded += discover_probe_files(path) if path.is_dir() else [path]
     errors = validate_probe_files(expanded)
     for line in errors:
-        print(line, file=sys.stderr)
+        print(f"harness: error: {line}", file=sys.stderr)
     if errors:
         return EXIT_ERROR
     print(f"{len(expanded)} probe file(s) valid")
@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.export import FORMATS
 
     parser = argparse.ArgumentParser(prog="harness", description="Safety harness for fine-tuned Japanese LMs.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="whole pipeline offline on the embedded demo corpora (CPU, minutes)")
@@ -219,17 +220,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(err: OSError) -> str:
+    """An OS error (read-only folder, full disk, missing file) as one line naming the path."""
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or err}{where}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``harness`` console script."""
+    """Entry point of the ``harness`` console script.
+
+    Every failure is one line on stderr and a non-zero exit; ``--debug``
+    re-raises so the traceback shows (for bug reports).
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except HarnessError as err:
+        if args.debug:
+            raise
         print(f"harness: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("harness: interrupted (resume with --resume)", file=sys.stderr)
         return 130
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"harness: error: {describe_os_error(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError:
+        print("harness: error: out of memory", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as err:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(
+            f"harness: error: internal error ({type(err).__name__}: {err}); rerun with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

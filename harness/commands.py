@@ -14,7 +14,7 @@ from typing import Sequence
 
 from pydantic import ValidationError
 
-from harness.config import ARM_NAME, BaseInitConfig, CorpusConfig, RunConfig
+from harness.config import ARM_NAME, BaseInitConfig, RunConfig
 from harness.errors import InputError
 from harness.pipeline import start_run
 from harness.record.provenance import REPO_ROOT
@@ -52,6 +52,8 @@ def audit_corpus(
     force: bool = False,
 ) -> Path:
     """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json)."""
+    if Path(corpus).is_dir():
+        raise InputError("is a folder, not a corpus file", corpus)
     if not Path(corpus).is_file():
         raise InputError("corpus file not found", corpus)
     config = build_config(
@@ -88,14 +90,19 @@ def base_init(
     from harness.train.base_init import init_base
 
     quiet_transformers()
-    config = BaseInitConfig(
-        corpus=CorpusConfig(path=corpus),
-        tokenizer_corpora=[CorpusConfig(path=p) for p in tokenizer_corpora],
-        vocab_size=vocab_size,
-        size=size,
-        steps=steps,
-    )
+    try:
+        config = BaseInitConfig(
+            corpus={"path": corpus},
+            tokenizer_corpora=[{"path": p} for p in tokenizer_corpora],
+            vocab_size=vocab_size,
+            size=size,
+            steps=steps,
+        )
+    except ValidationError as err:
+        raise InputError(f"invalid argument: {describe_validation(err)}") from None
     for c in [config.corpus, *config.tokenizer_corpora]:
+        if Path(c.path).is_dir():
+            raise InputError("is a folder, not a corpus file", c.path)
         if not Path(c.path).is_file():
             raise InputError("corpus file not found", c.path)
     return init_base(config, out, seed=seed)

@@ -71,6 +71,30 @@ def validate_gates(config: RunConfig, env: StageEnv) -> None:
     check_gates(config.gates, env.suite(config).catalogue(), categories)
 
 
+def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> None:
+    """Read and validate every input the planned stages will need, before any work.
+
+    Probe files and lexicons are parsed, and the model folder of every given
+    arm is checked (exists, loadable safetensors), so a typo in the last
+    input fails in seconds instead of after minutes of training.
+    """
+    if "probe" in stages:
+        from harness.data.probes import load_probe_sets
+        from harness.models.backends import backend_name
+        from harness.models.loading import check_safetensors
+
+        load_probe_sets(config.probes.files)
+        allow_hub = bool(config.base and config.base.allow_hub)
+        for arm in config.arm_plan():
+            if arm.source != "given" or arm.model is None or env.generator is not None:
+                continue
+            if backend_name(arm.model, config.probes, allow_hub) == "hf-local":
+                for weights in sorted(Path(arm.model).glob("*.safetensors")):
+                    check_safetensors(weights)
+    if {"audit", "analyse"} & set(stages):
+        env.suite(config)  # loads and validates the lexicons
+
+
 def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:
     """The record of a run about to start: config, provenance, arms, pending stages."""
     arms = [
@@ -100,6 +124,7 @@ def start_run(
 ) -> RunDir:
     """Check inputs and gates, then create (or resume) the run directory under its lock."""
     check_inputs(config, plan)
+    validate_inputs(config, plan, env)
     validate_gates(config, env)
     return RunDir.start(out_dir, new_record(config, plan), resume=resume, force=force)
 

@@ -102,4 +102,4 @@ def test_cli_validate(tmp_path, capsys):
     bad.write_text("name: t\nprompts: [{id: a}]\n", encoding="utf-8")
     assert main(["probes", "validate", str(bad)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"{bad}:2:")
+    assert len(err) == 1 and err[0].startswith(f"harness: error: {bad}:2:")

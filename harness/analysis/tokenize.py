@@ -8,11 +8,18 @@ so build it once per analysis and pass it around.
 fugashi and unidic-lite are imported lazily so that importing this module (and
 everything above it) works without them; constructing the tokenizer raises
 ``MissingDependency`` naming the pip command instead.
+
+Long texts: MeCab builds a lattice over its whole input (~2 KB per character:
+200,000 characters cost ~430 MB, a 3 MB line crashed the process), so texts
+longer than ``CHUNK_CHARS`` are tokenized in chunks cut at sentence
+boundaries, and texts longer than ``MAX_CHARS`` are cut to that length first
+(``clip``; the corpus audit counts how many).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -20,9 +27,22 @@ from typing import Any
 from harness.errors import HarnessError, MissingDependency
 from harness.text import normalize
 
-__all__ = ["DICTIONARY_NAME", "JapaneseTokenizer", "Token", "normalize"]
+__all__ = ["CHUNK_CHARS", "DICTIONARY_NAME", "MAX_CHARS", "JapaneseTokenizer", "Token", "normalize", "split_points"]
 
 DICTIONARY_NAME = "unidic-lite"
+
+# MeCab's lattice for a 20,000-character chunk is ~40 MB and a chunk takes
+# ~0.1 s; forum posts (~22 characters) never reach it, so their tokens are
+# exactly what one MeCab call gives.
+CHUNK_CHARS = 20_000
+# Beyond this a text is cut before analysis: its tokens alone (~0.6 per
+# character, ~200 bytes each with their strings) would cost ~120 MB per
+# million characters, and no generation or forum post comes near it.
+MAX_CHARS = 1_000_000
+# Where a chunk may end: after a sentence end (with its closing brackets),
+# else after whitespace.  Not '.': it sits inside URLs and numbers.
+_SENTENCE_ENDS = re.compile(r"[。!?！？\n]+[」』)）]*")
+_SPACES = re.compile(r"\s")
 
 # unidic writes '*' for "no value"; unknown words get no lemma/orthBase at all.
 _EMPTY = ("", "*", None)
@@ -57,9 +77,18 @@ class Token:
 
 
 class JapaneseTokenizer:
-    """fugashi + unidic-lite tokenizer returning ``Token`` lists with offsets."""
+    """fugashi + unidic-lite tokenizer returning ``Token`` lists with offsets.
 
-    def __init__(self) -> None:
+    ``chunk_chars``: texts longer than this are tokenized chunk by chunk (see
+    ``split_points``); ``max_chars``: texts longer than this are cut to it
+    (``clip``) before tokenization.
+    """
+
+    def __init__(self, chunk_chars: int = CHUNK_CHARS, max_chars: int = MAX_CHARS) -> None:
+        if chunk_chars < 2 or max_chars < 1:
+            raise ValueError(f"chunk_chars must be >= 2 and max_chars >= 1, got {chunk_chars} and {max_chars}")
+        self.chunk_chars = chunk_chars
+        self.max_chars = max_chars
         try:
             import fugashi
             import unidic_lite
@@ -74,28 +103,44 @@ class JapaneseTokenizer:
         except RuntimeError as err:
             raise HarnessError(f"cannot start MeCab with unidic-lite at {dicdir}: {err}") from None
 
+    def clip(self, text: str) -> str:
+        """``text`` cut to ``max_chars`` characters (unchanged when shorter)."""
+        return text if len(text) <= self.max_chars else text[: self.max_chars]
+
     def tokenize(self, text: str) -> list[Token]:
-        """Normalise ``text`` (NFKC) and return its tokens with character offsets."""
-        text = normalize(text)
+        """Normalise ``text`` (NFKC), clip it to ``max_chars``; its tokens with character offsets.
+
+        Offsets index the normalised, clipped text however many chunks it took.
+        """
+        text = self.clip(normalize(text))
         # MeCab reads a C string: a NUL would silently end the text.  Replacing
         # it by a space keeps every offset valid (same length, never a surface).
         # Lone surrogates cannot be encoded to UTF-8 at all; 'replace' swaps
         # each for one '?', again keeping the length.
         tagged = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
         tokens: list[Token] = []
+        start = 0
+        for end in split_points(tagged, self.chunk_chars):
+            self._tokenize_chunk(text, tagged, start, end, tokens)
+            start = end
+        return tokens
+
+    def _tokenize_chunk(self, text: str, tagged: str, start: int, stop: int, tokens: list[Token]) -> None:
+        """Append the tokens of ``tagged[start:stop]``, offsets relative to the whole text."""
+        chunk = tagged[start:stop] if start or stop < len(tagged) else tagged
         pos = 0
-        for node in self._tagger(tagged):
+        for node in self._tagger(chunk):
             surface = node.surface
             if not surface:
                 continue
             # white_space is the whitespace MeCab skipped before this node.
             pos += len(node.white_space)
-            if not tagged.startswith(surface, pos):
+            if not chunk.startswith(surface, pos):
                 # Should not happen; fall back to searching rather than
                 # emitting wrong offsets.
-                found = tagged.find(surface, pos)
+                found = chunk.find(surface, pos)
                 if found < 0:
-                    raise HarnessError(f"tokenizer offsets lost at {pos} in {text[:40]!r}")
+                    raise HarnessError(f"tokenizer offsets lost at {start + pos} in {text[:40]!r}")
                 pos = found
             end = pos + len(surface)
             feature = node.feature
@@ -104,19 +149,18 @@ class JapaneseTokenizer:
             l_form = feature.lForm
             tokens.append(
                 Token(
-                    surface=text[pos:end],
+                    surface=text[start + pos : start + end],
                     lemma=surface if lemma in _EMPTY else lemma,
                     orth_base=surface if orth_base in _EMPTY else orth_base,
                     pos1=feature.pos1 or "*",
                     pos2=feature.pos2 or "*",
                     c_form=feature.cForm or "*",
-                    start=pos,
-                    end=end,
+                    start=start + pos,
+                    end=start + end,
                     l_form="" if l_form in _EMPTY else l_form,
                 )
             )
             pos = end
-        return tokens
 
     def dictionary_info(self) -> dict[str, Any]:
         """Name and versions of the dictionary in use, for the run record.
@@ -137,6 +181,35 @@ class JapaneseTokenizer:
             "fugashi": fugashi_version,
             "label": f"{DICTIONARY_NAME} {version} (sys.dic {dic_version}, fugashi {fugashi_version})",
         }
+
+
+def split_points(text: str, limit: int) -> list[int]:
+    """Chunk ends for ``text``: every chunk is at most ``limit`` characters; the last end is ``len(text)``.
+
+    A chunk ends after the last sentence end (。!? or a newline, with any
+    closing bracket) in the second half of its window, else after the last
+    whitespace there, else at the hard limit (which may cut a word: only the
+    tokens at that seam can differ from a single MeCab call).  Searching the
+    second half only keeps every chunk at least ``limit // 2`` long.
+    """
+    ends: list[int] = []
+    start = 0
+    while len(text) - start > limit:
+        stop = start + limit
+        low = start + limit // 2
+        cut = _last_match_end(_SENTENCE_ENDS, text, low, stop) or _last_match_end(_SPACES, text, low, stop)
+        start = cut or stop
+        ends.append(start)
+    ends.append(len(text))
+    return ends
+
+
+def _last_match_end(pattern: re.Pattern[str], text: str, low: int, stop: int) -> int | None:
+    """End of the last match of ``pattern`` inside ``text[low:stop]``, or None."""
+    last = None
+    for match in pattern.finditer(text, low, stop):
+        last = match.end()
+    return last
 
 
 def _package_version(name: str) -> str | None:

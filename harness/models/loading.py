@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,32 @@ class LoadedModel:
         return sum(p.numel() for p in self.model.parameters())
 
 
+def check_safetensors(path: Path) -> None:
+    """Refuse a truncated or corrupt safetensors file (an interrupted download) in one line.
+
+    Checked by hand because the loader memory-maps the file: a truncated one
+    can fail deep inside transformers, or with SIGBUS when a tensor past the
+    end is touched.  Layout: 8-byte little-endian header length, JSON header,
+    then the data, whose size is the largest ``data_offsets`` end.
+    """
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            header_len = int.from_bytes(fh.read(8), "little")
+            if size < 8 or header_len <= 0 or 8 + header_len > size:
+                raise ValueError("header longer than the file")
+            header = json.loads(fh.read(header_len))
+        ends = [t["data_offsets"][1] for name, t in header.items() if name != "__metadata__"]
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ModelError(f"{path}: not a valid safetensors file ({err}); download or save it again") from None
+    expected = 8 + header_len + max(ends, default=0)
+    if size != expected:
+        raise ModelError(
+            f"{path}: truncated or corrupt safetensors file ({size:,} bytes, expected {expected:,}); "
+            "download or save it again"
+        )
+
+
 def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False) -> LoadedModel:
     """Load a causal LM from a local folder (or a hub id when ``allow_hub``).
 
@@ -54,15 +81,24 @@ def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False
                 f"model folder not found: {source} (hub downloads are off; set base.allow_hub: true to allow)"
             )
         return _load_from_hub(source, device)
-    if not any(local.glob("*.safetensors")):
+    weights = sorted(local.glob("*.safetensors"))
+    if not weights:
         raise ModelError(f"{local}: no *.safetensors weights (pickled .bin weights are not loaded)")
+    for path in weights:
+        check_safetensors(path)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             local, use_safetensors=True, trust_remote_code=False, local_files_only=True
         )
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{local}: cannot load model ({err})") from None
+    except Exception as err:  # transformers raises many types (OSError, ValueError, KeyError, SafetensorError …)
+        raise ModelError(f"{local}: cannot load model ({type(err).__name__}: {str(err)[:300]})") from None
     tokenizer = load_tokenizer(local)
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ModelError(
+            f"{local}: the tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows "
+            "(tokenizer and weights do not belong together)"
+        )
     dev = pick_device(device)
     model.to(dev)
     return LoadedModel(model=model, tokenizer=tokenizer, device=dev, path=str(local.resolve()))

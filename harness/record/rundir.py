@@ -97,9 +97,12 @@ class RunDir:
             raise InputError("--out is a file, not a folder", path)
         if path.is_dir() and any(path.iterdir()) and not cls.holds_run(path):
             raise RunExists(f"{path} exists and is not a run directory; choose another --out")
-        path.mkdir(parents=True, exist_ok=True)
         run = cls(path, record)
-        run.acquire_lock()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            run.acquire_lock()
+        except OSError as err:  # read-only, a file in the way, a full disk: before any work
+            raise InputError(f"cannot write the run folder ({err.strerror or err})", path) from None
         try:
             if cls.holds_run(path):
                 old = read_record(path / RUN_JSON) if not force else None

@@ -1,0 +1,282 @@
+"""The bad-input matrix: every CLI entry point over hostile and broken inputs.
+
+For each case: a non-zero exit, no traceback, one ``harness: error:`` line
+(argparse's own usage errors are two lines and exit 2), and every earlier
+output byte-identical.  Cases that would load torch use folders the harness
+refuses before any model code runs, so the matrix stays fast.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = str(ROOT / "probes" / "seed.yaml")
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9)
+)
+
+
+def write(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
+    return path
+
+
+def corpus(tmp: Path) -> str:
+    return str(write(tmp / "c.txt", "今日は晴れです。\nお前バカだろwww\n"))
+
+
+def truncated_model(tmp: Path) -> str:
+    folder = tmp / "broken-model"
+    write(folder / "config.json", '{"model_type": "gpt2"}')
+    # a header that promises 1000 bytes of data, and none of them
+    header = b'{"w": {"dtype": "F32", "shape": [250], "data_offsets": [0, 1000]}}'
+    (folder / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    return str(folder)
+
+
+# name → builder(tmp, finished_run) returning argv
+CASES: dict[str, Callable[[Path, Path], list[str]]] = {
+    # run: configs
+    "run: missing config": lambda t, r: ["run", str(t / "nope.yaml")],
+    "run: config is a folder": lambda t, r: ["run", str(t)],
+    "run: empty config": lambda t, r: ["run", str(write(t / "e.yaml", ""))],
+    "run: Shift_JIS config": lambda t, r: ["run", str(write(t / "s.yaml", "name: 名前\n", "shift_jis"))],
+    "run: YAML alias bomb": lambda t, r: ["run", str(write(t / "b.yaml", BOMB))],
+    "run: YAML syntax error": lambda t, r: ["run", str(write(t / "y.yaml", "name: [\n"))],
+    "run: unknown key": lambda t, r: ["run", str(write(t / "k.yaml", "name: x\nbase: {model: m}\nfoo: 1\n"))],
+    "run: missing corpus": lambda t, r: [
+        "run",
+        str(write(t / "m.yaml", f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {t / 'none.txt'}}}\n")),
+    ],
+    "run: corpus is a folder": lambda t, r: [
+        "run",
+        str(write(t / "d.yaml", f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {t}}}\n")),
+    ],
+    "run: --out is a file": lambda t, r: [
+        "run",
+        str(write(t / "o.yaml", f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {corpus(t)}}}\n")),
+        "--out",
+        corpus(t),
+    ],
+    "run: --out below a file": lambda t, r: [
+        "run",
+        str(write(t / "o.yaml", f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {corpus(t)}}}\n")),
+        "--out",
+        str(Path(corpus(t)) / "sub"),
+    ],
+    "run: tuned model folder missing": lambda t, r: [
+        "run",
+        str(
+            write(
+                t / "t.yaml",
+                f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {corpus(t)}}}\n"
+                f"finetune: {{tuned_model: {t / 'gone'}}}\nprobes: {{files: [{SEED}]}}\n",
+            )
+        ),
+        "--out",
+        str(t / "out"),
+    ],
+    # audit
+    "audit: missing corpus": lambda t, r: ["audit", str(t / "none.tsv"), "--out", str(t / "a")],
+    "audit: corpus is a folder": lambda t, r: ["audit", str(t), "--out", str(t / "a")],
+    "audit: empty corpus": lambda t, r: ["audit", str(write(t / "e.txt", "")), "--out", str(t / "a")],
+    "audit: Shift_JIS corpus": lambda t, r: [
+        "audit",
+        str(write(t / "s.txt", "今日は晴れ\n", "shift_jis")),
+        "--format",
+        "text",
+        "--out",
+        str(t / "a"),
+    ],
+    "audit: binary corpus": lambda t, r: [
+        "audit",
+        str(write(t / "b.txt", b"\x00\x01\x02\xff\xfe")),
+        "--out",
+        str(t / "a"),
+    ],
+    "audit: into a finished run": lambda t, r: ["audit", corpus(t), "--out", str(r)],
+    "audit: bad lexicon": lambda t, r: [
+        "audit",
+        corpus(t),
+        "--lexicon",
+        str(write(t / "l.yaml", "name: x\nversion: 1\ncategories: {}\nterms: []\n")),
+        "--out",
+        str(t / "a"),
+    ],
+    # probe
+    "probe: zero samples": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={t}",
+        "--probes",
+        SEED,
+        "--out",
+        str(t / "p"),
+        "--samples",
+        "0",
+    ],
+    "probe: bad label": lambda t, r: ["probe", "--model", "A B=x", "--probes", SEED, "--out", str(t / "p")],
+    "probe: missing model": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={t / 'none'}",
+        "--probes",
+        SEED,
+        "--out",
+        str(t / "p"),
+    ],
+    "probe: truncated safetensors": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={truncated_model(t)}",
+        "--probes",
+        SEED,
+        "--out",
+        str(t / "p"),
+    ],
+    "probe: missing probe file": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={t}",
+        "--probes",
+        str(t / "no.yaml"),
+        "--out",
+        str(t / "p"),
+    ],
+    "probe: Shift_JIS probe file": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={t}",
+        "--probes",
+        str(write(t / "s.yaml", "name: s\nprompts:\n  - {id: a, category: x, text: こんにちは}\n", "shift_jis")),
+        "--out",
+        str(t / "p"),
+    ],
+    "probe: unknown template placeholder": lambda t, r: [
+        "probe",
+        "--model",
+        f"a={t}",
+        "--probes",
+        str(
+            write(t / "u.yaml", "name: u\ntemplates:\n  - {id: g, category: x, text: '{group}と{name}', groups: [a]}\n")
+        ),
+        "--out",
+        str(t / "p"),
+    ],
+    "probe: into a finished run": lambda t, r: ["probe", "--model", f"a={t}", "--probes", SEED, "--out", str(r)],
+    # finetune, base init
+    "finetune: zero epochs": lambda t, r: [
+        "finetune",
+        "--base",
+        str(t),
+        "--corpus",
+        corpus(t),
+        "--out",
+        str(t / "f"),
+        "--epochs",
+        "0",
+    ],
+    "finetune: missing base": lambda t, r: [
+        "finetune",
+        "--base",
+        str(t / "none"),
+        "--corpus",
+        corpus(t),
+        "--out",
+        str(t / "f"),
+    ],
+    "finetune: into a finished run": lambda t, r: [
+        "finetune",
+        "--base",
+        str(t),
+        "--corpus",
+        corpus(t),
+        "--out",
+        str(r),
+    ],
+    "base init: tiny vocabulary": lambda t, r: [
+        "base",
+        "init",
+        "--corpus",
+        corpus(t),
+        "--out",
+        str(t / "b"),
+        "--vocab-size",
+        "5",
+    ],
+    "base init: corpus is a folder": lambda t, r: ["base", "init", "--corpus", str(t), "--out", str(t / "b")],
+    # report, export, compare on broken run folders
+    "report: missing folder": lambda t, r: ["report", str(t / "none")],
+    "report: a file": lambda t, r: ["report", corpus(t)],
+    "report: folder without run.json": lambda t, r: ["report", str(t)],
+    "report: run.json not JSON": lambda t, r: ["report", str(write(t / "x" / "run.json", "{").parent)],
+    "report: run.json of version 1": lambda t, r: ["report", str(write(t / "v" / "run.json", '{"version": 1}').parent)],
+    "export: missing folder": lambda t, r: ["export", str(t / "none"), "--format", "jsonl"],
+    "compare: one side not a run": lambda t, r: ["compare", str(r), str(t), "--out", str(t / "cmp")],
+    "compare: a file": lambda t, r: ["compare", corpus(t), str(r), "--out", str(t / "cmp")],
+    "probes validate: broken file": lambda t, r: ["probes", "validate", str(write(t / "v.yaml", "name: [\n"))],
+}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes, except the lock file (a refused writer may create it, empty)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".harness.lock"
+    }
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_one_line_and_destroys_nothing(name, tmp_path, run_dir, capsys):
+    finished = run_dir
+    before = snapshot(finished)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = CASES[name](work, finished)
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0, err
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines and all(line.startswith("harness: error:") for line in lines), err
+    assert len(lines) == 1, err
+    assert snapshot(finished) == before, "an earlier run changed"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="not a run directory"):
+        main(["--debug", "report", str(tmp_path)])
+
+
+def test_a_full_disk_mid_write_keeps_the_previous_file(run_dir, monkeypatch, capsys):
+    import errno
+
+    import harness.io as io
+
+    before = (run_dir / "report.html").read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", full)
+    assert main(["report", str(run_dir)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["harness: error: No space left on device"]
+    assert (run_dir / "report.html").read_bytes() == before
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_finished_run_fixture_survives(run_dir):
+    # the matrix copies the pristine run per test; make sure the copy is complete
+    assert (run_dir / "report.html").is_file() and shutil.which("python") is not None
