@@ -83,7 +83,9 @@ def format_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
         unknown = [k for k in row if k not in known]
         if unknown:
             raise ValueError(f"row {index} has keys not in the column list: {unknown}")
-        out.write(",".join(_quote(safe_cell(row.get(c))) for c in columns) + "\n")
+        line = ",".join(_quote(safe_cell(row.get(c))) for c in columns)
+        # a one-column row with an empty cell would be a blank line, which readers skip
+        out.write((line or '""') + "\n")
     return out.getvalue()
 
 

@@ -48,8 +48,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write UTF-8 ``text`` to ``path`` atomically.
+
+    Text that cannot be UTF-8 (a lone surrogate that came in through an
+    ``\\ud800`` escape) is refused naming the file and the line, before
+    anything is written.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        line = text.count("\n", 0, err.start) + 1
+        raise InputError(f"cannot write U+{ord(text[err.start]):04X} (a lone surrogate) as UTF-8", path, line) from None
+    atomic_write_bytes(path, data)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
@@ -77,6 +87,8 @@ def iter_jsonl_numbered(path: str | Path) -> Iterator[tuple[int, dict]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(f"invalid JSON ({err.msg})", path, lineno) from None
+            except (ValueError, RecursionError) as err:  # a 5,000-digit integer, nesting 100,000 deep
+                raise InputError(f"invalid JSON ({type(err).__name__}: {str(err)[:100]})", path, lineno) from None
             if not isinstance(obj, dict):
                 raise InputError("expected a JSON object", path, lineno)
             yield lineno, obj
@@ -102,6 +114,10 @@ def read_json(path: str | Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON ({err.msg})", path, err.lineno) from None
+    except UnicodeDecodeError:
+        raise InputError("not valid UTF-8", path) from None
+    except (ValueError, RecursionError) as err:
+        raise InputError(f"invalid JSON ({type(err).__name__})", path) from None
 
 
 def sha256_file(path: str | Path) -> str:

@@ -34,6 +34,8 @@ def parse_spans(cell: str, text_length: int | None = None) -> list[Span]:
         items = json.loads(cell)
     except json.JSONDecodeError as err:
         raise ValueError(f"flagged_spans is not JSON ({err.msg})") from None
+    except RecursionError:
+        raise ValueError("flagged_spans is nested too deeply") from None
     if not isinstance(items, list):
         raise ValueError("flagged_spans must be a JSON list")
     spans: list[Span] = []
