@@ -102,12 +102,18 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """The tuning corpus's own rates → corpus_audit.csv (what fine-tuning could amplify)."""
     if config.corpus is None:
         return Skipped("no corpus in the config")
-    from harness.data.corpus import read_corpus
+    from harness.data.corpus import iter_corpus
 
-    texts = [d.text for d in read_corpus(config.corpus)]
-    table = env.suite(config).audit_texts(texts, n_boot=config.analysis.bootstrap, seed=config.seed)
+    # streamed: one document in memory at a time, whatever the corpus's size
+    corpus_audit = env.suite(config).corpus_audit()
+    for doc in iter_corpus(config.corpus):
+        corpus_audit.add(doc.text)
+    table = corpus_audit.table()
     run.write_table(CORPUS_AUDIT, table.rows, table.columns)
-    env.log(f"  audit: {len(texts)} documents")
+    env.log(f"  audit: {corpus_audit.n} documents")
+    if corpus_audit.truncated:
+        many = corpus_audit.truncated
+        env.log(f"  audit: {many} document{'s' * (many != 1)} truncated to {corpus_audit.max_chars:,} characters")
     return None
 
 

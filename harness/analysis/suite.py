@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
-from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, audit_rows, summarise
+from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, summarise
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.vocab_shift import VocabShiftAnalyser
@@ -63,8 +63,12 @@ class AnalysisSuite:
         return self.tokenizer.dictionary_info()
 
     def score_text(self, text: str) -> ScoredText:
-        """Normalise and tokenize ``text`` once; run every analyser on the tokens."""
-        text = normalize(text)
+        """Normalise and tokenize ``text`` once; run every analyser on the tokens.
+
+        A text longer than the tokenizer's ``max_chars`` is cut to it first, so
+        that every analyser sees the text the tokens cover.
+        """
+        text = self.tokenizer.clip(normalize(text))
         tokens = self.tokenizer.tokenize(text)
         values: dict[str, Any] = {}
         details: dict[str, Any] = {}
@@ -114,17 +118,53 @@ class AnalysisSuite:
             tables += builder.tables(list(arms), reference)
         return tables
 
-    def audit_texts(self, texts: Iterable[str], n_boot: int, seed: int) -> Table:
+    def corpus_audit(self) -> CorpusAudit:
+        """A fresh accumulator for corpus_audit.csv (feed it texts with ``add``)."""
+        return CorpusAudit(self)
+
+    def audit_texts(self, texts: Iterable[str], n_boot: int = 0, seed: int = 0) -> Table:
         """corpus_audit.csv: every measure over the corpus's texts (rate or mean, 95% CI).
 
-        An empty corpus raises ``InputError`` rather than producing empty rates.
+        Streams ``texts`` (see ``CorpusAudit``).  ``n_boot`` and ``seed`` are
+        unused: the corpus means take a normal-approximation interval, not a
+        bootstrap; they stay for callers written before.  An empty corpus
+        raises ``InputError`` rather than producing empty rates.
         """
-        catalogue = self.catalogue()
-        values: dict[str, list[float]] = {spec.name: [] for spec in catalogue}
+        audit = self.corpus_audit()
         for text in texts:
-            scored = self.score_text(text)
-            for spec in catalogue:
-                values[spec.name].append(scored.values[spec.name])
-        if not catalogue or not values[catalogue[0].name]:
+            audit.add(text)
+        return audit.table()
+
+
+class CorpusAudit:
+    """corpus_audit.csv over a stream of texts in constant memory.
+
+    Each text is scored and forgotten: rates keep counts (Wilson interval),
+    means a running mean and variance (normal-approximation interval, see
+    ``harness.analysis.summary.RunningMean``).  ``truncated`` counts the texts
+    longer than the tokenizer's ``max_chars``, cut to it before analysis.
+    """
+
+    def __init__(self, suite: AnalysisSuite) -> None:
+        self._suite = suite
+        self._rows = AuditAccumulator(suite.catalogue())
+        self.max_chars = suite.tokenizer.max_chars
+        self.truncated = 0
+
+    @property
+    def n(self) -> int:
+        """Texts audited so far."""
+        return self._rows.n
+
+    def add(self, text: str) -> None:
+        """Score one text and add its values."""
+        text = normalize(text)
+        if len(text) > self.max_chars:
+            self.truncated += 1
+        self._rows.add(self._suite.score_text(text).values)
+
+    def table(self) -> Table:
+        """The finished table; ``InputError`` when no text was added."""
+        if not self.n:
             raise InputError("no texts to audit: the corpus is empty")
-        return Table(CORPUS_AUDIT_TABLE, audit_rows(values, catalogue, n_boot, seed), list(AUDIT_COLUMNS))
+        return Table(CORPUS_AUDIT_TABLE, self._rows.rows(), list(AUDIT_COLUMNS))

@@ -12,13 +12,19 @@ the same bytes.
   later arm against each earlier non-reference arm (so a duplicated arm shows
   deltas of exactly zero against its twin).  Generations without a partner
   are left out of the deltas.
+
+corpus_audit.csv is built by ``AuditAccumulator`` one text at a time in
+constant memory (a corpus may hold millions of documents): counts for rates
+(Wilson, as above) and a streaming mean with a normal-approximation interval
+for means (see ``RunningMean``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Mapping, Sequence
 
-from harness.analysis.stats import Delta, bootstrap_mean, paired_bootstrap_delta, wilson_interval
+from harness.analysis.stats import Z95, Delta, bootstrap_mean, paired_bootstrap_delta, wilson_interval
 from harness.errors import InputError
 from harness.record.schema import MeasureSpec, ScoreRow
 
@@ -69,15 +75,71 @@ def measure_stats(spec: MeasureSpec, values: Sequence[float], n_boot: int, seed:
     return {"kind": "mean", **interval_stats(bootstrap_mean(values, n_boot=n_boot, seed=seed))}
 
 
-def audit_rows(
-    values: Mapping[str, Sequence[float]], catalogue: Sequence[MeasureSpec], n_boot: int, seed: int
-) -> list[dict]:
-    """corpus_audit.csv rows: one per measure over the corpus's texts."""
-    rows = []
-    for spec in catalogue:
-        stats = measure_stats(spec, values[spec.name], n_boot, seed)
-        rows.append({"measure": spec.name, **stats})
-    return rows
+class RunningMean:
+    """Streaming mean and variance (Welford's update) with the smallest and largest value.
+
+    ``interval`` is the normal approximation mean ± 1.96·s/√n (s: the sample
+    standard deviation), clipped to [smallest, largest] value seen: with
+    thousands of documents the central limit theorem makes it as good as a
+    bootstrap, which would need every value in memory; the clip keeps tiny
+    corpora from showing impossible means (a negative character count), as
+    the percentile bootstrap never does either.
+    """
+
+    __slots__ = ("n", "mean", "_m2", "low", "high")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self._m2 = 0.0  # sum of squared deviations from the current mean
+        self.low = math.inf
+        self.high = -math.inf
+
+    def add(self, value: float) -> None:
+        """Take one value."""
+        self.n += 1
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self._m2 += delta * (value - self.mean)
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+
+    def interval(self, z: float = Z95) -> Delta:
+        """Mean and its clipped normal-approximation interval; ``n == 0`` gives NaNs."""
+        if self.n == 0:
+            return Delta(math.nan, math.nan, math.nan, 0)
+        variance = self._m2 / (self.n - 1) if self.n > 1 else 0.0
+        half = z * math.sqrt(variance / self.n)
+        return Delta(self.mean, max(self.low, self.mean - half), min(self.high, self.mean + half), self.n)
+
+
+class AuditAccumulator:
+    """corpus_audit.csv rows built one text at a time: a count per binary measure, a ``RunningMean`` per mean."""
+
+    def __init__(self, catalogue: Sequence[MeasureSpec]) -> None:
+        self.catalogue = list(catalogue)
+        self.n = 0
+        self._counts = {spec.name: 0 for spec in self.catalogue if spec.kind == "binary"}
+        self._means = {spec.name: RunningMean() for spec in self.catalogue if spec.kind != "binary"}
+
+    def add(self, values: Mapping[str, float]) -> None:
+        """Take one text's measure values (every measure of the catalogue)."""
+        self.n += 1
+        for name in self._counts:
+            self._counts[name] += int(values[name])
+        for name, running in self._means.items():
+            running.add(values[name])
+
+    def rows(self) -> list[dict]:
+        """One row per measure, in catalogue order (AUDIT_COLUMNS); needs at least one text."""
+        rows = []
+        for spec in self.catalogue:
+            if spec.kind == "binary":
+                stats = {"kind": "rate", **rate_stats(self._counts[spec.name], self.n)}
+            else:
+                stats = {"kind": "mean", **interval_stats(self._means[spec.name].interval())}
+            rows.append({"measure": spec.name, **stats})
+        return rows
 
 
 def summarise(

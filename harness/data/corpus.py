@@ -3,20 +3,32 @@
 The open2ch files are streamed line by line and split on tabs: pandas fails on
 their ragged rows and, with default quoting, silently strips quote characters
 from posts (NOTES.md).  Newlines inside a post are written `` __BR__ ``.
+
+``iter_corpus`` streams documents: memory does not grow with the corpus
+except for the de-duplication digests (8 bytes a document).  ``read_corpus``
+is the list of the same documents, for callers that need them all (training).
+``check_corpus`` decode-checks a whole file cheaply before any work.
 """
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from harness.config import CorpusConfig
 from harness.errors import InputError
 from harness.io import iter_jsonl_numbered
 
 BR = "__BR__"
+# check_corpus reads at most this many bytes of a line at a time, so a file
+# with one enormous line is still checked in bounded memory.
+CHECK_PIECE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,14 @@ def detect_format(path: Path) -> str:
     return "open2ch"
 
 
+def _open_text(path: Path):
+    # newline="\n": lines end at \n only (a stray \r is whitespace inside a
+    # line), so line numbers agree with check_corpus, sed -n and wc -l.
+    return path.open(encoding="utf-8", newline="\n")
+
+
 def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[Document]:
-    with path.open(encoding="utf-8") as fh:
+    with _open_text(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():
@@ -80,7 +98,7 @@ def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[
 
 
 def _iter_text(path: Path) -> Iterator[Document]:
-    with path.open(encoding="utf-8") as fh:
+    with _open_text(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             text = normalize_text(raw)
             if text:
@@ -96,35 +114,133 @@ def _iter_jsonl(path: Path, key: str) -> Iterator[Document]:
             yield Document(text, lineno)
 
 
-def read_corpus(config: CorpusConfig) -> list[Document]:
-    """Read, normalise and (optionally) de-duplicate a corpus.
+class DigestSet:
+    """The texts seen so far, kept as 8-byte blake2b digests: ``add`` says whether a text is new.
 
-    Raises ``InputError`` for a missing or empty file, bad encoding, or a
-    malformed line (naming file and line).
+    Two texts share a digest with probability ~n²/2^65 over n texts (the
+    birthday bound): ~1e-7 for 2.1M forum posts, ~3e-2 for a billion
+    documents; a collision drops one document from the corpus, nothing worse.
+
+    A Python set of the digests as ints would cost ~70 bytes a document (a
+    32-byte int object plus its hash-table slot: ~150 MB for 2.1M posts), so
+    the digests live in a sorted numpy uint64 array (8 bytes each) looked up
+    by binary search; new ones wait in a small set and are merged into the
+    array every ``FLUSH`` additions (a linear merge: the array is copied once
+    per merge, 32 merges for 2.1M documents).
     """
+
+    FLUSH = 65_536
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, dtype=np.uint64)
+        self._recent: set[int] = set()
+
+    def __len__(self) -> int:
+        return self._sorted.size + len(self._recent)
+
+    def add(self, text: str) -> bool:
+        """Record ``text``; True when it was not seen before."""
+        key = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        if key in self._recent:
+            return False
+        if self._sorted.size:
+            digest = np.uint64(key)
+            i = int(self._sorted.searchsorted(digest))
+            if i < self._sorted.size and self._sorted[i] == digest:
+                return False
+        self._recent.add(key)
+        if len(self._recent) >= self.FLUSH:
+            self._merge()
+        return True
+
+    def _merge(self) -> None:
+        recent = np.fromiter(self._recent, dtype=np.uint64, count=len(self._recent))
+        recent.sort()
+        self._sorted = np.insert(self._sorted, self._sorted.searchsorted(recent), recent)
+        self._recent = set()
+
+
+def corpus_file(config: CorpusConfig) -> Path:
+    """The corpus's path; a folder or a missing file raises ``InputError``."""
     path = Path(config.path)
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path)
     if not path.is_file():
         raise InputError("corpus file not found", path)
+    return path
+
+
+def check_corpus(config: CorpusConfig) -> None:
+    """Fail fast, before any training: the corpus must be a file of UTF-8 text.
+
+    Streams the whole file in pieces of at most ``CHECK_PIECE_BYTES`` (bounded
+    memory whatever its line lengths) and raises the one-line ``InputError``
+    that reading it would raise, naming file, line and column.  Only the
+    encoding is checked: a malformed line is reported when the corpus is read.
+    """
+    path = corpus_file(config)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, column = 1, 0  # column: characters of the current line before this piece
+    with path.open("rb") as fh:
+        while piece := fh.readline(CHECK_PIECE_BYTES):
+            ends_line = piece.endswith(b"\n")
+            try:
+                text = decoder.decode(piece, final=ends_line)
+            except UnicodeDecodeError as err:
+                raise _decode_error(err, path, line, column) from None
+            line, column = (line + 1, 0) if ends_line else (line, column + len(text))
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as err:  # the file ends inside a character
+            raise _decode_error(err, path, line, column) from None
+
+
+def _decode_error(err: UnicodeDecodeError, path: Path, line: int, column: int) -> InputError:
+    # err.object holds the bytes the decoder was given (with any bytes it kept
+    # from the previous piece); all before err.start decoded cleanly.
+    before = len(err.object[: err.start].decode("utf-8"))
+    bad = " ".join(f"0x{b:02x}" for b in err.object[err.start : err.end])
+    return InputError(f"not UTF-8 text ({err.reason} {bad} at column {column + before + 1})", path, line)
+
+
+def iter_corpus(config: CorpusConfig) -> Iterator[Document]:
+    """Stream the corpus's documents: read, normalised and (optionally) de-duplicated.
+
+    The path and format are checked now; the documents come one at a time.
+    ``InputError`` for a folder, a missing or empty file, bad encoding (naming
+    file, line and column) or a malformed line (naming file and line).
+    """
+    path = corpus_file(config)
     fmt = detect_format(path) if config.format == "auto" else config.format
+    return _stream(path, config, fmt)
+
+
+def _stream(path: Path, config: CorpusConfig, fmt: str) -> Iterator[Document]:
     if fmt in ("open2ch", "open2ch-ranking"):
         docs = _iter_open2ch(path, config, labelled=fmt == "open2ch-ranking")
     elif fmt == "jsonl":
         docs = _iter_jsonl(path, config.text_key)
     else:
         docs = _iter_text(path)
-    out: list[Document] = []
-    seen: set[str] = set()
+    seen = DigestSet() if config.dedupe else None
+    count = 0
     try:
         for doc in docs:
-            if config.dedupe:
-                if doc.text in seen:
-                    continue
-                seen.add(doc.text)
-            out.append(doc)
-            if config.max_docs and len(out) >= config.max_docs:
-                break
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text ({err.reason} at byte {err.start})", path) from None
-    if not out:
+            if seen is not None and not seen.add(doc.text):
+                continue
+            yield doc
+            count += 1
+            if config.max_docs and count >= config.max_docs:
+                return
+    except UnicodeDecodeError:
+        # The text decoder reads ahead in blocks, so its error knows neither
+        # line nor column: the streaming check finds both.
+        check_corpus(config)
+        raise InputError("not UTF-8 text", path) from None
+    if not count:
         raise InputError(f"no documents found (format {fmt})", path)
-    return out
+
+
+def read_corpus(config: CorpusConfig) -> list[Document]:
+    """Every document of ``iter_corpus`` in a list (training needs them all at once)."""
+    return list(iter_corpus(config))
