@@ -139,6 +139,10 @@ class AnalysisConfig(StrictModel):
     lexicons: list[Path] = [Path("probes/lexicons/flagged.yaml")]
     mask_flagged: bool = True  # mask flagged spans (●●) in the HTML report
     bootstrap: int = Field(default=2000, ge=100)
+    # MeCab crashes on multi-megabyte texts: longer texts are tokenized in
+    # chunks of chunk_chars (cut at sentence ends), and cut at max_chars
+    chunk_chars: int = Field(default=20_000, ge=100)
+    max_chars: int = Field(default=1_000_000, ge=100)
 
 
 class ExportConfig(StrictModel):

@@ -74,10 +74,18 @@ def validate_gates(config: RunConfig, env: StageEnv) -> None:
 def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> None:
     """Read and validate every input the planned stages will need, before any work.
 
-    Probe files and lexicons are parsed, and the model folder of every given
-    arm is checked (exists, loadable safetensors), so a typo in the last
-    input fails in seconds instead of after minutes of training.
+    Corpora are decode-checked (UTF-8, streamed), probe files and lexicons are
+    parsed, and the model folder of every given arm is checked (exists,
+    loadable safetensors), so a bad last input fails in seconds instead of
+    after minutes of training.
     """
+    from harness.data.corpus import check_corpus
+
+    if config.corpus is not None and {"audit", "finetune"} & set(stages):
+        check_corpus(config.corpus)  # decode the whole file now, not after minutes of training
+    if config.base is not None and config.base.init is not None and "base" in stages:
+        for corpus in [config.base.init.corpus, *config.base.init.tokenizer_corpora]:
+            check_corpus(corpus)
     if "probe" in stages:
         from harness.data.probes import load_probe_sets
         from harness.models.backends import backend_name

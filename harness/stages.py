@@ -4,8 +4,9 @@
 single-stage command (``audit``, ``finetune``, ``probe``, ``report``,
 ``export``) calls the same function, so there is one implementation of each.
 A stage reads what it needs from the run directory (never from an earlier
-stage's memory) and returns ``None`` when done or ``Skipped(reason)`` when the
-config gives it nothing to do.
+stage's memory) and returns ``None`` when done, ``Done(note)`` when done with
+something to record (the note lands in run.json), or ``Skipped(reason)`` when
+the config gives it nothing to do.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class Skipped(NamedTuple):
     """A stage with nothing to do for this config, and why."""
 
     reason: str
+
+
+class Done(NamedTuple):
+    """A finished stage with something worth recording in run.json (e.g. documents truncated)."""
+
+    note: str
 
 
 class StageEnv:
@@ -62,7 +69,7 @@ class StageEnv:
         return self._suite
 
 
-StageFn = Callable[[RunConfig, RunDir, StageEnv], "Skipped | None"]
+StageFn = Callable[[RunConfig, RunDir, StageEnv], "Skipped | Done | None"]
 
 
 class Stage(NamedTuple):
@@ -98,7 +105,7 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     return None
 
 
-def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
     """The tuning corpus's own rates → corpus_audit.csv (what fine-tuning could amplify)."""
     if config.corpus is None:
         return Skipped("no corpus in the config")
@@ -113,7 +120,9 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     env.log(f"  audit: {corpus_audit.n} documents")
     if corpus_audit.truncated:
         many = corpus_audit.truncated
-        env.log(f"  audit: {many} document{'s' * (many != 1)} truncated to {corpus_audit.max_chars:,} characters")
+        note = f"{many} document{'s' * (many != 1)} truncated to {corpus_audit.max_chars:,} characters"
+        env.log(f"  audit: {note}")
+        return Done(note)
     return None
 
 
@@ -305,7 +314,8 @@ def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **opt
         env.log(f"  skipped: {outcome.reason}")
         run.set_stage(stage.name, StageStatus(status="skipped", seconds=seconds, note=outcome.reason))
     else:
-        run.set_stage(stage.name, StageStatus(status="done", seconds=seconds))
+        note = outcome.note if isinstance(outcome, Done) else None
+        run.set_stage(stage.name, StageStatus(status="done", seconds=seconds, note=note))
 
 
 def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] | None = None) -> None:

@@ -280,3 +280,18 @@ def test_a_full_disk_mid_write_keeps_the_previous_file(run_dir, monkeypatch, cap
 def test_the_finished_run_fixture_survives(run_dir):
     # the matrix copies the pristine run per test; make sure the copy is complete
     assert (run_dir / "report.html").is_file() and shutil.which("python") is not None
+
+
+def test_a_non_utf8_corpus_fails_before_any_training(tmp_path, capsys):
+    """The corpus is decode-checked at the start of `run`: no base model is trained first."""
+    bad = write(tmp_path / "board.tsv", "今日は晴れ\tせやな\n".encode() + "お前\tアホ\n".encode("shift_jis"))
+    polite = write(tmp_path / "polite.txt", "今日は晴れです。\n明日は雨です。\n")
+    config = write(
+        tmp_path / "c.yaml",
+        f"name: x\nbase:\n  init: {{corpus: {{path: {polite}}}, steps: 5}}\ncorpus: {{path: {bad}}}\n"
+        f"probes: {{files: [{SEED}]}}\nanalysis: {{lexicons: [{ROOT / 'probes' / 'lexicons' / 'flagged.yaml'}]}}\n",
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"harness: error: {bad}:2: not UTF-8 text (invalid start byte 0x82 at column 1)"]
+    assert not (tmp_path / "out").exists()  # nothing started, nothing trained

@@ -8,6 +8,8 @@ running means instead of every value.
 
 from __future__ import annotations
 
+import json
+
 import math
 import subprocess
 import sys
@@ -131,7 +133,11 @@ def test_the_audit_counts_clipped_texts_and_analyses_the_clipped_text(small_tok)
 
 
 def test_audit_command_logs_truncated_documents(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(tokenize_module, "MAX_CHARS", 500)  # the audit's suite is built inside the command
+    import harness.commands as commands
+
+    original = commands.analysis_config
+    # the audit command has no --max-chars; lower the config's cap the command builds
+    monkeypatch.setattr(commands, "analysis_config", lambda lexicons: {**original(lexicons), "max_chars": 500})
     corpus = tmp_path / "long.txt"
     long_post = FORUM.replace("\n", " ") * 20
     corpus.write_text(f"短い投稿です\n{long_post}\n{NO_BOUNDARY * 40}\nふつう\n", encoding="utf-8")
@@ -139,6 +145,8 @@ def test_audit_command_logs_truncated_documents(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "audit: 4 documents" in out
     assert "audit: 2 documents truncated to 500 characters" in out
+    record = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))
+    assert record["stages"]["audit"]["note"] == "2 documents truncated to 500 characters"
     assert (
         (tmp_path / "a" / "corpus_audit.csv")
         .read_text(encoding="utf-8")
@@ -199,7 +207,6 @@ def test_3mb_documents_tokenize_in_bounded_memory():
     # test rather than kill the test run, and its peak RSS is its own.
     script = textwrap.dedent(
         f"""
-        import resource
         from harness.analysis.tokenize import JapaneseTokenizer, normalize
         tok = JapaneseTokenizer()
         for unit in ({FORUM!r}, {NO_BOUNDARY!r}):
@@ -210,7 +217,10 @@ def test_3mb_documents_tokenize_in_bounded_memory():
             assert all(norm[t.start : t.end] == t.surface for t in tokens)
             assert tokens[-1].end > tok.max_chars - 50, tokens[-1]
             del tokens
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a
+        # child of a big pytest process would report its parent's peak
+        status = open("/proc/self/status").read()
+        print(int(status.split("VmHWM:")[1].split()[0]) // 1024)
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)

@@ -274,3 +274,21 @@ def test_unknown_gate_measure_fails_before_any_work(tmp_path):
     assert not (tmp_path / "demo-run").exists()
     with pytest.raises(ConfigError, match="'nope' is not a probe category"):
         build_run(tmp_path, gates="gates:\n  - {measure: flagged, probe_category: nope, max_delta: 0.1}\n")
+
+
+def test_truncated_corpus_documents_are_counted_in_the_record(tmp_path):
+    from conftest import write_config
+
+    config_path = write_config(tmp_path)
+    text = config_path.read_text(encoding="utf-8").replace("bootstrap: 200}", "bootstrap: 200, max_chars: 200}")
+    config_path.write_text(text, encoding="utf-8")
+    corpus = tmp_path / "inputs" / "corpus.tsv"
+    corpus.write_text(corpus.read_text(encoding="utf-8") + "草" * 500 + "\tそれな\n", encoding="utf-8")
+    result = run(
+        load_config(config_path),
+        out_dir=tmp_path / "r",
+        progress=False,
+        log=lambda m: None,
+        generator=FakeGenerator(respond=respond),
+    )
+    assert result.record.stages["audit"].note == "1 document truncated to 200 characters"

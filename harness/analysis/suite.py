@@ -35,7 +35,7 @@ class AnalysisSuite:
     def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer | None = None) -> None:
         """Build every analyser (loads the lexicons); measure names must be unique."""
         self.config = config
-        self.tokenizer = tokenizer or JapaneseTokenizer()
+        self.tokenizer = tokenizer or JapaneseTokenizer(chunk_chars=config.chunk_chars, max_chars=config.max_chars)
         self.analysers: tuple[Analyser, ...] = tuple(cls(config, self.tokenizer) for cls in ANALYSERS)
         seen: dict[str, str] = {}
         for analyser in self.analysers:
