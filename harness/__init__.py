@@ -2,14 +2,17 @@
 
 Library API (the CLI is a thin layer over these)::
 
-    from harness import load_config, run, demo
+    from harness import load_config, run, demo, compare_runs, RunDir
     result = run(load_config("configs/demo.yaml"))
-    result.run_dir, result.gates_passed
+    result.run_dir, result.gates_passed, result.record.arms
+    RunDir.open(result.run_dir).read_generations()
 """
 
+from harness.compare import compare_runs
 from harness.config import RunConfig, load_config
 from harness.errors import HarnessError
 from harness.pipeline import RunResult, demo, run
+from harness.record.rundir import RunDir
 
-__all__ = ["HarnessError", "RunConfig", "RunResult", "demo", "load_config", "run"]
+__all__ = ["HarnessError", "RunConfig", "RunDir", "RunResult", "compare_runs", "demo", "load_config", "run"]
 __version__ = "0.1.0"
