@@ -59,7 +59,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_base_init(args: argparse.Namespace) -> int:
     from harness.commands import base_init
 
-    result = base_init(args.corpus, args.out, args.vocab_size, args.size, args.steps, args.tokenizer_corpus, args.seed)
+    result = base_init(
+        args.corpus, args.out, args.vocab_size, args.size, args.steps, args.tokenizer_corpus, args.seed, args.force
+    )
     print(
         f"base model: {result.model_dir} ({result.parameters:,} parameters, vocab {result.vocab_size}, "
         f"eval loss {result.eval_loss_before:.2f} → {result.eval_loss_after:.2f})"
@@ -170,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer-corpus", type=Path, action="append", default=[], help="extra text for the vocabulary only"
     )
     q.add_argument("--seed", type=int, default=1234)
+    q.add_argument("--force", action="store_true", help="replace a model already in --out")
     q.set_defaults(func=_cmd_base_init)
 
     p = sub.add_parser("finetune", help="fine-tune a causal-LM folder on a corpus (safetensors out)")

@@ -15,7 +15,7 @@ from typing import Sequence
 from pydantic import ValidationError
 
 from harness.config import ARM_NAME, BaseInitConfig, RunConfig
-from harness.errors import InputError
+from harness.errors import InputError, RunExists
 from harness.pipeline import start_run
 from harness.record.provenance import REPO_ROOT
 from harness.record.rundir import CORPUS_AUDIT, RunDir, describe_validation, tables_missing
@@ -80,12 +80,16 @@ def base_init(
     steps: int = 300,
     tokenizer_corpora: Sequence[Path] = (),
     seed: int = 1234,
+    force: bool = False,
 ):
     """Train a tokenizer and a small GPT-2 on ``corpus`` into the model folder ``out``.
 
     Not a run stage of its own: it writes a model folder, not a run directory
-    (``harness run`` builds the same model through ``base.init``).
+    (``harness run`` builds the same model through ``base.init``).  A folder
+    that already holds a model is replaced only with ``force``.
     """
+    if (Path(out) / "config.json").is_file() and not force:
+        raise RunExists(f"{out} already holds a model; use --force to replace it (the new one is swapped in whole)")
     from harness.models.loading import quiet_transformers
     from harness.train.base_init import init_base
 

@@ -34,6 +34,7 @@ from harness.report.compare_html import ROW_KEYS, render_compare
 # compare.csv columns: the rows compare.html renders, in the same order
 COMPARE_COLUMNS = list(ROW_KEYS)
 ALL = "all"
+OUTPUTS = ("compare.csv", "compare.html")
 _DIGITS = 4
 
 
@@ -141,7 +142,12 @@ def compare_runs(path_a: str | Path, path_b: str | Path, out_dir: str | Path | N
     out = Path(out_dir) if out_dir else REPO_ROOT / "reports" / f"compare-{name_a}-vs-{name_b}"
     if out.exists() and not out.is_dir():
         raise InputError("--out is a file, not a folder", out)
-    csv_path, html_path = out / "compare.csv", out / "compare.html"
+    if out.is_dir():
+        # only an earlier comparison may be replaced, never files compare did not write
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+        if foreign:
+            raise InputError(f"holds other files ({', '.join(foreign[:3])}); choose another --out", out)
+    csv_path, html_path = (out / name for name in OUTPUTS)
     write_csv(csv_path, rows, COMPARE_COLUMNS)
     title = f"{name_a} vs {name_b}"
     atomic_write_text(html_path, render_compare(title, str(run_a.path), str(run_b.path), rows, notes))

@@ -172,7 +172,7 @@ def test_shift_jis_file_is_a_lexicon_error(tmp_path, tok):
     with pytest.raises(LexiconError) as info:
         load_lexicon(path, tok)
     assert info.value.line == 6
-    assert str(info.value).startswith(f"{path}:6: not valid UTF-8 at byte ")
+    assert str(info.value).startswith(f"{path}:6: not valid UTF-8 at column ")
     assert "Shift_JIS" in str(info.value)
 
 

@@ -295,3 +295,21 @@ def test_a_non_utf8_corpus_fails_before_any_training(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"harness: error: {bad}:2: not UTF-8 text (invalid start byte 0x82 at column 1)"]
     assert not (tmp_path / "out").exists()  # nothing started, nothing trained
+
+
+def test_compare_never_writes_into_a_folder_of_other_files(tmp_path, run_dir, capsys):
+    out = tmp_path / "mine"
+    write(out / "thesis.tex", "x")
+    assert main(["compare", str(run_dir), str(run_dir), "--out", str(out)]) == 1
+    assert "holds other files (thesis.tex)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    assert main(["compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "cmp")]) == 0
+    assert main(["compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "cmp")]) == 0  # its own: replaced
+
+
+def test_base_init_refuses_to_replace_a_model_without_force(tmp_path, capsys):
+    write(tmp_path / "model" / "config.json", "{}")
+    argv = ["base", "init", "--corpus", corpus(tmp_path), "--out", str(tmp_path / "model")]
+    assert main(argv) == 1
+    assert "already holds a model; use --force" in capsys.readouterr().err
+    assert (tmp_path / "model" / "config.json").read_text() == "{}"

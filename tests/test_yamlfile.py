@@ -174,11 +174,12 @@ def test_malformed_yaml_is_one_line(tmp_path, text, line, message):
     assert str(config.value) == str(info.value)
 
 
-def test_non_utf8_file_names_line_and_byte(tmp_path):
+def test_non_utf8_file_names_line_and_column(tmp_path):
     path = write(tmp_path, b"title: t\nfinetune:\n  name: caf\xe9\n")
     with pytest.raises(InputError) as info:
         load_yaml(path)
-    assert str(info.value) == f"{path}:3: not valid UTF-8 at byte 30 (0xe9): save the file as UTF-8"
+    # "  name: caf" is 11 characters: the bad byte is in column 12
+    assert str(info.value) == (f"{path}:3: not valid UTF-8 at column 12 (byte 0xe9, offset 30): save the file as UTF-8")
     assert info.value.line == 3
 
 
@@ -187,7 +188,7 @@ def test_shift_jis_file_is_named_as_such(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_yaml(path, error=ConfigError)
     message = str(info.value)
-    assert message.startswith(f"{path}:3: not valid UTF-8 at byte ")
+    assert message.startswith(f"{path}:3: not valid UTF-8 at column ")
     assert "(it looks like Shift_JIS): save the file as UTF-8" in message
     assert "\n" not in message
 

@@ -135,13 +135,19 @@ def _decode(raw: bytes, path: Path, error: type[HarnessError]) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        # the column counts the characters before the bad byte on its line (1-based)
+        column = len(raw[line_start : err.start].decode("utf-8", "replace")) + 1
         hint = ""
         try:
             raw.decode("cp932")
             hint = " (it looks like Shift_JIS)"
         except UnicodeDecodeError:
             pass
-        message = f"not valid UTF-8 at byte {err.start} (0x{raw[err.start]:02x}){hint}: save the file as UTF-8"
+        message = (
+            f"not valid UTF-8 at column {column} (byte 0x{raw[err.start]:02x}, offset {err.start}){hint}: "
+            "save the file as UTF-8"
+        )
         raise located_error(error, message, path, line) from None
 
 
