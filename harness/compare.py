@@ -56,9 +56,12 @@ def open_analysed(path: str | Path) -> RunDir:
     return run
 
 
-def sample_keys(run: RunDir, arm: str) -> dict[tuple[str, str, int], tuple[int, str]]:
-    """(probe set, probe id, sample index) → (seed, prompt) of one arm's generations."""
-    return {g.pair_key: (g.seed, g.prompt) for g in run.read_generations() if g.arm == arm}
+def sample_keys(run: RunDir) -> dict[str, dict[tuple[str, str, int], tuple[int, str]]]:
+    """Per arm: (probe set, probe id, sample index) → (seed, prompt); generations.jsonl is read once."""
+    keys: dict[str, dict[tuple[str, str, int], tuple[int, str]]] = {}
+    for g in run.read_generations():
+        keys.setdefault(g.arm, {})[g.pair_key] = (g.seed, g.prompt)
+    return keys
 
 
 def compare_rows(run_a: RunDir, run_b: RunDir) -> tuple[list[dict[str, Any]], list[str]]:
@@ -82,11 +85,12 @@ def compare_rows(run_a: RunDir, run_b: RunDir) -> tuple[list[dict[str, Any]], li
     n_boot = max(run_a.record.config.analysis.bootstrap, run_b.record.config.analysis.bootstrap)
     seed = run_b.record.seed
     scores_a, scores_b = run_a.read_scores(), run_b.read_scores()
+    keys_a, keys_b = sample_keys(run_a), sample_keys(run_b)
     rows: list[dict[str, Any]] = []
     for arm in arms:
         a_rows = [r for r in scores_a if r.arm == arm]
         b_rows = [r for r in scores_b if r.arm == arm]
-        paired = bool(a_rows) and sample_keys(run_a, arm) == sample_keys(run_b, arm)
+        paired = bool(a_rows) and keys_a.get(arm) == keys_b.get(arm)
         categories = [ALL, *sorted({r.category for r in a_rows} & {r.category for r in b_rows})]
         for category in categories:
             in_a = [r for r in a_rows if category in (ALL, r.category)]

@@ -182,17 +182,27 @@ def summarise(
     return out
 
 
-def pair_up(reference_rows: list[ScoreRow], arm_rows: list[ScoreRow]) -> list[tuple[ScoreRow, ScoreRow]]:
-    """(reference, arm) pairs sharing (probe_set, probe_id, sample_index), in reference order."""
+def keyed_by_pair(rows: list[ScoreRow]) -> dict[tuple[str, str, int], ScoreRow]:
+    """Rows by (probe_set, probe_id, sample_index), in order; a repeated key is an ``InputError``."""
     keyed: dict[tuple[str, str, int], ScoreRow] = {}
-    for row in arm_rows:
+    for row in rows:
         if row.pair_key in keyed:
             raise InputError(
                 f"two {row.arm} generations for probe {row.probe_set}/{row.probe_id} sample {row.sample_index}"
                 f" ({keyed[row.pair_key].id} and {row.id}): cannot pair them"
             )
         keyed[row.pair_key] = row
-    pairs = [(r, keyed[r.pair_key]) for r in reference_rows if r.pair_key in keyed]
+    return keyed
+
+
+def pair_up(reference_rows: list[ScoreRow], arm_rows: list[ScoreRow]) -> list[tuple[ScoreRow, ScoreRow]]:
+    """(reference, arm) pairs sharing (probe_set, probe_id, sample_index), in reference order.
+
+    Two rows of one side with the same key cannot be paired: an ``InputError``.
+    """
+    keyed_reference = keyed_by_pair(reference_rows)
+    keyed = keyed_by_pair(arm_rows)
+    pairs = [(r, keyed[key]) for key, r in keyed_reference.items() if key in keyed]
     for ref, other in pairs:
         if ref.category != other.category:
             raise InputError(
@@ -212,7 +222,6 @@ def _delta_rows(
     n_boot: int,
     seed: int,
 ) -> list[dict]:
-    pair_up(arm_rows, reference_rows)  # duplicate keys on the reference side are errors too
     pairs = pair_up(reference_rows, arm_rows)
     rows: list[dict] = []
     for category in categories:
