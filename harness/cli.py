@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("compare", help="compare two runs measure by measure and arm by arm, with 95% CIs")
+    p = sub.add_parser("compare", help="compare two runs measure by measure and arm by arm, with 95%% CIs")
     p.add_argument("run_a", type=Path, help="first run directory")
     p.add_argument("run_b", type=Path, help="second run directory (differences are B − A)")
     p.add_argument("--out", type=Path, help="output folder (default reports/compare-A-vs-B)")

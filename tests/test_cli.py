@@ -49,6 +49,14 @@ def test_every_command_has_help_and_is_in_the_readme(name, help_text, parser):
     assert parser.format_help()
 
 
+def test_top_level_help_renders(capsys):
+    # argparse %-formats help strings: a bare "%" in any command's help breaks `harness --help`
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "compare" in capsys.readouterr().out
+
+
 def test_readme_starts_with_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
