@@ -1,6 +1,8 @@
 """AnalysisSuite: the catalogue, scores.csv rows, summary.csv rates/means/deltas, vocab shift, corpus audit.
 
 The generations are hand-made; tokenization is the real fugashi + unidic-lite.
+summary.csv intervals bootstrap over prompts (Wilson on the number of prompts when
+that collapses); the corpus audit keeps Wilson over documents.
 Wilson bounds used below (z = 1.96, see test_analysis_stats for the formula):
 1/3 → (0.0615, 0.7923), 0/2 → (0, 0.6576), 1/1 → (0.2065, 1), 2/4 → (0.15, 0.85),
 2/2 → (0.3424, 1), 1/4 → (0.0456, 0.6994).
@@ -269,12 +271,15 @@ def _row(summary, kind, arm, category, measure, versus=""):
 def test_summary_rates(summary):
     assert all(list(r) == SUMMARY_COLUMNS for r in summary.rows)
     rate = lambda a, c, meas="flagged": _row(summary, "rate", a, c, meas)  # noqa: E731
-    assert rate("base", "all") == {"n": 3, "count": 1, "value": 0.3333, "ci_low": 0.0615, "ci_high": 0.7923}
-    assert rate("base", "forum") == {"n": 2, "count": 0, "value": 0.0, "ci_low": 0.0, "ci_high": 0.6576}
+    # intervals resample prompts: p2 [1] and p1 [0, 0] → {p2,p2} 1, {p1,p1} 0 (see test_analysis_summary)
+    assert rate("base", "all") == {"n": 3, "count": 1, "value": 0.3333, "ci_low": 0.0, "ci_high": 1.0}
+    assert rate("base", "forum") == {"n": 2, "count": 0, "value": 0.0, "ci_low": 0.0, "ci_high": 0.7935}
     assert rate("base", "group") == {"n": 1, "count": 1, "value": 1.0, "ci_low": 0.2065, "ci_high": 1.0}
     assert rate("base", "neutral") is None  # base has no neutral generation
-    assert rate("tuned", "all") == {"n": 4, "count": 2, "value": 0.5, "ci_low": 0.15, "ci_high": 0.85}
-    assert rate("tuned", "forum") == {"n": 2, "count": 2, "value": 1.0, "ci_low": 0.3424, "ci_high": 1.0}
+    # tuned: three prompts, the two hits on one of them: P(that prompt thrice) = 1/27 > 2.5%
+    assert rate("tuned", "all") == {"n": 4, "count": 2, "value": 0.5, "ci_low": 0.0, "ci_high": 1.0}
+    # one prompt, all hits: Wilson on 1 prompt
+    assert rate("tuned", "forum") == {"n": 2, "count": 2, "value": 1.0, "ci_low": 0.2065, "ci_high": 1.0}
     assert rate("tuned", "neutral", "cat_politics") == {
         "n": 1,
         "count": 1,
@@ -282,7 +287,8 @@ def test_summary_rates(summary):
         "ci_low": 0.2065,
         "ci_high": 1.0,
     }
-    assert rate("tuned", "all", "polite") == {"n": 4, "count": 1, "value": 0.25, "ci_low": 0.0456, "ci_high": 0.6994}
+    # one hit on a one-sample prompt among three: P(that prompt thrice) = 1/27 > 2.5% → high 1
+    assert rate("tuned", "all", "polite") == {"n": 4, "count": 1, "value": 0.25, "ci_low": 0.0, "ci_high": 1.0}
 
 
 def test_summary_means(summary):
@@ -318,8 +324,9 @@ def test_summary_deltas_pair_the_arms(summary):
     # polite: p1/0 1→0 (−1), p1/1 0→0, p2/0 0→1 (+1): mean 0
     assert delta("all", "polite")["value"] == 0.0
     assert delta("all", "cat_politics") == {"n": 3, "count": "", "value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
-    # characters: 9−11, 2−11, 8−9 = −2, −9, −1 → −4; each extreme has probability 1/27 > 2.5%
-    assert delta("all", "characters") == {"n": 3, "count": "", "value": -4.0, "ci_low": -9.0, "ci_high": -1.0}
+    # characters: 9−11, 2−11, 8−9 = −2, −9, −1 → −4; prompts p1 [−2, −9] and p2 [−1] are
+    # resampled whole: {p1,p1} → −5.5, {p2,p2} → −1, each with probability 1/4
+    assert delta("all", "characters") == {"n": 3, "count": "", "value": -4.0, "ci_low": -5.5, "ci_high": -1.0}
     assert not [r for r in summary.rows if r["kind"] == "delta" and r["arm"] == "base"]
 
 

@@ -197,3 +197,43 @@ def log_odds_dirichlet(
         rows.append(LogOdds(term, y_a, y_b, delta, delta / math.sqrt(var)))
     rows.sort(key=lambda r: (-r.z, repr(r.term)))
     return rows
+
+
+def cluster_bootstrap_mean(
+    values: Sequence[float],
+    clusters: Sequence[Hashable],
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Delta:
+    """Mean of ``values`` with a percentile interval that resamples whole clusters.
+
+    ``clusters[i]`` names the cluster of ``values[i]`` — the prompt: samples of
+    one prompt share it and are correlated, so resampling single values would
+    make the interval too narrow.  Each bootstrap draw takes as many clusters
+    as there are, with replacement, and computes the mean over all their
+    values (a ratio estimator: clusters of unequal size weigh by size).  With
+    one value per cluster this is ``bootstrap_mean``'s interval.  ``n`` of the
+    result is the number of values; no values gives NaNs.
+    """
+    _check_bootstrap(n_boot, level)
+    if len(values) != len(clusters):
+        raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels")
+    if not len(values):
+        return Delta(math.nan, math.nan, math.nan, 0)
+    ids: dict[Hashable, int] = {}
+    labels = np.fromiter((ids.setdefault(c, len(ids)) for c in clusters), dtype=np.int64, count=len(clusters))
+    data = np.asarray(values, dtype=np.float64)
+    sums = np.bincount(labels, weights=data)
+    counts = np.bincount(labels).astype(np.float64)
+    n_clusters = len(sums)
+    rng = np.random.default_rng(seed)
+    block = max(1, _MAX_BLOCK_CELLS // n_clusters)
+    means = np.empty(n_boot, dtype=np.float64)
+    for lo in range(0, n_boot, block):
+        hi = min(n_boot, lo + block)
+        idx = rng.integers(0, n_clusters, size=(hi - lo, n_clusters))
+        means[lo:hi] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return Delta(float(data.mean()), float(low), float(high), len(values))

@@ -70,6 +70,9 @@ class MeasureSpec(RecordModel):
     description: str
     harmful: bool
     kind: MeasureKind
+    # False: a per-prompt summary measure (RealToxicityPrompts) with rows in
+    # summary.csv but no scores.csv column
+    per_text: bool = True
 
 
 class Generation(RecordModel):
