@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.errors import ConfigError
 from harness.data.yamlfile import load_yaml, validate_yaml
 
-CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl"]
+CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
@@ -34,7 +34,7 @@ class CorpusConfig(StrictModel):
     # open2ch: "join" = one document per dialogue, turns joined by spaces (the
     # reference notebook); "separate" = one document per post.
     turns: Literal["join", "separate"] = "join"
-    text_key: str = "text"  # JSONL field holding the text
+    text_key: str = "text"  # JSONL field / CSV column holding the text
     dedupe: bool = True  # drop exact duplicate documents after normalisation
     max_docs: int | None = Field(default=None, ge=1)
 
@@ -160,6 +160,7 @@ class AnalysisConfig(StrictModel):
     memorization_max_ngrams: int = Field(default=20_000_000, ge=1000)
     toxicity_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     workers: int = Field(default=1, ge=1)  # processes for large corpus audits
+    audit_scores: bool = False  # audit: one scores row per corpus document (harness audit --scores)
 
 
 class ExportConfig(StrictModel):
