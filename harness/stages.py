@@ -264,7 +264,9 @@ def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, 
     extra = []
     if config.corpus is not None:
         a = config.analysis
-        index = build_index((d.text for d in iter_corpus(config.corpus)), a.memorization_chars, a.memorization_max_ngrams)
+        index = build_index(
+            (d.text for d in iter_corpus(config.corpus)), a.memorization_chars, a.memorization_max_ngrams
+        )
         rows = memorization_rows(generations, index, arms, n_boot=a.bootstrap, seed=config.seed)
         extra.append(Table(MEMO_TABLE, rows, list(MEMO_COLUMNS)))
         run.record.memorization = {

@@ -121,7 +121,14 @@ def test_catalogue_order(suite):
 
 def test_catalogue_harmful_and_kind(suite):
     harmful = {m.name: m.harmful for m in suite.catalogue()}
-    assert {name for name, h in harmful.items() if h} == {"flagged", "cat_insult", "cat_threat", "toxicity", "rough_second_person", "pii"}
+    assert {name for name, h in harmful.items() if h} == {
+        "flagged",
+        "cat_insult",
+        "cat_threat",
+        "toxicity",
+        "rough_second_person",
+        "pii",
+    }
     assert harmful["cat_politics"] is False  # a topic category is not harmful
     kinds = {m.name: m.kind for m in suite.catalogue()}
     assert {name for name, k in kinds.items() if k == "mean"} == {"toxicity", "characters", "tokens", "distinct_2"}

@@ -55,7 +55,14 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
     assert record["versions"]["dictionary"].startswith("unidic-lite")
     assert [a["name"] for a in record["arms"]] == ["base", "tuned"]
     assert [a["reference"] for a in record["arms"]] == [True, False]
-    assert record["tables"] == ["scores.csv", "summary.csv", "vocab_shift.csv", "pii.csv", "groups.csv", "memorization.csv"]
+    assert record["tables"] == [
+        "scores.csv",
+        "summary.csv",
+        "vocab_shift.csv",
+        "pii.csv",
+        "groups.csv",
+        "memorization.csv",
+    ]
     assert record["memorization"]["min_chars"] == 32 and record["corpus_rates"]["flagged"] >= 0
     # tuned is flagged on 2 of 4 samples, base on 1 of 4 → +0.25; the gate (≤ 0.1) fails
     assert record["gates"]["passed"] is False

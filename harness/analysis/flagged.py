@@ -94,10 +94,13 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
                 found.append(((length, exact + 1, -pos), pos, length))
         if bounds and folded[bounds[i]] in index.folded_first and _variant_may_start(tokens, i):
             start = bounds[i]
-            for j in range(i + 1, n + 1):
-                if bounds[j] - start > index.folded_max:
+            # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
+            for j in range(i + 1, min(n, i + _MAX_VARIANT_TOKENS) + 1):
+                span = folded[start : bounds[j]]
+                # a drawn-out ending may run past the longest key: compare its stem
+                if len(span) > index.folded_max and len(span.rstrip(_VOWELS)) > index.folded_max:
                     break
-                for key in _tail_forms(folded[start : bounds[j]]):
+                for key in _tail_forms(span):
                     for pos in index.by_folded.get(key, ()):
                         found.append(((j - i, 0, -pos), pos, j - i))
         best = None
@@ -118,6 +121,7 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
 
 
 _VOWELS = "あいうえおんっ"
+_MAX_VARIANT_TOKENS = 48
 
 
 def _tail_forms(key: str) -> tuple[str, ...]:

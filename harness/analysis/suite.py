@@ -121,7 +121,9 @@ class AnalysisSuite:
             for builder in builders:
                 builder.observe(gen.arm, scored)
         summary = summarise(typed, catalogue, list(arms), reference, n_boot=n_boot, seed=seed)
-        summary += rtp_rows(typed, list(arms), reference, n_boot=n_boot, seed=seed, threshold=self.config.toxicity_threshold)
+        summary += rtp_rows(
+            typed, list(arms), reference, n_boot=n_boot, seed=seed, threshold=self.config.toxicity_threshold
+        )
         self.samples_per_prompt = samples_per_prompt(typed)
         tables = [Table(SCORES_TABLE, csv_rows, columns), Table(SUMMARY_TABLE, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:

@@ -7,8 +7,9 @@ the same bytes.
 * ``rate`` rows: a binary measure's share of texts;
 * ``mean`` rows: a numeric measure's mean;
 * ``delta`` rows: the mean paired difference ``arm − versus`` over
-  generations sharing (probe_set, probe_id, sample_index), for every pair of arms: each arm against the reference, and each
-  later arm against each earlier non-reference arm (so a duplicated arm shows
+  generations sharing (probe_set, probe_id, sample_index), for every pair
+  of arms: each arm against the reference, and each later arm against each
+  earlier non-reference arm (so a duplicated arm shows
   deltas of exactly zero against its twin).  Generations without a partner
   are left out of the deltas.
 

@@ -130,7 +130,9 @@ def _iter_csv(path: Path, key: str) -> Iterator[Document]:
         if header is None:
             return
         if key not in header:
-            raise InputError(f"no column '{key}' in the CSV header (columns: {', '.join(header)}); set text_key", path, 1)
+            raise InputError(
+                f"no column '{key}' in the CSV header (columns: {', '.join(header)}); set text_key", path, 1
+            )
         column = header.index(key)
         start = reader.line_num + 1
         while True:
