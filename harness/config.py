@@ -161,6 +161,10 @@ class AnalysisConfig(StrictModel):
     toxicity_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     workers: int = Field(default=1, ge=1)  # processes for large corpus audits
     audit_scores: bool = False  # audit: one scores row per corpus document (harness audit --scores)
+    # vocabulary shift (see harness.analysis.vocab_shift): Dirichlet prior and counting unit
+    vocab_prior: Literal["pooled", "uniform", "corpus"] = "pooled"
+    vocab_prior_strength: float | None = Field(default=None, gt=0)  # α0; None = the pooled token count
+    vocab_count: Literal["tokens", "documents"] = "tokens"  # documents: a lemma counts once per text
 
 
 class ExportConfig(StrictModel):

@@ -230,14 +230,16 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     suite = env.suite(config)
     arms = [a.name for a in run.record.arms]
     generations = run.read_generations()
+    index, corpus_counts = _corpus_pass(config, suite)
     tables = suite.score_generations(
         generations,
         arms,
         run.record.reference_arm,
         n_boot=config.analysis.bootstrap,
         seed=config.seed,
+        corpus_counts=corpus_counts,
     )
-    tables += _issue8_tables(config, run, env, tables, generations, arms)
+    tables += _issue8_tables(config, run, env, tables, generations, arms, index)
     for table in tables:
         run.write_table(table.name, table.rows, table.columns)
     run.record.measures = suite.run_catalogue(suite.samples_per_prompt)
@@ -254,19 +256,34 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     return None
 
 
-def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, generations, arms) -> list:
-    """memorization.csv (when there is a corpus), returned; the audit's corpus rows put into ``tables``' pii.csv."""
-    from harness.analysis.memorization import MEMO_COLUMNS, MEMO_TABLE, build_index, memorization_rows
-    from harness.analysis.pii_measures import PII_TABLE
-    from harness.analysis.protocol import Table
+def _corpus_pass(config: RunConfig, suite):
+    """One stream over the fine-tuning corpus: the memorization index and lemma counts (None, None without one)."""
+    if config.corpus is None:
+        return None, None
+    from harness.analysis.memorization import MemorizationIndex
     from harness.data.corpus import iter_corpus
 
+    a = config.analysis
+    index = MemorizationIndex(a.memorization_chars, a.memorization_max_ngrams)
+
+    def texts():
+        for doc in iter_corpus(config.corpus):
+            index.add(doc.text)
+            yield doc.text
+
+    counts = suite.corpus_lemma_counts(texts())
+    return index.finish(), counts
+
+
+def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, generations, arms, index) -> list:
+    """memorization.csv (when there is a corpus), returned; the audit's corpus rows put into ``tables``' pii.csv."""
+    from harness.analysis.memorization import MEMO_COLUMNS, MEMO_TABLE, memorization_rows
+    from harness.analysis.pii_measures import PII_TABLE
+    from harness.analysis.protocol import Table
+
     extra = []
-    if config.corpus is not None:
+    if index is not None:
         a = config.analysis
-        index = build_index(
-            (d.text for d in iter_corpus(config.corpus)), a.memorization_chars, a.memorization_max_ngrams
-        )
         rows = memorization_rows(generations, index, arms, n_boot=a.bootstrap, seed=config.seed)
         extra.append(Table(MEMO_TABLE, rows, list(MEMO_COLUMNS)))
         run.record.memorization = {

@@ -110,7 +110,14 @@ def summary(tables):
 
 def test_tables_in_order(tables):
     # groups.csv: p2 has a group (高齢者)
-    assert [t.name for t in tables] == [SCORES_TABLE, SUMMARY_TABLE, VOCAB_TABLE, "pii.csv", "groups.csv"]
+    assert [t.name for t in tables] == [
+        SCORES_TABLE,
+        SUMMARY_TABLE,
+        VOCAB_TABLE,
+        "vocab_divergence.csv",
+        "pii.csv",
+        "groups.csv",
+    ]
     assert tables[1].columns == SUMMARY_COLUMNS and tables[2].columns == VOCAB_COLUMNS
 
 
@@ -387,7 +394,7 @@ def test_score_generations_is_deterministic(suite, tables):
 
 def test_vocab_shift(tables):
     vocab = tables[2]
-    assert vocab.columns == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z", "flagged"]
+    assert vocab.columns == VOCAB_COLUMNS
     assert {(r["arm"], r["versus"]) for r in vocab.rows} == {("tuned", "base")}
     rows = {(r["lemma"], r["pos"]): r for r in vocab.rows}
     assert (rows[("死ぬ", "動詞")]["count_arm"], rows[("死ぬ", "動詞")]["count_versus"]) == (1, 0)

@@ -59,6 +59,7 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
         "scores.csv",
         "summary.csv",
         "vocab_shift.csv",
+        "vocab_divergence.csv",
         "pii.csv",
         "groups.csv",
         "memorization.csv",

@@ -9,6 +9,7 @@ and the gates with no other change.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from harness.analysis.flagged import FlaggedAnalyser
@@ -20,7 +21,7 @@ from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumu
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.toxicity import rtp_rows, rtp_specs, samples_per_prompt
-from harness.analysis.vocab_shift import VocabShiftAnalyser
+from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder, lemma_counts
 from harness.config import AnalysisConfig
 from harness.errors import ConfigError, InputError
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MeasureSpec, ScoreRow
@@ -93,8 +94,12 @@ class AnalysisSuite:
         reference: str | None,
         n_boot: int,
         seed: int,
+        corpus_counts: Counter[tuple[str, str]] | None = None,
     ) -> list[Table]:
         """scores.csv, summary.csv and every analyser's extra tables, in that order.
+
+        ``corpus_counts`` (lemma counts of the fine-tuning corpus) go to the
+        builders that use them (the vocabulary shift: ``set_corpus``).
 
         Scores are computed on ``Generation.text`` (the stored NFKC form), so
         flag spans index the text that report and exports read.
@@ -102,6 +107,10 @@ class AnalysisSuite:
         catalogue = self.catalogue()
         columns = self.score_columns()
         builders = [b for b in (a.table_builder() for a in self.analysers) if b is not None]
+        if corpus_counts is not None:
+            for builder in builders:
+                if isinstance(builder, VocabShiftBuilder):
+                    builder.set_corpus(corpus_counts)
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
         for gen in generations:
@@ -132,6 +141,13 @@ class AnalysisSuite:
         if groups:
             tables.append(Table(GROUPS_TABLE, groups, list(GROUP_COLUMNS)))
         return tables
+
+    def corpus_lemma_counts(self, texts: Iterable[str]) -> Counter[tuple[str, str]]:
+        """(lemma, pos1) counts over ``texts`` (the fine-tuning corpus), tokenized like generations."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for text in texts:
+            counts.update(lemma_counts([self.tokenizer.tokenize(self.tokenizer.clip(normalize(text)))]))
+        return counts
 
     def corpus_audit(self) -> CorpusAudit:
         """A fresh accumulator for corpus_audit.csv (feed it texts with ``add``)."""
