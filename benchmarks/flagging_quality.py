@@ -53,6 +53,20 @@ def scores(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def f1_interval(gold: list[int], pred: list[int], n_boot: int = 2000, seed: int = 0) -> str:
+    """Percentile bootstrap interval of F1, resampling posts."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    g, p = np.asarray(gold), np.asarray(pred)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(g), size=len(g))
+        draws.append(scores(g[idx].tolist(), p[idx].tolist())[2])
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return f"{low:.3f}–{high:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
@@ -70,7 +84,7 @@ def main() -> int:
     pred = [s.values["flagged"] for s in scored]
     precision, recall, f1 = scores(gold, pred)
     print(f"split {args.split}: n {len(rows)}, positives {sum(gold)}, flagged {sum(pred)}")
-    print(f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}")
+    print(f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  (F1 95% CI {f1_interval(gold, pred)})")
     tox = [1 if s.values["toxicity"] > 0.5 else 0 for s in scored]
     tp, tr, tf = scores(gold, tox)
     print(f"toxicity > 0.5: precision {tp:.3f}  recall {tr:.3f}  F1 {tf:.3f}")
