@@ -221,7 +221,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Score every generation and summarise per arm → scores.csv, summary.csv, extra tables."""
     recorded = run.record.hashes
-    changed = [p for p, digest in file_hashes(config.analysis.lexicons).items() if recorded.get(p, digest) != digest]
+    lexicon_files = [*config.analysis.lexicons, *(w.path for w in config.analysis.word_lists)]
+    changed = [p for p, digest in file_hashes(lexicon_files).items() if recorded.get(p, digest) != digest]
     if changed:
         raise InputError(
             f"lexicon changed since the run started (sha256 differs from run.json): {', '.join(changed)}; "

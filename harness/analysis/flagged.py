@@ -77,6 +77,7 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
     index = lexicon.index
     entries = lexicon.entries
     folded, bounds = _folded(tokens) if index.by_folded else ("", [])
+    prefixes, by_folded = index.folded_prefixes, index.by_folded
     matches: list[FlagMatch] = []
     n = len(tokens)
     i = 0
@@ -97,12 +98,19 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
             # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
             for j in range(i + 1, min(n, i + _MAX_VARIANT_TOKENS) + 1):
                 span = folded[start : bounds[j]]
-                # a drawn-out ending may run past the longest key: compare its stem
-                if len(span) > index.folded_max and len(span.rstrip(_VOWELS)) > index.folded_max:
-                    break
-                for key in _tail_forms(span):
-                    for pos in index.by_folded.get(key, ()):
+                if span not in prefixes:
+                    # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
+                    if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
+                        break
+                    forms = _tail_forms(span)
+                else:
+                    forms = (span,)
+                for key in forms:
+                    for pos in by_folded.get(key, ()):
                         found.append(((j - i, 0, -pos), pos, j - i))
+        if not found:
+            i += 1
+            continue
         best = None
         for rank, pos, length in sorted(found, reverse=True):
             if _context_ok(tokens, i, i + length - 1, entries[pos], lexicon, text):

@@ -89,6 +89,7 @@ class LexiconIndex:
     by_folded: dict[str, list[int]]  # variant key → entries
     folded_first: frozenset[str]  # first characters of variant keys
     folded_max: int  # longest variant key, in characters
+    folded_prefixes: frozenset[str] = frozenset()  # every prefix of every variant key (stops scans early)
 
 
 @dataclass
@@ -117,7 +118,8 @@ class Lexicon:
                 by_folded.setdefault(key, []).append(i)
         first = frozenset(k[0] for k in by_folded)
         longest = max((len(k) for k in by_folded), default=0)
-        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest)
+        prefixes = frozenset(k[:i] for k in by_folded for i in range(1, len(k) + 1))
+        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes)
 
     def harmful_categories(self) -> set[str]:
         """Names of the categories whose matches count as ``flagged``."""

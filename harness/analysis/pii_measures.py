@@ -8,6 +8,7 @@ the share of texts with at least one span of that kind.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from harness.analysis.pii import PII_KINDS, find_pii
@@ -16,6 +17,7 @@ from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
+_GATE = re.compile(r"[0-9０-９@]|www|http", re.IGNORECASE)
 PII_TABLE = "pii.csv"
 PII_COLUMNS = ["scope", "arm", "kind", "n_texts", "count", "value"]
 
@@ -84,7 +86,7 @@ class PiiAnalyser:
 
     def score(self, text: str, tokens: list[Token]) -> TextScore:
         # cheap gate: every format needs a digit, '@' or "www"/"http"
-        if not any(ch.isdigit() or ch == "@" for ch in text) and "www" not in text and "http" not in text:
+        if _GATE.search(text) is None:
             return TextScore({"pii": 0}, {"pii_kinds": ""})
         kinds = sorted({span.kind for span in find_pii(text)})
         return TextScore({"pii": int(bool(kinds))}, {"pii_kinds": "|".join(kinds)})
