@@ -218,7 +218,14 @@ def divergence_rows(
                         rows_idx.append(i)
                         terms.append(index.setdefault(key, len(index)))
                         weights.append(c)
-            sides.append((len(texts), np.asarray(rows_idx), np.asarray(terms), np.asarray(weights, dtype=float)))
+            sides.append(
+                (
+                    len(texts),
+                    np.asarray(rows_idx, dtype=np.int64),
+                    np.asarray(terms, dtype=np.int64),
+                    np.asarray(weights, dtype=float),
+                )
+            )
         size = len(index)
         totals = [np.bincount(t, weights=w, minlength=size) if size else np.zeros(0) for _, _, t, w in sides]
         value = jensen_shannon_bits(totals[0], totals[1]) if size else math.nan
