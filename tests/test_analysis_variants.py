@@ -33,6 +33,7 @@ terms:
   - {term: カス, category: insult, pos: [名詞], match: surface}
   - {term: 野郎, category: insult, variants: false}
   - {term: 生理, category: sexual, not_in: [生理学]}
+  - {term: ニガー, category: insult}
 exceptions: [バカにされ]
 """
 
@@ -84,6 +85,8 @@ def test_variant_keys_of_a_kanji_term():
         ("まぁ元々多いしね", []),
         ("そんなことしねえよ", []),  # one trailing え: "won't do", not 死ね
         ("ずっと見ていたい", []),
+        # nor end on a case particle the entry lacks: ニー+が folds to にが, not ニガー
+        ("ディバニーがゼネラル", []),
         # variants: false keeps to the token rule (やろう is "let's do")
         ("やろうか", []),
     ],

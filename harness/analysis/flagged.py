@@ -105,8 +105,13 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
                     forms = _tail_forms(span)
                 else:
                     forms = (span,)
+                # nor end on a case/binding particle the entry does not end with (ニー+が is
+                # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
+                ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
                 for key in forms:
                     for pos in by_folded.get(key, ()):
+                        if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
+                            continue
                         found.append(((j - i, 0, -pos), pos, j - i))
         if not found:
             i += 1
@@ -130,6 +135,7 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
 
 _VOWELS = "あいうえおんっ"
 _MAX_VARIANT_TOKENS = 48
+_CASE_PARTICLES = frozenset({"格助詞", "係助詞"})
 
 
 def _tail_forms(key: str) -> tuple[str, ...]:
