@@ -12,8 +12,11 @@ in rounds (machine speed drifts), and the best round of each is reported:
 Linearity: the harness on the posts and on 10× the posts (every post ten
 times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--workers N``: the corpus audit driver on N processes vs 1 (speed-up).
+``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
+``git archive daf955e | tar -x -C DIR``) against this one, each in its own
+process, alternating — a fair relative speed even on a busy machine.
 
-    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2]
+    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
 """
 
 from __future__ import annotations
@@ -59,11 +62,51 @@ def harness(suite: AnalysisSuite, posts: list[str]) -> float:
     return time.perf_counter() - start
 
 
+_TIMER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from harness.analysis.suite import AnalysisSuite
+from harness.config import AnalysisConfig
+posts = open(sys.argv[2], encoding="utf-8").read().split("\\x00")
+suite = AnalysisSuite(AnalysisConfig(lexicons=[sys.argv[3]]))
+suite.score_text("x")
+start = time.perf_counter()
+for p in posts:
+    suite.score_text(p)
+print(time.perf_counter() - start)
+"""
+
+
+def compare_repos(other: Path, posts: list[str], rounds: int) -> None:
+    """This checkout vs ``other``, each timing score_text over ``posts`` in a fresh process, alternating."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "posts.txt"
+        data.write_text("\x00".join(posts), encoding="utf-8")
+        times: dict[str, list[float]] = {"this": [], "other": []}
+        for _ in range(rounds):
+            for name, repo in (("other", other), ("this", ROOT)):
+                lexicon = repo / "probes" / "lexicons" / "flagged.yaml"
+                out = subprocess.run(
+                    [sys.executable, "-c", _TIMER, str(repo), str(data), str(lexicon)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+    chars = sum(len(p) for p in posts)
+    this, that = chars / min(times["this"]), chars / min(times["other"])
+    print(f"this checkout {this:,.0f} chars/s, {other}: {that:,.0f} chars/s: ratio {this / that:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=25_000)
     parser.add_argument("--workers", type=int, default=0, help="also time the audit on this many processes")
+    parser.add_argument("--repo", type=Path, help="another checkout to time against this one")
     args = parser.parse_args()
     if not POSTS.is_file():
         print(f"skipped: {POSTS} is missing")
@@ -73,6 +116,8 @@ def main() -> int:
 
     posts = read_posts(args.limit)
     chars = sum(len(p) for p in posts)
+    if args.repo:
+        compare_repos(args.repo.resolve(), posts, args.rounds)
     tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{unidic_lite.DICDIR}/mecabrc"')
     suite = AnalysisSuite(AnalysisConfig())
     suite.score_text("ウォームアップ")

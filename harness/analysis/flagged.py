@@ -93,8 +93,14 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
             if exact is not None:
                 length = len(entries[pos].tokens)
                 found.append(((length, exact + 1, -pos), pos, length))
-        if bounds and folded[bounds[i]] in index.folded_first and _variant_may_start(tokens, i):
-            start = bounds[i]
+        start = bounds[i] if bounds else 0
+        head = folded[start : bounds[i + 1]] if bounds else ""
+        # the first token's folded text must begin some key (checked first: it is the cheap test)
+        if (
+            head
+            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
+            and _variant_may_start(tokens, i)
+        ):
             # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
             for j in range(i + 1, min(n, i + _MAX_VARIANT_TOKENS) + 1):
                 span = folded[start : bounds[j]]
