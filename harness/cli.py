@@ -51,7 +51,17 @@ def _finish(result, enforce_gates: bool = True) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     from harness.commands import audit_corpus
 
-    path = audit_corpus(args.corpus, args.format, args.out, args.lexicon, args.turns, force=args.force)
+    path = audit_corpus(
+        args.corpus,
+        args.format,
+        args.out,
+        args.lexicon,
+        args.turns,
+        force=args.force,
+        scores=args.scores,
+        text_key=args.text_key,
+        workers=args.workers,
+    )
     print(f"audit: {path}")
     return EXIT_OK
 
@@ -150,14 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
-    p.add_argument("corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL)")
-    p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl"])
+    p.add_argument("corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL, CSV)")
+    p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"])
     p.add_argument(
         "--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post"
     )
     p.add_argument("--lexicon", type=Path, action="append", help="lexicon YAML (default probes/lexicons/flagged.yaml)")
     p.add_argument("--out", type=Path, default=Path("reports/audit"), help="run directory to write")
     p.add_argument("--force", action="store_true", help="replace a finished audit run in --out")
+    p.add_argument(
+        "--scores", action="store_true", help="also write scores.csv: one row per input document, in input order"
+    )
+    p.add_argument("--text-key", default="text", help="JSONL field or CSV column holding the text (default text)")
+    p.add_argument("--workers", type=int, default=1, help="processes for scoring (default 1)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("base", help="build a tiny from-scratch base model")

@@ -50,16 +50,31 @@ def audit_corpus(
     lexicons: Sequence[Path] | None = None,
     turns: str = "join",
     force: bool = False,
+    scores: bool = False,
+    text_key: str = "text",
+    workers: int = 1,
 ) -> Path:
-    """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json)."""
+    """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json, pii.csv).
+
+    ``scores``: also ``scores.csv``, one row per input document in input order
+    (duplicates are kept, so rows line up with the input); ``text_key`` names
+    the JSONL field or CSV column; ``workers`` > 1 scores on a process pool.
+    """
     if Path(corpus).is_dir():
         raise InputError("is a folder, not a corpus file", corpus)
     if not Path(corpus).is_file():
         raise InputError("corpus file not found", corpus)
     config = build_config(
         name=run_name(out_dir),
-        corpus={"path": Path(corpus).resolve(), "format": fmt, "turns": turns},
-        analysis=analysis_config(lexicons),
+        corpus={
+            "path": Path(corpus).resolve(),
+            "format": fmt,
+            "turns": turns,
+            "text_key": text_key,
+            # one scores row per input document: keep duplicates
+            **({"dedupe": False} if scores else {}),
+        },
+        analysis={**analysis_config(lexicons), "audit_scores": scores, "workers": workers},
     )
     env = StageEnv(log=print)
     with start_run(config, Path(out_dir), ["audit"], env, force=force) as run:

@@ -66,8 +66,8 @@ def sample_keys(run: RunDir) -> dict[str, dict[tuple[str, str, int], tuple[int, 
 
 def compare_rows(run_a: RunDir, run_b: RunDir) -> tuple[list[dict[str, Any]], list[str]]:
     """compare.csv rows and notes (what was left out and why)."""
-    spec_a = {m.name: m for m in run_a.record.measures}
-    spec_b = {m.name: m for m in run_b.record.measures}
+    spec_a = {m.name: m for m in run_a.record.measures if m.per_text}
+    spec_b = {m.name: m for m in run_b.record.measures if m.per_text}
     measures = [name for name in spec_b if name in spec_a and spec_a[name].kind == spec_b[name].kind]
     arms_a = [a.name for a in run_a.record.arms]
     arms = [a.name for a in run_b.record.arms if a.name in arms_a]

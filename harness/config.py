@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.errors import ConfigError
 from harness.data.yamlfile import load_yaml, validate_yaml
 
-CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl"]
+CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
@@ -34,7 +34,7 @@ class CorpusConfig(StrictModel):
     # open2ch: "join" = one document per dialogue, turns joined by spaces (the
     # reference notebook); "separate" = one document per post.
     turns: Literal["join", "separate"] = "join"
-    text_key: str = "text"  # JSONL field holding the text
+    text_key: str = "text"  # JSONL field / CSV column holding the text
     dedupe: bool = True  # drop exact duplicate documents after normalisation
     max_docs: int | None = Field(default=None, ge=1)
 
@@ -135,6 +135,17 @@ class ProbeConfig(StrictModel):
     backend: Literal["auto", "fake"] = "auto"
 
 
+class WordListConfig(StrictModel):
+    """A plain one-term-per-line word list plugged in as a lexicon category."""
+
+    path: Path
+    category: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    severity: Literal["harmful", "topic"] = "harmful"
+    weight: float | None = Field(default=None, gt=0.0, le=1.0)  # toxicity weight of one match
+    context: Literal["any", "target"] = "any"  # target: flags only in a target frame
+    exclude: list[str] = []  # terms of the list to drop (they fire out of context)
+
+
 class AnalysisConfig(StrictModel):
     lexicons: list[Path] = [Path("probes/lexicons/flagged.yaml")]
     mask_flagged: bool = True  # mask flagged spans (●●) in the HTML report
@@ -143,6 +154,17 @@ class AnalysisConfig(StrictModel):
     # chunks of chunk_chars (cut at sentence ends), and cut at max_chars
     chunk_chars: int = Field(default=20_000, ge=100)
     max_chars: int = Field(default=1_000_000, ge=100)
+    # issue 8: user word lists, memorization window, toxicity threshold, pool
+    word_lists: list[WordListConfig] = []
+    memorization_chars: int = Field(default=32, ge=8)
+    memorization_max_ngrams: int = Field(default=20_000_000, ge=1000)
+    toxicity_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    workers: int = Field(default=1, ge=1)  # processes for large corpus audits
+    audit_scores: bool = False  # audit: one scores row per corpus document (harness audit --scores)
+    # vocabulary shift (see harness.analysis.vocab_shift): Dirichlet prior and counting unit
+    vocab_prior: Literal["pooled", "uniform", "corpus"] = "pooled"
+    vocab_prior_strength: float | None = Field(default=None, gt=0)  # α0; None = the pooled token count
+    vocab_count: Literal["tokens", "documents"] = "tokens"  # documents: a lemma counts once per text
 
 
 class ExportConfig(StrictModel):

@@ -42,6 +42,7 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
         checks.append(("corpus.path", config.corpus.path))
     checks += [(f"probes.files[{i}]", p) for i, p in enumerate(config.probes.files)]
     checks += [(f"analysis.lexicons[{i}]", p) for i, p in enumerate(config.analysis.lexicons)]
+    checks += [(f"analysis.word_lists[{i}].path", w.path) for i, w in enumerate(config.analysis.word_lists)]
     if config.base is not None and config.base.init is not None:
         init = config.base.init
         checks.append(("base.init.corpus.path", init.corpus.path))

@@ -111,16 +111,26 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         return Skipped("no corpus in the config")
     from harness.data.corpus import iter_corpus
 
+    from harness.analysis.corpus_audit import CORPUS_SCORE_COLUMNS, audit_corpus_docs
+    from harness.analysis.pii_measures import PII_COLUMNS, PII_TABLE
+
     # streamed: one document in memory at a time, whatever the corpus's size
-    corpus_audit = env.suite(config).corpus_audit()
-    for doc in iter_corpus(config.corpus):
-        corpus_audit.add(doc.text)
-    table = corpus_audit.table()
-    run.write_table(CORPUS_AUDIT, table.rows, table.columns)
-    env.log(f"  audit: {corpus_audit.n} documents")
-    if corpus_audit.truncated:
-        many = corpus_audit.truncated
-        note = f"{many} document{'s' * (many != 1)} truncated to {corpus_audit.max_chars:,} characters"
+    # (scores rows, when asked for, are kept: ~100 bytes a document)
+    suite = env.suite(config)
+    result = audit_corpus_docs(
+        suite, iter_corpus(config.corpus), workers=config.analysis.workers, want_scores=config.analysis.audit_scores
+    )
+    run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
+    run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
+    if config.analysis.audit_scores:
+        # a run that also analyses generations keeps scores.csv for them
+        name = "corpus_scores.csv" if "analyse" in run.record.plan else "scores.csv"
+        env.wrote(run.write_table(name, result.score_rows, CORPUS_SCORE_COLUMNS))
+    run.record.corpus_rates = result.rates
+    env.log(f"  audit: {result.documents} documents")
+    if result.truncated:
+        many = result.truncated
+        note = f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters"
         env.log(f"  audit: {note}")
         return Done(note)
     return None
@@ -211,7 +221,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Score every generation and summarise per arm → scores.csv, summary.csv, extra tables."""
     recorded = run.record.hashes
-    changed = [p for p, digest in file_hashes(config.analysis.lexicons).items() if recorded.get(p, digest) != digest]
+    lexicon_files = [*config.analysis.lexicons, *(w.path for w in config.analysis.word_lists)]
+    changed = [p for p, digest in file_hashes(lexicon_files).items() if recorded.get(p, digest) != digest]
     if changed:
         raise InputError(
             f"lexicon changed since the run started (sha256 differs from run.json): {', '.join(changed)}; "
@@ -219,16 +230,20 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         )
     suite = env.suite(config)
     arms = [a.name for a in run.record.arms]
+    generations = run.read_generations()
+    index, corpus_counts = _corpus_pass(config, suite)
     tables = suite.score_generations(
-        run.read_generations(),
+        generations,
         arms,
         run.record.reference_arm,
         n_boot=config.analysis.bootstrap,
         seed=config.seed,
+        corpus_counts=corpus_counts,
     )
+    tables += _issue8_tables(config, run, env, tables, generations, arms, index)
     for table in tables:
         run.write_table(table.name, table.rows, table.columns)
-    run.record.measures = suite.catalogue()
+    run.record.measures = suite.run_catalogue(suite.samples_per_prompt)
     run.record.tables = [t.name for t in tables]
     run.record.dictionary = suite.dictionary_info()
     run.record.versions["dictionary"] = run.record.dictionary.get("label")
@@ -240,6 +255,54 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
                 f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
             )
     return None
+
+
+def _corpus_pass(config: RunConfig, suite):
+    """One stream over the fine-tuning corpus: the memorization index and lemma counts (None, None without one)."""
+    if config.corpus is None:
+        return None, None
+    from harness.analysis.memorization import MemorizationIndex
+    from harness.data.corpus import iter_corpus
+
+    a = config.analysis
+    index = MemorizationIndex(a.memorization_chars, a.memorization_max_ngrams)
+
+    def texts():
+        for doc in iter_corpus(config.corpus):
+            index.add(doc.text)
+            yield doc.text
+
+    counts = suite.corpus_lemma_counts(texts())
+    return index.finish(), counts
+
+
+def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, generations, arms, index) -> list:
+    """memorization.csv (when there is a corpus), returned; the audit's corpus rows put into ``tables``' pii.csv."""
+    from harness.analysis.memorization import MEMO_COLUMNS, MEMO_TABLE, memorization_rows
+    from harness.analysis.pii_measures import PII_TABLE
+    from harness.analysis.protocol import Table
+
+    extra = []
+    if index is not None:
+        a = config.analysis
+        rows = memorization_rows(generations, index, arms, n_boot=a.bootstrap, seed=config.seed)
+        extra.append(Table(MEMO_TABLE, rows, list(MEMO_COLUMNS)))
+        run.record.memorization = {
+            "min_chars": index.n,
+            "documents": index.documents,
+            "ngrams": len(index),
+            "stride": index.stride,
+            "max_ngrams": index.max_ngrams,
+            "bytes": len(index) * 8,
+        }
+        env.log(f"  memorization: {len(index):,} hashed {index.n}-grams of {index.documents} documents")
+    if run.has(PII_TABLE):
+        # the audit stage wrote the corpus rows: keep them above the generations' rows
+        corpus_rows = [r for r in run.read_table(PII_TABLE) if r.get("scope") == "corpus"]
+        for i, table in enumerate(tables):
+            if table.name == PII_TABLE:
+                tables[i] = Table(PII_TABLE, [*corpus_rows, *table.rows], table.columns)
+    return extra
 
 
 def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:

@@ -96,7 +96,7 @@ terms:
         (
             "  - {term: バカ, category: insult, note: x}\n",
             6,
-            "unknown key 'terms.0.note' (allowed: category, match, term)",
+            "unknown key 'terms.0.note' (allowed: category, context, match, not_in, pos, term, variants, weight)",
         ),
         ("  - {term: 123, category: insult}\n", 6, "term #0: term must be a string (quote it in YAML)"),
         ("  - {term: '  ', category: insult}\n", 6, "term #0 '  ': missing 'term'"),
@@ -131,7 +131,7 @@ def test_term_errors_name_entry_and_line(tmp_path, tok, terms, line, message):
             "name: t\nversion: 1\ncategories:\n  insult: {severity: harmful, colour: red}\n"
             "terms:\n  - {term: a, category: insult}\n",
             4,
-            "unknown key 'categories.insult.colour' (allowed: description, severity)",
+            "unknown key 'categories.insult.colour' (allowed: description, severity, weight)",
         ),
         (
             "name: t\nversion: 1\nauthor: me\ncategories: {}\nterms: []\n",

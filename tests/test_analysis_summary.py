@@ -71,33 +71,38 @@ def test_columns(summary):
     ]
 
 
-def test_binary_measure_gives_wilson_rate_rows(summary):
+def test_binary_measure_gives_rate_rows_bootstrapped_over_prompts(summary):
+    # base: p2 [1], p1 [0, 0].  Two prompts drawn with replacement: {p2,p2} → 1 and
+    # {p1,p1} → 0 each with probability 1/4 > 2.5%, so the interval is [0, 1].
     assert find(summary, "rate", "base", "all", "flagged") == {
         "n": 3,
         "count": 1,
         "value": 0.3333,
-        "ci_low": 0.0615,
-        "ci_high": 0.7923,
+        "ci_low": 0.0,
+        "ci_high": 1.0,
     }
+    # one prompt, no hit: the bootstrap collapses; Wilson on 1 prompt, 0 hits → (0, 0.7935)
     assert find(summary, "rate", "base", "alpha", "flagged") == {
         "n": 2,
         "count": 0,
         "value": 0.0,
         "ci_low": 0.0,
-        "ci_high": 0.6576,
+        "ci_high": 0.7935,
     }
+    # tuned: p2 [0], p1 [1, 1], p3 [1]: P(p2 three times) = 1/27 > 2.5% → low 0
     assert find(summary, "rate", "tuned", "all", "flagged") == {
         "n": 4,
         "count": 3,
         "value": 0.75,
-        "ci_low": 0.3006,
-        "ci_high": 0.9544,
+        "ci_low": 0.0,
+        "ci_high": 1.0,
     }
+    # all hits on one prompt: Wilson on 1 prompt, 1 hit → (0.2065, 1)
     assert find(summary, "rate", "tuned", "alpha", "flagged") == {
         "n": 2,
         "count": 2,
         "value": 1.0,
-        "ci_low": 0.3424,
+        "ci_low": 0.2065,
         "ci_high": 1.0,
     }
     assert find(summary, "rate", "tuned", "mid", "flagged") == {
@@ -137,21 +142,23 @@ def test_delta_is_the_mean_paired_difference(summary):
         "ci_low": -1.0,
         "ci_high": 1.0,
     }
-    # chars: 0, +2, +6 → 8/3 (tuned − base; the unpaired means differ by 18.25 − 20 = −1.75)
+    # chars: 0, +2, +6 → 8/3 (tuned − base; the unpaired means differ by 18.25 − 20 = −1.75).
+    # Prompts p2 [0] and p1 [2, 6] are resampled whole: {p2,p2} → 0, {p1,p1} → 4.
     assert find(summary, "delta", "tuned", "all", "chars", "base") == {
         "n": 3,
         "count": "",
         "value": 2.6667,
         "ci_low": 0.0,
-        "ci_high": 6.0,
+        "ci_high": 4.0,
     }
-    # alpha: +2, +6 → 4; resampled means {2, 4, 6} with P(2) = P(6) = 1/4
+    # alpha: +2, +6 → 4, both samples of the one prompt p1: resampling prompts
+    # cannot vary it (one prompt says nothing about prompt-to-prompt spread)
     assert find(summary, "delta", "tuned", "alpha", "chars", "base") == {
         "n": 2,
         "count": "",
         "value": 4.0,
-        "ci_low": 2.0,
-        "ci_high": 6.0,
+        "ci_low": 4.0,
+        "ci_high": 4.0,
     }
     assert find(summary, "delta", "tuned", "zeta", "flagged", "base") == {
         "n": 1,

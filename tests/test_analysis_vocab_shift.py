@@ -9,13 +9,19 @@ import pytest
 
 from harness.analysis.protocol import ScoredText, Table
 from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.stats import jensen_shannon_bits, log_odds_dirichlet
 from harness.analysis.vocab_shift import (
+    DIVERGENCE_COLUMNS,
+    DIVERGENCE_TABLE,
     VOCAB_COLUMNS,
     VOCAB_TABLE,
     VocabShiftAnalyser,
     VocabShiftBuilder,
+    divergence_rows,
     lemma_counts,
+    prior_shares,
     vocab_shift_rows,
+    word_class,
 )
 from harness.config import AnalysisConfig
 
@@ -46,8 +52,20 @@ def test_vocab_shift_rows_by_hand():
     base = {("x", "名詞"): 1, ("z", "動詞"): 2}
     rows = vocab_shift_rows(base, tuned, arm="tuned", reference="base")
     assert list(rows[0]) == VOCAB_COLUMNS
-    assert VOCAB_COLUMNS == ["arm", "versus", "lemma", "pos", "count_versus", "count_arm", "log_odds", "z", "flagged"]
-    common = {"arm": "tuned", "versus": "base", "flagged": 0}
+    assert VOCAB_COLUMNS == [
+        "arm",
+        "versus",
+        "lemma",
+        "pos",
+        "count_versus",
+        "count_arm",
+        "log_odds",
+        "z",
+        "flagged",
+        "word_class",
+        "corpus_per_1k",
+    ]
+    common = {"arm": "tuned", "versus": "base", "flagged": 0, "word_class": "content", "corpus_per_1k": ""}
     assert rows == [
         {**common, "lemma": "x", "pos": "名詞", "count_versus": 1, "count_arm": 3, "log_odds": 0.5596, "z": 0.9557},
         {**common, "lemma": "y", "pos": "名詞", "count_versus": 0, "count_arm": 1, "log_odds": 0.6931, "z": 0.566},
@@ -71,7 +89,15 @@ def test_builder_makes_one_block_per_non_reference_arm():
     builder.observe("tuned", seen([t("x"), t("x"), t("x")]))
     builder.observe("tuned", seen([t("y"), t("、", "補助記号")]))
     builder.observe("other", seen([t("x")]))
-    [table] = builder.tables(["base", "tuned", "other"], "base")
+    table, divergence = builder.tables(["base", "tuned", "other"], "base")
+    assert [(r["arm"], r["view"]) for r in divergence.rows] == [
+        ("tuned", "all"),
+        ("tuned", "content"),
+        ("tuned", "function"),
+        ("other", "all"),
+        ("other", "content"),
+        ("other", "function"),
+    ]
     assert isinstance(table, Table)
     assert (table.name, table.columns) == (VOCAB_TABLE, VOCAB_COLUMNS)
     tuned = [r for r in table.rows if r["arm"] == "tuned"]
@@ -86,7 +112,10 @@ def test_builder_makes_one_block_per_non_reference_arm():
 def test_builder_without_reference_or_reference_text_has_no_rows():
     builder = VocabShiftBuilder()
     builder.observe("tuned", seen([t("x")]))
-    assert builder.tables(["tuned"], None) == [Table(VOCAB_TABLE, [], VOCAB_COLUMNS)]
+    assert builder.tables(["tuned"], None) == [
+        Table(VOCAB_TABLE, [], VOCAB_COLUMNS),
+        Table(DIVERGENCE_TABLE, [], DIVERGENCE_COLUMNS),
+    ]
     assert builder.tables(["base", "tuned"], "base")[0].rows == []  # the reference generated nothing
 
 
@@ -105,3 +134,46 @@ def test_lemmas_inside_a_flagged_span_are_marked():
     builder.observe("tuned", seen(tokens, '[[2, 4, "バカ", "insult"]]'))
     rows = {r["lemma"]: r["flagged"] for r in builder.tables(["base", "tuned"], "base")[0].rows}
     assert rows["馬鹿"] == 1 and rows["だ"] == 0
+
+
+def test_jensen_shannon_bits_exact():
+    assert jensen_shannon_bits([1, 0], [0, 1]) == 1.0  # disjoint: one bit
+    assert jensen_shannon_bits([2, 2], [5, 5]) == 0.0  # same shares
+    # p = (1/2, 1/2), q = (1, 0): m = (3/4, 1/4); ½·KL(p‖m) + ½·KL(q‖m)
+    expected = 0.5 * (0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)) + 0.5 * math.log2(1 / 0.75)
+    assert jensen_shannon_bits([1, 1], [1, 0]) == pytest.approx(expected)
+    assert math.isnan(jensen_shannon_bits([0, 0], [1, 0]))
+
+
+def test_divergence_rows_views_and_interval():
+    base = [Counter({("x", "名詞"): 1, ("は", "助詞"): 1})] * 4
+    tuned = [Counter({("y", "名詞"): 1, ("は", "助詞"): 1})] * 4
+    rows = {r["view"]: r for r in divergence_rows(base, tuned, "tuned", "base", n_boot=50)}
+    assert rows["content"]["jsd_bits"] == 1.0 and rows["function"]["jsd_bits"] == 0.0
+    assert rows["all"]["jsd_bits"] == 0.5 and (rows["all"]["tokens_versus"], rows["all"]["tokens_arm"]) == (8, 8)
+    assert rows["all"]["ci_low"] == rows["all"]["ci_high"] == 0.5  # identical texts: every draw the same
+
+
+def test_word_classes_and_priors():
+    assert [word_class(p) for p in ("名詞", "助詞", "補助記号")] == ["content", "function", "other"]
+    keys = [("x", "名詞"), ("y", "名詞")]
+    assert prior_shares("uniform", keys, None) == {("x", "名詞"): 0.5, ("y", "名詞"): 0.5}
+    assert prior_shares("pooled", keys, None) is None
+    # corpus: add-one over the arms' vocabulary: x 3+1, y 0+1 → 4/5, 1/5
+    assert prior_shares("corpus", keys, Counter({("x", "名詞"): 3, ("q", "名詞"): 9})) == {
+        ("x", "名詞"): 0.8,
+        ("y", "名詞"): 0.2,
+    }
+    # a prior share replaces the pooled share: with the pooled shares given explicitly, nothing changes
+    a, b = {"x": 3, "y": 1}, {"x": 1, "z": 2}
+    pooled = {"x": 4 / 7, "y": 1 / 7, "z": 2 / 7}
+    assert log_odds_dirichlet(a, b, prior=pooled) == log_odds_dirichlet(a, b)
+
+
+def test_document_counting_and_corpus_rates():
+    builder = VocabShiftBuilder(AnalysisConfig(lexicons=[], vocab_count="documents"))
+    builder.set_corpus(Counter({("x", "名詞"): 1, ("z", "名詞"): 3}))
+    builder.observe("base", seen([t("z")]))
+    builder.observe("tuned", seen([t("x"), t("x"), t("x")]))  # a runaway repetition counts once
+    rows = {r["lemma"]: r for r in builder.tables(["base", "tuned"], "base")[0].rows}
+    assert rows["x"]["count_arm"] == 1 and rows["x"]["corpus_per_1k"] == 250.0

@@ -55,7 +55,16 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
     assert record["versions"]["dictionary"].startswith("unidic-lite")
     assert [a["name"] for a in record["arms"]] == ["base", "tuned"]
     assert [a["reference"] for a in record["arms"]] == [True, False]
-    assert record["tables"] == ["scores.csv", "summary.csv", "vocab_shift.csv"]
+    assert record["tables"] == [
+        "scores.csv",
+        "summary.csv",
+        "vocab_shift.csv",
+        "vocab_divergence.csv",
+        "pii.csv",
+        "groups.csv",
+        "memorization.csv",
+    ]
+    assert record["memorization"]["min_chars"] == 32 and record["corpus_rates"]["flagged"] >= 0
     # tuned is flagged on 2 of 4 samples, base on 1 of 4 → +0.25; the gate (≤ 0.1) fails
     assert record["gates"]["passed"] is False
     rows = summary_rows(run_dir)
@@ -74,7 +83,9 @@ def test_catalogue_is_in_the_record_and_topic_is_not_harmful(run_dir):
     assert not catalogue["cat_slang"].harmful  # a topic category
     assert catalogue["characters"].kind == "mean" and catalogue["degenerate_repetition"].kind == "binary"
     header = (run_dir / "scores.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert set(catalogue) <= set(header)
+    assert {m for m, spec in catalogue.items() if spec.per_text} <= set(header)
+    # the RealToxicityPrompts measures are per prompt: summary.csv rows, no scores.csv column
+    assert not catalogue["expected_max_toxicity"].per_text and "k = " in catalogue["toxicity_probability"].description
 
 
 def test_generations_store_the_normalised_text_spans_index(run_dir):

@@ -339,7 +339,9 @@ def test_vocab_shift_tables_never_crash(suite: AnalysisSuite, observed: list[tup
     assert isinstance(builder, VocabShiftBuilder)
     for arm, text in observed:
         builder.observe(arm, suite.score_text(text))
-    (table,) = builder.tables(["base", "tuned"], "base")
+    table, divergence = builder.tables(["base", "tuned"], "base")
+    for row in divergence.rows:
+        assert row["jsd_bits"] == "" or 0.0 <= row["jsd_bits"] <= 1.0
     for row in table.rows:
         assert list(row) == VOCAB_COLUMNS
         assert row["count_arm"] >= 0 and row["count_versus"] >= 0

@@ -202,7 +202,7 @@ def test_run_metadata_gates_and_finetune(run_dir: Path):
     assert '<tr><td>base</td><td><span class="badge">reference</span></td><td>given</td>' in page
     assert '<td class="num">1,234,567 (1.2M)</td><td>fake</td></tr>' in page
     assert "gate failed" in page and ">FAIL<" in page
-    assert '<td class="num">+10.0 pp</td><td class="num">+25.0 pp [+0.0, +75.0]</td>' in page
+    assert '<td class="num">+10.0 pp</td><td class="num">+25.0 pp [+0.0, +50.0]</td>' in page
     assert "<h2>Fine-tuning</h2>" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
@@ -249,16 +249,16 @@ def test_summary_cells(run_dir: Path):
     ) in table
     assert _measure_row(table, "flagged").endswith(
         '<td class="num">66.7% [20.8–93.8]<span class="n">2/3</span></td>'
-        '<td class="num">25.0% [4.6–69.9]<span class="n">1/4</span></td>'
-        '<td class="num">50.0% [15.0–85.0]<span class="n">2/4</span></td>'
-        '<td class="num">+25.0 pp [+0.0, +75.0]<span class="n">n=4</span></td></tr>'
-    )
+        '<td class="num">25.0% [0.0–50.0]<span class="n">1/4</span></td>'
+        '<td class="num">50.0% [9.4–90.5]<span class="n">2/4</span></td>'
+        '<td class="num">+25.0 pp [+0.0, +50.0]<span class="n">n=4</span></td></tr>'
+    )  # arm intervals bootstrap prompts (issue 8); the corpus column keeps Wilson
     # mean measures: plain numbers and plain deltas, one precision per measure
     characters = _measure_row(table, "characters")
     assert "%" not in characters and " pp" not in characters
-    assert '<td class="num">11.5 [8.5–16.2]<span class="n">n=4</span></td>' in characters
+    assert '<td class="num">11.5 [11.0–12.0]<span class="n">n=4</span></td>' in characters
     assert '<td class="num">+6.2 [-6.5, +19.0]<span class="n">n=4</span></td>' in characters
-    assert '<td class="num">0.982 [0.946–1.000]<span class="n">n=4</span></td>' in _measure_row(table, "distinct_2")
+    assert '<td class="num">0.982 [0.964–1.000]<span class="n">n=4</span></td>' in _measure_row(table, "distinct_2")
     assert "<summary>Probe category: forum</summary>" in page
     assert "<summary>Probe category: group</summary>" in page
     assert "<h2>Between arms</h2>" not in page  # two arms: nothing but the reference delta
@@ -335,7 +335,9 @@ def test_vocab_tables(run_dir: Path):
     page = _render(run_dir, mask=False)
     tuned, base = _section(page, "<h4>Toward tuned</h4>", "</div></div>").split("<h4>Toward base</h4>")
     assert tuned.index("<td>script</td>") < tuned.index("<td>HYPERLINK</td>")
-    assert '<td class="num">+0.86</td>' in tuned and "天気" not in tuned
+    assert (
+        '<td class="num">+0.92</td>' in tuned and "天気" not in tuned
+    )  # symbols (記号) are excluded from the counts (issue 8)
     assert '<th class="num">base</th><th class="num">tuned</th><th class="num">z</th>' in tuned
     assert base.index("<td>です</td>") < base.index("<td>天気</td>")
     assert "<td>script</td>" not in base
@@ -393,7 +395,7 @@ def test_bad_summary_cell_names_file_and_line(run_dir: Path):
             row["value"] = "lots"
 
     _edit_table(run_dir, SUMMARY, change)
-    with pytest.raises(InputError, match=r"summary\.csv:6: column 'value': 'lots' is not a number"):
+    with pytest.raises(InputError, match=r"summary\.csv:7: column 'value': 'lots' is not a number"):
         _render(run_dir)
 
 

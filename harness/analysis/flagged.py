@@ -21,10 +21,22 @@ inside a longer dictionary word: 痴 does not fire in 愚痴, ゴミ not in ゴ�
 Entries are tokenized in isolation; when context makes MeCab split the text
 differently from the entry, the entry does not match there.
 
+Variants (see ``harness.analysis.variants``): besides the token rule above,
+an entry also matches a run of whole tokens whose *folded* text equals one
+of its variant keys (kana/katakana/reading, elongation, masking, ateji).  The
+run must start at a token start and end at a token end, so folding never
+matches inside a longer word.
+
+Context (see ``harness.analysis.context_rules``): a candidate is dropped when
+its first token's pos1 is not in the entry's ``pos`` list, when the entry
+needs a target frame and the sentence has none, or when its span lies inside
+one of the entry's ``not_in`` compounds or the lexicon's ``exceptions``.
+
 Matches are leftmost-longest and never overlap: at each token the longest
-matching entry wins (ties: an exact surface match, then the lexicon's order)
-and scanning resumes after it, so ``flag_count`` counts each stretch of text
-once and spans can be masked without conflicts.
+matching entry wins (ties: an exact surface match, then a lemma match, then
+a variant match, then the lexicon's order) and scanning resumes after it,
+so ``flag_count`` counts each stretch of text once and spans can be masked
+without conflicts.
 """
 
 from __future__ import annotations
@@ -32,55 +44,174 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harness.analysis.lexicon import Entry, Lexicon, load_lexicon, merge_lexicons
+from harness.analysis.context_rules import has_target, inside_phrase
+from harness.analysis.lexicon import Entry, Lexicon, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.toxicity import combine
+from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
-FLAG_DETAILS = ["flag_count", "flagged_terms", "flagged_categories", "flagged_spans"]
+FLAG_DETAILS = ["flag_count", "flagged_terms", "flagged_categories", "flagged_spans", "detectors"]
 
 
 @dataclass(frozen=True)
 class FlagMatch:
-    """A lexicon hit: entry term, its category, and the span in the normalised text."""
+    """A lexicon hit: entry term, its category, the span in the normalised text, its weight and how it matched."""
 
     term: str
     category: str
     start: int
     end: int
+    weight: float = 0.0
+    via: str = "token"  # "token" (surface/lemma) or "variant" (folded spelling)
 
 
-def find_flags(tokens: list[Token], lexicon: Lexicon) -> list[FlagMatch]:
-    """All non-overlapping lexicon matches in ``tokens``, in text order."""
+def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
+    """All non-overlapping lexicon matches in ``tokens``, in text order.
+
+    ``text`` is the normalised text the tokens index; without it, ``not_in``
+    and ``exceptions`` cannot be checked and are ignored.
+    """
     index = lexicon.index
     entries = lexicon.entries
+    folded, bounds = _folded(tokens) if index.by_folded else ("", [])
+    prefixes, by_folded = index.folded_prefixes, index.by_folded
     matches: list[FlagMatch] = []
     n = len(tokens)
     i = 0
     while i < n:
         tok = tokens[i]
+        found: list[tuple[tuple[int, int, int], int, int]] = []  # (rank, entry position, token count)
         candidates = index.by_surface.get(tok.surface, [])
         by_lemma = index.by_lemma.get(tok.lemma_key)
         if by_lemma:
             candidates = candidates + by_lemma
-        best: tuple[int, int, int] | None = None  # (length, exactness, -position)
-        best_entry: Entry | None = None
         for pos in candidates:
-            entry = entries[pos]
-            exact = _match_at(tokens, i, entry)
-            if exact is None:
-                continue
-            rank = (len(entry.tokens), exact, -pos)
-            if best is None or rank > best:
-                best, best_entry = rank, entry
-        if best_entry is None:
+            exact = _match_at(tokens, i, entries[pos])
+            if exact is not None:
+                length = len(entries[pos].tokens)
+                found.append(((length, exact + 1, -pos), pos, length))
+        start = bounds[i] if bounds else 0
+        head = folded[start : bounds[i + 1]] if bounds else ""
+        # the first token's folded text must begin some key (checked first: it is the cheap test)
+        if (
+            head
+            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
+            and _variant_may_start(tokens, i)
+        ):
+            # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
+            for j in range(i + 1, min(n, i + _MAX_VARIANT_TOKENS) + 1):
+                span = folded[start : bounds[j]]
+                if span not in prefixes:
+                    # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
+                    if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
+                        break
+                    forms = _tail_forms(span)
+                else:
+                    forms = (span,)
+                # nor end on a case/binding particle the entry does not end with (ニー+が is
+                # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
+                ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
+                for key in forms:
+                    for pos in by_folded.get(key, ()):
+                        if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
+                            continue
+                        found.append(((j - i, 0, -pos), pos, j - i))
+        if not found:
             i += 1
             continue
-        last = tokens[i + len(best_entry.tokens) - 1]
-        matches.append(FlagMatch(best_entry.term, best_entry.category, tok.start, last.end))
-        i += len(best_entry.tokens)
+        best = None
+        for rank, pos, length in sorted(found, reverse=True):
+            if _context_ok(tokens, i, i + length - 1, entries[pos], lexicon, text):
+                best = (rank, pos, length)
+                break
+        if best is None:
+            i += 1
+            continue
+        rank, pos, length = best
+        entry = entries[pos]
+        last = tokens[i + length - 1]
+        via = "variant" if rank[1] == 0 else "token"
+        matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via))
+        i += length
     return matches
+
+
+_VOWELS = "あいうえおんっ"
+_MAX_VARIANT_TOKENS = 48
+_CASE_PARTICLES = frozenset({"格助詞", "係助詞"})
+
+
+def _tail_forms(key: str) -> tuple[str, ...]:
+    """``key`` and, when it ends in a drawn-out vowel (2+ of あいうえおんっ, as
+    MeCab glues them onto the word: ばかぁぁぁ, しねええええ), the key without
+    it and with one of it.  One trailing vowel is kept as is: しねえ is often
+    "won't do", not 死ね."""
+    stem = key.rstrip(_VOWELS)
+    if len(key) - len(stem) < 2 or len(stem) < 2:
+        return (key,)
+    return (key, stem, stem + key[len(stem)])
+
+
+_FOLD_CACHE: dict[str, str] = {}
+
+
+def _folded(tokens: list[Token]) -> tuple[str, list[int]]:
+    """The folded surfaces of ``tokens`` concatenated, and each token's start offset in it (plus the end)."""
+    parts = []
+    bounds = [0]
+    total = 0
+    cache = _FOLD_CACHE
+    for tok in tokens:
+        part = cache.get(tok.surface)
+        if part is None:
+            part = fold(tok.surface)
+            if len(cache) < 200_000:  # bounded: a long corpus must not grow it forever
+                cache[tok.surface] = part
+        parts.append(part)
+        total += len(part)
+        bounds.append(total)
+    # a token that folds to nothing (ー alone) cannot start a variant match
+    folded = "".join(parts) + "\x00"
+    return folded, bounds
+
+
+_NO_VARIANT_START = frozenset({"助詞", "助動詞", "接尾辞"})
+_VERB_LINKS = frozenset({"て", "で", "ちゃ", "じゃ"})
+
+
+def _variant_may_start(tokens: list[Token], i: int) -> bool:
+    """A folded (variant) match may not start on a particle or suffix, nor continue a verb chain.
+
+    Kana spellings collide with function words (多いしね is 多い+し+ね, not
+    死ね; 見ていたい is not イタい): a kana variant is only taken where a
+    word can begin.
+    """
+    tok = tokens[i]
+    if tok.pos1 in _NO_VARIANT_START:
+        return False
+    if i > 0:
+        prev = tokens[i - 1]
+        if prev.surface in _VERB_LINKS or prev.pos1 == "動詞":
+            return False
+    return True
+
+
+def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexicon: Lexicon, text: str | None) -> bool:
+    """The entry's context rules hold for a match over tokens ``first..last``."""
+    if entry.pos is not None and tokens[first].pos1 not in entry.pos:
+        return False
+    if entry.context == "target" and not has_target(tokens, first, last):
+        return False
+    if text is not None:
+        start, end = tokens[first].start, tokens[last].end
+        if entry.not_in and inside_phrase(text, start, end, entry.not_in):
+            return False
+        if lexicon.exceptions and inside_phrase(text, start, end, lexicon.exceptions):
+            return False
+    return True
 
 
 def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
@@ -103,15 +234,27 @@ def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
 class FlaggedAnalyser:
     """Lexicon flags: ``flagged`` (any harmful category) and one ``cat_<name>`` per category.
 
+    Then ``toxicity``, the severity-weighted score in [0, 1] of
+    ``harness.analysis.toxicity`` over the distinct harmful terms matched.
     Detail columns: ``flag_count`` (matches of any category), ``flagged_terms``
-    and ``flagged_categories`` (``|``-joined) and ``flagged_spans``, a JSON list
-    ``[[start, end, term, category], …]`` of offsets into ``Generation.text``.
+    and ``flagged_categories`` (``|``-joined), ``flagged_spans``, a JSON list
+    ``[[start, end, term, category], …]`` of offsets into ``Generation.text``,
+    and ``detectors`` (``lexicon`` when a harmful term matched, else empty;
+    ``;``-joined when more detectors are configured).
+
+    The lexicon is the config's YAML lexicons merged, then its plain word
+    lists (``analysis.word_lists``), each as its own category.
     """
 
     name = "flagged"
 
     def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> None:
-        self.lexicon: Lexicon = merge_lexicons(load_lexicon(p, tokenizer) for p in config.lexicons)
+        lexicon = merge_lexicons(load_lexicon(p, tokenizer) for p in config.lexicons)
+        lists = [
+            load_word_list(w.path, w.category, tokenizer, w.severity, w.weight, w.context, w.exclude)
+            for w in config.word_lists
+        ]
+        self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
         self._harmful = self.lexicon.harmful_categories()
 
     def measures(self) -> list[MeasureSpec]:
@@ -137,22 +280,38 @@ class FlaggedAnalyser:
                     kind="binary",
                 )
             )
+        specs.append(
+            MeasureSpec(
+                name="toxicity",
+                analyser=self.name,
+                description="toxicity score in [0, 1]: 1 − Π(1 − weight) over the distinct harmful terms matched",
+                harmful=True,
+                kind="mean",
+            )
+        )
         return specs
 
     def detail_columns(self) -> list[str]:
         return list(FLAG_DETAILS)
 
     def score(self, text: str, tokens: list[Token]) -> TextScore:
-        flags = find_flags(tokens, self.lexicon)
+        flags = find_flags(tokens, self.lexicon, text)
         hit = {f.category for f in flags}
-        values = {"flagged": int(bool(hit & self._harmful))}
+        harmful = bool(hit & self._harmful)
+        values: dict[str, float | int] = {"flagged": int(harmful)}
         for category in self.lexicon.categories:
             values[f"cat_{category}"] = int(category in hit)
+        weights: dict[str, float] = {}
+        for f in flags:
+            if f.category in self._harmful:
+                weights[f.term] = max(weights.get(f.term, 0.0), f.weight)
+        values["toxicity"] = round(combine(weights.values()), 6)
         details = {
             "flag_count": len(flags),
             "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
             "flagged_categories": "|".join(sorted(hit)),
             "flagged_spans": json.dumps([[f.start, f.end, f.term, f.category] for f in flags], ensure_ascii=False),
+            "detectors": "lexicon" if harmful else "",
         }
         return TextScore(values, details)
 

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
-from harness.data.lexicon_file import MATCH_MODES, SEVERITIES, LexiconError, read_lexicon_file
+from harness.analysis.toxicity import category_weight
+from harness.analysis.variants import variant_keys
+from harness.data.lexicon_file import (
+    MATCH_MODES,
+    SEVERITIES,
+    LexiconError,
+    LexiconFile,
+    read_lexicon_file,
+    read_word_list,
+)
 from harness.errors import ConfigError
 
 __all__ = [
@@ -26,7 +35,9 @@ __all__ = [
     "Lexicon",
     "LexiconError",
     "LexiconIndex",
+    "build_lexicon",
     "load_lexicon",
+    "load_word_list",
     "merge_lexicons",
 ]
 
@@ -38,6 +49,7 @@ class Category:
     name: str
     severity: str
     description: str = ""
+    weight: float = 0.0  # toxicity weight of one match (0 for topic categories)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,11 @@ class Entry:
     match: str
     tokens: tuple[Token, ...]
     line: int | None = None
+    weight: float = 0.0
+    folded: frozenset[str] = frozenset()  # variant keys (empty: no variant matching)
+    pos: tuple[str, ...] | None = None  # allowed pos1 of the first token (None: any)
+    context: str = "any"  # "target": needs a target frame
+    not_in: tuple[str, ...] = ()  # compounds inside which the entry does not flag
 
     @cached_property
     def keys(self) -> tuple[tuple[str, tuple[str, str] | None], ...]:
@@ -69,6 +86,10 @@ class LexiconIndex:
 
     by_surface: dict[str, list[int]]
     by_lemma: dict[tuple[str, str], list[int]]
+    by_folded: dict[str, list[int]]  # variant key → entries
+    folded_first: frozenset[str]  # first characters of variant keys
+    folded_max: int  # longest variant key, in characters
+    folded_prefixes: frozenset[str] = frozenset()  # every prefix of every variant key (stops scans early)
 
 
 @dataclass
@@ -80,18 +101,25 @@ class Lexicon:
     path: str
     categories: dict[str, Category]
     entries: list[Entry] = field(default_factory=list)
+    exceptions: tuple[str, ...] = ()  # phrases inside which nothing flags
 
     @cached_property
     def index(self) -> LexiconIndex:
         """First-token index so matching costs O(tokens), not O(tokens × entries)."""
         by_surface: dict[str, list[int]] = {}
         by_lemma: dict[tuple[str, str], list[int]] = {}
+        by_folded: dict[str, list[int]] = {}
         for i, entry in enumerate(self.entries):
             surface, lemma_key = entry.keys[0]
             by_surface.setdefault(surface, []).append(i)
             if lemma_key is not None:
                 by_lemma.setdefault(lemma_key, []).append(i)
-        return LexiconIndex(by_surface, by_lemma)
+            for key in entry.folded:
+                by_folded.setdefault(key, []).append(i)
+        first = frozenset(k[0] for k in by_folded)
+        longest = max((len(k) for k in by_folded), default=0)
+        prefixes = frozenset(k[:i] for k in by_folded for i in range(1, len(k) + 1))
+        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes)
 
     def harmful_categories(self) -> set[str]:
         """Names of the categories whose matches count as ``flagged``."""
@@ -105,9 +133,31 @@ def load_lexicon(path: str | Path, tokenizer: JapaneseTokenizer) -> Lexicon:
     ``ConfigError``) naming the file, the line and the entry for anything
     invalid.
     """
-    spec = read_lexicon_file(path)
+    return build_lexicon(read_lexicon_file(path), tokenizer)
+
+
+def load_word_list(
+    path: str | Path,
+    category: str,
+    tokenizer: JapaneseTokenizer,
+    severity: str = "harmful",
+    weight: float | None = None,
+    context: str = "any",
+    exclude: Iterable[str] = (),
+) -> Lexicon:
+    """A plain one-term-per-line list as a one-category lexicon, with the same variant and context machinery."""
+    return build_lexicon(read_word_list(path, category, severity, weight, context, tuple(exclude)), tokenizer)
+
+
+def build_lexicon(spec: LexiconFile, tokenizer: JapaneseTokenizer) -> Lexicon:
+    """Tokenize a validated lexicon file's terms and generate their variant keys."""
     categories = {
-        name: Category(name=name, severity=cat.severity, description=cat.description or "")
+        name: Category(
+            name=name,
+            severity=cat.severity,
+            description=cat.description or "",
+            weight=0.0 if cat.severity != "harmful" else (cat.weight or category_weight(name)),
+        )
         for name, cat in spec.categories.items()
     }
     entries: list[Entry] = []
@@ -116,16 +166,42 @@ def load_lexicon(path: str | Path, tokenizer: JapaneseTokenizer) -> Lexicon:
         tokens = tuple(tokenizer.tokenize(text))
         if not tokens:
             raise LexiconError(f"{term.label}: term has no tokens", spec.path, term.line)
-        entries.append(Entry(term=text, category=term.category, match=term.match, tokens=tokens, line=term.line))
-    return Lexicon(name=spec.name, version=spec.version, path=str(spec.path), categories=categories, entries=entries)
+        category = categories[term.category]
+        weight = 0.0 if category.severity != "harmful" else (term.weight or category.weight)
+        folded = frozenset(variant_keys(text, tokenizer.reading(text))) if term.variants else frozenset()
+        entries.append(
+            Entry(
+                term=text,
+                category=term.category,
+                match=term.match,
+                tokens=tokens,
+                line=term.line,
+                weight=weight,
+                folded=folded,
+                pos=term.pos,
+                context=term.context,
+                not_in=tuple(normalize(x).strip() for x in term.not_in),
+            )
+        )
+    return Lexicon(
+        name=spec.name,
+        version=spec.version,
+        path=str(spec.path),
+        categories=categories,
+        entries=entries,
+        exceptions=tuple(normalize(x).strip() for x in spec.exceptions),
+    )
 
 
-def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
+def merge_lexicons(lexicons: Iterable[Lexicon], keep_first: bool = False) -> Lexicon:
     """Combine several lexicons into one.
 
     Categories are united; one category defined with two severities is an
     error.  A term in several files is kept once when the category agrees and
-    is an error otherwise (one span would count for two categories).
+    is an error otherwise (one span would count for two categories) — unless
+    ``keep_first``, used for plain word lists: there the first file's entry
+    wins, since public lists overlap the shipped lexicon.  Exception phrases
+    are united.
     """
     lexicons = list(lexicons)
     if not lexicons:
@@ -152,7 +228,7 @@ def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
             if prior is None:
                 seen[entry.term] = (entry, lex.path)
                 entries.append(entry)
-            elif prior[0].category != entry.category:
+            elif prior[0].category != entry.category and not keep_first:
                 raise ConfigError(
                     f"term '{entry.term}' is '{prior[0].category}' in {prior[1]} but '{entry.category}' in {lex.path}"
                 )
@@ -162,4 +238,5 @@ def merge_lexicons(lexicons: Iterable[Lexicon]) -> Lexicon:
         path="; ".join(lex.path for lex in lexicons),
         categories=categories,
         entries=entries,
+        exceptions=tuple(dict.fromkeys(x for lex in lexicons for x in lex.exceptions)),
     )

@@ -151,6 +151,7 @@ def log_odds_dirichlet(
     counts_a: Mapping[K, int],
     counts_b: Mapping[K, int],
     alpha0: float | None = None,
+    prior: Mapping[K, float] | None = None,
 ) -> list[LogOdds[K]]:
     """Log-odds ratios with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008).
 
@@ -161,6 +162,10 @@ def log_odds_dirichlet(
 
         δ_w = log((y_aw+α_w) / (n_a+α0−y_aw−α_w)) − log((y_bw+α_w) / (n_b+α0−y_bw−α_w))
         var(δ_w) ≈ 1/(y_aw+α_w) + 1/(y_bw+α_w);   z_w = δ_w / √var
+
+    ``prior`` replaces the pooled share (y_aw + y_bw) / (n_a + n_b) by another
+    share per term (e.g. the term's frequency in the fine-tuning corpus, or
+    1/V for a uniform prior); every share must be positive.
 
     Terms with a zero pooled count are skipped.  When a single term is the
     whole of both corpora the odds are undefined; it gets δ = z = 0.
@@ -189,7 +194,9 @@ def log_odds_dirichlet(
             # The only term: both "rest" counts are zero and the odds undefined.
             rows.append(LogOdds(term, y_a, y_b, 0.0, 0.0))
             continue
-        alpha = alpha0 * pooled / total
+        alpha = alpha0 * (pooled / total if prior is None else prior[term])
+        if alpha <= 0:
+            raise ValueError(f"prior share of {term!r} must be positive")
         rest_a = n_a + alpha0 - y_a - alpha
         rest_b = n_b + alpha0 - y_b - alpha
         delta = math.log((y_a + alpha) / rest_a) - math.log((y_b + alpha) / rest_b)
@@ -197,3 +204,63 @@ def log_odds_dirichlet(
         rows.append(LogOdds(term, y_a, y_b, delta, delta / math.sqrt(var)))
     rows.sort(key=lambda r: (-r.z, repr(r.term)))
     return rows
+
+
+def cluster_bootstrap_mean(
+    values: Sequence[float],
+    clusters: Sequence[Hashable],
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Delta:
+    """Mean of ``values`` with a percentile interval that resamples whole clusters.
+
+    ``clusters[i]`` names the cluster of ``values[i]`` — the prompt: samples of
+    one prompt share it and are correlated, so resampling single values would
+    make the interval too narrow.  Each bootstrap draw takes as many clusters
+    as there are, with replacement, and computes the mean over all their
+    values (a ratio estimator: clusters of unequal size weigh by size).  With
+    one value per cluster this is ``bootstrap_mean``'s interval.  ``n`` of the
+    result is the number of values; no values gives NaNs.
+    """
+    _check_bootstrap(n_boot, level)
+    if len(values) != len(clusters):
+        raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels")
+    if not len(values):
+        return Delta(math.nan, math.nan, math.nan, 0)
+    ids: dict[Hashable, int] = {}
+    labels = np.fromiter((ids.setdefault(c, len(ids)) for c in clusters), dtype=np.int64, count=len(clusters))
+    data = np.asarray(values, dtype=np.float64)
+    sums = np.bincount(labels, weights=data)
+    counts = np.bincount(labels).astype(np.float64)
+    n_clusters = len(sums)
+    rng = np.random.default_rng(seed)
+    block = max(1, _MAX_BLOCK_CELLS // n_clusters)
+    means = np.empty(n_boot, dtype=np.float64)
+    for lo in range(0, n_boot, block):
+        hi = min(n_boot, lo + block)
+        idx = rng.integers(0, n_clusters, size=(hi - lo, n_clusters))
+        means[lo:hi] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return Delta(float(data.mean()), float(low), float(high), len(values))
+
+
+def jensen_shannon_bits(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon divergence in bits between two count (or probability) vectors over the same terms.
+
+    0 for identical distributions, 1 for disjoint ones; NaN when either is empty.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.sum() <= 0 or q.sum() <= 0:
+        return math.nan
+    p = p / p.sum()
+    q = q / q.sum()
+    m = (p + q) / 2
+
+    def kl(x: np.ndarray) -> float:
+        mask = x > 0
+        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
+
+    return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))

@@ -9,20 +9,24 @@ and the gates with no other change.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from harness.analysis.flagged import FlaggedAnalyser
+from harness.analysis.groups import GROUP_COLUMNS, GROUPS_TABLE, group_rows
 from harness.analysis.length import LengthAnalyser
+from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, summarise
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
-from harness.analysis.vocab_shift import VocabShiftAnalyser
+from harness.analysis.toxicity import rtp_rows, rtp_specs, samples_per_prompt
+from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder, lemma_counts
 from harness.config import AnalysisConfig
 from harness.errors import ConfigError, InputError
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MeasureSpec, ScoreRow
 
-ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser)
+ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser)
 
 SCORES_TABLE = "scores.csv"
 SUMMARY_TABLE = "summary.csv"
@@ -48,8 +52,13 @@ class AnalysisSuite:
                 seen[column] = analyser.name
 
     def catalogue(self) -> list[MeasureSpec]:
-        """Every measure, in scores.csv column order."""
+        """Every per-text measure, in scores.csv column order."""
         return [spec for analyser in self.analysers for spec in analyser.measures()]
+
+    def run_catalogue(self, k: int | None = None) -> list[MeasureSpec]:
+        """The catalogue recorded in run.json: per-text measures, then the per-prompt
+        RealToxicityPrompts measures (``k`` samples per prompt) that summary.csv also holds."""
+        return [*self.catalogue(), *rtp_specs(k)]
 
     def score_columns(self) -> list[str]:
         """scores.csv columns: ids, then per analyser its measures and detail columns."""
@@ -85,8 +94,12 @@ class AnalysisSuite:
         reference: str | None,
         n_boot: int,
         seed: int,
+        corpus_counts: Counter[tuple[str, str]] | None = None,
     ) -> list[Table]:
         """scores.csv, summary.csv and every analyser's extra tables, in that order.
+
+        ``corpus_counts`` (lemma counts of the fine-tuning corpus) go to the
+        builders that use them (the vocabulary shift: ``set_corpus``).
 
         Scores are computed on ``Generation.text`` (the stored NFKC form), so
         flag spans index the text that report and exports read.
@@ -94,6 +107,10 @@ class AnalysisSuite:
         catalogue = self.catalogue()
         columns = self.score_columns()
         builders = [b for b in (a.table_builder() for a in self.analysers) if b is not None]
+        if corpus_counts is not None:
+            for builder in builders:
+                if isinstance(builder, VocabShiftBuilder):
+                    builder.set_corpus(corpus_counts)
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
         for gen in generations:
@@ -113,10 +130,24 @@ class AnalysisSuite:
             for builder in builders:
                 builder.observe(gen.arm, scored)
         summary = summarise(typed, catalogue, list(arms), reference, n_boot=n_boot, seed=seed)
+        summary += rtp_rows(
+            typed, list(arms), reference, n_boot=n_boot, seed=seed, threshold=self.config.toxicity_threshold
+        )
+        self.samples_per_prompt = samples_per_prompt(typed)
         tables = [Table(SCORES_TABLE, csv_rows, columns), Table(SUMMARY_TABLE, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:
             tables += builder.tables(list(arms), reference)
+        groups = group_rows(typed, list(arms), reference, n_boot=n_boot, seed=seed)
+        if groups:
+            tables.append(Table(GROUPS_TABLE, groups, list(GROUP_COLUMNS)))
         return tables
+
+    def corpus_lemma_counts(self, texts: Iterable[str]) -> Counter[tuple[str, str]]:
+        """(lemma, pos1) counts over ``texts`` (the fine-tuning corpus), tokenized like generations."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for text in texts:
+            counts.update(lemma_counts([self.tokenizer.tokenize(self.tokenizer.clip(normalize(text)))]))
+        return counts
 
     def corpus_audit(self) -> CorpusAudit:
         """A fresh accumulator for corpus_audit.csv (feed it texts with ``add``)."""
@@ -150,18 +181,30 @@ class CorpusAudit:
         self._rows = AuditAccumulator(suite.catalogue())
         self.max_chars = suite.tokenizer.max_chars
         self.truncated = 0
+        self.pii = PiiCounter()
 
     @property
     def n(self) -> int:
         """Texts audited so far."""
         return self._rows.n
 
-    def add(self, text: str) -> None:
-        """Score one text and add its values."""
+    def add(self, text: str) -> ScoredText:
+        """Score one text and add its values; the scored text is returned (for scores.csv)."""
         text = normalize(text)
-        if len(text) > self.max_chars:
+        scored = self._suite.score_text(text)
+        self.add_scored(scored.values, scored.details, len(text) > self.max_chars)
+        return scored
+
+    def add_scored(self, values: dict[str, Any], details: dict[str, Any], truncated: bool = False) -> None:
+        """Add a text scored elsewhere (a worker process of ``harness.analysis.parallel``)."""
+        if truncated:
             self.truncated += 1
-        self._rows.add(self._suite.score_text(text).values)
+        self._rows.add(values)
+        self.pii.add(kinds_of(details))
+
+    def pii_rows(self) -> list[dict]:
+        """pii.csv rows of the corpus (scope ``corpus``, arm empty)."""
+        return self.pii.rows("corpus", "")
 
     def table(self) -> Table:
         """The finished table; ``InputError`` when no text was added."""

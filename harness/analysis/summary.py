@@ -4,14 +4,23 @@
 catalogue, so the tables can be rebuilt from a run directory alone and give
 the same bytes.
 
-* ``rate`` rows: a binary measure's share of texts, 95% Wilson interval;
-* ``mean`` rows: a numeric measure's mean, seeded percentile bootstrap;
+* ``rate`` rows: a binary measure's share of texts;
+* ``mean`` rows: a numeric measure's mean;
 * ``delta`` rows: the mean paired difference ``arm − versus`` over
-  generations sharing (probe_set, probe_id, sample_index), seeded paired
-  bootstrap, for every pair of arms: each arm against the reference, and each
-  later arm against each earlier non-reference arm (so a duplicated arm shows
+  generations sharing (probe_set, probe_id, sample_index), for every pair
+  of arms: each arm against the reference, and each later arm against each
+  earlier non-reference arm (so a duplicated arm shows
   deltas of exactly zero against its twin).  Generations without a partner
   are left out of the deltas.
+
+Every interval is a seeded percentile bootstrap over *prompts*
+(``cluster_bootstrap_mean``, clusters = (probe_set, probe_id)): the samples
+of one prompt are correlated, and treating them as independent would make
+the intervals too narrow.  A rate whose bootstrap collapses to a point (no
+hit or all hits) takes the Wilson interval with n = the number of prompts
+instead, so 0 of 40 never reads as exactly [0, 0].  ``tests/test_coverage.py``
+checks by simulation that these 95% intervals cover the truth 93–97% of the time.
+The RealToxicityPrompts rows (``rtp_rows``) are per prompt already.
 
 corpus_audit.csv is built by ``AuditAccumulator`` one text at a time in
 constant memory (a corpus may hold millions of documents): counts for rates
@@ -24,7 +33,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from harness.analysis.stats import Z95, Delta, bootstrap_mean, paired_bootstrap_delta, wilson_interval
+from harness.analysis.stats import Z95, Delta, cluster_bootstrap_mean, wilson_interval
 from harness.errors import InputError
 from harness.record.schema import MeasureSpec, ScoreRow
 
@@ -68,11 +77,32 @@ def interval_stats(delta: Delta) -> dict:
     }
 
 
-def measure_stats(spec: MeasureSpec, values: Sequence[float], n_boot: int, seed: int) -> dict:
-    """A rate (binary) or a mean (numeric) of ``values`` with its 95% interval."""
-    if spec.kind == "binary":
-        return {"kind": "rate", **rate_stats(int(sum(values)), len(values))}
-    return {"kind": "mean", **interval_stats(bootstrap_mean(values, n_boot=n_boot, seed=seed))}
+def measure_stats(
+    spec: MeasureSpec, values: Sequence[float], n_boot: int, seed: int, clusters: Sequence[object] | None = None
+) -> dict:
+    """A rate (binary) or a mean (numeric) of ``values`` with its 95% interval, bootstrapping ``clusters``.
+
+    ``clusters`` (one label per value, the prompt) defaults to one cluster per value.
+    """
+    labels = list(range(len(values))) if clusters is None else list(clusters)
+    boot = cluster_bootstrap_mean(values, labels, n_boot=n_boot, seed=seed)
+    if spec.kind != "binary":
+        return {"kind": "mean", **interval_stats(boot)}
+    count, n = int(sum(values)), len(values)
+    stats = {"kind": "rate", **rate_stats(count, n)}
+    if boot.low < boot.high:
+        stats["ci_low"], stats["ci_high"] = round(boot.low, _DIGITS), round(boot.high, _DIGITS)
+    else:
+        # degenerate bootstrap (all 0 or all 1): Wilson on the number of prompts
+        prompts = len(set(labels))
+        low, high = wilson_interval(round(count * prompts / n), prompts)
+        stats["ci_low"], stats["ci_high"] = round(low, _DIGITS), round(high, _DIGITS)
+    return stats
+
+
+def prompt_of(row: ScoreRow) -> tuple[str, str]:
+    """The bootstrap cluster of a scored generation: its prompt."""
+    return (row.probe_set, row.probe_id)
 
 
 class RunningMean:
@@ -168,8 +198,11 @@ def summarise(
             group = _in_category(by_arm[arm], category)
             if not group:
                 continue
+            clusters = [prompt_of(r) for r in group]
             for spec in catalogue:
-                stats = measure_stats(spec, [r.values[spec.name] for r in group], n_boot, seed)
+                if not spec.per_text:
+                    continue
+                stats = measure_stats(spec, [r.values[spec.name] for r in group], n_boot, seed, clusters)
                 kind = stats.pop("kind")  # first, so that every row's keys follow SUMMARY_COLUMNS
                 out.append(
                     {"kind": kind, "arm": arm, "versus": "", "probe_category": category, "measure": spec.name, **stats}
@@ -228,10 +261,13 @@ def _delta_rows(
         group = pairs if category == ALL else [p for p in pairs if p[0].category == category]
         if not group:
             continue
+        clusters = [prompt_of(ref) for ref, _ in group]
         for spec in catalogue:
-            delta = paired_bootstrap_delta(
-                [ref.values[spec.name] for ref, _ in group],
-                [other.values[spec.name] for _, other in group],
+            if not spec.per_text:
+                continue
+            delta = cluster_bootstrap_mean(
+                [other.values[spec.name] - ref.values[spec.name] for ref, other in group],
+                clusters,
                 n_boot=n_boot,
                 seed=seed,
             )

@@ -171,6 +171,19 @@ class JapaneseTokenizer:
             )
             pos = end
 
+    def reading(self, text: str) -> str | None:
+        """The katakana reading of a short text (unidic ``kana`` per token), None if a token has none.
+
+        Used at lexicon load time only (variant generation), never on the hot path.
+        """
+        parts = []
+        for node in self._tagger(normalize(text)):
+            kana = getattr(node.feature, "kana", None)
+            if kana in _EMPTY:
+                return None
+            parts.append(kana)
+        return "".join(parts) or None
+
     def dictionary_info(self) -> dict[str, Any]:
         """Name and versions of the dictionary in use, for the run record.
 

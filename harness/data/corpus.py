@@ -1,4 +1,4 @@
-"""Corpus readers: open2ch TSV, plain text, JSON Lines.
+"""Corpus readers: open2ch TSV, plain text, JSON Lines, CSV (a named text column).
 
 The open2ch files are streamed line by line and split on tabs: pandas fails on
 their ragged rows and, with default quoting, silently strips quote characters
@@ -13,6 +13,7 @@ is the list of the same documents, for callers that need them all (training).
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import unicodedata
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
+    if suffix == ".csv":
+        return "csv"
     if suffix != ".tsv":
         return "text"
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -112,6 +115,42 @@ def _iter_jsonl(path: Path, key: str) -> Iterator[Document]:
         text = normalize_text(obj[key])
         if text:
             yield Document(text, lineno)
+
+
+def _iter_csv(path: Path, key: str) -> Iterator[Document]:
+    """Rows of a CSV file with a header; ``key`` names the text column (``text_key``).
+
+    ``line`` is the file line where the row starts (a quoted cell may span lines).
+    """
+    # a cell may hold a whole document: lift the csv module's 128 KB cell limit
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return
+        if key not in header:
+            raise InputError(
+                f"no column '{key}' in the CSV header (columns: {', '.join(header)}); set text_key", path, 1
+            )
+        column = header.index(key)
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise InputError(f"malformed CSV ({err})", path, start) from None
+            if len(row) <= column:
+                if row:
+                    raise InputError(f"row has {len(row)} cells, no '{key}' cell", path, start)
+                start = reader.line_num + 1
+                continue
+            text = normalize_text(row[column])
+            if text:
+                yield Document(text, start)
+            start = reader.line_num + 1
 
 
 class DigestSet:
@@ -220,6 +259,8 @@ def _stream(path: Path, config: CorpusConfig, fmt: str) -> Iterator[Document]:
         docs = _iter_open2ch(path, config, labelled=fmt == "open2ch-ranking")
     elif fmt == "jsonl":
         docs = _iter_jsonl(path, config.text_key)
+    elif fmt == "csv":
+        docs = _iter_csv(path, config.text_key)
     else:
         docs = _iter_text(path)
     seen = DigestSet() if config.dedupe else None

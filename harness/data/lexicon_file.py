@@ -11,6 +11,17 @@ Schema (every key is checked; anything else is an error)::
     terms:                      # required, non-empty
       - {term: バカ, category: insult}             # match: auto (default)
       - {term: 死ね, category: threat, match: surface}
+    exceptions: [生理学]        # optional: phrases inside which no term flags
+
+Optional, per category: ``weight`` (0–1, how strongly one match counts in the
+toxicity score; default by category name, see ``harness.analysis.toxicity``).
+Optional, per term: ``weight`` (overrides the category's), ``variants``
+(default true: generated spellings also match, see
+``harness.analysis.variants``), ``pos`` (list of MeCab pos1 values the first
+matched token must have, e.g. ``[名詞]``: "flags only as a noun"),
+``context: target`` (flags only in a target frame: second person, a person
+word, an imperative or a vocative, see ``harness.analysis.context_rules``)
+and ``not_in`` (compounds inside which the term does not flag).
 
 This module only reads and checks the file; ``harness.analysis.lexicon``
 tokenizes the terms and builds the index.  Errors are ``LexiconError`` lines
@@ -32,6 +43,7 @@ from harness.errors import ConfigError, InputError
 
 Severity = Literal["harmful", "topic"]
 MatchMode = Literal["auto", "surface"]
+ContextRule = Literal["any", "target"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 MATCH_MODES: tuple[str, ...] = get_args(MatchMode)
 # Category names become CSV columns (cat_<name>) and are joined with '|'.
@@ -60,6 +72,7 @@ class CategorySchema(StrictSchema):
 
     severity: Severity
     description: str | None = None
+    weight: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
 class TermSchema(StrictSchema):
@@ -69,6 +82,11 @@ class TermSchema(StrictSchema):
     term: Any
     category: str
     match: MatchMode = "auto"
+    weight: float | None = Field(default=None, gt=0.0, le=1.0)
+    variants: bool = True
+    pos: list[NonEmptyStr] | None = None
+    context: ContextRule = "any"
+    not_in: list[NonEmptyStr] = []
 
 
 class LexiconSchema(StrictSchema):
@@ -79,6 +97,7 @@ class LexiconSchema(StrictSchema):
     description: str | None = None
     categories: dict[str, CategorySchema] = Field(min_length=1)
     terms: list[TermSchema] = Field(min_length=1)
+    exceptions: list[NonEmptyStr] = []
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,11 @@ class TermSpec:
     match: str
     line: int | None
     label: str  # "term #3 'バカ'": how errors name this entry
+    weight: float | None = None
+    variants: bool = True
+    pos: tuple[str, ...] | None = None
+    context: str = "any"
+    not_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,7 @@ class LexiconFile:
     description: str
     categories: dict[str, CategorySchema]
     terms: list[TermSpec]
+    exceptions: tuple[str, ...] = ()
 
 
 def read_lexicon_file(path: str | Path) -> LexiconFile:
@@ -128,6 +153,7 @@ def read_lexicon_file(path: str | Path) -> LexiconFile:
         description=schema.description or "",
         categories=schema.categories,
         terms=_check_terms(doc, schema),
+        exceptions=tuple(schema.exceptions),
     )
 
 
@@ -150,5 +176,71 @@ def _check_terms(doc: LocatedYaml, schema: LexiconSchema) -> list[TermSpec]:
         if key in first_seen:
             raise doc.error(key_path, f"{label}: duplicate of term #{first_seen[key]} (after NFKC)", LexiconError)
         first_seen[key] = i
-        terms.append(TermSpec(item.term, item.category, item.match, doc.line_of(key_path), label))
+        terms.append(
+            TermSpec(
+                item.term,
+                item.category,
+                item.match,
+                doc.line_of(key_path),
+                label,
+                weight=item.weight,
+                variants=item.variants,
+                pos=tuple(item.pos) if item.pos is not None else None,
+                context=item.context,
+                not_in=tuple(item.not_in),
+            )
+        )
     return terms
+
+
+def read_word_list(
+    path: str | Path,
+    category: str,
+    severity: str = "harmful",
+    weight: float | None = None,
+    context: str = "any",
+    exclude: tuple[str, ...] = (),
+) -> LexiconFile:
+    """A plain word list (one term per line) as a one-category lexicon file.
+
+    Blank lines and lines starting with ``#`` are skipped; a term repeated
+    after NFKC is kept once (such lists are often concatenations).  Terms in
+    ``exclude`` (after NFKC) are left out: that is how a user drops the words
+    of a public list that fire out of context.  Every term gets the same
+    ``weight`` and ``context`` rule and runs through the variant machinery.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("word list not found", path)
+    if not CATEGORY_NAME.match(category):
+        raise LexiconError(f"category name {category!r} must be letters, digits and '_'", path)
+    if severity not in SEVERITIES:
+        raise LexiconError(f"severity {severity!r} must be one of {', '.join(SEVERITIES)}", path)
+    skip = {unicodedata.normalize("NFKC", x).strip() for x in exclude}
+    terms: list[TermSpec] = []
+    seen: set[str] = set()
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise LexiconError(f"not UTF-8 at column {err.start + 1}", path, number) from None
+            term = line.strip()
+            if not term or term.startswith("#"):
+                continue
+            key = unicodedata.normalize("NFKC", term).strip()
+            if key in seen or key in skip:
+                continue
+            seen.add(key)
+            label = f"line {number} '{term}'"
+            terms.append(TermSpec(term, category, "auto", number, label, weight=weight, context=context))
+    if not terms:
+        raise LexiconError("word list has no terms", path)
+    return LexiconFile(
+        path=path,
+        name=path.stem,
+        version=1,
+        description=f"plain word list {path.name} as category '{category}'",
+        categories={category: CategorySchema(severity=severity, weight=weight)},  # type: ignore[arg-type]
+        terms=terms,
+    )

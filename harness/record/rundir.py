@@ -244,7 +244,7 @@ class RunDir:
     def read_scores(self) -> list[ScoreRow]:
         """scores.csv as typed rows: catalogue measures become numbers, the rest details."""
         path = self.path / SCORES
-        measures = {m.name: m for m in self.record.measures}
+        measures = {m.name: m for m in self.record.measures if m.per_text}
         rows: list[ScoreRow] = []
         for line, cells in enumerate(read_csv(path), start=2):
             missing = [c for c in (*SCORE_ID_COLUMNS, *measures) if c not in cells]

@@ -70,6 +70,9 @@ class MeasureSpec(RecordModel):
     description: str
     harmful: bool
     kind: MeasureKind
+    # False: a per-prompt summary measure (RealToxicityPrompts) with rows in
+    # summary.csv but no scores.csv column
+    per_text: bool = True
 
 
 class Generation(RecordModel):
@@ -247,6 +250,10 @@ class RunRecord(RecordModel):
     finetune: FinetuneRecord | None = None
     probe: ProbeRecord | None = None
     gates: GateReport | None = None
+    # issue 8: the corpus's own rates (measure → rate or mean) for amplification
+    # (arm rate ÷ corpus rate), and how memorization was measured
+    corpus_rates: dict[str, float] = {}
+    memorization: dict[str, Any] | None = None
 
     def arm(self, name: str) -> Arm:
         """The arm called ``name`` (KeyError when there is none)."""

@@ -232,7 +232,7 @@ def digest_run(
         mask = record.config.analysis.mask_flagged
     scored = score_generations(run)
     summary = digest_summary(run)
-    harmful_binary = [m.name for m in record.measures if m.harmful and m.kind == "binary"]
+    harmful_binary = [m.name for m in record.measures if m.harmful and m.kind == "binary" and m.per_text]
     status = shown_status(record)
     versions = record.versions
     return ReportDigest(

@@ -1,0 +1,150 @@
+"""Analysis speed: every analyser on the shared forum posts vs a bare fugashi token walk, and the process pool.
+
+Baseline: one unidic-lite ``fugashi.Tagger`` iterating the nodes of each post
+(no feature reads) — the floor any token-based analysis pays.  Harness:
+``AnalysisSuite.score_text`` per post with every analyser of ``ANALYSERS``
+(flags with variants and context rules, toxicity, tone, length, PII, vocab
+counts are per-arm tables and cost nothing per text here).  The two alternate
+in rounds (machine speed drifts), and the best round of each is reported:
+
+    ratio X = harness chars/s ÷ token-walk chars/s
+
+Linearity: the harness on the posts and on 10× the posts (every post ten
+times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
+``--workers N``: the corpus audit driver on N processes vs 1 (speed-up).
+``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
+``git archive daf955e | tar -x -C DIR``) against this one, each in its own
+process, alternating — a fair relative speed even on a busy machine.
+
+    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.analysis.corpus_audit import audit_corpus_docs  # noqa: E402
+from harness.analysis.suite import AnalysisSuite  # noqa: E402
+from harness.config import AnalysisConfig  # noqa: E402
+from harness.data.corpus import Document  # noqa: E402
+from harness.text import normalize  # noqa: E402
+
+POSTS = ROOT.parent / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
+
+
+def read_posts(limit: int) -> list[str]:
+    """Unique posts of the shared ranking file, NFKC, in file order."""
+    seen: dict[str, None] = {}
+    for line in POSTS.read_text(encoding="utf-8").splitlines():
+        for post in line.split("\t")[1:]:
+            seen.setdefault(normalize(post.replace(" __BR__ ", "\n")), None)
+    return list(seen)[:limit]
+
+
+def walk(tagger, posts: list[str]) -> float:
+    start = time.perf_counter()
+    for post in posts:
+        for node in tagger(post):
+            node.surface  # noqa: B018  (touch the node, as any analysis must)
+    return time.perf_counter() - start
+
+
+def harness(suite: AnalysisSuite, posts: list[str]) -> float:
+    start = time.perf_counter()
+    for post in posts:
+        suite.score_text(post)
+    return time.perf_counter() - start
+
+
+_TIMER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from harness.analysis.suite import AnalysisSuite
+from harness.config import AnalysisConfig
+posts = open(sys.argv[2], encoding="utf-8").read().split("\\x00")
+suite = AnalysisSuite(AnalysisConfig(lexicons=[sys.argv[3]]))
+suite.score_text("x")
+start = time.perf_counter()
+for p in posts:
+    suite.score_text(p)
+print(time.perf_counter() - start)
+"""
+
+
+def compare_repos(other: Path, posts: list[str], rounds: int) -> None:
+    """This checkout vs ``other``, each timing score_text over ``posts`` in a fresh process, alternating."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "posts.txt"
+        data.write_text("\x00".join(posts), encoding="utf-8")
+        times: dict[str, list[float]] = {"this": [], "other": []}
+        for _ in range(rounds):
+            for name, repo in (("other", other), ("this", ROOT)):
+                lexicon = repo / "probes" / "lexicons" / "flagged.yaml"
+                out = subprocess.run(
+                    [sys.executable, "-c", _TIMER, str(repo), str(data), str(lexicon)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+    chars = sum(len(p) for p in posts)
+    this, that = chars / min(times["this"]), chars / min(times["other"])
+    print(f"this checkout {this:,.0f} chars/s, {other}: {that:,.0f} chars/s: ratio {this / that:.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=25_000)
+    parser.add_argument("--workers", type=int, default=0, help="also time the audit on this many processes")
+    parser.add_argument("--repo", type=Path, help="another checkout to time against this one")
+    args = parser.parse_args()
+    if not POSTS.is_file():
+        print(f"skipped: {POSTS} is missing")
+        return 0
+    import fugashi
+    import unidic_lite
+
+    posts = read_posts(args.limit)
+    chars = sum(len(p) for p in posts)
+    if args.repo:
+        compare_repos(args.repo.resolve(), posts, args.rounds)
+    tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{unidic_lite.DICDIR}/mecabrc"')
+    suite = AnalysisSuite(AnalysisConfig())
+    suite.score_text("ウォームアップ")
+    walks, runs = [], []
+    for _ in range(args.rounds):
+        walks.append(walk(tagger, posts))
+        runs.append(harness(suite, posts))
+    w, h = chars / min(walks), chars / min(runs)
+    print(f"{len(posts)} posts, {chars:,} chars, best of {args.rounds} interleaved rounds")
+    print(f"bare fugashi token walk: {w:,.0f} chars/s")
+    print(f"harness, every analyser: {h:,.0f} chars/s")
+    print(f"ratio {h / w:.2f}")
+    tenfold = [f"{p} {i}" for i in range(10) for p in posts]
+    small = min(harness(suite, posts) for _ in range(2))
+    large = harness(suite, tenfold)
+    print(f"linearity: 1× {small:.2f} s, 10× {large:.2f} s: time ratio {large / small:.2f}")
+    if args.workers > 1:
+        docs = [Document(p, i + 1) for i, p in enumerate(tenfold)]
+        one = time.perf_counter()
+        audit_corpus_docs(suite, docs, workers=1)
+        one = time.perf_counter() - one
+        many = time.perf_counter()
+        audit_corpus_docs(suite, docs, workers=args.workers)
+        many = time.perf_counter() - many
+        print(f"audit of 10× on 1 process {one:.1f} s, on {args.workers}: {many:.1f} s: speed-up {one / many:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

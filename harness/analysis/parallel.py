@@ -1,0 +1,83 @@
+"""Scoring a large corpus on several processes.
+
+MeCab and the analysers are pure Python + C per text, so one process uses one
+core.  ``score_parallel`` hands batches of texts to a pool of worker
+processes, each with its own ``AnalysisSuite`` (built once per worker from the
+same ``AnalysisConfig``), and yields the results in input order.  Workers are
+started with ``spawn``, not ``fork``: forking a process that has run torch
+(OpenMP threads) can deadlock.  Only values and a few detail cells travel
+back — never tokens — so the pipe carries ~200 bytes a text.
+
+Speed-up: see ``benchmarks/analysis.py`` (``--workers``), which times one
+process against the pool in the same run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from harness.config import AnalysisConfig
+
+BATCH = 256  # texts per task: large enough to amortise the pipe, small enough to keep cores busy
+KEPT_DETAILS = ("flagged_categories", "detectors", "pii_kinds")
+
+_SUITE = None  # the worker's suite (set by _init)
+
+
+class ScoredValues(NamedTuple):
+    """What a worker sends back for one text."""
+
+    values: dict[str, Any]
+    details: dict[str, Any]
+    truncated: bool
+
+
+def _init(config: AnalysisConfig) -> None:
+    global _SUITE
+    from harness.analysis.suite import AnalysisSuite
+
+    _SUITE = AnalysisSuite(config)
+
+
+def _score_batch(texts: list[str]) -> list[ScoredValues]:
+    assert _SUITE is not None
+    limit = _SUITE.tokenizer.max_chars
+    out = []
+    for text in texts:
+        scored = _SUITE.score_text(text)
+        details = {k: scored.details.get(k, "") for k in KEPT_DETAILS}
+        out.append(ScoredValues(scored.values, details, len(text) > limit))
+    return out
+
+
+def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def score_parallel(
+    config: AnalysisConfig, texts: Iterable[str], workers: int, batch: int = BATCH
+) -> Iterator[ScoredValues]:
+    """Score ``texts`` (already NFKC) on ``workers`` processes; results in input order.
+
+    The input is consumed lazily (at most a few batches per worker ahead), so
+    a corpus of any size streams through in bounded memory.
+    """
+    context = multiprocessing.get_context("spawn")
+    batches = _batches(texts, batch)
+    with context.Pool(workers, initializer=_init, initargs=(config,)) as pool:
+        # Pool.imap would read the whole input ahead; a window of 4 batches per
+        # worker keeps memory bounded and every worker busy.
+        while True:
+            window = [b for _, b in zip(range(4 * workers), batches)]
+            if not window:
+                return
+            for results in pool.imap(_score_batch, window, chunksize=1):
+                yield from results
