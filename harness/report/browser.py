@@ -3,27 +3,26 @@
 Generations are grouped by (probe set, probe, sample index), one cell per
 arm, so base and tuned completions of the same prompt and seed sit side by
 side; flagged pairs come first.  The data is embedded in a
-``<script type="application/json">`` block (never executed); ``embed_json``
-escapes ``<``, ``>``, ``&`` and the JavaScript line separators so no text can
-close that block.  The script (``templates/browser.js``) builds the page with
-``textContent`` only, so generated text never becomes markup, and it is
-allowed by the page's Content-Security-Policy through its sha256 hash.
+``<script type="application/json">`` block (never executed) through Jinja's
+``tojson`` filter, which writes ``<``, ``>``, ``&`` and ``'`` as unicode escapes,
+so no text can close that block.  The script (``templates/browser.js``,
+included verbatim) builds the page with ``textContent`` only, so generated
+text never becomes markup, and it is allowed by the page's
+Content-Security-Policy through its sha256 hash.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from markupsafe import Markup
-
 from harness.report.samples import Scored
 
 SCRIPT = "browser.js"
+FLAGGED = "flagged"  # the catalogue measure that orders pairs and backs the "flagged" filter
 
 
 @lru_cache(maxsize=1)
@@ -43,22 +42,6 @@ def content_security_policy(source: str) -> str:
     return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {script_hash(source)}"
 
 
-_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def embed_json(data: Any) -> Markup:
-    """``data`` as JSON safe inside a ``<script type="application/json">`` element.
-
-    ``<``, ``>`` and ``&`` only ever occur inside JSON strings, where their
-    ``\\u`` escapes decode to the same text, so ``</script>`` or ``<!--`` in a
-    generation cannot end the block.
-    """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in _ESCAPES.items():
-        text = text.replace(raw, escaped)
-    return Markup(text)
-
-
 def _cell(item: Scored, harmful_binary: list[str]) -> dict[str, Any]:
     gen = item.generation
     return {
@@ -67,14 +50,16 @@ def _cell(item: Scored, harmful_binary: list[str]) -> dict[str, Any]:
         "t": gen.text,
         "sp": [[s.start, s.end, s.category] for s in item.spans],
         "h": [m for m in harmful_binary if item.row.values.get(m) == 1],
+        "fl": 1 if item.row.values.get(FLAGGED) == 1 else 0,
     }
 
 
 def browser_data(scored: list[Scored], arms: list[str], harmful_binary: list[str], mask: bool) -> dict[str, Any]:
     """Everything the browser shows: arms, filter choices and one entry per (probe, sample), flagged first.
 
-    A pair's ``f`` counts its flagged cells (a harmful binary measure at 1);
-    the sort is stable, so pairs keep generations.jsonl order within a count.
+    A cell's ``h`` lists the harmful binary measures at 1 (badges) and ``fl``
+    its ``flagged`` verdict; a pair's ``f`` counts its flagged cells.  The
+    sort is stable, so pairs keep generations.jsonl order within a count.
     """
     pairs: dict[tuple[str, str, int], dict[str, Any]] = {}
     for item in scored:
@@ -94,7 +79,7 @@ def browser_data(scored: list[Scored], arms: list[str], harmful_binary: list[str
             }
         cell = _cell(item, harmful_binary)
         pair["cells"][arms.index(gen.arm)] = cell
-        pair["f"] += 1 if cell["h"] else 0
+        pair["f"] += cell["fl"]
     ordered = sorted(pairs.values(), key=lambda p: -p["f"])
 
     def choices(values: Any) -> list[str]:

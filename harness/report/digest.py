@@ -12,8 +12,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from markupsafe import Markup
-
 from harness.record.rundir import RunDir
 from harness.record.schema import GateResult, RunRecord
 from harness.report.numbers import (
@@ -24,7 +22,7 @@ from harness.report.numbers import (
     format_parameters,
 )
 from harness.report import analysis_tables, sections
-from harness.report.browser import browser_data, content_security_policy, embed_json, script
+from harness.report.browser import browser_data, content_security_policy, script
 from harness.report.charts import IntervalPlot, ShiftChart, shift_chart
 from harness.report.samples import masked_terms, score_generations
 from harness.report.tables import SummaryDigest, VocabBlock, digest_summary, digest_vocab
@@ -118,10 +116,9 @@ class ReportDigest:
     pii: list[analysis_tables.PiiRow] | None
     rtp: list[analysis_tables.RtpRow] | None
     methods: sections.Methods
-    samples_json: Markup
+    samples: dict  # the sample browser's data (browser.browser_data)
     samples_total: int
     flagged_total: int
-    script: Markup
     csp: str
 
 
@@ -277,7 +274,6 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
     versions = record.versions
     vocab = digest_vocab(run, masked_terms(scored))
     samples = browser_data(scored, arms, harmful_binary, mask)
-    source = script()
     return ReportDigest(
         name=record.name,
         status=status,
@@ -312,9 +308,8 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         pii=analysis_tables.pii(run),
         rtp=analysis_tables.rtp(record, rows),
         methods=sections.methods(record),
-        samples_json=embed_json(samples),
+        samples=samples,
         samples_total=len(samples["pairs"]),
         flagged_total=sum(1 for item in scored if any(item.row.values.get(m) == 1 for m in harmful_binary)),
-        script=Markup(source),  # our own file, hashed into the CSP: printed as is
-        csp=content_security_policy(source),
+        csp=content_security_policy(script()),
     )

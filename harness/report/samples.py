@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import InputError
-from harness.record.rundir import SCORES, RunDir
+from harness.record.rundir import GENERATIONS, SCORES, RunDir
 from harness.record.schema import Generation, ScoreRow
 from harness.record.spans import Span, parse_spans
 
@@ -26,7 +26,7 @@ class Scored:
 def score_generations(run: RunDir) -> list[Scored]:
     """Every generation joined to its scores row, spans parsed and checked against its text.
 
-    A generation without a row, or a span cell that does not parse or falls
+    A generation of an arm run.json does not list, one without a row, or a span cell that does not parse or falls
     outside the text, raises ``InputError`` naming scores.csv (and the line).
     """
     path = run.file(SCORES)
@@ -34,7 +34,10 @@ def score_generations(run: RunDir) -> list[Scored]:
     for line, row in enumerate(run.read_scores(), start=2):  # line 1 is the header
         rows[row.id] = (line, row)
     scored: list[Scored] = []
+    arms = {arm.name for arm in run.record.arms}
     for gen in run.read_generations():
+        if gen.arm not in arms:
+            raise InputError(f"generation {gen.id!r}: arm {gen.arm!r} is not an arm of run.json", run.file(GENERATIONS))
         if gen.id not in rows:
             raise InputError(f"no row for generation {gen.id!r}", path)
         line, row = rows[gen.id]

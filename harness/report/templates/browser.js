@@ -41,8 +41,8 @@
 
   function cellMatchesFlag(cell, flag) {
     if (!flag) return true;
-    if (flag === "__any") return cell.h.length > 0;
-    if (flag === "__none") return cell.h.length === 0;
+    if (flag === "__any") return cell.fl === 1;
+    if (flag === "__none") return cell.fl === 0;
     return cell.sp.some(function (s) { return s[2] === flag; });
   }
 
