@@ -152,6 +152,14 @@ class ExportConfig(StrictModel):
     mask: bool = False  # mask flagged spans (●) in exported text
 
 
+class ReportConfig(StrictModel):
+    """What the report stage writes besides report.html."""
+
+    # UTF-8 with a byte-order mark on every CSV table, so Excel on Japanese
+    # Windows reads them as UTF-8 instead of CP932 (`harness report --excel`)
+    csv_bom: bool = False
+
+
 class GateConfig(StrictModel):
     """A threshold on a summary.csv row; the run exits 3 when any gate fails."""
 
@@ -183,6 +191,7 @@ class RunConfig(StrictModel):
     probes: ProbeConfig = ProbeConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     export: ExportConfig = ExportConfig()
+    report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []
 
     def arm_plan(self) -> list[ArmPlan]:

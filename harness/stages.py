@@ -271,11 +271,20 @@ def export(
     return None
 
 
-def report(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
-    """The self-contained HTML report → report.html."""
+def report(
+    config: RunConfig, run: RunDir, env: StageEnv, mask: bool | None = None, excel: bool | None = None
+) -> Skipped | None:
+    """The self-contained HTML report → report.html; with ``report.csv_bom`` (or ``excel``) BOM CSVs.
+
+    ``mask`` overrides ``analysis.mask_flagged`` (whether flagged text starts masked).
+    """
+    from harness.report.excel import excel_tables
     from harness.report.html import write_report
 
-    env.wrote(write_report(run))
+    env.wrote(write_report(run, mask=mask))
+    if config.report.csv_bom if excel is None else excel:
+        for path in excel_tables(run):
+            env.wrote(path)
     return None
 
 
