@@ -261,14 +261,24 @@ def export(
     env: StageEnv,
     formats: Sequence[str] | None = None,
     mask: bool | None = None,
-) -> Skipped | None:
-    """Negative examples and preference data → negatives/ (formats and masking from the config)."""
+) -> Skipped | Done | None:
+    """Negative examples and preference data → negatives/ (formats, filters and masking from the config).
+
+    Warnings (a KTO label imbalance) are logged and kept as the stage's note in run.json.
+    """
     from harness.export import export_run
 
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        env.log(f"  {message}")
+
     for fmt in formats or config.export.formats:
-        for path in export_run(run, fmt, mask=config.export.mask if mask is None else mask):
+        mask_text = config.export.mask if mask is None else mask
+        for path in export_run(run, fmt, mask=mask_text, options=config.export, log=warn):
             env.wrote(path)
-    return None
+    return Done("; ".join(warnings)) if warnings else None
 
 
 def report(
