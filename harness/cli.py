@@ -39,6 +39,11 @@ def _finish(result, enforce_gates: bool = True) -> int:
     print(f"report: {result.run_dir / 'report.html'}")
     print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
     print(f"negatives: {result.run_dir / 'negatives'}")
+    if result.record.gates is not None:
+        from harness.gate_output import JUNIT, gate_table
+
+        print(gate_table(result.record, result.record.gates))
+        print(f"gates (JUnit): {result.run_dir / JUNIT}")
     if result.gates_passed:
         return EXIT_OK
     failed = ", ".join(f"{r.measure} [{r.arm}]" for r in result.record.gates.results if not r.passed)

@@ -243,15 +243,16 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
 
 def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
-    """Hold summary.csv against the config's gates → run.json ``gates``."""
+    """Hold summary.csv against the config's gates → run.json ``gates``, gates.junit.xml, a terminal table."""
+    from harness.gate_output import JUNIT, gate_table, junit_xml
     from harness.gates import evaluate_gates
 
     arms = [a.name for a in run.record.arms]
     report = evaluate_gates(config.gates, run.read_table(SUMMARY), arms, run.record.reference_arm)
     run.record.gates = report
-    for r in report.results:
-        verdict = "pass" if r.passed else "FAIL"
-        env.log(f"  gate {r.measure} [{r.arm}] {r.kind} ≤ {r.threshold}: {r.compared:+.3f} ({r.use}) {verdict}")
+    # the whole table is printed by the CLI at the end of the run (even with --quiet)
+    env.log(f"  {gate_table(run.record, report).splitlines()[-1]}")
+    env.wrote(run.write_text(JUNIT, junit_xml(run.record, report)))
     return None
 
 

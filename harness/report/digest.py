@@ -12,13 +12,11 @@ import json
 import re
 from dataclasses import dataclass
 
+from harness.gate_output import describe
 from harness.record.rundir import RunDir
 from harness.record.schema import GateResult, RunRecord
 from harness.report.numbers import (
     MISSING,
-    format_difference,
-    format_difference_interval,
-    format_level,
     format_parameters,
 )
 from harness.report import analysis_tables, sections
@@ -168,22 +166,7 @@ def _stages(record: RunRecord) -> list[StageRow]:
 
 
 def _gate_row(record: RunRecord, result: GateResult) -> GateRow:
-    try:
-        kind = record.measure(result.measure).kind
-    except KeyError:
-        kind = "mean"  # a gate on an unknown measure: show its raw numbers
-    if result.kind == "max_delta":
-        threshold = format_difference(kind, result.threshold)
-        interval = format_difference_interval(kind, result.ci_low, result.ci_high)
-        value = f"{format_difference(kind, result.value)} {interval}"
-        compared_value = format_difference(kind, result.compared)
-    else:
-        threshold = format_level(kind, result.threshold)
-        low, high = format_level(kind, result.ci_low), format_level(kind, result.ci_high)
-        value = f"{format_level(kind, result.value)} [{low}–{high}]"
-        compared_value = format_level(kind, result.compared)
-    what = "CI lower bound" if result.use == "ci_low" else "estimate"
-    compared = f"{what} {compared_value} {'≤' if result.passed else '>'} {threshold}"
+    text = describe(record, result)
     against = f"{result.arm} vs {result.reference}" if result.reference else result.arm
     return GateRow(
         against,
@@ -191,9 +174,9 @@ def _gate_row(record: RunRecord, result: GateResult) -> GateRow:
         result.probe_category,
         result.kind,
         result.use,
-        threshold,
-        value,
-        compared,
+        text.threshold,
+        text.value,
+        text.compared,
         result.passed,
     )
 
