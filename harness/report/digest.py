@@ -116,7 +116,8 @@ class ReportDigest:
     methods: sections.Methods
     samples: dict  # the sample browser's data (browser.browser_data)
     samples_total: int
-    flagged_total: int
+    flagged_total: int  # generations the ``flagged`` measure marks (the browser shows their pairs first)
+    shift_bars: int
     csp: str
 
 
@@ -293,6 +294,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         methods=sections.methods(record),
         samples=samples,
         samples_total=len(samples["pairs"]),
-        flagged_total=sum(1 for item in scored if any(item.row.values.get(m) == 1 for m in harmful_binary)),
+        flagged_total=sum(cell["fl"] for pair in samples["pairs"] for cell in pair["cells"] if cell),
+        shift_bars=SHIFT_BARS,
         csp=content_security_policy(script()),
     )
