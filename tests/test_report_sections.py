@@ -184,3 +184,11 @@ def test_tone_and_rate_plots_present(run_dir: Path):
     methods = _section(page, "methods")
     assert "samples per prompt (k for per-prompt maxima)</th><td>2</td>" in methods
     assert "lexicon.yaml</td><td><code>" in methods
+
+
+def test_shift_chart_ticks_stay_inside_the_bars():
+    chart = shift_chart("tuned", "base", [("w", "w", 0.86, ""), ("y", "y", -0.5, "")])
+    labels = [t.label for t in chart.ticks]
+    assert labels.count("0") == 1 and "+0" not in labels and "-0" not in labels
+    assert all(abs(t.pos - chart.centre) <= chart.bars[0].width + 1e-9 for t in chart.ticks)
+    assert {"+0.5", "-0.5"} <= set(labels)

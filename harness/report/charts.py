@@ -161,8 +161,12 @@ def shift_chart(arm: str, versus: str, items: list[tuple[str, str, float, str]])
                 lemma, masked, z, centre if z > 0 else centre - width, width, 24 + index * ROW_HEIGHT, z > 0, title
             )
         )
-    ticks = [Tick(centre + sign * half * t / scale, f"{sign * t:+g}") for t in nice_ticks(scale, 3) for sign in (-1, 1)]
-    return ShiftChart(arm, versus, bars, centre, 24 + len(bars) * ROW_HEIGHT + 28, [t for t in ticks if t.label])
+    # z ticks both ways from 0, only as far as the longest bar
+    values = [t for t in nice_ticks(scale, 3) if t <= scale * 1.0001]
+    ticks = [Tick(centre, "0")] + [
+        Tick(centre + sign * half * t / scale, f"{sign * t:+g}") for t in values if t > 0 for sign in (-1, 1)
+    ]
+    return ShiftChart(arm, versus, bars, centre, 24 + len(bars) * ROW_HEIGHT + 28, ticks)
 
 
 @dataclass
