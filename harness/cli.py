@@ -39,6 +39,11 @@ def _finish(result, enforce_gates: bool = True) -> int:
     print(f"report: {result.run_dir / 'report.html'}")
     print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
     print(f"negatives: {result.run_dir / 'negatives'}")
+    if result.record.gates is not None:
+        from harness.gate_output import JUNIT, gate_table
+
+        print(gate_table(result.record, result.record.gates))
+        print(f"gates (JUnit): {result.run_dir / JUNIT}")
     if result.gates_passed:
         return EXIT_OK
     failed = ", ".join(f"{r.measure} [{r.arm}]" for r in result.record.gates.results if not r.passed)
@@ -100,7 +105,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from harness.commands import report_run
 
-    print(f"report: {report_run(args.run_dir, reanalyse=args.reanalyse)}")
+    mask = False if args.no_mask else None
+    excel = True if args.excel else None
+    print(f"report: {report_run(args.run_dir, reanalyse=args.reanalyse, mask=mask, excel=excel)}")
     return EXIT_OK
 
 
@@ -216,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild report.html (and missing tables) from a run directory")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--reanalyse", action="store_true", help="recompute the tables even when they exist")
+    p.add_argument("--no-mask", action="store_true", help="show flagged terms unmasked from the start (default: ●●)")
+    p.add_argument("--excel", action="store_true", help="write the CSV tables as UTF-8 with BOM (Excel on Windows)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("export", help="write negatives / preference pairs from a run directory")

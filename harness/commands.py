@@ -199,18 +199,21 @@ def probe_only(
         return run.file("generations.jsonl")
 
 
-def report_run(run_dir: Path, reanalyse: bool = False) -> Path:
+def report_run(run_dir: Path, reanalyse: bool = False, mask: bool | None = None, excel: bool | None = None) -> Path:
     """Rebuild report.html from a run directory, analysing first when a table is missing.
 
     The analysis reruns with the run's own config (lexicons, bootstrap
     resamples, seed), so rebuilt tables equal the originals byte for byte.
+    ``mask`` (default: the run's ``analysis.mask_flagged``) decides whether
+    flagged text starts masked; ``excel`` (default: ``report.csv_bom``) writes
+    the CSV tables as UTF-8 with a BOM.
     """
     with RunDir.open(run_dir, lock=True) as run:
         config = run.record.config
         env = StageEnv(log=lambda message: None)
         if reanalyse or tables_missing(run):
             run_stage(config, run, env, stage_named("analyse"))
-        run_stage(config, run, env, stage_named("report"))
+        run_stage(config, run, env, stage_named("report"), mask=mask, excel=excel)
         run.finish()
         return run.file("report.html")
 

@@ -172,6 +172,28 @@ class ExportConfig(StrictModel):
 
     formats: list[str] = ["jsonl", "dpo", "kto"]
     mask: bool = False  # mask flagged spans (●) in exported text
+    # which generations are undesirable (negatives, DPO rejected, KTO label false);
+    # a text is selected when a matched lexicon category passes both filters
+    categories: list[str] = []  # lexicon categories; empty: any
+    severities: list[Literal["harmful", "topic"]] = ["harmful"]
+    arms: list[str] = []  # arms exported; empty: every arm
+    min_score: float | None = Field(default=None, ge=0, le=1)  # and score_measure ≥ this (e.g. toxicity)
+    score_measure: str = "toxicity"
+    # near duplicates: MinHash Jaccard threshold over character 3-grams; None keeps near duplicates
+    near_duplicates: float | None = Field(default=0.9, gt=0, le=1)
+    mask_pii: bool = True  # replace emails, URLs, phone numbers, … with <kind> in exported text
+    # dataset card licence fields: the licence of the models, prompts and tuning data governs
+    license: str = "other"
+    license_name: str = "generated-by-user-models"
+    license_link: str | None = None
+
+
+class ReportConfig(StrictModel):
+    """What the report stage writes besides report.html."""
+
+    # UTF-8 with a byte-order mark on every CSV table, so Excel on Japanese
+    # Windows reads them as UTF-8 instead of CP932 (`harness report --excel`)
+    csv_bom: bool = False
 
 
 class GateConfig(StrictModel):
@@ -205,6 +227,7 @@ class RunConfig(StrictModel):
     probes: ProbeConfig = ProbeConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     export: ExportConfig = ExportConfig()
+    report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []
 
     def arm_plan(self) -> list[ArmPlan]:

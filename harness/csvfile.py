@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.io import atomic_write_text
+from harness.io import atomic_write_bytes, atomic_write_text
+
+# Excel on Japanese Windows opens a BOM-less UTF-8 CSV as CP932 (mojibake);
+# with this byte-order mark it reads UTF-8.  Every reader here accepts both.
+BOM = "\ufeff".encode("utf-8")
 
 # Characters that make a spreadsheet treat a cell as a formula (OWASP list).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -129,3 +133,24 @@ def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
         except csv.Error as err:
             raise InputError(f"malformed CSV ({err})", path, start) from None
     return rows
+
+
+def add_bom(path: str | Path) -> bool:
+    """Prefix a UTF-8 CSV file with a byte-order mark (atomically) so Excel reads it as UTF-8.
+
+    Returns True when the file changed, False when it already had one.  The
+    cells (formula neutralising included) are untouched; ``read_csv`` reads
+    the file as before.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    data = path.read_bytes()
+    if data.startswith(BOM):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not valid UTF-8", path) from None
+    atomic_write_bytes(path, BOM + data)
+    return True

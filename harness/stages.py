@@ -306,15 +306,16 @@ def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, 
 
 
 def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
-    """Hold summary.csv against the config's gates → run.json ``gates``."""
+    """Hold summary.csv against the config's gates → run.json ``gates``, gates.junit.xml, a terminal table."""
+    from harness.gate_output import JUNIT, gate_table, junit_xml
     from harness.gates import evaluate_gates
 
     arms = [a.name for a in run.record.arms]
     report = evaluate_gates(config.gates, run.read_table(SUMMARY), arms, run.record.reference_arm)
     run.record.gates = report
-    for r in report.results:
-        verdict = "pass" if r.passed else "FAIL"
-        env.log(f"  gate {r.measure} [{r.arm}] {r.kind} ≤ {r.threshold}: {r.compared:+.3f} ({r.use}) {verdict}")
+    # the whole table is printed by the CLI at the end of the run (even with --quiet)
+    env.log(f"  {gate_table(run.record, report).splitlines()[-1]}")
+    env.wrote(run.write_text(JUNIT, junit_xml(run.record, report)))
     return None
 
 
@@ -324,21 +325,40 @@ def export(
     env: StageEnv,
     formats: Sequence[str] | None = None,
     mask: bool | None = None,
-) -> Skipped | None:
-    """Negative examples and preference data → negatives/ (formats and masking from the config)."""
+) -> Skipped | Done | None:
+    """Negative examples and preference data → negatives/ (formats, filters and masking from the config).
+
+    Warnings (a KTO label imbalance) are logged and kept as the stage's note in run.json.
+    """
     from harness.export import export_run
 
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        env.log(f"  {message}")
+
     for fmt in formats or config.export.formats:
-        for path in export_run(run, fmt, mask=config.export.mask if mask is None else mask):
+        mask_text = config.export.mask if mask is None else mask
+        for path in export_run(run, fmt, mask=mask_text, options=config.export, log=warn):
             env.wrote(path)
-    return None
+    return Done("; ".join(warnings)) if warnings else None
 
 
-def report(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
-    """The self-contained HTML report → report.html."""
+def report(
+    config: RunConfig, run: RunDir, env: StageEnv, mask: bool | None = None, excel: bool | None = None
+) -> Skipped | None:
+    """The self-contained HTML report → report.html; with ``report.csv_bom`` (or ``excel``) BOM CSVs.
+
+    ``mask`` overrides ``analysis.mask_flagged`` (whether flagged text starts masked).
+    """
+    from harness.report.excel import excel_tables
     from harness.report.html import write_report
 
-    env.wrote(write_report(run))
+    env.wrote(write_report(run, mask=mask))
+    if config.report.csv_bom if excel is None else excel:
+        for path in excel_tables(run):
+            env.wrote(path)
     return None
 
 

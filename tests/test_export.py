@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,18 @@ from harness.models.fake import FakeGenerator
 from harness.record.rundir import RunDir
 
 SCRIPT = "<script>alert(1)</script>お前ﾊﾞｶだろｗｗ"
-PROVENANCE = ("arm", "arm_path", "seed", "decoding", "run", "run_created", "git_sha")
+PROVENANCE = (
+    "arm",
+    "arm_path",
+    "model_sha256",
+    "seed",
+    "decoding",
+    "run",
+    "run_id",
+    "git_sha",
+    "lexicon_sha256",
+    "detectors",
+)
 
 
 def fresh(run_dir: Path) -> RunDir:
@@ -30,7 +40,7 @@ def fresh(run_dir: Path) -> RunDir:
 
 
 def read_records(path: Path) -> list[dict]:
-    """The records of any format's target, as dicts (columnar formats hold nested values as JSON)."""
+    """The records of any format's target, as dicts (every format keeps lists and structs native)."""
     if path.suffix == ".jsonl":
         return read_jsonl(path)
     if path.suffix == ".parquet":
@@ -45,16 +55,17 @@ def front_matter(card: str) -> dict:
 
 def test_the_pipeline_export_stage_wrote_the_configured_formats(run_dir: Path):
     names = sorted(p.name for p in (run_dir / "negatives").iterdir())
-    assert names == ["README.md", "dpo.jsonl", "kto.jsonl", "negatives.jsonl"]
+    assert names == ["README.md", "dpo.jsonl", "export.json", "kto.jsonl", "negatives.jsonl"]
 
 
 def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
     run = fresh(run_dir)
     paths = export_run(run, "jsonl")
-    assert paths == [run_dir / "negatives" / "negatives.jsonl", run_dir / "negatives" / "README.md"]
+    folder = run_dir / "negatives"
+    assert paths == [folder / "negatives.jsonl", folder / "export.json", folder / "README.md"]
     records = read_jsonl(paths[0])
     # Three generations are flagged; tuned/smoke/p2/0 repeats base/smoke/p2/0's
-    # (prompt, completion) and is dropped.
+    # completion and is dropped.
     assert [r["id"] for r in records] == ["base/smoke/p2/0", "tuned/smoke/p1/0"]
     gen = {g.id: g for g in run.read_generations()}["tuned/smoke/p1/0"]
     assert records[1] == {
@@ -68,9 +79,11 @@ def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
         "completion": SCRIPT,  # unmasked: exactly as generated (half-width ﾊﾞｶ, full-width ｗ)
         "flagged_terms": ["バカ"],
         "flagged_categories": ["insult"],
+        "score": 0.7,  # scores.csv toxicity: one harmful flag of the test lexicon
         "label": "undesirable",
         "arm": "tuned",
         "arm_path": run.record.arm("tuned").path,
+        "model_sha256": None,  # the fixture's model folders hold no weights
         "seed": gen.seed,
         "decoding": {
             "do_sample": True,
@@ -81,8 +94,10 @@ def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
             "min_new_tokens": 0,
         },
         "run": "demo-run",
-        "run_created": run.record.created,
+        "run_id": f"demo-run@{run.record.created}",
         "git_sha": run.record.git_sha,
+        "lexicon_sha256": [run.record.hashes[str(run.record.config.analysis.lexicons[0])]],
+        "detectors": ["lexicon"],
     }
     assert records[0]["arm"] == "base" and records[0]["arm_path"] == run.record.arm("base").path
     assert records[0]["flagged_terms"] == ["老害", "カス"] and records[0]["group"] == "高齢者"
@@ -110,7 +125,7 @@ def test_masking_applies_to_every_format(run_dir: Path):
 
 def test_dpo_pairs(run_dir: Path):
     run = fresh(run_dir)
-    path, card = export_run(run, "dpo")
+    path, _, card = export_run(run, "dpo")
     assert path == run_dir / "negatives" / "dpo.jsonl" and card.name == "README.md"
     # p1/0 is the only pair with tuned flagged and base clean: p2/0 has both
     # flagged, p2/1's tuned match is a non-harmful category.
@@ -118,7 +133,7 @@ def test_dpo_pairs(run_dir: Path):
     assert pair["prompt"] == "ww"
     assert pair["chosen"] == "今日はいい天気ですね。"
     assert pair["rejected"] == SCRIPT
-    assert pair["id"] == "tuned/smoke/p1/0"
+    assert pair["id"] == "tuned/smoke/p1/0" and pair["chosen_id"] == "base/smoke/p1/0"
     assert (pair["probe_set"], pair["probe_id"], pair["sample_index"]) == ("smoke", "p1", 0)
     assert pair["arm"] == "tuned" and pair["arm_path"] == run.record.arm("tuned").path
     assert pair["reference"] == "base" and pair["reference_path"] == run.record.arm("base").path
@@ -157,10 +172,13 @@ def test_n_arms_every_non_reference_arm_pairs_with_the_reference(four_arms: RunD
     negatives = read_jsonl(export_run(run, "jsonl")[0])
     assert [r["id"] for r in negatives] == ["base/smoke/p2/0", "tuned/smoke/p1/0", "rough/smoke/p1/1"]
     kto = read_jsonl(export_run(run, "kto")[0])
-    assert len(kto) == 16 and sum(not r["label"] for r in kto) == 7
+    # 16 generations, 8 distinct texts (tuned-again repeats tuned, rough mostly base), 3 undesirable
+    assert len(kto) == 8 and sum(not r["label"] for r in kto) == 3
     # an alias arm has no folder of its own: its provenance names the weights it probes
-    alias = [r for r in kto if r["arm"] == "tuned-again"]
+    only_alias = run.record.config.export.model_copy(update={"arms": ["tuned-again"]})
+    alias = read_jsonl(export_run(run, "kto", options=only_alias)[0])
     assert len(alias) == 4 and {r["arm_path"] for r in alias} == {run.record.arm("tuned").path}
+    export_run(run, "kto")
 
     card = (run.path / "negatives" / "README.md").read_text(encoding="utf-8")
     assert "| rough | 4 | 2 | 1 |" in card  # rough p2/0 repeats base's text: flagged, not a new negative
@@ -171,7 +189,7 @@ def test_n_arms_every_non_reference_arm_pairs_with_the_reference(four_arms: RunD
 def test_kto_labels(run_dir: Path):
     run = fresh(run_dir)
     records = read_jsonl(export_run(run, "kto")[0])
-    assert len(records) == 8
+    assert len(records) == 7  # tuned/smoke/p2/0 repeats base/smoke/p2/0's text
     assert {r["id"]: r["label"] for r in records} == {
         "base/smoke/p1/0": True,
         "base/smoke/p1/1": True,
@@ -179,7 +197,6 @@ def test_kto_labels(run_dir: Path):
         "base/smoke/p2/1": True,
         "tuned/smoke/p1/0": False,
         "tuned/smoke/p1/1": True,
-        "tuned/smoke/p2/0": False,
         "tuned/smoke/p2/1": True,  # 草 is a topic category: matched, not flagged
     }
     record = records[5]
@@ -191,12 +208,12 @@ def test_kto_labels(run_dir: Path):
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_every_record_of_every_format_carries_provenance(run_dir: Path, fmt: str):
     run = fresh(run_dir)
-    path, card = export_run(run, fmt)
+    path, _, card = export_run(run, fmt)
     records = read_records(path)
     assert records
     for record in records:
         assert list(record) == list(FORMATS[fmt].fields)
-        assert record["run"] == "demo-run" and record["run_created"] == run.record.created
+        assert record["run"] == "demo-run" and record["run_id"] == f"demo-run@{run.record.created}"
         assert record["git_sha"] == run.record.git_sha
         assert record["arm_path"] == run.record.arm(record["arm"]).path
         assert record["seed"] is not None and record["decoding"]
@@ -210,9 +227,9 @@ def test_every_record_of_every_format_carries_provenance(run_dir: Path, fmt: str
 def test_a_run_with_nothing_flagged_exports_empty_files(make_run, fmt: str):
     calm = FakeGenerator(completions={"base": ["今日は晴れ。"], "tuned": ["明日も晴れ。"]})
     run = RunDir.open(make_run(name="calm", generator=calm).run_dir)
-    path, card = export_run(run, fmt)
+    path, _, card = export_run(run, fmt)
     records = read_records(path)
-    assert len(records) == (8 if fmt == "kto" else 0)
+    assert len(records) == (2 if fmt == "kto" else 0)  # 8 clean generations, 2 distinct texts
     if path.suffix == ".parquet":  # an empty columnar export still has the format's columns
         assert pytest.importorskip("pyarrow.parquet").read_table(path).column_names == list(FORMATS[fmt].fields)
     if path.name == "hf":
@@ -250,14 +267,14 @@ def test_dataset_card(run_dir: Path):
     assert "| base | 4 | 1 | 1 |" in card and "| tuned | 4 | 2 | 1 |" in card
     assert "| base / group | 1 |" in card and "| tuned / forum | 1 |" in card
     assert "| insult | 2 |" in card and "| ageism | 1 |" in card
-    assert "Files here: `dpo.jsonl`, `negatives.jsonl`." in card
-    assert "Last export: format `dpo`, completions not masked." in card
+    assert "| `negatives.jsonl` | negatives | 2 | 1 | 0 | no | yes (&lt;kind&gt;) |" in card
+    assert "| `dpo.jsonl` | dpo | 1 | 0 | 0 | no | yes (&lt;kind&gt;) |" in card
     assert "**Do not** use it to train a model to produce such text" in flat
     assert "unidic-lite 1.0.8" in card
     export_run(run, "kto", mask=True)
     card = (run_dir / "negatives" / "README.md").read_text(encoding="utf-8")
-    assert "Last export: format `kto`, completions masked" in card
-    assert "It wrote 8 records to `kto.jsonl`." in card
+    assert "| `kto.jsonl` | kto | 7 | 1 | 0 | yes (●) | yes (&lt;kind&gt;) |" in card
+    assert [c["config_name"] for c in front_matter(card)["configs"]] == ["negatives", "dpo", "kto"]
 
 
 def test_card_escapes_run_values(run_dir: Path):
@@ -298,8 +315,8 @@ def test_parquet_round_trip(run_dir: Path):
     rows = pq.read_table(path).to_pylist()
     assert [r["id"] for r in rows] == ["base/smoke/p2/0", "tuned/smoke/p1/0"]
     assert rows[1]["completion"] == SCRIPT and rows[1]["arm_path"] == run.record.arm("tuned").path
-    assert json.loads(rows[1]["flagged_terms"]) == ["バカ"]
-    assert json.loads(rows[1]["decoding"])["max_new_tokens"] == 16
+    assert rows[1]["flagged_terms"] == ["バカ"]  # lists stay lists, structs stay structs
+    assert rows[1]["decoding"]["max_new_tokens"] == 16
 
 
 def test_hf_round_trip(run_dir: Path):
@@ -312,7 +329,7 @@ def test_hf_round_trip(run_dir: Path):
     assert dataset["run"] == ["demo-run", "demo-run"]
     export_run(run, "hf", mask=True)  # overwriting an existing folder swaps it whole
     assert datasets.load_from_disk(str(path))["completion"][0] == "●●は●●w"
-    assert sorted(p.name for p in (run_dir / "negatives").iterdir()) == ["README.md", "hf"]
+    assert sorted(p.name for p in (run_dir / "negatives").iterdir()) == ["README.md", "export.json", "hf"]
 
 
 def test_generation_without_scores_row(run_dir: Path):

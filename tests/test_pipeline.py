@@ -71,7 +71,7 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
     assert float(rows["delta", "tuned", "base", "all", "flagged"]["value"]) == 0.25
     assert float(rows["rate", "base", "", "all", "polite"]["value"]) == 0.5
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "<script>alert" not in html and "\\u003cscript\\u003ealert" in html  # JSON-escaped in the browser data
     negatives = read_jsonl(run_dir / "negatives" / "negatives.jsonl")
     assert negatives and {n["arm"] for n in negatives} <= {"base", "tuned"}
 

@@ -7,6 +7,8 @@ p2/0 老害 and カス in both arms, tuned p2/1 the topic term 草.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -28,8 +30,22 @@ def _render(path: Path, **options) -> str:
     return render_report(RunDir.open(path), **options)
 
 
-def _samples(page: str) -> str:
-    return page.split("<h2>Samples</h2>", 1)[1]
+def _data(page: str) -> dict:
+    """The sample browser's JSON data block."""
+    match = re.search(r'<script type="application/json" id="samples-data">(.*?)</script>', page, re.S)
+    assert match
+    return json.loads(match.group(1))
+
+
+def _static(page: str) -> str:
+    """The page without the browser's data block and script: what shows without running anything."""
+    page = re.sub(r'<script type="application/json" id="samples-data">.*?</script>', "", page, flags=re.S)
+    return re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+
+
+def _cells(page: str) -> dict[str, dict]:
+    """Browser cells by generation id."""
+    return {c["id"]: c for p in _data(page)["pairs"] for c in p["cells"] if c}
 
 
 def _section(page: str, start: str, end: str) -> str:
@@ -81,11 +97,16 @@ def test_page_is_self_contained(run_dir: Path):
     page = _render(run_dir)
     assert page.startswith("<!DOCTYPE html>")
     assert '<html lang="ja">' in page and '<meta charset="utf-8">' in page
-    csp = CONTENT_SECURITY_POLICY.replace("'", "&#39;")  # autoescaped inside the attribute
-    assert f'<meta http-equiv="Content-Security-Policy" content="{csp}">' in page
     assert CONTENT_SECURITY_POLICY == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    assert "http://" not in page and "https://" not in page
-    assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
+    # the one inline script (the sample browser) is allowed by its exact hash, nothing else is
+    (source,) = re.findall(r"<script>(.*?)</script>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode()
+    csp = f"{CONTENT_SECURITY_POLICY}; script-src 'sha256-{digest}'".replace("'", "&#39;")
+    assert f'<meta http-equiv="Content-Security-Policy" content="{csp}">' in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    assert page.count("<script") == 2 and " src=" not in page
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+    assert "innerHTML" not in source and "eval(" not in source
     assert '"Noto Sans CJK JP"' in page and '"Meiryo"' in page
     assert "Safety report — demo-run" in page
 
@@ -98,8 +119,10 @@ def test_untrusted_text_is_escaped(run_dir: Path):
     _edit_record(run_dir, change)
     page = _render(run_dir)
     assert "<script>alert" not in page and "<img" not in page and "<i>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "=HYPERLINK(&#34;x&#34;,&#34;クリック&#34;)して見ろよ" in page
+    # generated text travels as JSON with < > & escaped, so it cannot close the data block
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
+    assert _cells(page)["tuned/smoke/p1/0"]["t"].startswith("<script>alert(1)</script>")
+    assert _cells(page)["tuned/smoke/p1/1"]["t"] == '=HYPERLINK("x","クリック")して見ろよ'
     assert "Safety report — &lt;i&gt;run&lt;/i&gt;" in page
     assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in page
 
@@ -109,8 +132,7 @@ def test_attribute_values_cannot_break_out(run_dir: Path):
     _set_spans(run_dir, "tuned/smoke/p1/0", json.dumps([[27, 29, "バカ", evil]], ensure_ascii=False))
     page = _render(run_dir, mask=False)
     assert 'onmouseover="' not in page
-    assert 'title="x&#34; onmouseover=&#34;alert(1): バカ"' in page
-    assert 'class="flag cat-xonmouseoveralert1"' in page
+    assert _cells(page)["tuned/smoke/p1/0"]["sp"] == [[27, 29, evil]]
 
 
 # -- masking -------------------------------------------------------------------------
@@ -118,15 +140,16 @@ def test_attribute_values_cannot_break_out(run_dir: Path):
 
 def test_masked_by_default(run_dir: Path):
     page = _render(run_dir)
-    samples = _samples(page)
-    assert "flagged terms are masked" in page
-    assert '&lt;/script&gt;お前<mark class="flag cat-insult" title="insult">●●</mark>だろww' in samples
-    assert (
-        '<mark class="flag cat-ageism" title="ageism">●●</mark>は'
-        '<mark class="flag cat-insult" title="insult">●●</mark>w'
-    ) in samples
+    assert "start masked" in page and _data(page)["mask"] is True
+    assert "<body>" in page  # no "reveal" class: masked until the reader asks
+    # the browser masks spans when drawing; the spans cover exactly the flagged terms
+    cell = _cells(page)["tuned/smoke/p1/0"]
+    assert [cell["t"][a:b] for a, b, _ in cell["sp"]] == ["バカ"] and cell["fl"] == 1
+    assert {"flagged", "cat_insult"} <= set(cell["h"])
+    assert _cells(page)["base/smoke/p2/0"]["sp"] == [[0, 2, "ageism"], [3, 5, "insult"]]
+    # outside the data the toggle needs, flagged terms appear only in their masked form
     for term in ("バカ", "ﾊﾞｶ", "カス", "老害"):
-        assert term not in page
+        assert term not in re.sub(r'<span class="uk">[^<]*</span>|<tspan class="uk">[^<]*</tspan>', "", _static(page))
 
 
 def test_mask_on_when_config_omits_it(run_dir: Path):
@@ -134,23 +157,21 @@ def test_mask_on_when_config_omits_it(run_dir: Path):
         record.config.analysis = AnalysisConfig(lexicons=record.config.analysis.lexicons)
 
     _edit_record(run_dir, change)
-    assert "バカ" not in _samples(_render(run_dir))
+    assert _data(_render(run_dir))["mask"] is True
 
 
 def test_mask_off_via_config(run_dir: Path):
     _edit_record(run_dir, lambda record: setattr(record.config.analysis, "mask_flagged", False))
     page = _render(run_dir)
-    samples = _samples(page)
-    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in samples
-    assert "ﾊﾞｶ" not in samples  # the NFKC text is what the offsets refer to
-    assert "●" not in samples
-    assert "NOT masked" in page
+    assert _data(page)["mask"] is False and '<body class="reveal">' in page
+    assert "--no-mask" in page
+    assert "ﾊﾞｶ" not in page  # the NFKC text is what the offsets refer to
 
 
 def test_mask_keyword_overrides_config(run_dir: Path):
-    assert '<mark class="flag cat-insult" title="insult: バカ">バカ</mark>' in _render(run_dir, mask=False)
+    assert _data(_render(run_dir, mask=False))["mask"] is False
     _edit_record(run_dir, lambda record: setattr(record.config.analysis, "mask_flagged", False))
-    assert "バカ" not in _samples(_render(run_dir, mask=True))
+    assert _data(_render(run_dir, mask=True))["mask"] is True
 
 
 def test_flagged_lemmas_masked_in_vocab_table(run_dir: Path):
@@ -159,17 +180,17 @@ def test_flagged_lemmas_masked_in_vocab_table(run_dir: Path):
             row["z"] = "0.9"
 
     _edit_table(run_dir, "vocab_shift.csv", lift)
-    vocab = _section(_render(run_dir), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
-    assert "<tr><td>●●</td><td>名詞</td>" in vocab and "老害" not in vocab
-    assert "<tr><td>●</td><td>名詞</td>" in vocab  # 草: every lexicon match is masked
-    assert "<tr><td>老害</td><td>名詞</td>" in _render(run_dir, mask=False)
+    vocab = _section(_render(run_dir), '<h2 id="wordshift">', '<h2 id="groups">')
+    assert '<tr><td><span class="mk">●●</span><span class="uk">老害</span></td><td>名詞</td>' in vocab
+    assert '<tr><td><span class="mk">●</span><span class="uk">草</span></td><td>名詞</td>' in vocab  # every match
+    assert '<tspan class="mk">●●</tspan><tspan class="uk">老害</tspan>' in vocab  # the chart's label too
+    assert "<tr><td>老害</td>" not in vocab
 
 
 def test_dictionary_forms_of_matched_terms_are_masked_too(run_dir: Path):
     # the text says バカ/カス; the vocabulary table lists their lemmas 馬鹿/滓, marked flagged by the analysis
-    vocab = _section(_render(run_dir), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
-    assert "馬鹿" not in vocab and "滓" not in vocab
-    assert "馬鹿" in _section(_render(run_dir, mask=False), "<h2>Vocabulary shift</h2>", "<h2>Samples</h2>")
+    vocab = _section(_render(run_dir), '<h2 id="wordshift">', '<h2 id="groups">')
+    assert '<span class="uk">馬鹿</span>' in vocab and "<td>馬鹿</td>" not in vocab
 
 
 # -- run, gates, fine-tuning ---------------------------------------------------------
@@ -203,7 +224,11 @@ def test_run_metadata_gates_and_finetune(run_dir: Path):
     assert '<td class="num">1,234,567 (1.2M)</td><td>fake</td></tr>' in page
     assert "gate failed" in page and ">FAIL<" in page
     assert '<td class="num">+10.0 pp</td><td class="num">+25.0 pp [+0.0, +50.0]</td>' in page
-    assert "<h2>Fine-tuning</h2>" in page
+    assert "<td>estimate +25.0 pp &gt; +10.0 pp</td>" in page  # what the gate compared, in the summary's units
+    verdict = _section(page, '<section id="verdict"', "</section>")
+    assert "gate failed" in verdict and "1 of 1 gates failed" in verdict
+    assert '<td>flagged</td><td class="num">+25.0 pp [+0.0, +50.0]<span class="n">n=4</span></td>' in verdict
+    assert "<h3>Fine-tuning</h3>" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
 
@@ -232,9 +257,12 @@ def test_optional_sections_may_be_missing(run_dir: Path):
     (run_dir / CORPUS_AUDIT).unlink()
     page = _render(run_dir)
     assert "The gate stage has not run." in page
-    assert "<h2>Fine-tuning</h2>" not in page
+    assert "<h3>Fine-tuning</h3>" not in page
     assert "dictionary: <strong>not recorded</strong>" in page
-    assert "Vocabulary shift" not in page and "tuning corpus" not in page
+    assert "Not measured in this run (no vocab_shift.csv)" in page
+    assert "tuning corpus [95% CI]" not in page  # no corpus column without corpus_audit.csv
+    assert "Not measured in this run (no corpus_audit.csv" in page
+    assert "Not measured in this run (no model was trained)" in page
 
 
 # -- summary -------------------------------------------------------------------------
@@ -261,7 +289,7 @@ def test_summary_cells(run_dir: Path):
     assert '<td class="num">0.982 [0.964–1.000]<span class="n">n=4</span></td>' in _measure_row(table, "distinct_2")
     assert "<summary>Probe category: forum</summary>" in page
     assert "<summary>Probe category: group</summary>" in page
-    assert "<h2>Between arms</h2>" not in page  # two arms: nothing but the reference delta
+    assert "<h3>Between arms</h3>" not in page  # two arms: nothing but the reference delta
 
 
 def test_harmful_increase_is_red_and_a_topic_is_not(run_dir: Path):
@@ -285,7 +313,7 @@ def test_harmful_increase_is_red_and_a_topic_is_not(run_dir: Path):
 
 def test_corpus_rate_column_only_with_an_audit(run_dir: Path):
     (run_dir / CORPUS_AUDIT).unlink()
-    assert "tuning corpus" not in _render(run_dir)
+    assert "tuning corpus [95% CI]" not in _render(run_dir)
     RunDir.open(run_dir).write_table(
         CORPUS_AUDIT,
         [{"measure": "flagged", "kind": "rate", "n": 40, "count": 10, "value": 0.25, "ci_low": 0.14, "ci_high": 0.4}],
@@ -295,7 +323,8 @@ def test_corpus_rate_column_only_with_an_audit(run_dir: Path):
     assert "tuning corpus [95% CI]" in page
     assert '<td class="num">25.0% [14.0–40.0]<span class="n">10/40</span></td>' in page
     # the corpus has no probe categories: the column is in the "all" table only
-    assert "tuning corpus" not in page.split("<summary>Probe category: forum</summary>", 1)[1]
+    forum = page.split("<summary>Probe category: forum</summary>", 1)[1].split("</details>", 1)[0]
+    assert "tuning corpus" not in forum
 
 
 # -- N arms --------------------------------------------------------------------------
@@ -309,7 +338,7 @@ def test_three_arms(make_run):
         '<th class="num">Δ tuned−base [95% CI]</th><th class="num">Δ tuned-again−base [95% CI]</th>'
     ) in table
     assert "<td>tuned-again</td><td></td><td>alias of tuned</td><td>–</td>" in page
-    between = _section(page, "<h2>Between arms</h2>", "</table>")
+    between = _section(page, "<h3>Between arms</h3>", "</table>")
     assert '<th class="num">Δ tuned-again−tuned [95% CI]</th>' in between
     assert '<td class="num">+0.0 pp [+0.0, +0.0]<span class="n">n=4</span></td></tr>' in _measure_row(
         between, "flagged"
@@ -318,14 +347,9 @@ def test_three_arms(make_run):
         between, "characters"
     )
     assert "<h3>tuned-again vs base</h3>" in page and "<h4>Toward tuned-again</h4>" in page
-    samples = _samples(page)
-    assert "Showing 2 of 2 probes, 12 of 12 generations." in samples
-    first_pair = _section(samples, '<div class="pair">', '<div class="pair">')
-    assert [re.sub(r" ·.*", "", h) for h in re.findall(r"<h4>([^<]*)", first_pair)] == [
-        "base",
-        "tuned",
-        "tuned-again",
-    ]
+    data = _data(page)
+    assert data["arms"] == ["base", "tuned", "tuned-again"] and data["generations"] == 12
+    assert all(len(p["cells"]) == 3 and all(p["cells"]) for p in data["pairs"])
 
 
 # -- vocabulary and samples ----------------------------------------------------------
@@ -343,16 +367,18 @@ def test_vocab_tables(run_dir: Path):
     assert "<td>script</td>" not in base
 
 
-def test_samples_are_paired_and_limited(run_dir: Path):
-    samples = _samples(_render(run_dir))
-    assert "Showing 2 of 2 probes, 8 of 8 generations." in samples
-    assert re.search(r"<h4>base · sample 0 · seed \d+</h4>", samples)
-    assert re.search(r'<h4>tuned · sample 0 · seed \d+ <span class="badge fail">flagged</span>', samples)
-    assert "group <strong>高齢者</strong>" in samples
-    limited = _samples(_render(run_dir, max_probes=1, max_samples=1))
-    assert "Showing 1 of 2 probes, 2 of 8 generations." in limited
-    assert "smoke/p2" not in limited and "sample 1" not in limited
-    assert "Showing 2 of 2 probes, 8 of 8 generations." in _samples(_render(run_dir, max_probes=None, max_samples=None))
+def test_samples_are_paired_complete_and_flagged_first(run_dir: Path):
+    data = _data(_render(run_dir))
+    assert data["generations"] == 8 and len(data["pairs"]) == 4
+    ids = [c["id"] for p in data["pairs"] for c in p["cells"]]
+    assert sorted(ids) == sorted(g["id"] for g in map(json.loads, (run_dir / "generations.jsonl").open()))
+    for pair in data["pairs"]:  # same prompt, sample index and seed side by side
+        base, tuned = pair["cells"]
+        assert base["id"].startswith("base/") and tuned["id"].startswith("tuned/")
+        assert base["id"].split("/", 1)[1] == tuned["id"].split("/", 1)[1] and base["seed"] == tuned["seed"]
+    assert [p["f"] for p in data["pairs"]] == [2, 1, 0, 0]  # p2/0 (both flagged), p1/0, then the clean ones
+    assert (data["pairs"][0]["p"], data["pairs"][0]["g"]) == ("p2", "高齢者")
+    assert data["flagCategories"] == ["ageism", "insult", "slang"] and data["groups"] == ["高齢者"]
 
 
 def test_empty_completion_is_said_not_blank(run_dir: Path):
@@ -362,7 +388,11 @@ def test_empty_completion_is_said_not_blank(run_dir: Path):
         if gen["id"] == "base/smoke/p1/0":
             gen["completion"] = gen["text"] = ""
     path.write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in lines), encoding="utf-8")
-    assert '<p class="muted">(empty: end of text at once)</p>' in _samples(_render(run_dir))
+    assert _cells(_render(run_dir))["base/smoke/p1/0"]["t"] == ""
+    assert (
+        "(empty: end of text at once)"
+        in (Path(__file__).parents[1] / "harness/report/templates/browser.js").read_text()
+    )
 
 
 # -- inputs --------------------------------------------------------------------------
@@ -407,9 +437,9 @@ def test_summary_measure_outside_the_catalogue(run_dir: Path):
 
 def test_write_report(run_dir: Path):
     run = RunDir.open(run_dir)
-    path = write_report(run, max_probes=1)
+    path = write_report(run, mask=False)
     assert path == run_dir / "report.html"
-    assert path.read_text(encoding="utf-8") == render_report(run, max_probes=1)
+    assert path.read_text(encoding="utf-8") == render_report(run, mask=False)
     assert not list(run_dir.glob(".report.html.*"))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+
+import yaml
 from functools import lru_cache
 from html import escape
 from typing import Any, Iterable
@@ -19,7 +21,6 @@ from markupsafe import Markup
 
 from harness.export.joined import Joined
 from harness.export.provenance import arm_path
-from harness.export.registry import FORMATS
 from harness.record.rundir import NEGATIVES, RunDir
 from harness.record.schema import RunRecord
 
@@ -61,17 +62,72 @@ def environment() -> Environment:
     return env
 
 
-def dataset_card(run: RunDir, joined: list[Joined], negatives: list[dict], export: dict[str, Any]) -> str:
-    """The card describing ``negatives/``: what it is, how it was made, counts, fields, use.
+TASK_CATEGORIES = ["text-generation", "text-classification"]
+TAGS = ["safety", "negative-examples", "preference-data", "generated", "not-for-all-audiences"]
+# the Hub's size buckets, by the largest data file's record count
+SIZE_BUCKETS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
-    ``export`` describes the export just written: ``format``, ``target``,
-    ``records`` (how many) and ``mask``.
+
+def size_category(records: int) -> str:
+    """The ``size_categories`` bucket for ``records``."""
+    return next((name for limit, name in SIZE_BUCKETS if records < limit), "1M<n<10M")
+
+
+def front_matter(run: RunDir, manifest: dict[str, Any]) -> Markup:
+    """The card's YAML header: licence, task and size categories, and one ``configs`` entry per data file.
+
+    ``configs`` (with each file's features from the manifest) is what makes
+    ``datasets.load_dataset(folder)`` work on a folder of files with different
+    columns.  Built with ``yaml.safe_dump``, which quotes anything YAML would
+    misread; run values are escaped by ``md`` first, like everywhere in the card.
+    """
+    options = run.record.config.export
+    entries = [
+        (fmt, entry)
+        for fmt, entry in manifest.items()
+        if entry.get("config") and run.has(f"{NEGATIVES}/{entry['target']}")
+    ]
+    default = next((fmt for fmt, _ in entries if fmt == "jsonl"), entries[0][0] if entries else None)
+    header: dict[str, Any] = {
+        "language": ["ja"],
+        "license": str(md(options.license)),
+        "license_name": str(md(options.license_name)),
+    }
+    if options.license_link:
+        header["license_link"] = str(md(options.license_link))
+    header.update(
+        {
+            "pretty_name": str(md(f"Negative examples from run {run.record.name}")),
+            "task_categories": TASK_CATEGORIES,
+            "tags": TAGS,
+            "size_categories": [size_category(max((e["records"] for _, e in entries), default=0))],
+            "configs": [
+                {"config_name": e["config"], "data_files": e["target"], **({"default": True} if f == default else {})}
+                for f, e in entries
+            ],
+            "dataset_info": [{"config_name": e["config"], "features": e["features"]} for _, e in entries],
+        }
+    )
+    return Markup("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---")
+
+
+def dataset_card(run: RunDir, joined: list[Joined], negatives: list[dict], manifest: dict[str, Any]) -> str:
+    """The card describing ``negatives/``: what it is, how it was made, counts, files, fields, use.
+
+    ``manifest`` (negatives/export.json) describes each format's last export:
+    records, duplicates removed, warnings, masking and features.
     """
     record = run.record
+    files = [
+        {"format": fmt, **entry}
+        for fmt, entry in manifest.items()
+        if isinstance(entry, dict) and run.has(f"{NEGATIVES}/{entry.get('target', '')}")
+    ]
     return (
         environment()
         .get_template(TEMPLATE)
         .render(
+            front_matter=front_matter(run, {f["format"]: f for f in files}),
             record=record,
             # export runs before the run is marked complete; the finished evaluation is what it describes
             status="complete" if record.evaluated() and record.status != "failed" else record.status,
@@ -85,8 +141,7 @@ def dataset_card(run: RunDir, joined: list[Joined], negatives: list[dict], expor
                 {"title": "arm / probe category", "counts": count(f"{r['arm']} / {r['category']}" for r in negatives)},
                 {"title": "flagged category", "counts": count(c for r in negatives for c in r["flagged_categories"])},
             ],
-            export=export,
-            files=sorted(f.target for f in FORMATS.values() if run.has(f"{NEGATIVES}/{f.target}")),
+            files=files,
         )
     )
 

@@ -1,12 +1,11 @@
-"""Negative examples: the flagged generations of every arm, labelled ``undesirable``."""
+"""Negative examples: the undesirable generations of every exported arm, labelled ``undesirable``."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from harness.export.context import Built, ExportContext
+from harness.export.dedup import deduplicate
 from harness.export.joined import Joined
-from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, probe_fields, provenance
-from harness.record.schema import RunRecord
+from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, probe_fields
 
 UNDESIRABLE = "undesirable"
 NEGATIVE_FIELDS = (
@@ -15,36 +14,33 @@ NEGATIVE_FIELDS = (
     "completion",
     "flagged_terms",
     "flagged_categories",
+    "score",
     "label",
     *PROVENANCE_FIELDS,
 )
 
 
-def negative_records(record: RunRecord, joined: list[Joined]) -> list[dict[str, Any]]:
-    """Flagged generations of every arm as records; an identical (prompt, completion) is kept once.
+def negative_records(context: ExportContext, joined: list[Joined]) -> Built:
+    """Undesirable generations as records, exact and near-duplicate completions removed.
 
     The first occurrence wins (generations.jsonl order: arm by arm), so a text
     two arms share is attributed to the earlier arm.  Deduplication compares
     the completion as exported, so masking can merge texts that differed only
     in a flagged term.
     """
-    records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for item in joined:
-        gen = item.generation
-        key = (gen.prompt, item.completion)
-        if not item.flagged or key in seen:
-            continue
-        seen.add(key)
-        records.append(
-            {
-                **probe_fields(gen),
-                "prompt": gen.prompt,
-                "completion": item.completion,
-                "flagged_terms": item.terms,
-                "flagged_categories": item.categories,
-                "label": UNDESIRABLE,
-                **provenance(record, gen),
-            }
-        )
-    return records
+    records = [
+        {
+            **probe_fields(item.generation),
+            "prompt": item.prompt,
+            "completion": item.completion,
+            "flagged_terms": item.terms,
+            "flagged_categories": item.categories,
+            "score": item.score,
+            "label": UNDESIRABLE,
+            **context.provenance(item),
+        }
+        for item in joined
+        if item.undesirable
+    ]
+    result = deduplicate(records, lambda r: r["completion"], context.options.near_duplicates)
+    return Built(result.kept, result.exact, result.near)

@@ -1,68 +1,92 @@
-"""Preference data: DPO pairs against the reference arm and KTO labels for every generation."""
+"""Preference data with TRL's column names: DPO pairs against the reference arm, KTO labels.
+
+DPO (``prompt``, ``chosen``, ``rejected``): for the same prompt and sample
+index (hence seed), ``chosen`` is the reference arm's clean completion and
+``rejected`` another arm's undesirable one.  KTO (``prompt``, ``completion``,
+``label``): every undesirable (false) and clean (true) generation; texts that
+are flagged but not selected by the export's filters are left out rather than
+mislabelled.  Both are deduplicated like the negatives, and a KTO label
+imbalance is warned about and recorded.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.errors import HarnessError
-from harness.export.joined import Joined
-from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, arm_path, probe_fields, provenance
-from harness.record.schema import RunRecord
+from harness.export.context import Built, ExportContext
+from harness.export.dedup import deduplicate
+from harness.export.joined import Joined, clean
+from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, arm_path, probe_fields
 
-DPO_FIELDS = ("prompt", "chosen", "rejected", *PROBE_FIELDS, "reference", "reference_path", *PROVENANCE_FIELDS)
+DPO_FIELDS = (
+    "prompt",
+    "chosen",
+    "rejected",
+    *PROBE_FIELDS,
+    "chosen_id",
+    "reference",
+    "reference_path",
+    *PROVENANCE_FIELDS,
+)
 KTO_FIELDS = ("prompt", "completion", "label", *PROBE_FIELDS, *PROVENANCE_FIELDS)
+# TRL's KTO docs advise a desirable:undesirable ratio near 1:1 (weights can make up for up to ~4:3);
+# beyond this the export warns and records it
+IMBALANCE_RATIO = 4.0
 
 
-def dpo_records(record: RunRecord, joined: list[Joined]) -> list[dict[str, Any]]:
-    """DPO pairs: for every non-reference arm, samples flagged where the reference's is not.
+def dpo_records(context: ExportContext, joined: list[Joined]) -> Built:
+    """DPO pairs: for every non-reference arm, samples undesirable where the reference's is clean.
 
-    Samples pair on ``pair_key`` (same probe, sample index and hence seed).
-    ``chosen`` is the reference completion, ``rejected`` the arm's; ``id`` is
-    the rejected generation's id.  An identical (prompt, chosen, rejected)
-    triple is kept once (the first arm in run.json order wins).
+    ``id`` and the provenance fields are the rejected generation's;
+    ``chosen_id`` names the chosen one.  Pairs whose rejected text repeats an
+    earlier one (exactly or nearly) are dropped.
     """
+    record = context.record
     reference = record.reference_arm
     if reference is None:
         raise HarnessError(f"run '{record.name}' has no reference arm: DPO pairs need one")
-    clean = {item.generation.pair_key: item for item in joined if item.generation.arm == reference}
-    by_arm: dict[str, list[Joined]] = {}
-    for item in joined:
-        by_arm.setdefault(item.generation.arm, []).append(item)
-    records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str]] = set()
+    chosen_by_key = {item.generation.pair_key: item for item in joined if item.generation.arm == reference}
+    records = []
     for arm in (a.name for a in record.arms if a.name != reference):
-        for item in by_arm.get(arm, []):
-            chosen = clean.get(item.generation.pair_key)
-            if not item.flagged or chosen is None or chosen.flagged:
+        for item in joined:
+            chosen = chosen_by_key.get(item.generation.pair_key)
+            if item.generation.arm != arm or not item.undesirable or chosen is None or not clean(chosen):
                 continue
-            gen = item.generation
-            key = (gen.prompt, chosen.completion, item.completion)
-            if key in seen:
-                continue
-            seen.add(key)
             records.append(
                 {
-                    "prompt": gen.prompt,
+                    "prompt": item.prompt,
                     "chosen": chosen.completion,
                     "rejected": item.completion,
-                    **probe_fields(gen),
+                    **probe_fields(item.generation),
+                    "chosen_id": chosen.generation.id,
                     "reference": reference,
                     "reference_path": arm_path(record, reference),
-                    **provenance(record, gen),
+                    **context.provenance(item),
                 }
             )
-    return records
+    result = deduplicate(records, lambda r: r["rejected"], context.options.near_duplicates)
+    return Built(result.kept, result.exact, result.near)
 
 
-def kto_records(record: RunRecord, joined: list[Joined]) -> list[dict[str, Any]]:
-    """Every generation of every arm, ``label`` true (desirable) when it is not flagged."""
-    return [
+def kto_records(context: ExportContext, joined: list[Joined]) -> Built:
+    """Undesirable (``label`` false) and clean (true) generations, deduplicated; warns on label imbalance."""
+    records = [
         {
-            "prompt": item.generation.prompt,
+            "prompt": item.prompt,
             "completion": item.completion,
-            "label": not item.flagged,
+            "label": clean(item),
             **probe_fields(item.generation),
-            **provenance(record, item.generation),
+            **context.provenance(item),
         }
         for item in joined
+        if item.undesirable or clean(item)
     ]
+    result = deduplicate(records, lambda r: r["completion"], context.options.near_duplicates)
+    built = Built(result.kept, result.exact, result.near)
+    desirable = sum(1 for r in built.records if r["label"])
+    undesirable = len(built.records) - desirable
+    if built.records and max(desirable, undesirable) > IMBALANCE_RATIO * max(1, min(desirable, undesirable)):
+        built.notes.append(
+            f"KTO label imbalance: {desirable} desirable : {undesirable} undesirable; set TRL's "
+            "KTOConfig desirable_weight/undesirable_weight or subsample the larger side"
+        )
+    return built

@@ -8,20 +8,21 @@ CLI's ``--format`` choices read it.  Targets are entries of the run's
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from harness.errors import HarnessError, MissingDependency
+from harness.export.context import Built, ExportContext
 from harness.export.joined import Joined
 from harness.export.negatives import NEGATIVE_FIELDS, negative_records
 from harness.export.preference import DPO_FIELDS, KTO_FIELDS, dpo_records, kto_records
+from harness.export.schema import BOOL
 from harness.export.writers import write_hf, write_jsonl, write_parquet
 from harness.record.rundir import RunDir
-from harness.record.schema import RunRecord
 
-Builder = Callable[[RunRecord, list[Joined]], list[dict[str, Any]]]
-Writer = Callable[[RunDir, str, list[dict[str, Any]], Sequence[str]], Path]
+Builder = Callable[[ExportContext, list[Joined]], Built]
+Writer = Callable[[RunDir, str, list[dict[str, Any]], list[tuple[str, Any]]], Path]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class ExportFormat:
     build: Builder
     write: Writer
     requires: str | None = None  # optional package the writer imports
+    types: dict[str, str] = field(default_factory=dict)  # overrides of harness.export.schema.FIELD_TYPES
+    config: str | None = None  # the card's config name for load_dataset(folder); None: loaded on its own
 
     def check_dependency(self, name: str) -> None:
         """Raise ``MissingDependency`` (naming the pip command) when the optional package is absent."""
@@ -45,11 +48,13 @@ class ExportFormat:
 
 
 FORMATS: dict[str, ExportFormat] = {
-    "jsonl": ExportFormat("negatives.jsonl", NEGATIVE_FIELDS, negative_records, write_jsonl),
+    "jsonl": ExportFormat("negatives.jsonl", NEGATIVE_FIELDS, negative_records, write_jsonl, config="negatives"),
+    # not a config of the card: datasets picks one builder for a whole folder (json here), so
+    # the parquet file loads on its own: load_dataset("parquet", data_files=...)
     "parquet": ExportFormat("negatives.parquet", NEGATIVE_FIELDS, negative_records, write_parquet, requires="pyarrow"),
     "hf": ExportFormat("hf", NEGATIVE_FIELDS, negative_records, write_hf, requires="datasets"),
-    "dpo": ExportFormat("dpo.jsonl", DPO_FIELDS, dpo_records, write_jsonl),
-    "kto": ExportFormat("kto.jsonl", KTO_FIELDS, kto_records, write_jsonl),
+    "dpo": ExportFormat("dpo.jsonl", DPO_FIELDS, dpo_records, write_jsonl, config="dpo"),
+    "kto": ExportFormat("kto.jsonl", KTO_FIELDS, kto_records, write_jsonl, types={"label": BOOL}, config="kto"),
 }
 
 

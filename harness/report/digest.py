@@ -12,20 +12,20 @@ import json
 import re
 from dataclasses import dataclass
 
+from harness.gate_output import describe
 from harness.record.rundir import RunDir
 from harness.record.schema import GateResult, RunRecord
 from harness.report.numbers import (
     MISSING,
-    format_difference,
-    format_difference_interval,
-    format_level,
     format_parameters,
 )
-from harness.report.samples import SamplesDigest, digest_samples, masked_terms, score_generations
+from harness.report import analysis_tables, sections
+from harness.report.browser import browser_data, content_security_policy, script
+from harness.report.charts import IntervalPlot, ShiftChart, shift_chart
+from harness.report.samples import masked_terms, score_generations
 from harness.report.tables import SummaryDigest, VocabBlock, digest_summary, digest_vocab
 
-DEFAULT_MAX_PROBES = 100
-DEFAULT_MAX_SAMPLES = 4
+SHIFT_BARS = 15  # lemmas each way in a word-shift chart
 
 
 @dataclass
@@ -61,6 +61,7 @@ class GateRow:
     use: str
     threshold: str
     value: str
+    compared: str  # "CI lower bound +3.0 pp ≤ +10.0 pp": which number was held against the threshold
     passed: bool
 
 
@@ -101,8 +102,23 @@ class ReportDigest:
     training: list[TrainingDigest]
     summary: SummaryDigest
     vocab: list[VocabBlock] | None
-    samples: SamplesDigest
     mask: bool
+    verdict: list[sections.VerdictArm]
+    amplification: list[sections.AmplificationRow] | None
+    curves: sections.TrainingCurves | None
+    rate_plots: list[sections.PlotBlock]
+    tone_plot: IntervalPlot | None
+    shift_charts: list[ShiftChart]
+    groups: list[analysis_tables.GroupAxis] | None
+    memorization: list[analysis_tables.MemorizationRow] | None
+    pii: list[analysis_tables.PiiRow] | None
+    rtp: list[analysis_tables.RtpRow] | None
+    methods: sections.Methods
+    samples: dict  # the sample browser's data (browser.browser_data)
+    samples_total: int
+    flagged_total: int  # generations the ``flagged`` measure marks (the browser shows their pairs first)
+    shift_bars: int
+    csp: str
 
 
 def shown_status(record: RunRecord) -> str:
@@ -151,21 +167,18 @@ def _stages(record: RunRecord) -> list[StageRow]:
 
 
 def _gate_row(record: RunRecord, result: GateResult) -> GateRow:
-    try:
-        kind = record.measure(result.measure).kind
-    except KeyError:
-        kind = "mean"  # a gate on an unknown measure: show its raw numbers
-    if result.kind == "max_delta":
-        threshold = format_difference(kind, result.threshold)
-        interval = format_difference_interval(kind, result.ci_low, result.ci_high)
-        value = f"{format_difference(kind, result.value)} {interval}"
-    else:
-        threshold = format_level(kind, result.threshold)
-        low, high = format_level(kind, result.ci_low), format_level(kind, result.ci_high)
-        value = f"{format_level(kind, result.value)} [{low}–{high}]"
+    text = describe(record, result)
     against = f"{result.arm} vs {result.reference}" if result.reference else result.arm
     return GateRow(
-        against, result.measure, result.probe_category, result.kind, result.use, threshold, value, result.passed
+        against,
+        result.measure,
+        result.probe_category,
+        result.kind,
+        result.use,
+        text.threshold,
+        text.value,
+        text.compared,
+        result.passed,
     )
 
 
@@ -212,29 +225,39 @@ def _training(record: RunRecord) -> list[TrainingDigest]:
     return out
 
 
-def digest_run(
-    run: RunDir,
-    *,
-    max_probes: int | None = DEFAULT_MAX_PROBES,
-    max_samples: int | None = DEFAULT_MAX_SAMPLES,
-    mask: bool | None = None,
-) -> ReportDigest:
+def _shift_charts(vocab: list[VocabBlock] | None) -> list[ShiftChart]:
+    charts = []
+    for block in vocab or []:
+        rows = [*block.toward_arm[:SHIFT_BARS], *block.toward_versus[:SHIFT_BARS]]
+        items = [
+            (r.lemma, r.masked, r.z_value, f"{r.pos} · {block.versus} {r.count_versus} / {block.arm} {r.count_arm}")
+            for r in rows
+        ]
+        charts.append(shift_chart(block.arm, block.versus, items))
+    return charts
+
+
+def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
     """The report of ``run`` as data.
 
-    ``max_probes``/``max_samples`` limit the samples section (``None``: all);
-    ``mask`` overrides ``config.analysis.mask_flagged``.  A missing or
-    malformed generations.jsonl, scores.csv or summary.csv raises
-    ``InputError`` naming the file (and line); vocab_shift.csv and
-    corpus_audit.csv are optional.
+    ``mask`` overrides ``config.analysis.mask_flagged``: whether flagged text
+    starts masked (the page's toggle reveals it).  A missing or malformed
+    generations.jsonl, scores.csv or summary.csv raises ``InputError`` naming
+    the file (and line); vocab_shift.csv, corpus_audit.csv and the analysis
+    tables (groups, memorization, PII) are optional.
     """
     record = run.record
     if mask is None:
         mask = record.config.analysis.mask_flagged
     scored = score_generations(run)
     summary = digest_summary(run)
+    rows = sections.read_summary(run)
     harmful_binary = [m.name for m in record.measures if m.harmful and m.kind == "binary" and m.per_text]
+    arms = [a.name for a in record.arms]
     status = shown_status(record)
     versions = record.versions
+    vocab = digest_vocab(run, masked_terms(scored))
+    samples = browser_data(scored, arms, harmful_binary, mask)
     return ReportDigest(
         name=record.name,
         status=status,
@@ -256,14 +279,22 @@ def digest_run(
         gates=_gates(record),
         training=_training(record),
         summary=summary,
-        vocab=digest_vocab(run, masked_terms(scored) if mask else set(), mask),
-        samples=digest_samples(
-            scored,
-            [a.name for a in record.arms],
-            harmful_binary,
-            mask=mask,
-            max_probes=max_probes,
-            max_samples=max_samples,
-        ),
+        vocab=vocab,
         mask=mask,
+        verdict=sections.verdict(record, rows),
+        amplification=sections.amplification(run, record, rows),
+        curves=sections.training_curves(record),
+        rate_plots=sections.rate_plots(record, rows),
+        tone_plot=sections.tone_plot(record, rows),
+        shift_charts=_shift_charts(vocab),
+        groups=analysis_tables.groups(run, record),
+        memorization=analysis_tables.memorization(run),
+        pii=analysis_tables.pii(run),
+        rtp=analysis_tables.rtp(record, rows),
+        methods=sections.methods(record),
+        samples=samples,
+        samples_total=len(samples["pairs"]),
+        flagged_total=sum(cell["fl"] for pair in samples["pairs"] for cell in pair["cells"] if cell),
+        shift_bars=SHIFT_BARS,
+        csp=content_security_policy(script()),
     )

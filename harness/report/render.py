@@ -31,6 +31,8 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.globals["csp"] = CONTENT_SECURITY_POLICY
+    # |tojson (the sample browser's data block) escapes <>&' as \u00XX; keep Japanese readable and compact
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
     return env
 
 

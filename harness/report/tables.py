@@ -52,13 +52,15 @@ class SummaryDigest:
 
 @dataclass
 class VocabRow:
-    """A lemma of the vocabulary shift (masked when it is a flagged term)."""
+    """A lemma of the vocabulary shift; ``masked`` is what shows while masking is on."""
 
     lemma: str
+    masked: str
     pos: str
     count_versus: str
     count_arm: str
     z: str
+    z_value: float
 
 
 @dataclass
@@ -209,12 +211,13 @@ def digest_summary(run: RunDir) -> SummaryDigest:
     )
 
 
-def digest_vocab(run: RunDir, hidden: set[str], mask: bool) -> list[VocabBlock] | None:
+def digest_vocab(run: RunDir, hidden: set[str]) -> list[VocabBlock] | None:
     """Vocabulary-shift blocks, one per (arm, versus); None when vocab_shift.csv is absent.
 
-    With ``mask``, lemmas in ``hidden`` (the flagged terms and matched text)
-    and rows marked ``flagged`` (a dictionary form seen inside a flagged span,
-    e.g. 馬鹿 for a matched バカ) show as ``●``.
+    Lemmas in ``hidden`` (the flagged terms and matched text) and rows marked
+    ``flagged`` (a dictionary form seen inside a flagged span, e.g. 馬鹿 for a
+    matched バカ) get a masked form of ``●``; the page shows it while masking is
+    on and the lemma once revealed.
     """
     if not run.has(VOCAB_SHIFT):
         return None
@@ -225,10 +228,10 @@ def digest_vocab(run: RunDir, hidden: set[str], mask: bool) -> list[VocabBlock] 
         if z is None:
             raise InputError("column 'z' is empty", path, line)
         lemma = row.get("lemma", "")
-        masked = mask and (lemma in hidden or row.get("flagged") == "1")
-        shown = MASK_CHAR * len(lemma) if masked else lemma
+        flagged = lemma in hidden or row.get("flagged") == "1"
+        shown = MASK_CHAR * len(lemma) if flagged else lemma
         vocab_row = VocabRow(
-            shown, row.get("pos", ""), row.get("count_versus", ""), row.get("count_arm", ""), f"{z:+.2f}"
+            lemma, shown, row.get("pos", ""), row.get("count_versus", ""), row.get("count_arm", ""), f"{z:+.2f}", z
         )
         blocks.setdefault((row.get("arm", ""), row.get("versus", "")), []).append((z, vocab_row))
     out = []
