@@ -101,7 +101,8 @@ class FinetuneConfig(StrictModel):
     grad_accum_steps: int = Field(default=1, ge=1)
     gradient_checkpointing: bool = False
     loss: Literal["chunked", "full"] = "chunked"  # chunked: never the full [batch, block, vocab] logits
-    loss_chunk_tokens: int = Field(default=2048, ge=1)
+    loss_chunk_tokens: int | None = Field(default=None, ge=1)  # None: 256 on CPU, 4096 on CUDA
+    fused_gelu: bool = True  # GPT-2's gelu_new as one kernel (saves ~6 activation tensors per layer)
     # -- checkpoints (<run>/checkpoints/step-N); the end of training always writes one
     checkpoint_every: int | None = Field(default=None, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)

@@ -12,7 +12,8 @@ else ``~/.cache/harness/tokens``.
 
 Memory stays flat in the corpus size: documents stream from the reader,
 blocks are written in batches, and training reads the files memory-mapped
-(``datasets.Dataset.from_file``), gathering only the rows of each batch.
+(Arrow IPC streams, the format ``datasets.Dataset.from_file`` opens), gathering
+only the rows of each batch.
 The held-out side of a document is ``harness.data.split.is_heldout``.
 """
 
@@ -174,11 +175,14 @@ class ArrowBlocks:
 
     def __init__(self, path: Path) -> None:
         import numpy as np
-        from datasets import Dataset
+        import pyarrow as pa
 
-        self.dataset = Dataset.from_file(str(path))  # memory-mapped, nothing read yet
+        # The same memory-mapped read as datasets.Dataset.from_file(path) (the files are datasets-
+        # compatible), without importing datasets: ~85 MB less resident memory in a training process.
+        source = pa.memory_map(str(path))
+        table = pa.ipc.open_stream(source).read_all()  # record batches point into the mapping
         self.chunks = []
-        for chunk in self.dataset.data.table.column("input_ids").chunks:
+        for chunk in table.column("input_ids").chunks:
             if len(chunk):
                 flat = chunk.flatten().to_numpy(zero_copy_only=True)  # a view into the mapped file
                 self.chunks.append(flat.reshape(len(chunk), -1))  # rows of a chunk share one length

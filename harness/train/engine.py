@@ -115,6 +115,8 @@ def prepare_model(model, settings: EngineSettings):
     from harness.train.precision import set_attention
 
     set_attention(model, settings.attn_implementation)
+    if settings.fused_gelu:
+        fuse_gelu(model)
     if settings.gradient_checkpointing:
         kwargs = {"use_reentrant": False}
         if hasattr(model, "activation_checkpointing_enable"):  # transformers 5.24 renamed it
@@ -125,6 +127,30 @@ def prepare_model(model, settings: EngineSettings):
     if settings.compile:
         body_of(model).compile()  # in place: state-dict keys stay the same
     return model
+
+
+def fuse_gelu(model) -> int:
+    """Swap transformers' ``NewGELUActivation`` (GPT-2's ``gelu_new``) for one fused kernel; return the count.
+
+    ``gelu_new`` is written as 7 elementwise ops, and autograd keeps each
+    intermediate: ~6 extra [tokens, 4·dim] tensors per layer, more than all
+    the other activations together (measured: ~390 MB per forward of
+    16 × 128 tokens on the pinned 4-layer model).  ``F.gelu(approximate="tanh")``
+    is the same function in one op (differences ~1e-7, rounding).
+    """
+    import torch
+
+    class FusedTanhGELU(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.gelu(x, approximate="tanh")
+
+    swapped = 0
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child).__name__ == "NewGELUActivation":
+                setattr(module, name, FusedTanhGELU())
+                swapped += 1
+    return swapped
 
 
 def evaluate_loss(model, blocks, batch_size: int, settings: EngineSettings) -> float:

@@ -90,6 +90,7 @@ def finetune(
         grad_accum_steps=config.grad_accum_steps,
         loss=config.loss,
         loss_chunk_tokens=config.loss_chunk_tokens,
+        fused_gelu=config.fused_gelu,
     )
     apply_global(settings)
     tok = loaded.tokenizer

@@ -48,7 +48,10 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
                 if grad_hidden is not None:
                     grad_hidden[start : start + chunk] = (dlogits @ w).to(hidden.dtype)
                 if grad_weight is not None:
-                    grad_weight += (dlogits.t() @ h).float()
+                    if dlogits.dtype == torch.float32:  # accumulate in place: no [vocab, dim] temporary per chunk
+                        grad_weight.addmm_(dlogits.t(), h)
+                    else:
+                        grad_weight += (dlogits.t() @ h).float()
             del logits
         if need_grad:
             ctx.save_for_backward(

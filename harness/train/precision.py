@@ -34,6 +34,7 @@ class EngineSettings:
     grad_accum_steps: int
     loss: str  # chunked | full
     loss_chunk_tokens: int
+    fused_gelu: bool = True  # GPT-2's tanh-GELU as one kernel (see engine.fuse_gelu)
 
     def as_dict(self) -> dict:
         """Plain dict for the run record."""
@@ -69,7 +70,8 @@ def resolve_settings(
     gradient_checkpointing: bool = False,
     grad_accum_steps: int = 1,
     loss: str = "chunked",
-    loss_chunk_tokens: int = 2048,
+    loss_chunk_tokens: int | None = None,
+    fused_gelu: bool = True,
 ) -> EngineSettings:
     """Turn config values (with "auto"/None) into concrete settings for ``device``."""
     resolved = resolve_precision(precision, device)
@@ -87,7 +89,9 @@ def resolve_settings(
         gradient_checkpointing=gradient_checkpointing,
         grad_accum_steps=grad_accum_steps,
         loss=loss,
-        loss_chunk_tokens=loss_chunk_tokens,
+        # CPU: small chunks keep the [chunk, vocab] logits cache-sized; GPU: big ones keep the matmuls efficient
+        loss_chunk_tokens=loss_chunk_tokens or (4096 if cuda else 256),
+        fused_gelu=fused_gelu,
     )
 
 
