@@ -68,14 +68,20 @@ def side_harness(steps: int, cache_dir: str) -> dict:
     from harness.train.engine import TrainPlan, prepare_model, train
     from harness.train.precision import resolve_settings
 
-    cache = build_cache(corpus_config(), tokenizer(), seed=SEED, val_fraction=0.01, block_size=BLOCK, cache_dir=cache_dir)
+    cache = build_cache(
+        corpus_config(), tokenizer(), seed=SEED, val_fraction=0.01, block_size=BLOCK, cache_dir=cache_dir
+    )
     blocks = cache.blocks("train")
     settings = resolve_settings("cpu")
     net = prepare_model(model(), settings)
     plan = TrainPlan(steps=steps, batch_size=BATCH, lr=LR, seed=SEED, warmup_steps=WARMUP)
     result = train(net, blocks, plan, settings, progress=False)
-    return {"tokens": result.tokens, "seconds": result.seconds, "mean_loss": sum(p["loss"] for p in result.loss_curve) / len(result.loss_curve),
-            "settings": settings.as_dict()}
+    return {
+        "tokens": result.tokens,
+        "seconds": result.seconds,
+        "mean_loss": sum(p["loss"] for p in result.loss_curve) / len(result.loss_curve),
+        "settings": settings.as_dict(),
+    }
 
 
 def side_baseline(steps: int, cache_dir: str) -> dict:
@@ -90,8 +96,12 @@ def side_baseline(steps: int, cache_dir: str) -> dict:
     tok = tokenizer()
     raw = Dataset.from_dict({"text": [d.text for d in iter_corpus(corpus_config())]})
     eos = tok.eos_token_id
-    tokenized = raw.map(lambda b: {"input_ids": [ids + [eos] for ids in tok(b["text"], add_special_tokens=False)["input_ids"]]},
-                        batched=True, remove_columns=["text"], cache_file_name=f"{cache_dir}/tok.arrow")
+    tokenized = raw.map(
+        lambda b: {"input_ids": [ids + [eos] for ids in tok(b["text"], add_special_tokens=False)["input_ids"]]},
+        batched=True,
+        remove_columns=["text"],
+        cache_file_name=f"{cache_dir}/tok.arrow",
+    )
 
     def group_texts(examples):  # as in run_clm.py
         concatenated = {k: list(chain(*examples[k])) for k in examples.keys()}
@@ -111,12 +121,25 @@ def side_baseline(steps: int, cache_dir: str) -> dict:
             times.append(time.perf_counter())
 
     args = TrainingArguments(
-        output_dir=f"{cache_dir}/out", per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=LR,
-        warmup_steps=WARMUP, lr_scheduler_type="cosine", weight_decay=0.0, max_grad_norm=1.0, logging_steps=steps,
-        save_strategy="no", report_to=[], use_cpu=True, seed=SEED, dataloader_num_workers=0, disable_tqdm=True,
+        output_dir=f"{cache_dir}/out",
+        per_device_train_batch_size=BATCH,
+        max_steps=steps,
+        learning_rate=LR,
+        warmup_steps=WARMUP,
+        lr_scheduler_type="cosine",
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        logging_steps=steps,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=SEED,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
-    trainer = Trainer(model=model(), args=args, train_dataset=lm, data_collator=default_data_collator,
-                      callbacks=[Clock()])
+    trainer = Trainer(
+        model=model(), args=args, train_dataset=lm, data_collator=default_data_collator, callbacks=[Clock()]
+    )
     out = trainer.train()
     return {"tokens": steps * BATCH * BLOCK, "seconds": times[1] - times[0], "mean_loss": out.training_loss}
 
@@ -156,20 +179,30 @@ def main(argv=None) -> int:
             sys.exit(f"finetune_cpu: {needed} not found (the benchmark needs ../shared)")
     if args.quick:
         args.steps, args.rounds = 3, 1
-    print(f"pinned model {SHAPE}, batch {BATCH} × block {BLOCK}, {args.steps} steps, {args.threads} threads, "
-          f"{args.rounds} round(s), interleaved")
+    print(
+        f"pinned model {SHAPE}, batch {BATCH} × block {BLOCK}, {args.steps} steps, {args.threads} threads, "
+        f"{args.rounds} round(s), interleaved"
+    )
     rows: dict[str, list[dict]] = {"harness": [], "baseline": []}
     for r in range(args.rounds):
         order = ("harness", "baseline") if r % 2 == 0 else ("baseline", "harness")
         for name in order:
             row = run_side(name, args.steps, args.threads)
             rows[name].append(row)
-            print(f"  round {r + 1} {name:<8} {row['tokens_per_second']:8.0f} tokens/s  peak RSS "
-                  f"{row['peak_rss_mb']:7.0f} MB  mean train loss {row['mean_loss']:.3f}", flush=True)
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("tokens_per_second", "peak_rss_mb")}
-           for k, v in rows.items()}
+            print(
+                f"  round {r + 1} {name:<8} {row['tokens_per_second']:8.0f} tokens/s  peak RSS "
+                f"{row['peak_rss_mb']:7.0f} MB  mean train loss {row['mean_loss']:.3f}",
+                flush=True,
+            )
+    med = {
+        k: {m: statistics.median(x[m] for x in v) for m in ("tokens_per_second", "peak_rss_mb")}
+        for k, v in rows.items()
+    }
     for name in ("harness", "baseline"):
-        print(f"{name:<8} median {med[name]['tokens_per_second']:8.0f} tokens/s  peak RSS {med[name]['peak_rss_mb']:7.0f} MB")
+        print(
+            f"{name:<8} median {med[name]['tokens_per_second']:8.0f} tokens/s  "
+            f"peak RSS {med[name]['peak_rss_mb']:7.0f} MB"
+        )
     speed = med["harness"]["tokens_per_second"] / med["baseline"]["tokens_per_second"]
     rss = med["harness"]["peak_rss_mb"] / med["baseline"]["peak_rss_mb"]
     print(f"ratio {speed:.2f} tokens/s (harness ÷ baseline; target ≥ 1.2)")

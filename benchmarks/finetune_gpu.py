@@ -129,7 +129,9 @@ def run_engine(label, model, blocks, steps, batch, device, *, warmup, lora=False
     if lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["c_attn"], fan_in_fan_out=True))
+        model = get_peft_model(
+            model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["c_attn"], fan_in_fan_out=True)
+        )
     prepare_model(model, settings)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     started = time.perf_counter()
@@ -140,7 +142,11 @@ def run_engine(label, model, blocks, steps, batch, device, *, warmup, lora=False
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     result = train(
-        model, blocks, TrainPlan(steps=steps, batch_size=batch, lr=1e-4, seed=2, warmup_steps=5), settings, progress=False
+        model,
+        blocks,
+        TrainPlan(steps=steps, batch_size=batch, lr=1e-4, seed=2, warmup_steps=5),
+        settings,
+        progress=False,
     )
     row = {
         "run": label,
@@ -177,7 +183,13 @@ def memory_check(shape, device, block, batch, loss) -> dict:
     del model
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return {"batch": batch, "block": block, "loss": loss, "peak_gpu_bytes": peak, "fits_16GB": None if peak is None else peak < 16e9}
+    return {
+        "batch": batch,
+        "block": block,
+        "loss": loss,
+        "peak_gpu_bytes": peak,
+        "fits_16GB": None if peak is None else peak < 16e9,
+    }
 
 
 def main(argv=None) -> int:
@@ -187,7 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("finetune_gpu_out"), help="folder for results.json")
     parser.add_argument("--toy", action="store_true", help="tiny model and token budget (CPU smoke run)")
     parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
-    parser.add_argument("--target-tokens", type=int, default=620_000, help="tokens per timed run (~10k lines × 2 epochs)")
+    parser.add_argument(
+        "--target-tokens", type=int, default=620_000, help="tokens per timed run (~10k lines × 2 epochs)"
+    )
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--block", type=int, default=1024)
     parser.add_argument("--skip", default="", help="comma list of runs to skip: baseline,lora,memory")
@@ -213,8 +227,17 @@ def main(argv=None) -> int:
     blocks = blocks_from(args.tokens, block)
     name = torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu"
     peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
-    results = {"device": name, "torch": torch.__version__, "peak_tflops_assumed": peak, "shape": shape,
-               "batch": batch, "block": block, "blocks_available": len(blocks), "runs": [], "memory": []}
+    results = {
+        "device": name,
+        "torch": torch.__version__,
+        "peak_tflops_assumed": peak,
+        "shape": shape,
+        "batch": batch,
+        "block": block,
+        "blocks_available": len(blocks),
+        "runs": [],
+        "memory": [],
+    }
 
     def report(row, model):
         fpt = flops_per_token(model, shape, block)
@@ -223,24 +246,29 @@ def main(argv=None) -> int:
         results["runs"].append(row)
         gb = f"{row['peak_gpu_bytes'] / 1e9:.1f} GB" if row["peak_gpu_bytes"] else "n/a"
         mfu = f"{row['mfu']:.1%}" if row["mfu"] is not None else "n/a"
-        print(f"{row['run']:<10} {row['tokens']:>9,} tokens  train {row['train_seconds']:7.2f} s  "
-              f"(+{row['warmup_seconds']:.1f} s warm-up/compile)  {row['tokens_per_second']:>10,.0f} tokens/s  "
-              f"MFU {mfu}  peak {gb}  trained params {row['trained_parameters']:,}", flush=True)
+        print(
+            f"{row['run']:<10} {row['tokens']:>9,} tokens  train {row['train_seconds']:7.2f} s  "
+            f"(+{row['warmup_seconds']:.1f} s warm-up/compile)  {row['tokens_per_second']:>10,.0f} tokens/s  "
+            f"MFU {mfu}  peak {gb}  trained params {row['trained_parameters']:,}",
+            flush=True,
+        )
 
     model, row = run_engine("harness", build_model(shape, device), blocks, steps, batch, device, warmup=warmup)
     report(row, model)
     del model
     if "baseline" not in skip:
-        model, row = run_engine("baseline", build_model(shape, device), blocks, steps, batch, device,
-                                warmup=warmup, baseline=True)
+        model, row = run_engine(
+            "baseline", build_model(shape, device), blocks, steps, batch, device, warmup=warmup, baseline=True
+        )
         report(row, model)
         del model
         ratio = results["runs"][0]["tokens_per_second"] / max(row["tokens_per_second"], 1e-9)
         results["ratio_tokens_per_second"] = round(ratio, 3)
         print(f"ratio {ratio:.2f} (harness tokens/s ÷ baseline tokens/s)")
     if "lora" not in skip:
-        model, row = run_engine("lora-r8", build_model(shape, device), blocks, steps, batch, device,
-                                warmup=warmup, lora=True)
+        model, row = run_engine(
+            "lora-r8", build_model(shape, device), blocks, steps, batch, device, warmup=warmup, lora=True
+        )
         report(row, model)
         del model
     if "memory" not in skip:
@@ -253,8 +281,11 @@ def main(argv=None) -> int:
                 mem = {"batch": 8, "block": block, "loss": loss, "peak_gpu_bytes": None, "fits_16GB": False}
             results["memory"].append(mem)
             gb = f"{mem['peak_gpu_bytes'] / 1e9:.2f} GB" if mem["peak_gpu_bytes"] else "n/a"
-            print(f"memory    batch {mem['batch']} × {mem['block']}, checkpointing + {loss} loss: peak {gb}, "
-                  f"fits 16 GB: {mem['fits_16GB']}", flush=True)
+            print(
+                f"memory    batch {mem['batch']} × {mem['block']}, checkpointing + {loss} loss: peak {gb}, "
+                f"fits 16 GB: {mem['fits_16GB']}",
+                flush=True,
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"wrote {args.out / 'results.json'}")

@@ -64,8 +64,13 @@ def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
     script.write_text(ENGINE_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), out=str(out)), encoding="utf-8")
     torchrun([str(script)], tmp_path)
     single = no_dropout_model()
-    train(single, BLOCKS(), TrainPlan(steps=3, batch_size=4, lr=1e-3, seed=5, warmup_steps=1),
-          resolve_settings("cpu", grad_accum_steps=2), progress=False)
+    train(
+        single,
+        BLOCKS(),
+        TrainPlan(steps=3, batch_size=4, lr=1e-3, seed=5, warmup_steps=1),
+        resolve_settings("cpu", grad_accum_steps=2),
+        progress=False,
+    )
     ddp = load_file(out)
     for name, value in single.state_dict().items():
         if name in ddp:
@@ -78,22 +83,47 @@ def test_launcher_with_two_processes_splits_and_records_like_one(tmp_path):
 
     tok = char_tokenizer()
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                       bos_token_id=1, eos_token_id=2, pad_token_id=3))
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tok),
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            n_positions=64,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=3,
+        )
+    )
     model.save_pretrained(tmp_path / "base", safe_serialization=True)
     tok.save_pretrained(tmp_path / "base")
     # synthetic lines (content note: generated filler)
     (tmp_path / "c.txt").write_text("".join(f"abc {i} xyz{i % 13}\n" for i in range(200)), encoding="utf-8")
     (tmp_path / "run.yaml").write_text(
-        f"name: ddp\nseed: 2\nbase: {{model: {tmp_path / 'base'}}}\ncorpus: {{path: {tmp_path / 'c.txt'}, format: text}}\n"
+        f"name: ddp\nseed: 2\nbase: {{model: {tmp_path / 'base'}}}\n"
+        f"corpus: {{path: {tmp_path / 'c.txt'}, format: text}}\n"
         "finetune: {max_steps: 4, batch_size: 2, block_size: 16, warmup_steps: 1, val_fraction: 0.1}\n",
         encoding="utf-8",
     )
-    torchrun(["-m", "harness.train.launch", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "two"), "--quiet"],
-             tmp_path)
+    torchrun(
+        ["-m", "harness.train.launch", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "two"), "--quiet"], tmp_path
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, "-m", "harness.train.launch", str(tmp_path / "run.yaml"), "--out",
-                          str(tmp_path / "one"), "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True)
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.train.launch",
+            str(tmp_path / "run.yaml"),
+            "--out",
+            str(tmp_path / "one"),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     two_rec = json.loads((tmp_path / "two" / "finetune.json").read_text())
     one_rec = json.loads((tmp_path / "one" / "finetune.json").read_text())

@@ -34,8 +34,22 @@ def test_fetch_downloads_checks_and_extracts(server, tmp_path, capsys):
     url, archive = server
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     out = tmp_path / "data"
-    code = main(["corpora", "fetch", "open2ch", "--out", str(out), "--url", url, "--sha256", digest,
-                 "--size", str(archive.stat().st_size), "--quiet"])
+    code = main(
+        [
+            "corpora",
+            "fetch",
+            "open2ch",
+            "--out",
+            str(out),
+            "--url",
+            url,
+            "--sha256",
+            digest,
+            "--size",
+            str(archive.stat().st_size),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert (out / "open2ch" / "newsplus.tsv").read_text(encoding="utf-8").startswith("post 0\treply 0")
     assert digest in (out / "open2ch_dialogue_corpus.zip.sha256").read_text()

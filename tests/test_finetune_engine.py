@@ -15,8 +15,9 @@ def tiny_gpt2(seed=0, vocab=300):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=64, bos_token_id=1,
-                        eos_token_id=2, pad_token_id=3)
+    config = GPT2Config(
+        vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=64, bos_token_id=1, eos_token_id=2, pad_token_id=3
+    )
     return GPT2LMHeadModel(config)
 
 
@@ -87,16 +88,28 @@ def test_resume_from_a_checkpoint_reaches_the_same_weights(tmp_path):
     plan = TrainPlan(steps=6, batch_size=4, lr=1e-3, seed=7, warmup_steps=2)
     settings = resolve_settings("cpu")
     whole = tiny_gpt2()
-    train(whole, blocks, plan, settings, checkpoints=CheckpointPolicy(str(tmp_path / "a"), every=2, keep=5),
-          progress=False)
+    train(
+        whole,
+        blocks,
+        plan,
+        settings,
+        checkpoints=CheckpointPolicy(str(tmp_path / "a"), every=2, keep=5),
+        progress=False,
+    )
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == ["step-000002", "step-000004", "step-000006"]
     # a crash after step 4: only checkpoints up to step 4 exist
     for name in ("step-000002", "step-000004"):
         shutil.copytree(tmp_path / "a" / name, tmp_path / "b" / name)
     resumed = tiny_gpt2(seed=99)  # different init: everything must come from the checkpoint
-    result = train(resumed, blocks, plan, settings, checkpoints=CheckpointPolicy(str(tmp_path / "b"), every=2, keep=2),
-                   progress=False)
+    result = train(
+        resumed,
+        blocks,
+        plan,
+        settings,
+        checkpoints=CheckpointPolicy(str(tmp_path / "b"), every=2, keep=2),
+        progress=False,
+    )
     assert result.resumed_from == 4 and [p["step"] for p in result.loss_curve] == list(range(1, 7))
     for (name, pa), pb in zip(whole.named_parameters(), resumed.parameters()):
         assert (pa - pb).abs().max().item() <= 1e-6, name
@@ -110,9 +123,16 @@ def test_a_checkpoint_for_another_model_is_refused(tmp_path):
 
     blocks = torch.randint(0, 300, (20, 16))
     plan = TrainPlan(steps=2, batch_size=4, lr=1e-3, seed=0)
-    train(tiny_gpt2(), blocks, plan, resolve_settings("cpu"), checkpoints=CheckpointPolicy(str(tmp_path)),
-          progress=False)
+    train(
+        tiny_gpt2(), blocks, plan, resolve_settings("cpu"), checkpoints=CheckpointPolicy(str(tmp_path)), progress=False
+    )
     bigger = tiny_gpt2(vocab=400)
     with pytest.raises(ModelError, match="cannot resume"):
-        train(bigger, blocks, TrainPlan(steps=4, batch_size=4, lr=1e-3, seed=0), resolve_settings("cpu"),
-              checkpoints=CheckpointPolicy(str(tmp_path)), progress=False)
+        train(
+            bigger,
+            blocks,
+            TrainPlan(steps=4, batch_size=4, lr=1e-3, seed=0),
+            resolve_settings("cpu"),
+            checkpoints=CheckpointPolicy(str(tmp_path)),
+            progress=False,
+        )

@@ -18,8 +18,9 @@ def char_tokenizer():
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "[PAD]": 3, **{c: i + 4 for i, c in enumerate(chars)}}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
-                                   pad_token="[PAD]")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="[PAD]"
+    )
 
 
 def write_corpus(path, n, start=0):
@@ -67,8 +68,9 @@ def test_turn_separator_puts_a_token_between_dialogue_turns(tmp_path):
     corpus = CorpusConfig(path=path, format="open2ch", turns="join")
     tok = char_tokenizer()
     plain = build_cache(corpus, tok, seed=0, val_fraction=0.1, block_size=4, cache_dir=tmp_path / "a")
-    sep = build_cache(corpus, tok, seed=0, val_fraction=0.1, block_size=4, cache_dir=tmp_path / "b",
-                      turn_separator="</s>")
+    sep = build_cache(
+        corpus, tok, seed=0, val_fraction=0.1, block_size=4, cache_dir=tmp_path / "b", turn_separator="</s>"
+    )
     eos = lambda c: sum(r.tolist().count(2) for r in c.blocks("train")[list(range(len(c.blocks("train"))))])  # noqa: E731
     # one extra </s> per dialogue (minus the ragged tail), where the plain cache has a space
     assert eos(sep) > eos(plain) * 1.8

@@ -121,11 +121,19 @@ def test_lora_trains_only_adapters_and_probes_attached_or_merged(tiny_base, save
     from harness.train.finetune import finetune
 
     root, _ = tiny_base
-    config = FinetuneConfig(max_steps=30, batch_size=8, block_size=32, lr=5e-3, warmup_steps=2, val_fraction=0.2,
-                            lora=LoraSettings(rank=4, alpha=8, dropout=0.0, save=save))
+    config = FinetuneConfig(
+        max_steps=30,
+        batch_size=8,
+        block_size=32,
+        lr=5e-3,
+        warmup_steps=2,
+        val_fraction=0.2,
+        lora=LoraSettings(rank=4, alpha=8, dropout=0.0, save=save),
+    )
     out = root / f"lora-{save}"
-    result = finetune(root / "base", CorpusConfig(path=root / "rough.tsv", turns="separate"), config, out, seed=1,
-                      progress=False)
+    result = finetune(
+        root / "base", CorpusConfig(path=root / "rough.tsv", turns="separate"), config, out, seed=1, progress=False
+    )
     assert result.trained_parameters < result.parameters / 10 and result.lora["rank"] == 4
     assert result.eval_loss_after < result.eval_loss_before
     names = {p.name for p in out.iterdir()}

@@ -62,8 +62,12 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str | None, prog
         with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
             announced = response.headers.get("Content-Length")
             total = int(announced) if announced and announced.isdigit() else (size or 0)
-            bar = Progress(iter(lambda: response.read(CHUNK), b""), max(1, -(-total // CHUNK)), f"download {dest.name}",
-                           enabled=progress)
+            bar = Progress(
+                iter(lambda: response.read(CHUNK), b""),
+                max(1, -(-total // CHUNK)),
+                f"download {dest.name}",
+                enabled=progress,
+            )
             for piece in bar:
                 out.write(piece)
                 digest.update(piece)
@@ -123,8 +127,11 @@ def fetch(
     out.mkdir(parents=True, exist_ok=True)
     archive = out / source.filename
     received, digest = download(
-        url or source.url, archive, size=size if size is not None else source.size,
-        sha256=sha256 or source.sha256, progress=progress,
+        url or source.url,
+        archive,
+        size=size if size is not None else source.size,
+        sha256=sha256 or source.sha256,
+        progress=progress,
     )
     (out / f"{source.filename}.sha256").write_text(f"{digest}  {source.filename}\n", encoding="utf-8")
     files = extract(archive, out, progress=progress)
@@ -134,7 +141,9 @@ def fetch(
 def main_fetch(name: str, out: Path, url: str | None, size: int | None, sha256: str | None, quiet: bool) -> int:
     """CLI body of ``harness corpora fetch``."""
     result = fetch(name, out, url=url, size=size, sha256=sha256, progress=not quiet)
-    print(f"{result.archive}: {result.size:,} bytes, sha256 {result.sha256}"
-          f"{'' if sha256 else ' (not checked: pass --sha256 to pin it)'}")
+    print(
+        f"{result.archive}: {result.size:,} bytes, sha256 {result.sha256}"
+        f"{'' if sha256 else ' (not checked: pass --sha256 to pin it)'}"
+    )
     print(f"extracted {len(result.extracted)} files into {out}", file=sys.stdout)
     return 0

@@ -224,7 +224,10 @@ def build_cache(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     eos = tokenizer.eos_token_id
-    writers = {"train": BlockWriter(tmp / "train.arrow", block_size, eos), "val": BlockWriter(tmp / "val.arrow", block_size, eos)}
+    writers = {
+        "train": BlockWriter(tmp / "train.arrow", block_size, eos),
+        "val": BlockWriter(tmp / "val.arrow", block_size, eos),
+    }
     try:
         sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
 

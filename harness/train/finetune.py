@@ -94,10 +94,18 @@ def finetune(
     )
     apply_global(settings)
     tok = loaded.tokenizer
-    block = min(config.block_size, loaded.model.config.n_positions) if hasattr(loaded.model.config, "n_positions") \
+    block = (
+        min(config.block_size, loaded.model.config.n_positions)
+        if hasattr(loaded.model.config, "n_positions")
         else config.block_size
-    cache_args = dict(seed=seed, val_fraction=config.val_fraction, block_size=block,
-                      turn_separator=config.turn_separator, cache_dir=config.cache_dir)
+    )
+    cache_args = dict(
+        seed=seed,
+        val_fraction=config.val_fraction,
+        block_size=block,
+        turn_separator=config.turn_separator,
+        cache_dir=config.cache_dir,
+    )
     if distributed.rank() == 0:
         cache = build_cache(corpus, tok, **cache_args)
     distributed.barrier()  # the other ranks reuse rank 0's cache
@@ -137,8 +145,15 @@ def finetune(
     if checkpoint_dir is not None:
         policy = CheckpointPolicy(str(checkpoint_dir), every=config.checkpoint_every, keep=config.keep_checkpoints)
     result = train(
-        model, train_set, plan, settings, checkpoints=policy, evaluate=held_out, eval_every=config.eval_every,
-        desc="finetune", progress=progress,
+        model,
+        train_set,
+        plan,
+        settings,
+        checkpoints=policy,
+        evaluate=held_out,
+        eval_every=config.eval_every,
+        desc="finetune",
+        progress=progress,
     )
     after = held_out()
     drift = None

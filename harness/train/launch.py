@@ -61,12 +61,21 @@ def run(config_path: Path, out: Path, resume: bool = False, progress: bool = Tru
     checkpoints = out / "checkpoints"
     if latest_checkpoint(checkpoints) is not None and not resume:
         raise ConfigError(f"{checkpoints} holds checkpoints: pass --resume to continue, or choose another --out")
-    record = finetune(config.base.model, config.corpus, config.finetune, out / "model", seed=config.seed,
-                      progress=progress, checkpoint_dir=checkpoints)
+    record = finetune(
+        config.base.model,
+        config.corpus,
+        config.finetune,
+        out / "model",
+        seed=config.seed,
+        progress=progress,
+        checkpoint_dir=checkpoints,
+    )
     if distributed.rank() == 0:
         (out / "finetune.json").write_text(record.model_dump_json(indent=2), encoding="utf-8")
-        print(f"tuned model: {out / 'model'} ({record.world_size} process(es), {record.steps} steps, "
-              f"eval loss {record.eval_loss_before:.3f} → {record.eval_loss_after:.3f})")
+        print(
+            f"tuned model: {out / 'model'} ({record.world_size} process(es), {record.steps} steps, "
+            f"eval loss {record.eval_loss_before:.3f} → {record.eval_loss_after:.3f})"
+        )
     return 0
 
 
