@@ -30,10 +30,10 @@ def config(root: Path) -> Path:
         f"tokenizer_corpora: [{{path: {root / 'posts.tsv'}, format: open2ch}}], vocab_size: 150, steps: 10, "
         "batch_size: 8, block_size: 32}}\n"
         f"corpus: {{path: {root / 'posts.tsv'}, format: open2ch, turns: separate}}\n"
-        "finetune: {max_steps: 400, batch_size: 8, block_size: 32, lr: 1.0e-3, warmup_steps: 2, val_fraction: 0.2,\n"
+        "finetune: {max_steps: 200, batch_size: 8, block_size: 32, lr: 1.0e-3, warmup_steps: 2, val_fraction: 0.2,\n"
         "           checkpoint_every: 20, keep_checkpoints: 2}\n"
         f"probes: {{files: [{files['probes']}], samples_per_prompt: 1, decoding: {{max_new_tokens: 4}}}}\n"
-        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 50}}\n",
+        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\n",
         encoding="utf-8",
     )
     return path
@@ -86,5 +86,5 @@ def test_kill_during_finetune_then_resume_matches_an_uninterrupted_run(tmp_path)
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
     assert [p["step"] for p in records[0]["loss_curve"]] == [p["step"] for p in records[1]["loss_curve"]]
-    assert len(records[0]["checkpoints"]) == 2 and records[0]["checkpoints"][-1] == "checkpoints/step-000400"
+    assert len(records[0]["checkpoints"]) == 2 and records[0]["checkpoints"][-1] == "checkpoints/step-000200"
     del torch

@@ -6,9 +6,9 @@ vocabulary, which dominates both memory and time on small models (NOTES.md).
 Here the LM head and the loss run over chunks of positions; each chunk's
 logits live only while that chunk is processed.  Because the loss is the last
 operation, the gradient w.r.t. the hidden states and the head weight is
-computed in the same pass (softmax − one-hot, two matmuls) and kept: the
-backward pass only scales it, so no logits are recomputed and the arithmetic
-equals the standard path's.
+computed in the same pass (torch's log-softmax backward on the chunk, two
+matmuls) and kept: the backward pass only scales it, so no logits are
+recomputed and the arithmetic equals the standard path's.
 """
 
 from __future__ import annotations
@@ -23,37 +23,42 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden, weight, labels, chunk: int, compute_dtype):  # noqa: D401 - autograd API
-        need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        import torch.nn.functional as F
+
+        need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # a tensor, not .item(): no host sync per step on a GPU
         denom = (labels != IGNORE_INDEX).sum().clamp(min=1).float()
-        w = weight.to(compute_dtype)
+        w = weight.detach().to(compute_dtype)
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-        grad_hidden = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
-        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        grad_hidden = torch.empty_like(hidden) if need_h else None
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
         for start in range(0, hidden.shape[0], chunk):
-            h = hidden[start : start + chunk].to(compute_dtype)
+            h = hidden[start : start + chunk].detach().to(compute_dtype)
             y = labels[start : start + chunk]
-            logits = (h @ w.t()).float()  # [chunk, vocab]: the only vocabulary-sized tensor alive
-            valid = y != IGNORE_INDEX
-            safe_y = y.clamp(min=0)
-            lse = torch.logsumexp(logits, dim=-1)
-            target = logits.gather(1, safe_y[:, None]).squeeze(1)
-            total += ((lse - target) * valid).sum()
-            if need_grad:
-                # d(loss)/d(logits) = (softmax − one_hot) / n_valid, zero on ignored rows
-                logits.sub_(lse[:, None]).exp_()
-                logits.scatter_add_(1, safe_y[:, None], -torch.ones_like(lse)[:, None])
-                logits.mul_((valid.float() / denom)[:, None])
-                dlogits = logits.to(compute_dtype)
-                if grad_hidden is not None:
-                    grad_hidden[start : start + chunk] = (dlogits @ w).to(hidden.dtype)
-                if grad_weight is not None:
-                    if dlogits.dtype == torch.float32:  # accumulate in place: no [vocab, dim] temporary per chunk
-                        grad_weight.addmm_(dlogits.t(), h)
-                    else:
-                        grad_weight += (dlogits.t() @ h).float()
-            del logits
-        if need_grad:
+            if not (need_h or need_w):
+                logits = h @ w.t()  # [chunk, vocab]: the only vocabulary-sized tensor alive
+                total += F.cross_entropy(logits.float(), y, ignore_index=IGNORE_INDEX, reduction="sum")
+                continue
+            # torch's own fused log-softmax forward/backward on this chunk (fewer passes over the
+            # [chunk, vocab] logits than hand-written softmax − one-hot), then the chunk's logits are freed
+            with torch.enable_grad():
+                h.requires_grad_(need_h)
+                wc = w.requires_grad_(need_w) if need_w else w
+                logits = h @ wc.t()
+                loss = F.cross_entropy(logits.float(), y, ignore_index=IGNORE_INDEX, reduction="sum")
+                inputs = [t for t, need in ((h, need_h), (wc, need_w)) if need]
+                grads = torch.autograd.grad(loss, inputs)
+            total += loss.detach()
+            if need_h:
+                grad_hidden[start : start + chunk] = grads[0].to(hidden.dtype)
+            if need_w:
+                grad_weight.add_(grads[-1])
+            del logits, loss, grads
+        if need_h:
+            grad_hidden.div_(denom.to(grad_hidden.dtype))
+        if need_w:
+            grad_weight.div_(denom)
+        if need_h or need_w:
             ctx.save_for_backward(
                 grad_hidden if grad_hidden is not None else torch.empty(0),
                 grad_weight if grad_weight is not None else torch.empty(0),
