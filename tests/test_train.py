@@ -150,7 +150,9 @@ def test_lora_trains_only_adapters_and_probes_attached_or_merged(tiny_base, save
         base = load_model(root / "base")
         with torch.no_grad():
             assert not torch.allclose(base.model(input_ids=ids).logits, a, atol=1e-4)  # the adapter is active
-        sample = attached.model.generate(input_ids=ids, max_new_tokens=5, do_sample=False, pad_token_id=3)
+        sample = attached.model.generate(
+            input_ids=ids, max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=3
+        )
         assert sample.shape[1] == 9  # probing (generate) works with the adapter attached
     else:
         assert result.adapter == "merged" and "model.safetensors" in names and "adapter_config.json" not in names
