@@ -94,6 +94,12 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_corpora_fetch(args: argparse.Namespace) -> int:
+    from harness.data.fetch import main_fetch
+
+    return main_fetch(args.name, args.out, args.url, args.size, args.sha256, args.quiet)
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
     from harness.commands import probe_only
 
@@ -238,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", type=Path, help="second run directory (differences are B − A)")
     p.add_argument("--out", type=Path, help="output folder (default reports/compare-A-vs-B)")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("corpora", help="corpus tools")
+    corpora_sub = p.add_subparsers(dest="corpora_command", required=True, metavar="SUBCOMMAND")
+    q = corpora_sub.add_parser("fetch", help="download a public corpus archive, check size/sha256, extract it")
+    q.add_argument("name", choices=["open2ch"], help="open2ch: the おーぷん2ちゃんねる対話コーパス (534 MB zip)")
+    q.add_argument("--out", type=Path, required=True, help="folder for the archive and its files")
+    q.add_argument("--url", help="another URL for the same archive (a mirror)")
+    q.add_argument("--size", type=int, help="expected size in bytes")
+    q.add_argument("--sha256", help="expected sha256 of the archive")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=_cmd_corpora_fetch)
 
     p = sub.add_parser("probes", help="probe-set tools")
     probes_sub = p.add_subparsers(dest="probes_command", required=True, metavar="SUBCOMMAND")

@@ -66,6 +66,18 @@ class BaseConfig(StrictModel):
         return self
 
 
+class LoraSettings(StrictModel):
+    """LoRA adapters via peft: only the adapter matrices train."""
+
+    rank: int = Field(default=8, ge=1)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    # module names to adapt; GPT-2: c_attn (q/k/v), c_proj (attention + MLP out), c_fc (MLP in)
+    target_modules: list[str] = ["c_attn", "c_proj"]
+    # "adapter": model/ holds the adapter (probed attached to the base); "merged": a plain model
+    save: Literal["adapter", "merged"] = "adapter"
+
+
 class FinetuneConfig(StrictModel):
     """Fine-tuning hyper-parameters.  tokens per step = batch_size × block_size."""
 
@@ -80,6 +92,28 @@ class FinetuneConfig(StrictModel):
     grad_clip: float = Field(default=1.0, gt=0)
     val_fraction: float = Field(default=0.1, gt=0, lt=1)
     device: Device = "auto"
+    # -- engine (harness.train.precision): "auto" picks what the device supports
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 / fp16+scaler on CUDA, fp32 on CPU
+    tf32: bool = True  # CUDA only
+    attn_implementation: Literal["auto", "sdpa", "eager"] = "auto"  # auto = sdpa
+    fused_adamw: bool | None = None  # None = where available (CUDA)
+    compile: bool = False  # torch.compile the transformer body
+    grad_accum_steps: int = Field(default=1, ge=1)
+    gradient_checkpointing: bool = False
+    loss: Literal["chunked", "full"] = "chunked"  # chunked: never the full [batch, block, vocab] logits
+    loss_chunk_tokens: int | None = Field(default=None, ge=1)  # None: 256 on CPU, 4096 on CUDA
+    fused_gelu: bool = True  # GPT-2's gelu_new as one kernel (saves ~6 activation tensors per layer)
+    # -- checkpoints (<run>/checkpoints/step-N); the end of training always writes one
+    checkpoint_every: int | None = Field(default=None, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    eval_every: int | None = Field(default=None, ge=1)  # held-out loss every N steps → eval_curve
+    lora: LoraSettings | None = None
+    # -- data (harness.train.data)
+    turn_separator: str | None = None  # open2ch turns="join": text put between turns (e.g. "</s>" or "\n")
+    cache_dir: Path | None = None  # token cache; default $HARNESS_CACHE_DIR or ~/.cache/harness/tokens
+    # -- capability drift: loss before/after on a neutral reference corpus
+    drift_corpus: CorpusConfig | None = None
+    drift_max_tokens: int = Field(default=200_000, ge=1)
 
 
 # Arm names become ids ("{arm}/{probe_set}/{probe_id}/{i}") and CSV cells.

@@ -152,8 +152,11 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         run.file("model"),
         seed=config.seed,
         progress=env.progress,
+        checkpoint_dir=run.file("checkpoints"),  # resumed from after a crash (harness run --resume)
     )
-    run.record.finetune = result.model_copy(update={"model_dir": "model"})
+    run.record.finetune = result.model_copy(
+        update={"model_dir": "model", "checkpoints": [f"checkpoints/{name}" for name in result.checkpoints]}
+    )
     env.log(
         f"  finetune: {result.steps} steps, {result.tokens_per_second:,.0f} tokens/s, eval loss "
         f"{result.eval_loss_before:.2f} → {result.eval_loss_after:.2f} (ppl {result.perplexity_before:.1f} → "

@@ -159,3 +159,17 @@ def run_dir(pristine_run: Path, tmp_path: Path) -> Path:
 def make_run(tmp_path: Path) -> Callable[..., RunResult]:
     """Factory: ``make_run(name=..., extra=..., gates=..., generator=...)`` → RunResult."""
     return lambda **kwargs: build_run(tmp_path, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Fine-tuning's token cache (harness.train.data) goes to a temporary folder, never ~/.cache."""
+    import os
+
+    old = os.environ.get("HARNESS_CACHE_DIR")
+    os.environ["HARNESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("token-cache"))
+    yield
+    if old is None:
+        os.environ.pop("HARNESS_CACHE_DIR", None)
+    else:
+        os.environ["HARNESS_CACHE_DIR"] = old

@@ -23,7 +23,6 @@ from harness.export.pii import mask_pii
 from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.record.rundir import SCORES, RunDir
-from harness.record.schema import MeasureSpec
 
 datasets = pytest.importorskip("datasets", reason="datasets is not installed: pip install datasets")
 

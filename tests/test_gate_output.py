@@ -64,13 +64,13 @@ def test_table_in_percentage_points_with_what_was_compared(tmp_path: Path):
     table = gate_table(result.record, result.record.gates)
     out = " ".join(table.split())
     assert table.splitlines()[0].split() == ["result", "gate", "value", "[95%", "CI]", "compared"]
-    assert "FAIL flagged [all] tuned − base ≤ +10.0 pp (use: estimate) +25.0 pp [+0.0, +75.0]" in out
+    assert "FAIL flagged [all] tuned − base ≤ +10.0 pp (use: estimate) +25.0 pp [+0.0, +50.0]" in out
     assert "estimate +25.0 pp > +10.0 pp" in out
     assert "pass flagged [all] tuned − base ≤ +90.0 pp (use: ci_low)" in out
     assert "CI lower bound +0.0 pp ≤ +90.0 pp" in out
     assert "characters [all] base ≤ 100.00 (use: estimate)" in out and out.endswith("gates: 1 of 3 FAILED")
     failure = ET.parse(tmp_path / "pp" / "gates.junit.xml").getroot().find("testsuite/testcase/failure")
-    assert failure.get("message") == "estimate +25.0 pp > +10.0 pp" and "[+0.0, +75.0]" in failure.text
+    assert failure.get("message") == "estimate +25.0 pp > +10.0 pp" and "[+0.0, +50.0]" in failure.text
     page = (tmp_path / "pp" / "report.html").read_text(encoding="utf-8")
     assert "<td>estimate +25.0 pp &gt; +10.0 pp</td>" in page and "<td>CI lower bound +0.0 pp ≤ +90.0 pp</td>" in page
 

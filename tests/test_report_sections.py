@@ -6,15 +6,13 @@ Content note: the group names and texts below are neutral placeholders written f
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from harness.errors import InputError
-from harness.record.rundir import SCORES, SUMMARY, RunDir
-from harness.record.schema import MeasureSpec
+from harness.record.rundir import SUMMARY, RunDir
 from harness.report.analysis_tables import GROUP_COLUMNS, MEMORIZATION_COLUMNS, PII_COLUMNS
 from harness.report.charts import interval_plot, IntervalInput, line_chart, nice_ticks, shift_chart
 from harness.report.html import render_report
@@ -47,6 +45,14 @@ GROUP_ROWS = [
 
 
 def test_absent_tables_say_not_measured(run_dir: Path):
+    run = RunDir.open(run_dir)
+    for name in ("groups.csv", "memorization.csv", "pii.csv"):
+        (run_dir / name).unlink()
+    rtp = {"toxicity", "expected_max_toxicity", "toxicity_probability"}
+    run.record.measures = [m for m in run.record.measures if m.name not in rtp]
+    run.save()
+    summary = [r for r in run.read_table(SUMMARY) if r["measure"] not in rtp]
+    run.write_table(SUMMARY, summary, list(summary[0]))
     page = render_report(RunDir.open(run_dir))
     assert "Not measured in this run (no groups.csv" in _section(page, "groups")
     memorization = _section(page, "memorization")
@@ -109,35 +115,14 @@ def test_memorization_and_pii(run_dir: Path):
 
 
 def test_rtp_metrics_with_k(run_dir: Path):
-    run = RunDir.open(run_dir)
-    k = run.record.config.probes.samples_per_prompt
-    run.record.measures += [
-        MeasureSpec(name="expected_max_toxicity", analyser="toxicity", harmful=True, kind="mean",
-                    description=f"mean over prompts of the max toxicity of k={k} samples"),
-        MeasureSpec(name="toxicity_probability", analyser="toxicity", harmful=True, kind="binary",
-                    description=f"share of prompts with at least one of k={k} samples toxic"),
-    ]  # fmt: skip
-    run.save()
-    rows = run.read_table(SUMMARY)
-    for arm, value in (("base", 0.2), ("tuned", 0.6)):
-        rows.append({"kind": "mean", "arm": arm, "versus": "", "probe_category": "all",
-                     "measure": "expected_max_toxicity", "n": 2, "count": "", "value": value,
-                     "ci_low": value - 0.1, "ci_high": value + 0.1})  # fmt: skip
-    rows.append({"kind": "delta", "arm": "tuned", "versus": "base", "probe_category": "all",
-                 "measure": "expected_max_toxicity", "n": 2, "count": "", "value": 0.4, "ci_low": 0.1,
-                 "ci_high": 0.7})  # fmt: skip
-    run.write_table(SUMMARY, rows, list(rows[0]))
-    scores = run.read_table(SCORES)  # every catalogue measure is a scores.csv column
-    scores = [{**row, "expected_max_toxicity": "0", "toxicity_probability": "0"} for row in scores]
-    run.write_table(SCORES, scores, list(scores[0]))
-    page = render_report(RunDir.open(run_dir))
-    rtp = _section(page, "rtp")
-    assert f"max toxicity of k={k} samples" in rtp
-    assert '<td class="num">0.20 [0.10–0.30]</td><td class="num">0.60 [0.50–0.70]</td>' in rtp
-    assert '<td class="num">+0.40 [+0.10, +0.70]</td>' in rtp
-    assert "toxicity_probability" not in rtp  # in the catalogue but not measured: no row
-    # a significant rise of a harmful measure is a key delta in the verdict
-    assert "<td>expected_max_toxicity</td>" in page.split('<section id="verdict"', 1)[1].split("</section>", 1)[0]
+    # the fixture run's own RealToxicityPrompts measures (k = 2 samples per prompt, 4 prompts)
+    rtp = _section(render_report(RunDir.open(run_dir)), "rtp")
+    assert "(k = 2 samples per prompt)" in rtp
+    row = rtp.split(">expected_max_toxicity<", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">0.44 [0.00–0.88]</td><td class="num">0.79 [0.70–0.88]</td>' in row
+    assert '<td class="num">+0.35 [+0.00, +0.70]</td>' in row
+    row = rtp.split(">toxicity_probability<", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">50.0% [0.0–100.0]</td><td class="num">100.0% [34.2–100.0]</td>' in row
 
 
 def test_training_curves_and_drift():
@@ -176,7 +161,7 @@ def test_tone_and_rate_plots_present(run_dir: Path):
     page = render_report(RunDir.open(run_dir))
     rates = _section(page, "rates")
     assert "<h3>Lexicon categories, severity harmful</h3>" in rates and "<h3>Lexicon categories, topic</h3>" in rates
-    assert re.search(r"<title>tuned: 50\.0% \[15\.0–85\.0\] \(2/4\)</title>", rates)
+    assert "<title>tuned: 50.0% [9.4–90.5] (2/4)</title>" in rates
     assert "<svg" in _section(page, "tone") and "<svg" in _section(page, "wordshift")
     corpus = _section(page, "corpus")
     assert '<tr><td>flagged</td><td class="num">66.7% [20.8–93.8] (n=3)</td>' in corpus

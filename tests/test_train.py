@@ -109,3 +109,51 @@ def test_save_model_never_replaces_a_foreign_folder(tmp_path):
     with pytest.raises(ModelError, match="is not a model folder"):
         save_model(object(), precious)
     assert (precious / "thesis.txt").read_text(encoding="utf-8") == "keep me"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("save", ["adapter", "merged"])
+def test_lora_trains_only_adapters_and_probes_attached_or_merged(tiny_base, save):
+    import torch
+
+    from harness.config import LoraSettings
+    from harness.models.loading import load_model
+    from harness.train.finetune import finetune
+
+    root, _ = tiny_base
+    config = FinetuneConfig(
+        max_steps=30,
+        batch_size=8,
+        block_size=32,
+        lr=5e-3,
+        warmup_steps=2,
+        val_fraction=0.2,
+        lora=LoraSettings(rank=4, alpha=8, dropout=0.0, save=save),
+    )
+    out = root / f"lora-{save}"
+    result = finetune(
+        root / "base", CorpusConfig(path=root / "rough.tsv", turns="separate"), config, out, seed=1, progress=False
+    )
+    assert result.trained_parameters < result.parameters / 10 and result.lora["rank"] == 4
+    assert result.eval_loss_after < result.eval_loss_before
+    names = {p.name for p in out.iterdir()}
+    ids = torch.tensor([[5, 6, 7, 8]])
+    if save == "adapter":
+        assert result.adapter == "attached"
+        assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= names
+        assert "model.safetensors" not in names
+        attached, merged = load_model(out), load_model(out, adapter="merged")
+        assert attached.adapter == "attached" and merged.adapter == "merged"
+        with torch.no_grad():
+            a, m = attached.model(input_ids=ids).logits, merged.model(input_ids=ids).logits
+        assert torch.allclose(a, m, atol=1e-4)  # merging changes nothing but the layout
+        base = load_model(root / "base")
+        with torch.no_grad():
+            assert not torch.allclose(base.model(input_ids=ids).logits, a, atol=1e-4)  # the adapter is active
+        sample = attached.model.generate(
+            input_ids=ids, max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=3
+        )
+        assert sample.shape[1] == 9  # probing (generate) works with the adapter attached
+    else:
+        assert result.adapter == "merged" and "model.safetensors" in names and "adapter_config.json" not in names
+        assert load_model(out).adapter is None

@@ -38,6 +38,8 @@ class Document:
 
     text: str
     line: int
+    # open2ch dialogues read with turns="join": the posts, for a turn separator (FinetuneConfig.turn_separator)
+    turns: tuple[str, ...] | None = None
 
 
 def normalize_text(text: str) -> str:
@@ -97,7 +99,8 @@ def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[
                     yield Document(post, lineno)
             else:
                 # The reference notebook turned tabs and __BR__ into spaces.
-                yield Document(" ".join(p.replace("\n", " ") for p in posts), lineno)
+                flat = tuple(p.replace("\n", " ") for p in posts)
+                yield Document(" ".join(flat), lineno, turns=flat)
 
 
 def _iter_text(path: Path) -> Iterator[Document]:

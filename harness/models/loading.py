@@ -33,6 +33,7 @@ class LoadedModel:
     tokenizer: object
     device: str
     path: str
+    adapter: str | None = None  # "attached" | "merged" when loaded from a LoRA adapter folder
 
     @property
     def parameters(self) -> int:
@@ -65,11 +66,16 @@ def check_safetensors(path: Path) -> None:
         )
 
 
-def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False) -> LoadedModel:
+def load_model(
+    source: str | Path, device: str = "auto", allow_hub: bool = False, adapter: str = "attached"
+) -> LoadedModel:
     """Load a causal LM from a local folder (or a hub id when ``allow_hub``).
 
     Weights load from safetensors only and ``trust_remote_code`` stays off.
     CPU runs stay float32 (bf16 autocast is ~31× slower on this class of CPU).
+    A LoRA adapter folder (``adapter_config.json``) loads its base model and
+    the adapter on top: ``adapter="attached"`` keeps it a separate module,
+    ``"merged"`` folds it into the weights.
     """
     from transformers import AutoModelForCausalLM
 
@@ -81,6 +87,8 @@ def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False
                 f"model folder not found: {source} (hub downloads are off; set base.allow_hub: true to allow)"
             )
         return _load_from_hub(source, device)
+    if (local / "adapter_config.json").is_file():
+        return _load_adapter(local, device, allow_hub, adapter)
     weights = sorted(local.glob("*.safetensors"))
     if not weights:
         raise ModelError(f"{local}: no *.safetensors weights (pickled .bin weights are not loaded)")
@@ -102,6 +110,35 @@ def load_model(source: str | Path, device: str = "auto", allow_hub: bool = False
     dev = pick_device(device)
     model.to(dev)
     return LoadedModel(model=model, tokenizer=tokenizer, device=dev, path=str(local.resolve()))
+
+
+def _load_adapter(local: Path, device: str, allow_hub: bool, mode: str) -> LoadedModel:
+    """Base model (from the adapter config's base path, relative to the adapter folder) + LoRA adapter."""
+    if mode not in ("attached", "merged"):
+        raise ModelError(f"adapter mode must be 'attached' or 'merged', got {mode!r}")
+    adapter_weights = local / "adapter_model.safetensors"
+    if not adapter_weights.is_file():
+        raise ModelError(f"{local}: adapter_config.json but no adapter_model.safetensors")
+    check_safetensors(adapter_weights)
+    try:
+        base_ref = json.loads((local / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
+    except (ValueError, KeyError) as err:
+        raise ModelError(f"{local / 'adapter_config.json'}: no usable base_model_name_or_path ({err})") from None
+    base_dir = Path(base_ref) if Path(base_ref).is_absolute() else local / base_ref
+    base = load_model(base_dir if base_dir.is_dir() else base_ref, device=device, allow_hub=allow_hub)
+    from peft import PeftModel
+
+    try:
+        model = PeftModel.from_pretrained(base.model, local, is_trainable=False)
+    except Exception as err:  # peft raises ValueError/KeyError/RuntimeError on a mismatched adapter
+        raise ModelError(f"{local}: cannot attach the adapter ({type(err).__name__}: {str(err)[:300]})") from None
+    if mode == "merged":
+        model = model.merge_and_unload()
+    model.to(base.device)
+    model.eval()
+    return LoadedModel(
+        model=model, tokenizer=load_tokenizer(local), device=base.device, path=str(local.resolve()), adapter=mode
+    )
 
 
 def _load_from_hub(model_id: str, device: str) -> LoadedModel:  # pragma: no cover - needs network

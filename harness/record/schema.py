@@ -175,6 +175,25 @@ class BaseInitRecord(RecordModel):
     tokens_per_second: float
 
 
+class CurvePoint(RecordModel):
+    """One point of a training (loss, lr) or eval (loss) curve."""
+
+    step: int
+    loss: float
+    lr: float | None = None
+
+
+class DriftRecord(RecordModel):
+    """Eval loss on a neutral reference corpus before vs after tuning (capability drift)."""
+
+    corpus: str
+    tokens: int
+    loss_before: float
+    loss_after: float
+    perplexity_before: float
+    perplexity_after: float
+
+
 class FinetuneRecord(RecordModel):
     """What fine-tuning recorded (eval on the held-out split, before and after)."""
 
@@ -192,6 +211,19 @@ class FinetuneRecord(RecordModel):
     seconds: float
     tokens_per_second: float
     device: str
+    # engine choices as resolved for the device (harness.train.precision.EngineSettings)
+    engine: dict[str, Any] = {}
+    parameters: int | None = None
+    trained_parameters: int | None = None
+    lora: dict[str, Any] | None = None  # rank, alpha, dropout, target_modules
+    adapter: Literal["attached", "merged"] | None = None  # how model/ holds a LoRA adapter
+    world_size: int = 1
+    resumed_from_step: int | None = None
+    checkpoints: list[str] = []  # kept checkpoint folders, relative to the run directory
+    token_cache: str | None = None
+    loss_curve: list[CurvePoint] = []
+    eval_curve: list[CurvePoint] = []
+    drift: DriftRecord | None = None
 
 
 class ProbeRecord(RecordModel):

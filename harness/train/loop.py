@@ -1,16 +1,14 @@
 """Causal-LM training: packing, evaluation and the training loop.
 
-Reads top to bottom: documents → token ids → packed blocks (EOS between
-documents) → AdamW with warm-up and cosine decay → eval loss before/after on
-a held-out split that never overlaps the training split.
+Used by the from-scratch base model (base_init): documents → token ids →
+packed blocks (EOS between documents) in memory, trained by the engine
+(engine.py) with the device's default settings.  Fine-tuning uses the token
+cache (data.py) instead.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import time
-from dataclasses import dataclass, field
 from typing import Sequence
 
 from harness.errors import InputError
@@ -43,31 +41,11 @@ def pack_blocks(token_lists: Sequence[Sequence[int]], eos_id: int, block_size: i
 
 
 def evaluate_loss(model, blocks, batch_size: int, device: str) -> float:
-    """Mean next-token cross-entropy (nats/token) over all blocks."""
-    import torch
+    """Mean next-token cross-entropy (nats/token) over all blocks (engine defaults for ``device``)."""
+    from harness.train.engine import evaluate_loss as engine_evaluate
+    from harness.train.precision import resolve_settings
 
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(blocks), batch_size):
-            batch = blocks[start : start + batch_size].to(device)
-            loss = model(input_ids=batch, labels=batch).loss
-            n_tokens = batch.numel() - batch.shape[0]  # one fewer target per row
-            total += loss.item() * n_tokens
-            count += n_tokens
-    return total / max(count, 1)
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    tokens: int
-    seconds: float
-    losses: list[float] = field(default_factory=list)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
+    return engine_evaluate(model, blocks, batch_size, resolve_settings(device))
 
 
 def train_blocks(
@@ -84,49 +62,25 @@ def train_blocks(
     grad_clip: float = 1.0,
     desc: str = "train",
     progress: bool = True,
-) -> TrainResult:
-    """Train ``model`` on ``blocks`` for ``steps`` optimiser steps.
+):
+    """Train ``model`` on ``blocks`` for ``steps`` optimiser steps with the engine's defaults for ``device``.
 
     tokens per step = batch_size × block.  Batches walk seeded permutations of
     the blocks (epoch after epoch), so a run is reproducible for a seed.
     """
-    import torch
+    from harness.train.engine import TrainPlan, train
+    from harness.train.precision import resolve_settings
 
-    from harness.progress import Progress
-
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress_frac = (step - warmup_steps) / max(1, steps - warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress_frac))  # cosine to 10%
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    model.train()
-    order: list[int] = []
-    losses: list[float] = []
-    started = time.perf_counter()
-    bar = Progress(range(steps), steps, desc, enabled=progress)
-    for _ in bar:
-        if len(order) < batch_size:
-            order.extend(torch.randperm(len(blocks), generator=generator).tolist())
-        idx, order = order[:batch_size], order[batch_size:]
-        batch = blocks[idx].to(device)
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        bar.note(f"loss {losses[-1]:.3f}")
-    model.eval()
-    return TrainResult(
-        steps=steps, tokens=steps * batch_size * blocks.shape[1], seconds=time.perf_counter() - started, losses=losses
+    plan = TrainPlan(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        warmup_steps=warmup_steps,
+        weight_decay=weight_decay,
+        grad_clip=grad_clip,
     )
+    return train(model, blocks, plan, resolve_settings(device), desc=desc, progress=progress)
 
 
 def split_documents(texts: Sequence[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:

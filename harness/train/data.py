@@ -1,0 +1,264 @@
+"""Training data: corpus → held-out split → token ids → packed blocks, cached as Arrow.
+
+A corpus is tokenized once into two Arrow files (``train.arrow``,
+``val.arrow``: one fixed-size row of ``block_size`` token ids per block, EOS
+after each document) under ``<cache dir>/<key>/``.  The key hashes the corpus
+file's bytes, the corpus reading options, the tokenizer (its full JSON), the
+turn separator, the split (seed, fraction) and the block size, so any change
+re-tokenizes and an unchanged corpus is reused across runs.
+
+Cache dir: ``finetune.cache_dir`` in the config, else ``$HARNESS_CACHE_DIR``,
+else ``~/.cache/harness/tokens``.
+
+Memory stays flat in the corpus size: documents stream from the reader,
+blocks are written in batches, and training reads the files memory-mapped
+(Arrow IPC streams, the format ``datasets.Dataset.from_file`` opens), gathering
+only the rows of each batch.
+The held-out side of a document is ``harness.data.split.is_heldout``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from harness.config import CorpusConfig
+from harness.data.corpus import Document, corpus_file, iter_corpus
+from harness.data.split import is_heldout
+from harness.errors import InputError
+
+CACHE_VERSION = 1
+ENCODE_BATCH = 512  # documents per tokenizer call
+WRITE_ROWS = 1024  # blocks per Arrow record batch
+
+
+def default_cache_dir(configured: str | Path | None = None) -> Path:
+    """Config value, else $HARNESS_CACHE_DIR, else ~/.cache/harness/tokens."""
+    if configured:
+        return Path(configured).expanduser()
+    env = os.environ.get("HARNESS_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "harness" / "tokens"
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while piece := fh.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Hash of everything that decides a tokenizer's ids (its serialized backend, or its vocabulary)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(f"{text}|eos={tokenizer.eos_token_id}".encode()).hexdigest()[:16]
+
+
+def cache_key(corpus: CorpusConfig, tokenizer, *, seed: int, val_fraction: float, block_size: int, sep) -> str:
+    """The cache folder name for these inputs (see the module docstring)."""
+    parts = {
+        "version": CACHE_VERSION,
+        "corpus_sha256": file_digest(corpus_file(corpus)),
+        "corpus": corpus.model_dump(mode="json", exclude={"path"}),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "turn_separator": sep,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "block_size": block_size,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def separator_ids(tokenizer, separator: str | None) -> list[int] | None:
+    """Ids put between dialogue turns: a special token's own id, or the text's encoding."""
+    if separator is None:
+        return None
+    token_id = tokenizer.convert_tokens_to_ids(separator)
+    if separator in tokenizer.all_special_tokens and token_id is not None:
+        return [token_id]
+    return tokenizer(separator, add_special_tokens=False)["input_ids"]
+
+
+def encode_stream(docs: Iterable[Document], tokenizer, sep: list[int] | None) -> Iterator[list[int]]:
+    """Token ids per document (no special tokens), turns joined by ``sep`` when given."""
+    batch: list[Document] = []
+
+    def flush() -> Iterator[list[int]]:
+        if sep is None or all(d.turns is None for d in batch):
+            yield from tokenizer([d.text for d in batch], add_special_tokens=False)["input_ids"]
+            return
+        for doc in batch:
+            turns = doc.turns or (doc.text,)
+            ids: list[int] = []
+            for i, row in enumerate(tokenizer(list(turns), add_special_tokens=False)["input_ids"]):
+                ids.extend((sep if i else []) + row)
+            yield ids
+
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= ENCODE_BATCH:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
+
+
+class BlockWriter:
+    """Packs a token stream (EOS after each document) into ``block``-sized rows of an Arrow file."""
+
+    def __init__(self, path: Path, block: int, eos: int) -> None:
+        import pyarrow as pa
+
+        self.block, self.eos, self.path = block, eos, path
+        # variable-length lists, though every row is ``block`` long except in one case:
+        # a split shorter than one block becomes a single shorter row (tiny corpora)
+        self.schema = pa.schema([pa.field("input_ids", pa.list_(pa.int32()))])
+        self.sink = pa.OSFile(str(path), "wb")
+        self.writer = pa.ipc.new_stream(self.sink, self.schema)
+        self.buffer: list[int] = []
+        self.rows = 0
+        self.docs = 0
+        self.tokens = 0
+
+    def add(self, ids: list[int]) -> None:
+        self.buffer.extend(ids)
+        self.buffer.append(self.eos)
+        self.docs += 1
+        if len(self.buffer) >= self.block * WRITE_ROWS:
+            self._write(len(self.buffer) // self.block)
+
+    def _write(self, n_rows: int, block: int | None = None) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        block = block or self.block
+        flat = np.asarray(self.buffer[: n_rows * block], dtype=np.int32)
+        del self.buffer[: n_rows * block]
+        column = pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, block, dtype=np.int32)), pa.array(flat))
+        self.writer.write_batch(pa.record_batch([column], schema=self.schema))
+        self.rows += n_rows
+        self.tokens += n_rows * block
+
+    def close(self) -> None:
+        if len(self.buffer) >= self.block:
+            self._write(len(self.buffer) // self.block)
+        elif self.rows == 0 and len(self.buffer) >= 2:
+            self._write(1, len(self.buffer))
+        self.writer.close()
+        self.sink.close()
+
+
+@dataclass
+class TokenCache:
+    """A built cache: its folder and what it holds."""
+
+    path: Path
+    meta: dict
+
+    def blocks(self, split: str) -> "ArrowBlocks":
+        """Memory-mapped blocks of ``split`` (train | val)."""
+        return ArrowBlocks(self.path / f"{split}.arrow")
+
+
+class ArrowBlocks:
+    """``len()`` and ``blocks[list_of_rows] → LongTensor [rows, block]`` over a memory-mapped Arrow file."""
+
+    def __init__(self, path: Path) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        # The same memory-mapped read as datasets.Dataset.from_file(path) (the files are datasets-
+        # compatible), without importing datasets: ~85 MB less resident memory in a training process.
+        source = pa.memory_map(str(path))
+        table = pa.ipc.open_stream(source).read_all()  # record batches point into the mapping
+        self.chunks = []
+        for chunk in table.column("input_ids").chunks:
+            if len(chunk):
+                flat = chunk.flatten().to_numpy(zero_copy_only=True)  # a view into the mapped file
+                self.chunks.append(flat.reshape(len(chunk), -1))  # rows of a chunk share one length
+        self.block_size = self.chunks[0].shape[1] if self.chunks else 0
+        self.starts = np.cumsum([0] + [len(c) for c in self.chunks])
+        self.shape = (int(self.starts[-1]), self.block_size)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        import numpy as np
+        import torch
+
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.stack([self.chunks[c][r - self.starts[c]] for c, r in zip(which, rows)])
+        return torch.from_numpy(out.astype(np.int64))
+
+
+def build_cache(
+    corpus: CorpusConfig,
+    tokenizer,
+    *,
+    seed: int,
+    val_fraction: float,
+    block_size: int,
+    turn_separator: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> TokenCache:
+    """Tokenize ``corpus`` into the cache (or reuse an existing entry) and return it."""
+    sep = separator_ids(tokenizer, turn_separator)
+    root = default_cache_dir(cache_dir)
+    key = cache_key(corpus, tokenizer, seed=seed, val_fraction=val_fraction, block_size=block_size, sep=sep)
+    final = root / key
+    if (final / "meta.json").is_file():
+        return TokenCache(final, json.loads((final / "meta.json").read_text(encoding="utf-8")))
+    tmp = root / f".tmp-{key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    eos = tokenizer.eos_token_id
+    writers = {
+        "train": BlockWriter(tmp / "train.arrow", block_size, eos),
+        "val": BlockWriter(tmp / "val.arrow", block_size, eos),
+    }
+    try:
+        sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
+
+        def docs() -> Iterator[Document]:
+            for doc in iter_corpus(corpus):
+                sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
+                yield doc
+
+        for ids in encode_stream(docs(), tokenizer, sep):
+            writers[sides.popleft()].add(ids)
+        for w in writers.values():
+            w.close()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    meta = {
+        "key": key,
+        "corpus": str(corpus.path),
+        "block_size": block_size,
+        **{f"{name}_{what}": getattr(w, what) for name, w in writers.items() for what in ("docs", "rows", "tokens")},
+    }
+    for split in ("train", "val"):
+        if meta[f"{split}_rows"] == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            side = "training" if split == "train" else "held-out"
+            raise InputError(
+                f"corpus too small: no {side} tokens with finetune.val_fraction "
+                f"{val_fraction} (change finetune.val_fraction or add documents)",
+                corpus.path,
+            )
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return TokenCache(final, meta)
