@@ -40,7 +40,10 @@ def jobs(n_prompts=12, k=5, budget=12):
     ]
 
 
-def run(model, js, batch, draw_settings=DrawSettings(True, 1.0, 0.95, 0, 1.0), **kw):
+TOP_P = DrawSettings(True, 1.0, 0.95, 0, 1.0)
+
+
+def run(model, js, batch, draw_settings=TOP_P, **kw):
     settings = SamplerSettings(draw_settings, eos_id=EOS, pad_id=PAD, batch_size=batch, **kw)
     return {f.key: (f.tokens, f.hit_max_tokens) for f in sample(model, js, settings)}
 
