@@ -156,12 +156,21 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
     from harness.data.probes import load_probe_sets
     from harness.models.backends import generator_for
+    from harness.models.gencache import open_store
     from harness.models.generator import SamplingPlan
 
     if not run.record.arms:
         return Skipped("no arms to probe")
     probes = tuple(p for s in load_probe_sets(config.probes.files) for p in s.probes)
-    plan = SamplingPlan(probes, config.probes.samples_per_prompt, config.probes.decoding, config.seed)
+    plan = SamplingPlan(
+        probes,
+        config.probes.samples_per_prompt,
+        config.probes.decoding,
+        config.seed,
+        config.probes.batch_size,
+        config.probes.engine,
+    )
+    cache_dir = config.probes.cache_dir or run.file("cache") / "generations"
     decoding = config.probes.decoding.model_dump()
     allow_hub = bool(config.base and config.base.allow_hub)
     generations: list[Generation] = []
@@ -178,7 +187,16 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         else:
             path = model_path(run, arm)
             generator = env.generator or generator_for(path, config.probes, allow_hub)
-            answer = generator.sample(arm.name, path, plan, env.progress)
+            # finished samples stream into the store: a killed stage resumes there (gencache.py)
+            store = open_store(generator, arm.name, path, plan, cache_dir)
+            try:
+                if store is None:
+                    answer = generator.sample(arm.name, path, plan, env.progress)
+                else:
+                    answer = generator.sample(arm.name, path, plan, env.progress, store=store)
+            finally:
+                if store is not None:
+                    store.close()
             arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
             arm.backend = generator.backend
             mine = [
@@ -195,6 +213,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
                     decoding=decoding,
                     prompt_tokens=s.prompt_tokens,
                     completion_tokens=s.completion_tokens,
+                    hit_max_tokens=s.hit_max_tokens,
                 )
                 for s in answer.samples
             ]
