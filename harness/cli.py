@@ -112,14 +112,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
-    from harness.data.probes import discover_probe_files, validate_probe_files
+    from harness.data.probes import discover_group_files, discover_probe_files, validate_probe_files
     from harness.record.provenance import REPO_ROOT
 
-    paths = [Path(p) for p in args.paths] or discover_probe_files(REPO_ROOT / "probes")
+    paths = [Path(p) for p in args.paths] or [REPO_ROOT / "probes"]
     expanded: list[Path] = []
+    groups: list[Path] = []  # group lists (probes/groups/*.yaml) in the folders given
     for path in paths:
         expanded += discover_probe_files(path) if path.is_dir() else [path]
-    errors = validate_probe_files(expanded)
+        groups += discover_group_files(path) if path.is_dir() else []
+    errors = validate_probe_files(expanded, groups)
     for line in errors:
         print(f"harness: error: {line}", file=sys.stderr)
     if errors:

@@ -154,6 +154,7 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
 def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
+    from harness.data.memorization import run_probes
     from harness.data.probes import load_probe_sets
     from harness.models.backends import generator_for
     from harness.models.gencache import open_store
@@ -161,7 +162,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
     if not run.record.arms:
         return Skipped("no arms to probe")
-    probes = tuple(p for s in load_probe_sets(config.probes.files) for p in s.probes)
+    probes = run_probes(load_probe_sets(config.probes.files), config)  # memorization sets read the corpus
     plan = SamplingPlan(
         probes,
         config.probes.samples_per_prompt,

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from harness.models.rng import sample_seed, uniform, uniforms  # noqa: E402
+from harness.models.rng import gumbels, row_keys, sample_seed, splitmix64, token_uniform, uniform, uniforms  # noqa: E402
 from harness.models.sampler import Job, SamplerSettings, sample  # noqa: E402
 from harness.models.topp import DrawSettings, draw, nucleus_threshold  # noqa: E402
 
@@ -54,6 +54,16 @@ def test_torch_uniforms_match_the_python_reference():
     expected = [uniform(s, t) for s, t in zip(seeds.tolist(), steps.tolist())]
     assert uniforms(seeds, steps).tolist() == expected
     assert all(0.0 <= u < 1.0 for u in expected)
+
+
+def test_torch_gumbels_match_the_python_reference():
+    import math
+
+    keys = row_keys(torch.tensor([5, 2**52]), torch.tensor([0, 3]))
+    assert keys.tolist()[0] == splitmix64(5, 0)  # below 2**63: same bit pattern, same int
+    tokens = [0, 1, 31999]
+    expected = [-math.log(-math.log(token_uniform(k % 2**64, t))) for k in keys.tolist() for t in tokens]
+    assert gumbels(keys, torch.tensor(tokens)).flatten().tolist() == pytest.approx(expected, rel=1e-5)
 
 
 def test_sample_seed_is_per_sample_and_stable():
@@ -136,10 +146,19 @@ def test_nucleus_threshold_matches_a_full_sort():
         assert differing <= 0.001 * logits.numel()  # ties within float32 resolution only
 
 
-def test_draw_follows_the_distribution():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(4000, 1)
-    u = uniforms(torch.arange(4000), torch.zeros(4000, dtype=torch.long))
-    picked = draw(logits, u, DrawSettings(True, 1.0, 0.8, 0, 1.0))
-    counts = torch.bincount(picked, minlength=4).tolist()
-    assert counts[3] == 0 and counts[2] == 0  # outside the 0.8 nucleus
-    assert abs(counts[0] / 4000 - 0.5 / 0.8) < 0.03
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        (DrawSettings(True, 1.0, 0.8, 0, 1.0), [0.625, 0.375, 0, 0]),  # nucleus {0, 1}, renormalised
+        (DrawSettings(True, 1.0, 1.0, 0, 1.0), [0.5, 0.3, 0.15, 0.05]),
+        (DrawSettings(True, 1.0, 1.0, 3, 1.0), [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0]),
+    ],
+    ids=["top-p", "plain", "top-k"],
+)
+def test_draw_follows_the_distribution(settings, expected):
+    n = 8000
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(n, 1)
+    picked = draw(logits, row_keys(torch.arange(n), torch.zeros(n, dtype=torch.long)), settings)
+    shares = (torch.bincount(picked, minlength=4) / n).tolist()
+    assert shares == pytest.approx(expected, abs=0.02)
+    assert [s == 0 for s in shares] == [e == 0 for e in expected]

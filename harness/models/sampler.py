@@ -6,7 +6,7 @@ up to ``batch_size`` rows:
 
 1. prefill: the new rows' prompts, left-padded, with explicit ``position_ids``
    (so padding never shifts a row's positions) and ``logits_to_keep=1``;
-2. each step draws one token per row with the row's own uniform (``rng.py``,
+2. each step draws one token per row with the row's own random stream (``rng.py``,
    ``topp.py``), appends it, and feeds the batch's new tokens through the
    model with the cache — one [B, 1] forward per step;
 3. rows that hit end-of-text or their token budget leave at once (their
@@ -14,7 +14,7 @@ up to ``batch_size`` rows:
    ``refill`` slots are free, queued jobs are prefilled and joined into the
    cache (``kvcache.py``) instead of waiting for the longest row.
 
-Because a row's uniforms depend only on (its seed, its step) and its logits
+Because a row's random draws depend only on (its seed, its step) and its logits
 only on its own tokens (padding is masked), a sample's tokens do not depend on
 the batch it ran in, up to float noise.
 """
@@ -26,7 +26,7 @@ from collections import deque
 from typing import Iterator, NamedTuple, Sequence
 
 from harness.models import kvcache
-from harness.models.rng import uniforms
+from harness.models.rng import row_keys
 from harness.models.topp import DrawSettings, draw, penalise_repeats
 
 
@@ -160,7 +160,7 @@ def sample(model, jobs: Sequence[Job], settings: SamplerSettings, device: str = 
                 logits[:, settings.eos_id] = torch.where(banned, float("-inf"), logits[:, settings.eos_id])
             if rows.seen is not None:
                 logits = penalise_repeats(logits, rows.seen, settings.draw.repetition_penalty)
-            picked = draw(logits, uniforms(rows.seeds, rows.steps), settings.draw)
+            picked = draw(logits, row_keys(rows.seeds, rows.steps), settings.draw)
             rows.steps += 1
             ended = picked == settings.eos_id if settings.eos_id is not None else torch.zeros_like(picked, dtype=bool)
             done = (ended | (rows.steps >= rows.budgets)).tolist()

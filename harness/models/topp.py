@@ -12,14 +12,16 @@ when they already hold p of the mass, which is usual for a trained model;
 the other rows (flat distributions, e.g. a random model) find τ by
 ``HISTOGRAM_ROUNDS`` rounds of a 2048-bin probability-weighted histogram of
 their logits, each round zooming into the bin where the mass crosses p.
-The token is then picked by inverse CDF over the nucleus in token-id order
-with the row's own uniform ``u`` (``rng.py``), so the path that found τ never
+The token is then drawn by Gumbel-max over the nucleus with the row's own
+per-token Gumbel variates (``rng.py``), so the path that found τ never
 changes the draw.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from harness.models.rng import gumbels
 
 CANDIDATES = 256  # enough for top-p 0.95 on most rows of a trained model
 BINS = 2048
@@ -46,8 +48,14 @@ def penalise_repeats(logits, seen, penalty: float):
     return torch.where(seen, scaled, logits)
 
 
-def draw(logits, u, settings: DrawSettings):
-    """One token per row of ``logits`` [B, V] (processed), using uniforms ``u`` [B] (float64)."""
+def draw(logits, keys, settings: DrawSettings):
+    """One token per row of ``logits`` [B, V] (processed), from row keys ``keys`` [B] (``rng.row_keys``).
+
+    Gumbel-max: the token with the largest logit + Gumbel(key, token) among the
+    allowed ones — an exact draw from the renormalised top-k/top-p distribution.
+    A token's Gumbel variate depends on its id, not on where it sits in a
+    candidate list, so the candidate path and the full-vocabulary path agree.
+    """
     import torch
 
     if not settings.do_sample:
@@ -55,35 +63,31 @@ def draw(logits, u, settings: DrawSettings):
     logits = logits.float() / settings.temperature
     vocab = logits.shape[-1]
     if settings.top_k and settings.top_k < vocab:
-        return _draw_top_k(logits, u, settings)
+        values, ids = logits.topk(settings.top_k, -1)  # sorted, largest first
+        return _draw_candidates(torch.softmax(values, -1), values, ids, keys, settings.top_p)
+    if settings.top_p >= 1.0:
+        return (logits + gumbels(keys, torch.arange(vocab, device=logits.device))).argmax(-1)
     probs = torch.softmax(logits, -1)
-    if settings.top_p < 1.0:
-        probs = probs.masked_fill(logits < nucleus_threshold(logits, probs, settings.top_p), 0.0)
-    return _inverse_cdf(probs, u).clamp_max(vocab - 1)
+    values, ids = logits.topk(min(CANDIDATES, vocab), -1)
+    candidate_probs = probs.gather(-1, ids)
+    tokens = _draw_candidates(candidate_probs, values, ids, keys, settings.top_p)
+    short = candidate_probs.sum(-1) < settings.top_p  # rows whose candidates miss top_p of the mass
+    if bool(short.any()):
+        rows = short.nonzero().squeeze(-1)
+        flat = logits[rows]
+        threshold = _histogram_threshold(flat, probs[rows], settings.top_p)
+        scores = flat + gumbels(keys[rows], torch.arange(vocab, device=logits.device))
+        tokens[rows] = scores.masked_fill(flat < threshold, float("-inf")).argmax(-1)
+    return tokens
 
 
-def _draw_top_k(logits, u, settings: DrawSettings):
-    """Top-k (then top-p within it) on the k best tokens only; never touches the rest again."""
-    import torch
-
-    values, ids = logits.topk(settings.top_k, -1)  # sorted, largest first
-    probs = torch.softmax(values, -1)
-    if settings.top_p < 1.0:
-        before = probs.cumsum(-1) - probs  # mass of the more likely tokens
-        probs = probs * (before < settings.top_p)  # the smallest prefix holding top_p (the first always stays)
-    # inverse CDF in token-id order, as the full-vocabulary path does
-    order = ids.argsort(-1)
-    ids, probs = ids.gather(-1, order), probs.gather(-1, order)
-    return ids.gather(-1, _inverse_cdf(probs, u).clamp_max(settings.top_k - 1).unsqueeze(-1)).squeeze(-1)
-
-
-def _inverse_cdf(probs, u):
-    """Per row, the first index whose cumulative mass exceeds ``u`` × the row's total."""
-    import torch
-
-    cdf = probs.cumsum(-1)  # float32: per row, so batch composition cannot change it
-    target = (u.to(cdf.dtype) * cdf[:, -1]).unsqueeze(-1)
-    return torch.searchsorted(cdf, target, right=True).squeeze(-1)
+def _draw_candidates(probs, values, ids, keys, top_p: float):
+    """Gumbel-max over sorted candidates, keeping the smallest prefix that holds ``top_p`` of the mass."""
+    if top_p < 1.0:
+        before = probs.cumsum(-1) - probs  # mass of the more likely candidates (the first always stays)
+        values = values.masked_fill(before >= top_p, float("-inf"))
+    best = (values + gumbels(keys, ids)).argmax(-1, keepdim=True)
+    return ids.gather(-1, best).squeeze(-1)
 
 
 def nucleus_threshold(logits, probs, top_p: float):
