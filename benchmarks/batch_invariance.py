@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> dict:
     model = GPT2LMHeadModel(config).to(device).eval()
     generator = torch.Generator().manual_seed(1)
     prompts = [
-        torch.randint(10, args.vocab, (int(torch.randint(2, 17, (1,), generator=generator)),), generator=generator)
-        .tolist()
+        torch.randint(
+            10, args.vocab, (int(torch.randint(2, 17, (1,), generator=generator)),), generator=generator
+        ).tolist()
         for _ in range(args.prompts)
     ]
     jobs = [
