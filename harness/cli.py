@@ -31,6 +31,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = {"out_dir": args.out} if args.out else {}
     config = load_config(args.config, overrides)
+    if args.shard:
+        from harness.models.shard import parse_shard
+
+        shard = parse_shard(args.shard)
+        result = run(config, resume=args.resume, force=args.force, progress=not args.quiet, shard=shard)
+        print(f"{result.record.stages['probe'].note}; when every shard is done: harness run CONFIG --resume")
+        return EXIT_OK
     result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
     return _finish(result)
 
@@ -130,6 +137,14 @@ def _cmd_probes_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_probes_merge(args: argparse.Namespace) -> int:
+    from harness.models.shard import merge_parts
+
+    copied = merge_parts(args.sources, args.into)
+    print(f"{len(copied)} part file(s) copied into {args.into}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; every command has help text (tests check it)."""
     from harness.export import FORMATS
@@ -149,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an unfinished run, skipping finished stages")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--shard", metavar="I/N", help="draw only shard I of N of the probe batches, then stop (see README)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
@@ -222,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = probes_sub.add_parser("validate", help="check probe files; errors name file and line")
     q.add_argument("paths", nargs="*", help="files or folders (default: probes/)")
     q.set_defaults(func=_cmd_probes_validate)
+    q = probes_sub.add_parser("merge", help="copy shards' generation-cache part files into one cache folder")
+    q.add_argument("sources", nargs="+", type=Path, help="the shards' cache folders (RUN/cache/generations)")
+    q.add_argument("--into", type=Path, required=True, help="the cache folder of the run that assembles them")
+    q.set_defaults(func=_cmd_probes_merge)
     return parser
 
 

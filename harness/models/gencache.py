@@ -21,6 +21,7 @@ from typing import Iterable, NamedTuple, Sequence
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.models.generator import Sample, SamplingPlan
+from harness.models.shard import select
 
 CACHE_VERSION = 1
 MODEL_FILES = ("*.json", "*.safetensors", "*.model", "*.txt")  # weights, config, tokenizer
@@ -132,13 +133,18 @@ class GenerationStore:
             self._fh = None
 
 
-def todo(
-    plan: SamplingPlan, store: GenerationStore | None, wanted: Iterable[tuple[Probe, int]] | None = None
-) -> list[Todo]:
-    """The plan's samples (or ``wanted`` ones) that ``store`` does not hold, in plan order."""
-    pairs = wanted if wanted is not None else ((p, i) for p in plan.probes for i in range(plan.samples_per_prompt))
+def plan_pairs(plan: SamplingPlan) -> list[tuple[Probe, int]]:
+    """Every (probe, sample index) of the plan in plan order — only the shard's when the plan has one."""
+    pairs = [(p, i) for p in plan.probes for i in range(plan.samples_per_prompt)]
+    if plan.shard is not None:
+        pairs = select(pairs, plan.batch_size, plan.shard)
+    return pairs
+
+
+def todo(plan: SamplingPlan, store: GenerationStore | None) -> list[Todo]:
+    """The plan's samples (its shard's, if any) that ``store`` does not hold, in plan order."""
     out = []
-    for probe, index in pairs:
+    for probe, index in plan_pairs(plan):
         seed = plan.seed_of(probe, index)
         if store is None or store.get(probe, index, seed) is None:
             out.append(Todo(probe, index, seed))
@@ -146,17 +152,16 @@ def todo(
 
 
 def assemble(plan: SamplingPlan, store: GenerationStore | None, new: Iterable[Sample] = ()) -> list[Sample]:
-    """Every sample of the plan in plan order, from ``new`` and the store; a missing one is an error."""
+    """Every sample of the plan (its shard's, if any) in plan order, from ``new`` and the store."""
     fresh = {(s.probe.probe_set, s.probe.id, s.sample_index): s for s in new}
     out = []
-    for probe in plan.probes:
-        for index in range(plan.samples_per_prompt):
-            sample = fresh.get((probe.probe_set, probe.id, index))
-            if sample is None and store is not None:
-                sample = store.get(probe, index, plan.seed_of(probe, index))
-            if sample is None:
-                raise KeyError(f"{probe.probe_set}/{probe.id}/{index} was not generated")
-            out.append(sample)
+    for probe, index in plan_pairs(plan):
+        sample = fresh.get((probe.probe_set, probe.id, index))
+        if sample is None and store is not None:
+            sample = store.get(probe, index, plan.seed_of(probe, index))
+        if sample is None:
+            raise KeyError(f"{probe.probe_set}/{probe.id}/{index} was not generated")
+        out.append(sample)
     return out
 
 

@@ -41,6 +41,7 @@ class SamplingPlan(NamedTuple):
     run_seed: int
     batch_size: int = 64  # rows per forward (harness engine)
     engine: str = "harness"  # "harness" (sampler.py) or "reference" (one generate() call per prompt)
+    shard: Any = None  # a shard.Shard: draw only its batches of the global batch plan (None = all)
 
     def seed_of(self, probe: Probe, index: int) -> int:
         """Sample ``index`` of ``probe``'s stream seed (see ``rng.sample_seed``)."""

@@ -140,12 +140,14 @@ def generate_samples(
     batch_size: int = 64,
     engine: str = "harness",
     store: Any = None,
+    shard: Any = None,
 ) -> list[Sample]:
     """Every probe × ``samples_per_prompt`` samples, in plan order (see the module docstring).
 
-    ``store`` (a ``gencache.GenerationStore``) supplies samples drawn before and receives new ones.
+    ``store`` (a ``gencache.GenerationStore``) supplies samples drawn before and receives new ones;
+    ``shard`` (a ``shard.Shard``) limits the work to that shard's batches.
     """
-    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine)
+    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard)
     items = todo(plan, store)
     new: list[Sample] = []
 
@@ -196,6 +198,7 @@ class HFLocalGenerator:
             batch_size=plan.batch_size,
             engine=plan.engine,
             store=store,
+            shard=plan.shard,
         )
         return ArmSamples(samples, loaded.parameters)
 
