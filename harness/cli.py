@@ -29,12 +29,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.pipeline import run
 
-    overrides = {"out_dir": args.out} if args.out else {}
-    config = load_config(args.config, overrides)
+    shard = None
     if args.shard:
-        from harness.models.shard import parse_shard
+        from harness.models.shard import parse_shard, use_local_gpu
 
         shard = parse_shard(args.shard)
+        use_local_gpu()  # one GPU per process under torchrun/accelerate (LOCAL_RANK)
+        if args.out and "{shard}" in str(args.out):  # one run directory per shard process
+            args.out = Path(str(args.out).replace("{shard}", str(shard.index)))
+    overrides = {"out_dir": args.out} if args.out else {}
+    config = load_config(args.config, overrides)
+    if shard is not None:
         result = run(config, resume=args.resume, force=args.force, progress=not args.quiet, shard=shard)
         print(f"{result.record.stages['probe'].note}; when every shard is done: harness run CONFIG --resume")
         return EXIT_OK
@@ -164,7 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an unfinished run, skipping finished stages")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--shard", metavar="I/N", help="draw only shard I of N of the probe batches, then stop (see README)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="draw only shard I of N of the probe batches, then stop; 'env': from torchrun's RANK/WORLD_SIZE; "
+        "{shard} in --out becomes I (see README)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")

@@ -121,11 +121,10 @@ def _prefill(model, options, jobs: list[Job], settings: SamplerSettings, device)
     import torch
 
     width = max(len(j.prompt) for j in jobs)
-    ids = torch.full((len(jobs), width), settings.pad_id, dtype=torch.long, device=device)
-    mask = torch.zeros((len(jobs), width), dtype=torch.long, device=device)
-    for row, job in enumerate(jobs):
-        ids[row, width - len(job.prompt) :] = torch.tensor(list(job.prompt), dtype=torch.long)
-        mask[row, width - len(job.prompt) :] = 1
+    # built on the host, then copied once (row-by-row writes into a GPU tensor would sync per row)
+    ids = torch.tensor([[settings.pad_id] * (width - len(j.prompt)) + list(j.prompt) for j in jobs])
+    mask = torch.tensor([[0] * (width - len(j.prompt)) + [1] * len(j.prompt) for j in jobs])
+    ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(1) - 1).clamp_min(0)
     logits, cache = _forward(model, options, ids, mask, positions, None)
     seen = None

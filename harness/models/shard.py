@@ -15,10 +15,11 @@ an unsharded run, because each sample's draws depend only on its own stream.
 from __future__ import annotations
 
 import filecmp
+import os
 import re
 import shutil
 from pathlib import Path
-from typing import NamedTuple, Sequence, TypeVar
+from typing import Mapping, NamedTuple, Sequence, TypeVar
 
 from harness.errors import ConfigError, InputError
 
@@ -37,8 +38,17 @@ class Shard(NamedTuple):
         return f"shard-{self.index}-of-{self.count}"
 
 
-def parse_shard(text: str) -> Shard:
-    """``"i/n"`` → ``Shard(i, n)`` with 1 ≤ i ≤ n."""
+def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
+    """``"i/n"`` → ``Shard(i, n)`` with 1 ≤ i ≤ n; ``"env"`` → from ``RANK``/``WORLD_SIZE``.
+
+    torchrun and accelerate launch one process per GPU and set ``RANK`` (0-based)
+    and ``WORLD_SIZE`` in each, so ``--shard env`` makes process r shard r + 1.
+    """
+    if text.strip() == "env":
+        environ = os.environ if environ is None else environ
+        if "RANK" not in environ or "WORLD_SIZE" not in environ:
+            raise ConfigError("--shard env: RANK and WORLD_SIZE are not set (launch with torchrun or accelerate)")
+        text = f"{int(environ['RANK']) + 1}/{environ['WORLD_SIZE']}"
     match = _SPEC.match(text.strip())
     if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
         raise ConfigError(f"--shard {text!r}: expected i/n with 1 ≤ i ≤ n, e.g. 1/4")
@@ -82,3 +92,14 @@ def merge_parts(sources: Sequence[Path], into: Path) -> list[Path]:
             shutil.copyfile(part, target)
             copied.append(target)
     return copied
+
+
+def use_local_gpu(environ: Mapping[str, str] | None = None) -> None:
+    """Under torchrun/accelerate (``LOCAL_RANK`` set), make this process's default CUDA device its own GPU."""
+    environ = os.environ if environ is None else environ
+    if "LOCAL_RANK" not in environ:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(environ["LOCAL_RANK"]) % torch.cuda.device_count())
