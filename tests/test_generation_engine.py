@@ -88,9 +88,17 @@ def test_two_shards_assemble_to_the_unsharded_samples(loaded, tmp_path):
 
 
 def test_max_length_bounds_prompt_plus_completion(loaded):
-    samples = draw(loaded, decoding=DecodingConfig(max_length=8, top_p=0.9))
-    assert all(s.prompt_tokens + s.completion_tokens <= 8 for s in samples)
+    samples = draw(loaded, decoding=DecodingConfig(max_length=14, top_p=0.9))
+    assert all(s.prompt_tokens + s.completion_tokens <= 14 for s in samples)
+    assert any(s.hit_max_tokens and s.prompt_tokens + s.completion_tokens == 14 for s in samples)
     assert any(s.hit_max_tokens for s in samples)
+
+
+def test_a_prompt_longer_than_max_length_is_one_clear_error(loaded):
+    from harness.errors import ModelError
+
+    with pytest.raises(ModelError, match="leave no room under max_length 2"):
+        draw(loaded, decoding=DecodingConfig(max_length=2))
 
 
 def test_the_reference_engine_still_runs(loaded):
