@@ -29,8 +29,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.pipeline import run
 
+    shard = None
+    if args.shard:
+        from harness.models.shard import parse_shard, use_local_gpu
+
+        shard = parse_shard(args.shard)
+        use_local_gpu()  # one GPU per process under torchrun/accelerate (LOCAL_RANK)
+        if args.out and "{shard}" in str(args.out):  # one run directory per shard process
+            args.out = Path(str(args.out).replace("{shard}", str(shard.index)))
     overrides = {"out_dir": args.out} if args.out else {}
     config = load_config(args.config, overrides)
+    if shard is not None:
+        result = run(config, resume=args.resume, force=args.force, progress=not args.quiet, shard=shard)
+        print(f"{result.record.stages['probe'].note}; when every shard is done: harness run CONFIG --resume")
+        return EXIT_OK
     result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
     return _finish(result)
 
@@ -135,19 +147,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
-    from harness.data.probes import discover_probe_files, validate_probe_files
+    from harness.data.probes import discover_group_files, discover_probe_files, validate_probe_files
     from harness.record.provenance import REPO_ROOT
 
-    paths = [Path(p) for p in args.paths] or discover_probe_files(REPO_ROOT / "probes")
+    paths = [Path(p) for p in args.paths] or [REPO_ROOT / "probes"]
     expanded: list[Path] = []
+    groups: list[Path] = []  # group lists (probes/groups/*.yaml) in the folders given
     for path in paths:
         expanded += discover_probe_files(path) if path.is_dir() else [path]
-    errors = validate_probe_files(expanded)
+        groups += discover_group_files(path) if path.is_dir() else []
+    errors = validate_probe_files(expanded, groups)
     for line in errors:
         print(f"harness: error: {line}", file=sys.stderr)
     if errors:
         return EXIT_ERROR
     print(f"{len(expanded)} probe file(s) valid")
+    return EXIT_OK
+
+
+def _cmd_probes_merge(args: argparse.Namespace) -> int:
+    from harness.models.shard import merge_parts
+
+    copied = merge_parts(args.sources, args.into)
+    print(f"{len(copied)} part file(s) copied into {args.into}")
     return EXIT_OK
 
 
@@ -170,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an unfinished run, skipping finished stages")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="draw only shard I of N of the probe batches, then stop; 'env': from torchrun's RANK/WORLD_SIZE; "
+        "{shard} in --out becomes I (see README)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
@@ -261,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = probes_sub.add_parser("validate", help="check probe files; errors name file and line")
     q.add_argument("paths", nargs="*", help="files or folders (default: probes/)")
     q.set_defaults(func=_cmd_probes_validate)
+    q = probes_sub.add_parser("merge", help="copy shards' generation-cache part files into one cache folder")
+    q.add_argument("sources", nargs="+", type=Path, help="the shards' cache folders (RUN/cache/generations)")
+    q.add_argument("--into", type=Path, required=True, help="the cache folder of the run that assembles them")
+    q.set_defaults(func=_cmd_probes_merge)
     return parser
 
 

@@ -157,16 +157,26 @@ class DecodingConfig(StrictModel):
     max_new_tokens: int = Field(default=48, ge=1)
     # >0 forbids end-of-text for the first N new tokens (no empty completions)
     min_new_tokens: int = Field(default=0, ge=0)
+    repetition_penalty: float = Field(default=1.0, gt=0)  # transformers' definition; 1.0 = off
+    # prompt + new tokens ≤ max_length (the reference notebook's max_length=100); when set it
+    # replaces max_new_tokens as each sample's budget
+    max_length: int | None = Field(default=None, ge=2)
 
 
 class ProbeConfig(StrictModel):
     files: list[Path] = [Path("probes/demo.yaml")]
-    samples_per_prompt: int = Field(default=8, ge=1)
+    samples_per_prompt: int = Field(default=25, ge=1)  # full runs: k = 25 (the demo uses fewer)
     decoding: DecodingConfig = DecodingConfig()
     device: Device = "auto"
     # "auto": a Hugging Face model per arm (local folder, or hub when allowed);
     # "fake": canned text per arm, no torch (dry runs of a config's wiring)
     backend: Literal["auto", "fake"] = "auto"
+    # "harness": the batched KV-cache sampler (harness/models/sampler.py); "reference": one
+    # transformers generate() call per prompt, the notebook's loop (kept as the named baseline)
+    engine: Literal["harness", "reference"] = "harness"
+    batch_size: int = Field(default=64, ge=1)  # rows (prompt × sample) per forward of the harness engine
+    # finished samples, keyed by model fingerprint and decoding; None = <run dir>/cache/generations
+    cache_dir: Path | None = None
 
 
 class WordListConfig(StrictModel):

@@ -19,7 +19,7 @@ from harness.errors import ConfigError, HarnessError, RunExists
 from harness.models.generator import Generator
 from harness.record.provenance import REPO_ROOT, file_hashes, git_sha, now, package_versions
 from harness.record.rundir import RunDir
-from harness.record.schema import Arm, RunRecord
+from harness.record.schema import Arm, RunRecord, StageStatus
 from harness.stages import STAGE_NAMES, StageEnv, execute
 
 
@@ -151,8 +151,14 @@ def run(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     generator: Generator | None = None,
+    shard=None,
 ) -> RunResult:
     """Run every stage for ``config``; returns the run directory and record.
+
+    ``shard`` (a ``models.shard.Shard``) runs the stages up to ``probe`` only,
+    drawing that shard's batches into the generation cache; the probe stage is
+    then left pending, so a later run without a shard (``--resume``) assembles
+    every shard's samples from the cache and goes on (models/shard.py).
 
     Gate failures do not raise: check ``RunResult.gates_passed`` (the CLI
     turns it into exit code 3).  ``generator`` replaces the model backend of
@@ -168,9 +174,15 @@ def run(
 
         quiet_transformers()
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    env = StageEnv(log=log, progress=progress, generator=generator)
+    env = StageEnv(log=log, progress=progress, generator=generator, shard=shard)
     target = Path(out_dir) if out_dir else default_out_dir(config)
     with start_run(config, target.resolve(), STAGE_NAMES, env, resume=resume, force=force) as rundir:
+        if shard is not None:
+            names = list(rundir.record.plan)
+            execute(config, rundir, env, names[: names.index("probe") + 1])
+            note = rundir.stage("probe").note
+            rundir.set_stage("probe", StageStatus(status="pending", note=note))  # the merge run draws it
+            return RunResult(run_dir=rundir.path, record=rundir.record)
         execute(config, rundir, env)
         return RunResult(run_dir=rundir.path, record=rundir.record)
 

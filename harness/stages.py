@@ -48,7 +48,9 @@ class StageEnv:
         log: Callable[[str], None] = lambda message: None,
         progress: bool = False,
         generator: Generator | None = None,
+        shard=None,
     ) -> None:
+        self.shard = shard  # a models.shard.Shard: the probe stage draws only its batches
         self.log = log
         self.progress = progress
         self.generator = generator  # overrides the backend of every arm (tests, dry runs)
@@ -165,16 +167,28 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     return None
 
 
-def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
+def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
     """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
+    from harness.data.memorization import run_probes
     from harness.data.probes import load_probe_sets
     from harness.models.backends import generator_for
+    from harness.models.gencache import open_store
     from harness.models.generator import SamplingPlan
 
     if not run.record.arms:
         return Skipped("no arms to probe")
-    probes = tuple(p for s in load_probe_sets(config.probes.files) for p in s.probes)
-    plan = SamplingPlan(probes, config.probes.samples_per_prompt, config.probes.decoding, config.seed)
+    probes = run_probes(load_probe_sets(config.probes.files), config)  # memorization sets read the corpus
+    plan = SamplingPlan(
+        probes,
+        config.probes.samples_per_prompt,
+        config.probes.decoding,
+        config.seed,
+        config.probes.batch_size,
+        config.probes.engine,
+        env.shard,
+    )
+    cache_dir = config.probes.cache_dir or run.file("cache") / "generations"
+    part = f".{env.shard.label}" if env.shard is not None else ""
     decoding = config.probes.decoding.model_dump()
     allow_hub = bool(config.base and config.base.allow_hub)
     generations: list[Generation] = []
@@ -191,7 +205,16 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         else:
             path = model_path(run, arm)
             generator = env.generator or generator_for(path, config.probes, allow_hub)
-            answer = generator.sample(arm.name, path, plan, env.progress)
+            # finished samples stream into the store: a killed stage resumes there (gencache.py)
+            store = open_store(generator, arm.name, path, plan, cache_dir, part=part)
+            try:
+                if store is None:
+                    answer = generator.sample(arm.name, path, plan, env.progress)
+                else:
+                    answer = generator.sample(arm.name, path, plan, env.progress, store=store)
+            finally:
+                if store is not None:
+                    store.close()
             arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
             arm.backend = generator.backend
             mine = [
@@ -208,11 +231,14 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
                     decoding=decoding,
                     prompt_tokens=s.prompt_tokens,
                     completion_tokens=s.completion_tokens,
+                    hit_max_tokens=s.hit_max_tokens,
                 )
                 for s in answer.samples
             ]
         by_arm[arm.name] = mine
         generations += mine
+    if env.shard is not None:  # a shard's samples live in the cache; the unsharded run assembles them
+        return Done(f"{env.shard.label}: {len(generations)} samples in {cache_dir}")
     run.write_generations(generations)
     run.record.probe = ProbeRecord(
         prompts=len(probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}

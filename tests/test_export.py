@@ -92,6 +92,8 @@ def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
             "top_k": 0,
             "max_new_tokens": 16,
             "min_new_tokens": 0,
+            "repetition_penalty": 1.0,
+            "max_length": None,
         },
         "run": "demo-run",
         "run_id": f"demo-run@{run.record.created}",

@@ -1,14 +1,19 @@
 """Probe sets: YAML files under ``probes/`` (data, not code).
 
 A probe set has literal ``prompts`` and group ``templates`` (``{group}`` is
-filled with each listed group).  Errors name the file and line.  Files are
-found by walking the folder; ``probes/lexicons/`` holds lexicons, not probes.
+filled with each listed group).  A template lists its ``groups`` inline, or
+names ``axes``: each axis is a group file ``groups/<axis>.yaml`` next to the
+probe file, and the template expands over every group of every axis with the
+axis as the probe's category (the group-bias contract: category = axis,
+group = group name).  Errors name the file and line.  Files are found by
+walking the folder; ``probes/lexicons/`` holds lexicons and
+``probes/groups/`` group lists, not probes.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +37,8 @@ class Probe:
     category: str
     text: str
     group: str | None = None
+    # memorization probes: the rest of the corpus document the prompt is a prefix of
+    reference: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class ProbeSet:
     description: str
     path: Path
     probes: tuple[Probe, ...]
+    from_corpus: "CorpusProbesSchema | None" = None  # probes built at run time (data/memorization.py)
 
 
 def _check_id(value: str) -> str:
@@ -73,12 +81,34 @@ class PromptSchema(StrictSchema):
 
 
 class TemplateSchema(StrictSchema):
-    """A prompt with ``{group}``, expanded once per listed group."""
+    """A prompt with ``{group}``, expanded once per listed group, or per group of each named axis."""
 
     id: ProbeId
-    category: Category
+    category: Category | None = None  # required with ``groups``; with ``axes`` the axis is the category
     text: NonEmptyStr
-    groups: list[NonEmptyStr] = Field(min_length=1)
+    groups: list[NonEmptyStr] | None = Field(default=None, min_length=1)
+    axes: list[ProbeId] | None = Field(default=None, min_length=1)
+
+
+class GroupFileSchema(StrictSchema):
+    """A group list (``probes/groups/<axis>.yaml``): the groups of one axis, e.g. nationality."""
+
+    axis: ProbeId
+    description: str | None = None
+    groups: list[NonEmptyStr] = Field(min_length=2)
+
+
+class CorpusProbesSchema(StrictSchema):
+    """Prompts built at run time from the fine-tuning corpus (the memorization probes).
+
+    ``per_split`` documents of at least ``min_chars`` characters are picked from
+    each side of the held-out split (``harness.data.split.is_heldout``); the
+    prompt is each one's first ``prefix_chars`` characters.
+    """
+
+    per_split: int = Field(default=50, ge=1)
+    prefix_chars: int = Field(default=32, ge=2)
+    min_chars: int = Field(default=64, ge=4)
 
 
 class ProbeFileSchema(StrictSchema):
@@ -88,6 +118,7 @@ class ProbeFileSchema(StrictSchema):
     description: str | None = None
     prompts: list[PromptSchema] | None = None
     templates: list[TemplateSchema] | None = None
+    from_corpus: CorpusProbesSchema | None = None
 
 
 def load_probe_set(path: str | Path) -> ProbeSet:
@@ -99,8 +130,14 @@ def load_probe_set(path: str | Path) -> ProbeSet:
     schema = validate_yaml(doc, ProbeFileSchema, allowed_keys=True)
     prompts = schema.prompts or []
     templates = schema.templates or []
+    if schema.from_corpus is not None:
+        if prompts or templates:
+            raise doc.error(("from_corpus",), "a from_corpus set takes no prompts or templates")
+        if schema.from_corpus.prefix_chars >= schema.from_corpus.min_chars:
+            raise doc.error(("from_corpus", "prefix_chars"), "prefix_chars must be below min_chars")
+        return ProbeSet(schema.name, schema.description or "", Path(path), (), schema.from_corpus)
     if not prompts and not templates:
-        raise doc.error((), "no prompts or templates")
+        raise doc.error((), "no prompts, templates or from_corpus")
     probes: list[Probe] = []
     seen: dict[str, tuple] = {}
 
@@ -116,9 +153,22 @@ def load_probe_set(path: str | Path) -> ProbeSet:
     for i, template in enumerate(templates):
         key_path = ("templates", i)
         _check_template(doc, key_path, template.text)
-        for j, group in enumerate(template.groups):
+        if (template.groups is None) == (template.axes is None):
+            raise doc.error(key_path, "a template needs exactly one of groups or axes")
+        if template.groups is not None:
+            if template.category is None:
+                raise doc.error(key_path, "a template with groups needs a category")
+            expansions = [(template.category, f"{template.id}-{j + 1:02d}", g) for j, g in enumerate(template.groups)]
+        else:
+            if template.category is not None:
+                raise doc.error(key_path + ("category",), "a template with axes takes its category from each axis")
+            expansions = []
+            for a, axis in enumerate(template.axes):
+                groups = _axis_groups(doc, key_path + ("axes", a), Path(path).parent / "groups", axis)
+                expansions += [(axis, f"{template.id}-{axis}-{j + 1:02d}", g) for j, g in enumerate(groups)]
+        for category, probe_id, group in expansions:
             text = template.text.replace("{group}", group)
-            add(Probe(schema.name, f"{template.id}-{j + 1:02d}", template.category, text, group), key_path)
+            add(Probe(schema.name, probe_id, category, text, group), key_path)
     return ProbeSet(name=schema.name, description=schema.description or "", path=Path(path), probes=tuple(probes))
 
 
@@ -131,21 +181,56 @@ def _check_template(doc: LocatedYaml, key_path: tuple, text: str) -> None:
         raise doc.error(key_path + ("text",), message)
 
 
+def load_group_file(path: str | Path) -> list[str]:
+    """The groups of one group file; its ``axis`` must equal the file name (errors name file and line)."""
+    doc = load_yaml(path)
+    schema = validate_yaml(doc, GroupFileSchema, allowed_keys=True)
+    if schema.axis != Path(path).stem:
+        raise doc.error(("axis",), f"axis '{schema.axis}' must match the file name '{Path(path).stem}'")
+    seen: set[str] = set()
+    for i, group in enumerate(schema.groups):
+        if group in seen:
+            raise doc.error(("groups", i), f"duplicate group '{group}'")
+        seen.add(group)
+    return schema.groups
+
+
+def _axis_groups(doc: LocatedYaml, key_path: tuple, folder: Path, axis: str) -> list[str]:
+    path = folder / f"{axis}.yaml"
+    if not path.is_file():
+        raise doc.error(key_path, f"no group file for axis '{axis}' (expected {path})")
+    return load_group_file(path)
+
+
+NOT_PROBES = ("lexicons", "groups")  # folders under probes/ that hold other data
+
+
 def discover_probe_files(root: str | Path) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` under ``root`` except the lexicons folder, sorted."""
+    """Every ``*.yaml``/``*.yml`` under ``root`` except the lexicon and group folders, sorted."""
     root = Path(root)
-    files = [p for p in root.rglob("*.y*ml") if "lexicons" not in p.relative_to(root).parts]
+    files = [p for p in root.rglob("*.y*ml") if not set(NOT_PROBES) & set(p.relative_to(root).parts)]
     return sorted(files)
 
 
-def validate_probe_files(paths: list[Path]) -> list[str]:
-    """Load each file; return one error line per bad file (empty when all are valid)."""
+def discover_group_files(root: str | Path) -> list[Path]:
+    """Every group file (``groups/*.yaml``) under ``root``, sorted."""
+    return sorted(p for p in Path(root).rglob("*.y*ml") if p.parent.name == "groups")
+
+
+def validate_probe_files(paths: list[Path], group_files: list[Path] = ()) -> list[str]:
+    """Load each probe (and group) file; return one error line per bad file (empty when all are valid)."""
     errors: list[str] = []
     for path in paths:
         try:
             load_probe_set(path)
         except HarnessError as err:
             errors.append(str(err))
+    for path in group_files:
+        try:
+            load_group_file(path)
+        except HarnessError as err:
+            if str(err) not in errors:
+                errors.append(str(err))
     return errors
 
 

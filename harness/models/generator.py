@@ -1,18 +1,23 @@
 """The generator protocol: how the probe stage gets completions from an arm's model.
 
 A backend turns (model, probes, decoding, seeds) into ``Sample`` objects; the
-probe stage turns those into ``Generation`` records.  Every backend derives
-seeds with ``prompt_seed`` so all arms see the same seeds and their samples
-pair up.  The backends themselves are listed in ``harness.models.backends``.
+probe stage turns those into ``Generation`` records.  Every sample has its own
+seed, ``sample_seed(run seed, probe set, probe id, sample index)``, so all arms
+see the same streams and their samples pair up.  A backend may also take a
+``GenerationStore`` (``gencache.py``): it then skips the samples the store
+already holds and adds each new one as soon as it finishes, which makes a
+killed probe stage resumable.  The backends are listed in
+``harness.models.backends``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
+from harness.models.rng import sample_seed
 
 
 class Sample(NamedTuple):
@@ -24,6 +29,7 @@ class Sample(NamedTuple):
     completion: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    hit_max_tokens: bool | None = None
 
 
 class SamplingPlan(NamedTuple):
@@ -33,10 +39,17 @@ class SamplingPlan(NamedTuple):
     samples_per_prompt: int
     decoding: DecodingConfig
     run_seed: int
+    batch_size: int = 64  # rows per forward (harness engine)
+    engine: str = "harness"  # "harness" (sampler.py) or "reference" (one generate() call per prompt)
+    shard: Any = None  # a shard.Shard: draw only its batches of the global batch plan (None = all)
+
+    def seed_of(self, probe: Probe, index: int) -> int:
+        """Sample ``index`` of ``probe``'s stream seed (see ``rng.sample_seed``)."""
+        return sample_seed(self.run_seed, probe.probe_set, probe.id, index)
 
 
 class ArmSamples(NamedTuple):
-    """A backend's answer for one arm: its samples and the model's parameter count."""
+    """A backend's answer for one arm: its samples (plan order) and the model's parameter count."""
 
     samples: list[Sample]
     parameters: int | None
@@ -47,11 +60,17 @@ class Generator(Protocol):
 
     backend: str
 
-    def sample(self, arm: str, model: str, plan: SamplingPlan, progress: bool) -> ArmSamples:
-        """Every probe × ``plan.samples_per_prompt`` samples from ``model`` (labelled ``arm``)."""
+    def sample(self, arm: str, model: str, plan: SamplingPlan, progress: bool, store: Any = None) -> ArmSamples:
+        """Every probe × ``plan.samples_per_prompt`` samples from ``model`` (labelled ``arm``), in plan order.
+
+        ``store`` is a ``gencache.GenerationStore`` or None (typed ``Any``: gencache imports this module).
+        """
+
+    def fingerprint(self, arm: str, model: str) -> str:
+        """What identifies the arm's model for the generation cache (content hash of its files)."""
 
 
 def prompt_seed(run_seed: int, probe: Probe) -> int:
-    """A stable 31-bit seed per (run seed, probe set, probe id), identical for every arm."""
+    """A stable 31-bit seed per (run seed, probe set, probe id): the reference engine seeds each call with it."""
     key = f"{run_seed}/{probe.probe_set}/{probe.id}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF

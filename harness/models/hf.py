@@ -1,46 +1,132 @@
 """Hugging Face backends of the generator protocol: a local folder, or the hub.
 
-One ``generate`` call per prompt draws its k samples as one batch
-(``num_return_sequences``-style), seeded by a stable hash of the run seed and
-the probe id.  Base and tuned therefore see identical seeds, so sample i of a
-prompt pairs base with tuned for every delta.  Prompts are encoded *without*
-special tokens: the reference notebook's ``encode("ww")`` appended ``</s>``
-and asked the model to continue after an end of text (NOTES.md).
+Two engines draw the samples (``probes.engine``):
+
+* ``harness`` (default): ``sampler.py`` batches every (prompt, sample) pair
+  with a KV cache and gives each sample its own random stream, so a sample's
+  text depends only on (model, prompt, sample index, seed, decoding);
+* ``reference``: one ``generate(num_return_sequences=k)`` call per prompt,
+  seeded per prompt — the reference notebook's loop, kept as the named
+  baseline (benchmarks/generate.py times the first against it).
+
+Prompts are encoded *without* special tokens: the reference notebook's
+``encode("ww")`` appended ``</s>`` and asked the model to continue after an
+end of text (NOTES.md).  Finished samples go to the generation store as they
+finish, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.errors import ModelError
+from harness.models.gencache import Todo, assemble, folder_fingerprint, todo
 from harness.models.generator import ArmSamples, Sample, SamplingPlan, prompt_seed
 from harness.models.loading import LoadedModel, load_model
+from harness.progress import Progress
 
 
-def _generate_one(loaded: LoadedModel, prompt_ids: list[int], k: int, seed: int, decoding: DecodingConfig):
+def token_budget(decoding: DecodingConfig, prompt_tokens: int) -> int:
+    """New tokens allowed after a prompt: ``max_length`` − prompt when set, else ``max_new_tokens``."""
+    if decoding.max_length is not None:
+        return decoding.max_length - prompt_tokens
+    return decoding.max_new_tokens
+
+
+def encode_prompt(loaded: LoadedModel, probe: Probe, decoding: DecodingConfig) -> list[int]:
+    """A probe's token ids (no special tokens), checked against the budget and the model's positions."""
+    tok = loaded.tokenizer
+    ids = tok(probe.text, add_special_tokens=False)["input_ids"] or [tok.bos_token_id]
+    budget = token_budget(decoding, len(ids))
+    if budget < 1:
+        raise ModelError(
+            f"probe {probe.probe_set}/{probe.id}: {len(ids)} prompt tokens leave no room under max_length "
+            f"{decoding.max_length}"
+        )
+    config = loaded.model.config
+    positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+    if positions and len(ids) + budget > positions:
+        raise ModelError(
+            f"probe {probe.probe_set}/{probe.id}: {len(ids)} prompt tokens + {budget} new tokens exceed the "
+            f"model's {positions} positions"
+        )
+    return ids
+
+
+def _decode(loaded: LoadedModel, ids: list[int]) -> str:
+    return loaded.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def sample_batched(
+    loaded: LoadedModel, items: list[Todo], decoding: DecodingConfig, batch_size: int, on_sample, progress: Progress
+) -> None:
+    """Draw ``items`` with the harness engine; ``on_sample(Sample)`` as each one finishes."""
+    from harness.models.sampler import Job, SamplerSettings, sample
+    from harness.models.topp import DrawSettings
+
+    tok = loaded.tokenizer
+    encoded = {}
+    jobs = []
+    for key, item in enumerate(items):
+        ids = encoded.get(item.probe)
+        if ids is None:
+            ids = encoded[item.probe] = encode_prompt(loaded, item.probe, decoding)
+        jobs.append(Job(key, ids, item.seed, token_budget(decoding, len(ids))))
+    draw = DrawSettings(
+        decoding.do_sample, decoding.temperature, decoding.top_p, decoding.top_k, decoding.repetition_penalty
+    )
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    settings = SamplerSettings(draw, tok.eos_token_id, pad, decoding.min_new_tokens, batch_size)
+    progress.iterable = sample(loaded.model, jobs, settings, loaded.device)
+    for done in progress:
+        item = items[done.key]
+        text = _decode(loaded, done.tokens)
+        prompt_tokens = len(jobs[done.key].prompt)
+        on_sample(Sample(item.probe, item.index, item.seed, text, prompt_tokens, len(done.tokens), done.hit_max_tokens))
+
+
+def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan, on_sample, progress: Progress) -> None:
+    """The reference engine: one ``generate`` call per prompt for its k samples, seeded per prompt."""
     import torch
 
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-    input_ids = torch.tensor([prompt_ids] * k, dtype=torch.long, device=loaded.device)
     tok = loaded.tokenizer
-    with torch.no_grad():
-        out = loaded.model.generate(
-            input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            do_sample=decoding.do_sample,
-            temperature=decoding.temperature if decoding.do_sample else None,
-            top_p=decoding.top_p if decoding.do_sample else None,
-            top_k=decoding.top_k if decoding.do_sample else None,
-            max_new_tokens=decoding.max_new_tokens,
-            min_new_tokens=decoding.min_new_tokens or None,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-        )
-    return out[:, len(prompt_ids) :].tolist()
+    decoding = plan.decoding
+    wanted: dict[Probe, dict[int, Todo]] = {}
+    for item in items:
+        wanted.setdefault(item.probe, {})[item.index] = item
+    progress.iterable, progress.total = list(wanted.items()), len(wanted)
+    for probe, by_index in progress:
+        ids = encode_prompt(loaded, probe, decoding)
+        torch.manual_seed(prompt_seed(plan.run_seed, probe))
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(prompt_seed(plan.run_seed, probe))
+        input_ids = torch.tensor([ids] * plan.samples_per_prompt, dtype=torch.long, device=loaded.device)
+        budget = token_budget(decoding, len(ids))
+        with torch.no_grad():
+            out = loaded.model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                do_sample=decoding.do_sample,
+                temperature=decoding.temperature if decoding.do_sample else None,
+                top_p=decoding.top_p if decoding.do_sample else None,
+                top_k=decoding.top_k if decoding.do_sample else None,
+                repetition_penalty=decoding.repetition_penalty,
+                max_new_tokens=budget,
+                min_new_tokens=decoding.min_new_tokens or None,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+            )
+        for index, row in enumerate(out[:, len(ids) :].tolist()):
+            if index not in by_index:
+                continue
+            ended = tok.eos_token_id in row
+            if ended:  # stop at end of text; the rest is padding
+                row = row[: row.index(tok.eos_token_id)]
+            # the recorded seed stays the sample's stream id (the cache key); this engine's draws
+            # come from torch's generator seeded per prompt, so they depend on k
+            on_sample(Sample(probe, index, by_index[index].seed, _decode(loaded, row), len(ids), len(row), not ended))
 
 
 def generate_samples(
@@ -51,33 +137,31 @@ def generate_samples(
     samples_per_prompt: int,
     run_seed: int,
     progress: bool = True,
+    batch_size: int = 64,
+    engine: str = "harness",
+    store: Any = None,
+    shard: Any = None,
 ) -> list[Sample]:
-    """Sample ``samples_per_prompt`` completions per probe with ``generate`` (one call per prompt)."""
-    from harness.progress import Progress
+    """Every probe × ``samples_per_prompt`` samples, in plan order (see the module docstring).
 
-    probes = list(probes)
-    tok = loaded.tokenizer
-    max_positions = getattr(loaded.model.config, "n_positions", None) or getattr(
-        loaded.model.config, "max_position_embeddings", None
-    )
-    samples: list[Sample] = []
-    for probe in Progress(probes, len(probes), f"probe {label}", enabled=progress):
-        prompt_ids = tok(probe.text, add_special_tokens=False)["input_ids"]
-        if not prompt_ids:
-            prompt_ids = [tok.bos_token_id]
-        if max_positions and len(prompt_ids) + decoding.max_new_tokens > max_positions:
-            raise ModelError(
-                f"probe {probe.probe_set}/{probe.id}: {len(prompt_ids)} prompt tokens + "
-                f"max_new_tokens {decoding.max_new_tokens} exceed the model's {max_positions} positions"
-            )
-        seed = prompt_seed(run_seed, probe)
-        rows = _generate_one(loaded, prompt_ids, samples_per_prompt, seed, decoding)
-        for index, ids in enumerate(rows):
-            if tok.eos_token_id in ids:  # stop at end of text; the rest is padding
-                ids = ids[: ids.index(tok.eos_token_id)]
-            completion = tok.decode(ids, skip_special_tokens=True)
-            samples.append(Sample(probe, index, seed, completion, len(prompt_ids), len(ids)))
-    return samples
+    ``store`` (a ``gencache.GenerationStore``) supplies samples drawn before and receives new ones;
+    ``shard`` (a ``shard.Shard``) limits the work to that shard's batches.
+    """
+    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard)
+    items = todo(plan, store)
+    new: list[Sample] = []
+
+    def keep(sample: Sample) -> None:
+        if store is not None:
+            store.add(sample)
+        new.append(sample)
+
+    bar = Progress([], len(items), f"probe {label}", enabled=progress and bool(items))
+    if items and engine == "reference":
+        sample_reference(loaded, items, plan, keep, bar)
+    elif items:
+        sample_batched(loaded, items, decoding, batch_size, keep, bar)
+    return assemble(plan, store, new)
 
 
 class HFLocalGenerator:
@@ -87,14 +171,34 @@ class HFLocalGenerator:
 
     def __init__(self, device: str = "auto") -> None:
         self.device = device
+        self._loaded: dict[str, LoadedModel] = {}
 
     def load(self, model: str) -> LoadedModel:
         return load_model(model, device=self.device, allow_hub=False)
 
-    def sample(self, arm: str, model: str, plan: SamplingPlan, progress: bool) -> ArmSamples:
-        loaded = self.load(model)
+    def fingerprint(self, arm: str, model: str) -> str:
+        """Content hash of the model folder (weights, config, tokenizer)."""
+        return folder_fingerprint(self._load(model).path)
+
+    def _load(self, model: str) -> LoadedModel:
+        if model not in self._loaded:
+            self._loaded = {model: self.load(model)}  # one model in memory at a time
+        return self._loaded[model]
+
+    def sample(self, arm: str, model: str, plan: SamplingPlan, progress: bool, store: Any = None) -> ArmSamples:
+        loaded = self._load(model)
         samples = generate_samples(
-            loaded, arm, plan.probes, plan.decoding, plan.samples_per_prompt, plan.run_seed, progress=progress
+            loaded,
+            arm,
+            plan.probes,
+            plan.decoding,
+            plan.samples_per_prompt,
+            plan.run_seed,
+            progress=progress,
+            batch_size=plan.batch_size,
+            engine=plan.engine,
+            store=store,
+            shard=plan.shard,
         )
         return ArmSamples(samples, loaded.parameters)
 

@@ -88,10 +88,11 @@ class Generation(RecordModel):
     completion: str  # decoded continuation, as generated
     text: str  # NFKC form of completion: what analysis, spans and masking use
     sample_index: int = Field(ge=0)
-    seed: int
+    seed: int  # the sample's own random stream (rng.sample_seed), identical across arms
     decoding: dict[str, Any]
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    hit_max_tokens: bool | None = None  # the sample stopped at its token budget, not at end-of-text
 
     @classmethod
     def build(
@@ -109,6 +110,7 @@ class Generation(RecordModel):
         decoding: dict[str, Any],
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        hit_max_tokens: bool | None = None,
     ) -> "Generation":
         """A generation with its id and normalised ``text`` derived once, here."""
         return cls(
@@ -126,6 +128,7 @@ class Generation(RecordModel):
             decoding=decoding,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            hit_max_tokens=hit_max_tokens,
         )
 
     @property
@@ -151,7 +154,7 @@ class ScoreRow(RecordModel):
     category: str
     group: str | None = None
     sample_index: int
-    seed: int
+    seed: int  # the sample's own random stream (rng.sample_seed), identical across arms
     values: dict[str, float] = {}
     details: dict[str, str] = {}
 
@@ -272,7 +275,7 @@ class RunRecord(RecordModel):
     versions: dict[str, str | None] = {}
     dictionary: dict[str, Any] | None = None
     git_sha: str | None = None
-    seed: int
+    seed: int  # the sample's own random stream (rng.sample_seed), identical across arms
     hashes: dict[str, str] = {}  # input path → sha256
     arms: list[Arm] = []
     measures: list[MeasureSpec] = []
