@@ -36,28 +36,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bare_engine.py, beside this script
 
+from bare_engine import allow_engine_import  # noqa: E402
 
-def _engine_without_package_init() -> None:
-    """Let ``harness.models.*`` import where pydantic is absent (a bare GPU box with torch only).
-
-    ``harness/__init__`` imports the pipeline (pydantic); the sampling engine needs only torch, so
-    when pydantic is missing the two packages are registered as plain namespace modules.
-    """
-    import importlib.util
-    import types
-
-    if importlib.util.find_spec("pydantic") is not None:
-        return
-    for name, folder in (("harness", ROOT / "harness"), ("harness.models", ROOT / "harness" / "models")):
-        module = types.ModuleType(name)
-        module.__path__ = [str(folder)]
-        sys.modules.setdefault(name, module)
-
-
-_engine_without_package_init()
+allow_engine_import()
 
 from harness.models.rng import sample_seed  # noqa: E402
 from harness.models.sampler import Job, SamplerSettings, sample  # noqa: E402
