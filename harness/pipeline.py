@@ -102,6 +102,10 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
                     check_safetensors(weights)
     if {"audit", "analyse"} & set(stages):
         env.suite(config)  # loads and validates the lexicons
+    if "export" in stages:
+        from harness.export.registry import check_export_ready
+
+        check_export_ready(config.export.formats, config.export.near_duplicates)
 
 
 def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:

@@ -40,6 +40,14 @@ def shingles(text: str, size: int = SHINGLE) -> set[str]:
     return {text[i : i + size] for i in range(len(text) - size + 1)}
 
 
+def check_near_duplicates_available() -> None:
+    """Raise ``MissingDependency`` when ``datasketch`` (a base dependency) cannot be imported."""
+    try:
+        import datasketch  # noqa: F401
+    except ImportError:
+        raise MissingDependency("datasketch", "near-duplicate removal (export.near_duplicates)") from None
+
+
 def deduplicate(
     records: list[dict[str, Any]], key: Callable[[dict[str, Any]], str], threshold: float | None
 ) -> DedupResult:
@@ -59,10 +67,9 @@ def deduplicate(
     exact = len(records) - len(unique)
     if threshold is None:
         return DedupResult([r for _, r in unique], exact, 0)
-    try:
-        from datasketch import MinHash, MinHashLSH
-    except ImportError:
-        raise MissingDependency("datasketch", "near-duplicate removal (export.near_duplicates)") from None
+    check_near_duplicates_available()
+    from datasketch import MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     kept: list[dict[str, Any]] = []
     for index, (text, record) in enumerate(unique):

@@ -64,3 +64,17 @@ def format_named(name: str) -> ExportFormat:
         return FORMATS[name]
     except KeyError:
         raise HarnessError(f"unknown export format {name!r}; choose one of: {', '.join(FORMATS)}") from None
+
+
+def check_export_ready(formats: list[str], near_duplicates: float | None) -> None:
+    """Fail before any work when an export format is unknown or a package it needs is missing.
+
+    The export stage runs after training and probing; without this check a
+    missing optional package would surface only then.
+    """
+    for name in formats:
+        format_named(name).check_dependency(name)
+    if near_duplicates is not None:
+        from harness.export.dedup import check_near_duplicates_available
+
+        check_near_duplicates_available()
