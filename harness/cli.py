@@ -148,9 +148,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
     from harness.data.probes import discover_group_files, discover_probe_files, validate_probe_files
-    from harness.record.provenance import REPO_ROOT
+    from harness.resources import probes_dir
 
-    paths = [Path(p) for p in args.paths] or [REPO_ROOT / "probes"]
+    paths = [Path(p) for p in args.paths] or [probes_dir()]
     expanded: list[Path] = []
     groups: list[Path] = []  # group lists (probes/groups/*.yaml) in the folders given
     for path in paths:

@@ -17,12 +17,9 @@ from pydantic import ValidationError
 from harness.config import ARM_NAME, BaseInitConfig, RunConfig
 from harness.errors import InputError, RunExists
 from harness.pipeline import start_run
-from harness.record.provenance import REPO_ROOT
+from harness.resources import default_lexicon
 from harness.record.rundir import CORPUS_AUDIT, RunDir, describe_validation, tables_missing
 from harness.stages import StageEnv, execute, run_stage, stage_named
-
-DEFAULT_LEXICON = REPO_ROOT / "probes" / "lexicons" / "flagged.yaml"
-
 
 def build_config(**fields) -> RunConfig:
     """A RunConfig from command arguments; an invalid value is one line naming the setting."""
@@ -40,7 +37,7 @@ def run_name(out: Path) -> str:
 
 def analysis_config(lexicons: Sequence[Path] | None) -> dict:
     """Analysis settings with the given lexicons (default: the project lexicon)."""
-    return {"lexicons": [Path(p).resolve() for p in lexicons] if lexicons else [DEFAULT_LEXICON]}
+    return {"lexicons": [Path(p).resolve() for p in lexicons] if lexicons else [default_lexicon()]}
 
 
 def audit_corpus(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
 from harness.data.yamlfile import load_yaml, validate_yaml
+from harness.resources import default_lexicon, probe_file
 
 CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -164,7 +165,8 @@ class DecodingConfig(StrictModel):
 
 
 class ProbeConfig(StrictModel):
-    files: list[Path] = [Path("probes/demo.yaml")]
+    # default: the bundled demo probe set (absolute: never resolved against the config's folder)
+    files: list[Path] = Field(default_factory=lambda: [probe_file("demo.yaml")])
     samples_per_prompt: int = Field(default=25, ge=1)  # full runs: k = 25 (the demo uses fewer)
     decoding: DecodingConfig = DecodingConfig()
     device: Device = "auto"
@@ -191,7 +193,7 @@ class WordListConfig(StrictModel):
 
 
 class AnalysisConfig(StrictModel):
-    lexicons: list[Path] = [Path("probes/lexicons/flagged.yaml")]
+    lexicons: list[Path] = Field(default_factory=lambda: [default_lexicon()])  # the bundled project lexicon
     mask_flagged: bool = True  # mask flagged spans (●●) in the HTML report
     bootstrap: int = Field(default=2000, ge=100)
     # MeCab crashes on multi-megabyte texts: longer texts are tokenized in

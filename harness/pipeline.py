@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.config import RunConfig
-from harness.errors import ConfigError, HarnessError, RunExists
+from harness.errors import ConfigError, RunExists
 from harness.models.generator import Generator
-from harness.record.provenance import REPO_ROOT, file_hashes, git_sha, now, package_versions
+from harness.record.provenance import file_hashes, git_sha, now, package_versions
 from harness.record.rundir import RunDir
 from harness.record.schema import Arm, RunRecord, StageStatus
+from harness.resources import demo_config, reports_dir
 from harness.stages import STAGE_NAMES, StageEnv, execute
 
 
@@ -143,8 +144,8 @@ def start_run(
 
 
 def default_out_dir(config: RunConfig) -> Path:
-    """``out_dir`` of the config, else reports/<name> in this checkout."""
-    return Path(config.out_dir or REPO_ROOT / "reports" / config.name)
+    """``out_dir`` of the config, else reports/<name> (harness.resources.reports_dir)."""
+    return Path(config.out_dir or reports_dir() / config.name)
 
 
 def run(
@@ -191,19 +192,11 @@ def run(
         return RunResult(run_dir=rundir.path, record=rundir.record)
 
 
-def demo_config_path() -> Path:
-    """configs/demo.yaml of this checkout (the demo's single source of truth)."""
-    path = REPO_ROOT / "configs" / "demo.yaml"
-    if not path.is_file():
-        raise HarnessError(f"demo config not found at {path}: run the demo from a source checkout")
-    return path
-
-
 def demo(out_dir: str | Path | None = None, force: bool = True, progress: bool = True) -> RunResult:
     """The whole pipeline on the embedded demo corpora with tiny local models."""
     from harness.config import load_config
 
-    config = load_config(demo_config_path())
+    config = load_config(demo_config())
     target = Path(out_dir) if out_dir else default_out_dir(config)
     if force and RunDir.holds_run(target):
         # re-running the demo replaces an earlier demo, never another run

@@ -8,7 +8,6 @@ refuses before any model code runs, so the matrix stays fast.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -277,9 +276,11 @@ def test_a_full_disk_mid_write_keeps_the_previous_file(run_dir, monkeypatch, cap
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_the_finished_run_fixture_survives(run_dir):
-    # the matrix copies the pristine run per test; make sure the copy is complete
-    assert (run_dir / "report.html").is_file() and shutil.which("python") is not None
+def test_the_finished_run_fixture_survives(run_dir, pristine_run):
+    # the matrix copies the pristine run per test: each copy must hold every file, byte for byte, and
+    # a finished report, else "an earlier run changed" would compare against a partial run
+    assert (run_dir / "report.html").is_file()
+    assert snapshot(run_dir) == snapshot(pristine_run)
 
 
 def test_a_non_utf8_corpus_fails_before_any_training(tmp_path, capsys):

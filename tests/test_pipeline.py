@@ -64,7 +64,9 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
         "groups.csv",
         "memorization.csv",
     ]
-    assert record["memorization"]["min_chars"] == 32 and record["corpus_rates"]["flagged"] >= 0
+    assert record["memorization"]["min_chars"] == 32
+    # the fixture corpus: 3 documents, お前カスか… (insult) and 老害乙… (ageism) flagged, 今日は晴れ… not
+    assert record["corpus_rates"]["flagged"] == 0.6667 and record["corpus_rates"]["cat_insult"] == 0.3333
     # tuned is flagged on 2 of 4 samples, base on 1 of 4 → +0.25; the gate (≤ 0.1) fails
     assert record["gates"]["passed"] is False
     rows = summary_rows(run_dir)
