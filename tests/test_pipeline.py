@@ -257,19 +257,8 @@ def test_cli_gate_failure_exits_3(tmp_path, capsys):
     assert "gate failed: characters [tuned]" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_demo_reproduces_the_reference_direction(tmp_path):
-    """Real tiny models: tuning on the board corpus raises flagged and laughter
-    rates and lowers politeness (the reference rinna experiment's finding)."""
-    config = load_config(ROOT / "configs" / "demo.yaml")
-    result = run(config, out_dir=tmp_path / "demo", progress=False, log=lambda m: None)
-    rows = summary_rows(result.run_dir)
-    assert float(rows["delta", "tuned", "base", "all", "flagged"]["ci_low"]) > 0
-    assert float(rows["delta", "tuned", "base", "all", "laughter"]["ci_low"]) > 0
-    assert float(rows["delta", "tuned", "base", "all", "polite"]["ci_high"]) < 0
-    assert (result.run_dir / "model" / "model.safetensors").is_file()
-    assert result.record.finetune is not None and result.record.arm("base").parameters
-    assert read_jsonl(result.run_dir / "negatives" / "negatives.jsonl")
+# the demo's finding on real tiny models (flagged and laughter up, politeness down) is checked on
+# the installed wheel: tests/test_packaging.py runs `harness demo` from an empty folder
 
 
 def test_demo_never_replaces_another_run(tmp_path):
