@@ -23,7 +23,8 @@ PROVENANCE_FIELDS = (
     "lexicon_sha256",
     "detectors",
 )
-# the files whose bytes identify a model's weights (safetensors only: see DESIGN.md)
+# the files whose bytes identify a model's weights: safetensors only, the one weight format
+# harness/models/loading.py loads (no pickled .bin files)
 WEIGHT_PATTERNS = ("*.safetensors", "config.json")
 
 
