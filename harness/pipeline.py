@@ -58,6 +58,8 @@ def check_inputs(config: RunConfig, stages: Sequence[str]) -> None:
             continue
         if Path(path).is_dir():
             raise ConfigError(f"{key}: is a folder, not a file: {path}")
+        if Path(path).exists() and not Path(path).is_file():
+            raise ConfigError(f"{key}: not a regular file (a FIFO, socket or device): {path}")
         if not Path(path).is_file():
             raise ConfigError(f"{key}: file not found: {path}")
 
@@ -93,7 +95,9 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
         from harness.models.backends import backend_name
         from harness.models.loading import check_safetensors
 
-        load_probe_sets(config.probes.files)
+        from harness.budget import check_planned_work
+
+        check_planned_work(config, load_probe_sets(config.probes.files))  # bounds and memory, before any work
         allow_hub = bool(config.base and config.base.allow_hub)
         for arm in config.arm_plan():
             if arm.source != "given" or arm.model is None or env.generator is not None:

@@ -119,8 +119,9 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     # streamed: one document in memory at a time, whatever the corpus's size
     # (scores rows, when asked for, are kept: ~100 bytes a document)
     suite = env.suite(config)
+    docs = iter_corpus(config.corpus)
     result = audit_corpus_docs(
-        suite, iter_corpus(config.corpus), workers=config.analysis.workers, want_scores=config.analysis.audit_scores
+        suite, docs, workers=config.analysis.workers, want_scores=config.analysis.audit_scores
     )
     run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
     run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
@@ -130,12 +131,15 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         env.wrote(run.write_table(name, result.score_rows, CORPUS_SCORE_COLUMNS))
     run.record.corpus_rates = result.rates
     env.log(f"  audit: {result.documents} documents")
+    notes = []
     if result.truncated:
         many = result.truncated
-        note = f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters"
+        notes.append(f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters")
+    if docs.nul_chars:
+        notes.append(f"{docs.nul_chars} NUL character{'s' * (docs.nul_chars != 1)} stripped from the corpus")
+    for note in notes:
         env.log(f"  audit: {note}")
-        return Done(note)
-    return None
+    return Done("; ".join(notes)) if notes else None
 
 
 def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
