@@ -52,7 +52,8 @@ def _finish(result, enforce_gates: bool = True) -> int:
     print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
     print(f"negatives: {result.run_dir / 'negatives'}")
     if result.record.gates is not None:
-        from harness.gate_output import JUNIT, gate_table
+        from harness.gate_output import gate_table
+        from harness.record.rundir import JUNIT
 
         print(gate_table(result.record, result.record.gates))
         print(f"gates (JUnit): {result.run_dir / JUNIT}")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_run, respond
+from conftest import build_run, respond, write_config
 from harness.cli import main
 from harness.commands import report_run
 from harness.config import load_config
-from harness.errors import ConfigError, RunExists
+from harness.errors import ConfigError, InputError, RunExists
 from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.pipeline import run
@@ -126,15 +126,49 @@ def test_a_given_model_arm_is_probed_like_the_others(make_run, tmp_path):
     ) in rows
 
 
-def test_rebuild_from_run_json_and_generations_is_byte_identical(run_dir):
-    originals = {name: (run_dir / name).read_bytes() for name in ("scores.csv", "summary.csv", "vocab_shift.csv")}
+def test_rebuild_from_the_run_directory_alone_is_byte_identical_for_every_table(make_run, tmp_path):
+    """Every table run.json lists comes back byte for byte from run.json, generations.jsonl and
+    corpus_stats/ — with the tuning corpus moved away (memorization, the corpus's PII rows and
+    lemma counts come from corpus_stats/, not from the corpus or an old pii.csv)."""
+    result = make_run(name="rebuilt")  # its own inputs: the corpus is moved away below
+    run_dir, tables = result.run_dir, result.record.tables
+    assert {"pii.csv", "memorization.csv", "vocab_shift.csv"} <= set(tables)
+    originals = {name: (run_dir / name).read_bytes() for name in tables}
+    assert b"corpus," in originals["pii.csv"]  # the corpus rows are part of what must come back
     for path in run_dir.iterdir():
-        if path.name not in ("run.json", "generations.jsonl"):
+        if path.name not in ("run.json", "generations.jsonl", "corpus_stats"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    Path(result.record.config.corpus.path).rename(tmp_path / "corpus-moved-away.tsv")
     report_run(run_dir)
     for name, data in originals.items():
         assert (run_dir / name).read_bytes() == data, name
     assert (run_dir / "report.html").is_file()
+
+
+def test_vocab_shift_rebuild_uses_the_stored_corpus_counts(tmp_path):
+    """With the corpus prior, every z of vocab_shift.csv depends on the corpus lemma counts."""
+    config_path = write_config(tmp_path, gates="")
+    text = config_path.read_text(encoding="utf-8").replace("bootstrap: 200}", "bootstrap: 200, vocab_prior: corpus}")
+    config_path.write_text(text, encoding="utf-8")
+    result = run(
+        load_config(config_path),
+        out_dir=tmp_path / "prior",
+        progress=False,
+        log=lambda message: None,
+        generator=FakeGenerator(respond=respond),
+    )
+    before = (result.run_dir / "vocab_shift.csv").read_bytes()
+    assert b"," in before.splitlines()[1]
+    Path(result.record.config.corpus.path).write_text("まったく別の文書です\tはい\n", encoding="utf-8")
+    report_run(result.run_dir, reanalyse=True)
+    assert (result.run_dir / "vocab_shift.csv").read_bytes() == before
+
+
+def test_a_changed_corpus_stats_file_is_refused_naming_it(run_dir):
+    stats = run_dir / "corpus_stats" / "ngrams.npy"
+    stats.write_bytes(stats.read_bytes()[:-8])
+    with pytest.raises(InputError, match=r"corpus_stats/ngrams.npy: sha256 differs"):
+        report_run(run_dir, reanalyse=True)
 
 
 def test_report_reanalyses_when_only_summary_is_missing(run_dir):
