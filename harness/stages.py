@@ -498,13 +498,31 @@ def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **opt
         run.set_stage(stage.name, StageStatus(status="done", seconds=seconds, note=note))
 
 
+# a failure of these stages does not stop the ones after them: an export error
+# must not leave the run without report.html (and hide the gate verdict)
+CONTINUE_AFTER_FAILURE = frozenset({"export"})
+
+
 def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] | None = None) -> None:
-    """Run the named stages (default: the record's plan) in order, skipping finished ones."""
+    """Run the named stages (default: the record's plan) in order, skipping finished ones.
+
+    A stage of ``CONTINUE_AFTER_FAILURE`` that fails is recorded as failed,
+    the later stages still run, and its error is raised at the end.
+    """
     names = list(names or run.record.plan)
+    deferred: Exception | None = None
     for number, name in enumerate(names, start=1):
         if run.stage(name).status in ("done", "skipped"):
             env.log(f"[{number}/{len(names)}] {name}: done earlier, skipped")
             continue
         env.log(f"[{number}/{len(names)}] {name} …")
-        run_stage(config, run, env, stage_named(name))
+        try:
+            run_stage(config, run, env, stage_named(name))
+        except Exception as err:
+            if name not in CONTINUE_AFTER_FAILURE or deferred is not None:
+                raise
+            env.log(f"  {name} failed: {err}; the stages after it still run")
+            deferred = err
     run.finish()
+    if deferred is not None:
+        raise deferred

@@ -171,6 +171,17 @@ def test_a_changed_corpus_stats_file_is_refused_naming_it(run_dir):
         report_run(run_dir, reanalyse=True)
 
 
+def test_reanalysis_refuses_a_changed_or_missing_lexicon(make_run):
+    result = make_run(name="guarded")
+    lexicon = Path(result.record.config.analysis.lexicons[0])
+    lexicon.write_text(lexicon.read_text(encoding="utf-8") + "  - {term: 晴れ, category: slang}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="analysis input changed since the run started"):
+        report_run(result.run_dir, reanalyse=True)
+    lexicon.unlink()
+    with pytest.raises(InputError, match="analysis input missing"):
+        report_run(result.run_dir, reanalyse=True)
+
+
 def test_report_reanalyses_when_only_summary_is_missing(run_dir):
     before = (run_dir / "summary.csv").read_bytes()
     (run_dir / "summary.csv").unlink()
@@ -287,6 +298,37 @@ def test_cli_gate_failure_exits_3(tmp_path, capsys):
     config.write_text(text, encoding="utf-8")
     assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == 3
     assert "gate failed: characters [tuned]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("gate", "code", "verdict"),
+    [
+        ("{measure: characters, max_rate: 5}", 3, "gate failed: characters [tuned]"),  # fails
+        ("{measure: characters, max_rate: 500}", 1, "gates: all 1 passed"),  # passes
+    ],
+)
+def test_a_failed_export_still_writes_the_report_and_keeps_the_gate_exit_code(
+    gate, code, verdict, tmp_path, capsys, monkeypatch
+):
+    """Exit 3 when a gate failed, whatever failed after it; else 1 for the export error (docs/ci.md)."""
+    import harness.export
+    from conftest import write_config
+
+    def broken_export(*args, **kwargs):
+        raise ConfigError("export exploded")
+
+    monkeypatch.setattr(harness.export, "export_run", broken_export)
+    config = write_config(tmp_path, gates=f"gates:\n  - {gate}\n")
+    text = config.read_text(encoding="utf-8").replace("probes: {", "probes: {backend: fake, ")
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == code
+    captured = capsys.readouterr()
+    assert "harness: error: export stage failed: export exploded" in captured.err
+    assert verdict in captured.err + captured.out
+    assert (tmp_path / "r" / "report.html").is_file()
+    record = json.loads((tmp_path / "r" / "run.json").read_text(encoding="utf-8"))
+    assert record["stages"]["export"]["status"] == "failed" and record["stages"]["report"]["status"] == "done"
+    assert record["status"] == "failed"  # --resume redoes the export
 
 
 @pytest.mark.slow
