@@ -117,7 +117,7 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     from harness.train.base_init import init_base
 
     result = init_base(config.base.init, run.output(BASE_MODEL), seed=config.seed, progress=env.progress)
-    run.record.base_init = result.model_copy(update={"model_dir": "base_model"})
+    run.record.base_init = result.model_copy(update={"model_dir": BASE_MODEL})
     run.record.arm(BASE_ARM).parameters = result.parameters
     env.log(
         f"  base: {result.parameters:,} parameters, vocab {result.vocab_size}, "
