@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.config import RunConfig
-from harness.errors import ConfigError, RunExists
+from harness.errors import ConfigError, HarnessError, RunExists
 from harness.models.generator import Generator
 from harness.record.provenance import file_hashes, git_sha, now, package_versions
 from harness.record.rundir import RunDir
@@ -34,6 +34,19 @@ class RunResult:
     @property
     def gates_passed(self) -> bool:
         return self.record.gates is None or self.record.gates.passed
+
+
+class ExportFailed(HarnessError):
+    """The export stage failed, but every other stage ran: report.html and the gate verdict exist.
+
+    ``result`` is the run as it ended; the CLI exits 3 when a gate failed too
+    (the gate verdict wins: it is about the model), else 1.
+    """
+
+    def __init__(self, error: Exception, result: RunResult) -> None:
+        super().__init__(f"export stage failed: {error}")
+        self.error = error
+        self.result = result
 
 
 def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
@@ -108,17 +121,31 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
     if {"audit", "analyse"} & set(stages):
         env.suite(config)  # loads and validates the lexicons
     if "export" in stages:
-        from harness.export.registry import check_export_ready
+        validate_export(config, env)
 
-        check_export_ready(config.export.formats, config.export.near_duplicates)
+
+def validate_export(config: RunConfig, env: StageEnv) -> None:
+    """The export settings, checked before any work: formats and their packages, and the filters
+    (``export.arms`` against the config's arms, ``export.categories`` and ``export.score_measure``
+    against the lexicons' catalogue) with the export stage's own ``Selection``."""
+    from harness.export.joined import Selection
+    from harness.export.registry import check_export_ready
+
+    check_export_ready(config.export.formats, config.export.near_duplicates)
+    planned = RunRecord.model_construct(arms=plan_arms(config), measures=env.suite(config).run_catalogue())
+    Selection(planned, config.export)
+
+
+def plan_arms(config: RunConfig) -> list[Arm]:
+    """The record's arms for ``config`` (before any stage ran)."""
+    return [
+        Arm(name=a.name, reference=a.name == config.reference_arm, source=a.source, path=a.model, same_as=a.same_as)
+        for a in config.arm_plan()
+    ]
 
 
 def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:
     """The record of a run about to start: config, provenance, arms, pending stages."""
-    arms = [
-        Arm(name=a.name, reference=a.name == config.reference_arm, source=a.source, path=a.model, same_as=a.same_as)
-        for a in config.arm_plan()
-    ]
     return RunRecord(
         name=config.name,
         created=now(),
@@ -128,7 +155,7 @@ def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:
         git_sha=git_sha(),
         seed=config.seed,
         hashes=file_hashes(p for _, p in input_paths(config)),
-        arms=arms,
+        arms=plan_arms(config),
     )
 
 
@@ -192,7 +219,12 @@ def run(
             note = rundir.stage("probe").note
             rundir.set_stage("probe", StageStatus(status="pending", note=note))  # the merge run draws it
             return RunResult(run_dir=rundir.path, record=rundir.record)
-        execute(config, rundir, env)
+        try:
+            execute(config, rundir, env)
+        except Exception as err:
+            if rundir.stage("export").status == "failed" and rundir.stage("report").status == "done":
+                raise ExportFailed(err, RunResult(run_dir=rundir.path, record=rundir.record)) from err
+            raise
         return RunResult(run_dir=rundir.path, record=rundir.record)
 
 

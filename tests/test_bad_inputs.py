@@ -459,3 +459,24 @@ def test_the_audit_note_counts_the_nul_characters(tmp_path):
 
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["stages"]["audit"]["note"] == "1 NUL character stripped from the corpus"
+
+
+@pytest.mark.parametrize(
+    ("export", "message"),
+    [
+        ("{categories: [no-such-category]}", "export.categories: unknown categor(ies) no-such-category"),
+        ("{arms: [tunde]}", "export.arms: unknown arm(s) tunde (arms: base, tuned)"),
+        ("{min_score: 0.5, score_measure: nope}", "export.min_score: the run has no 'nope' measure"),
+    ],
+)
+def test_bad_export_settings_fail_before_any_work(export, message, tmp_path, capsys):
+    """Once these failed only at the export stage, after training and probing."""
+    from conftest import write_config
+
+    config = write_config(tmp_path, extra=f"export: {export}\n")
+    text = config.read_text(encoding="utf-8").replace("probes: {", "probes: {backend: fake, ")
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "r").exists()  # no run directory: nothing started
