@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 from harness.config import BASE_ARM, TUNED_ARM, RunConfig
 from harness.errors import InputError
 from harness.models.generator import Generator
-from harness.record.provenance import file_hashes
+from harness.record.provenance import file_hashes, now
 from harness.record.rundir import (
     BASE_MODEL,
     CACHE,
@@ -37,6 +37,7 @@ from harness.record.schema import (
     Arm,
     Generation,
     ProbeRecord,
+    Rebuild,
     RunRecord,
     StageStatus,
 )
@@ -485,26 +486,47 @@ def stage_named(name: str) -> Stage:
 
 
 def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **options) -> None:
-    """Run one stage now (even if done before), recording its status and time in run.json."""
-    run.set_stage(stage.name, StageStatus(status="running"))
+    """Run one stage now (even if done before), recording its status and time in run.json.
+
+    On a finished run the outcome goes to ``RunRecord.rebuilds``: the stages'
+    record and the finish time say how the run was made and never change.
+    """
+    if not run.finished:
+        run.set_stage(stage.name, StageStatus(status="running"))
     started = time.perf_counter()
     try:
         outcome = stage.run(config, run, env, **options)
     except BaseException as err:
-        run.set_stage(stage.name, StageStatus(status="failed", error=str(err)[:500] or type(err).__name__))
+        failed = StageStatus(status="failed", error=str(err)[:500] or type(err).__name__)
+        finish_stage(run, stage.name, failed)
         raise
     seconds = round(time.perf_counter() - started, 2)
     if isinstance(outcome, Skipped):
         env.log(f"  skipped: {outcome.reason}")
-        run.set_stage(stage.name, StageStatus(status="skipped", seconds=seconds, note=outcome.reason))
+        finish_stage(run, stage.name, StageStatus(status="skipped", seconds=seconds, note=outcome.reason))
     else:
         note = outcome.note if isinstance(outcome, Done) else None
-        run.set_stage(stage.name, StageStatus(status="done", seconds=seconds, note=note))
+        finish_stage(run, stage.name, StageStatus(status="done", seconds=seconds, note=note))
+
+
+def finish_stage(run: RunDir, name: str, status: StageStatus) -> None:
+    """Record a stage's outcome: its status, or on a finished run a rebuild entry."""
+    if not run.finished:
+        run.set_stage(name, status)
+        return
+    fields = status.model_dump(include={"status", "seconds", "error", "note"})
+    run.add_rebuild(Rebuild(stage=name, at=now(), **fields))
 
 
 # a failure of these stages does not stop the ones after them: an export error
 # must not leave the run without report.html (and hide the gate verdict)
 CONTINUE_AFTER_FAILURE = frozenset({"export"})
+
+
+def is_last_stage(run: RunDir, name: str) -> bool:
+    """True when ``name`` is the plan's last stage and every stage before it is done or skipped."""
+    plan = run.record.plan
+    return bool(plan) and plan[-1] == name and all(run.stage(n).status in ("done", "skipped") for n in plan[:-1])
 
 
 def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] | None = None) -> None:
@@ -520,6 +542,8 @@ def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] 
             env.log(f"[{number}/{len(names)}] {name}: done earlier, skipped")
             continue
         env.log(f"[{number}/{len(names)}] {name} …")
+        if is_last_stage(run, name):
+            run.stamp_finish()  # the report (the last stage) shows when the run finished
         try:
             run_stage(config, run, env, stage_named(name))
         except Exception as err:

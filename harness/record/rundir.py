@@ -33,6 +33,7 @@ from harness.record.schema import (
     RECORD_VERSION,
     SCORE_ID_COLUMNS,
     Generation,
+    Rebuild,
     RunRecord,
     ScoreRow,
     StageStatus,
@@ -175,6 +176,8 @@ class RunDir:
                     raise RunExists(f"{path} holds {state} run '{old.name}'; use {hint}")
                 elif old.config != record.config:
                     raise RunExists(f"{path}: the config changed since the run started; use --force to restart")
+                elif old.status == "complete":
+                    run.record = old  # nothing to resume: the record of how it was made stays as it is
                 else:
                     old.status = "running"
                     old.finished = None
@@ -233,13 +236,29 @@ class RunDir:
         self.record.stages[name] = status
         if status.status == "failed":
             self.record.status = "failed"
+            self.record.finished = None
         self.save()
 
+    @property
+    def finished(self) -> bool:
+        """True when the run is complete: its stages and finish time are history, never rewritten."""
+        return self.record.status == "complete"
+
+    def add_rebuild(self, rebuild: Rebuild) -> None:
+        """Record a stage run again on a finished run (``RunRecord.rebuilds``) and save."""
+        self.record.rebuilds.append(rebuild)
+        self.save()
+
+    def stamp_finish(self) -> None:
+        """Set the finish time now, unless it is set (the last stage calls this before it renders)."""
+        if self.record.finished is None:
+            self.record.finished = now()
+
     def finish(self) -> None:
-        """Mark the run complete when every planned stage is done or skipped."""
+        """Mark the run complete when every planned stage is done or skipped; keep a finish time already set."""
         if all(self.stage(n).status in ("done", "skipped") for n in self.record.plan):
             self.record.status = "complete"
-            self.record.finished = now()
+            self.stamp_finish()
         self.save()
 
     # -- files -----------------------------------------------------------------

@@ -43,6 +43,21 @@ class StageStatus(RecordModel):
     note: str | None = None
 
 
+class Rebuild(RecordModel):
+    """A stage run again on a finished run (``harness report``, ``harness export``, ``--reanalyse``).
+
+    Kept apart from ``RunRecord.stages`` and ``finished``: those record when
+    and how the run was made, and a rebuild of derived outputs must not change them.
+    """
+
+    stage: str
+    at: str  # when the rebuild finished (ISO 8601, UTC)
+    status: Literal["done", "failed", "skipped"]
+    seconds: float | None = None
+    error: str | None = None
+    note: str | None = None
+
+
 class Arm(RecordModel):
     """A model under test.  Exactly one arm of a run is the reference."""
 
@@ -281,6 +296,7 @@ class RunRecord(RecordModel):
     measures: list[MeasureSpec] = []
     tables: list[str] = []  # analysis tables the analyse stage wrote (scores.csv, summary.csv, …)
     stages: dict[str, StageStatus] = {}
+    rebuilds: list[Rebuild] = []  # stages run again after the run finished, oldest first
     base_init: BaseInitRecord | None = None
     finetune: FinetuneRecord | None = None
     probe: ProbeRecord | None = None

@@ -133,6 +133,13 @@ def shown_status(record: RunRecord) -> str:
     return record.status
 
 
+def finished_text(record: RunRecord) -> str:
+    """When the run finished; "in progress" while it runs, the status when it stopped without finishing."""
+    if record.finished:
+        return record.finished
+    return "in progress" if record.status == "running" else f"not finished ({record.status})"
+
+
 def _text(value: object) -> str:
     return MISSING if value is None else str(value)
 
@@ -266,7 +273,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         dictionary=versions.get("dictionary") or "not recorded",
         meta=[
             ("created", _text(record.created)),
-            ("finished", _text(record.finished)),
+            ("finished", finished_text(record)),
             ("git sha", _text(record.git_sha)),
             ("seed", str(record.seed)),
             ("record version", str(record.version)),
