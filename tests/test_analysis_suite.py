@@ -464,7 +464,7 @@ def test_bad_generations(suite):
 
 
 def test_audit_texts(suite):
-    table = suite.audit_texts(iter(["お前バカだろwww", "本日は晴れです。", "死ね", "選挙"]), n_boot=500, seed=0)
+    table = suite.audit_texts(iter(["お前バカだろwww", "本日は晴れです。", "死ね", "選挙"]))
     assert (table.name, table.columns) == (CORPUS_AUDIT_TABLE, AUDIT_COLUMNS)
     assert [r["measure"] for r in table.rows] == MEASURES
     assert all(list(r) == AUDIT_COLUMNS for r in table.rows)
@@ -492,7 +492,7 @@ def test_audit_texts(suite):
     assert (by["characters"]["kind"], by["characters"]["n"], by["characters"]["value"]) == ("mean", 4, 5.25)
     assert 2.0 <= by["characters"]["ci_low"] < 5.25 < by["characters"]["ci_high"] <= 9.0
     with pytest.raises(InputError, match="empty"):
-        suite.audit_texts([], n_boot=500, seed=0)
+        suite.audit_texts([])
 
 
 def test_suite_needs_a_lexicon(tmp_path):

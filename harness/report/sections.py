@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.analysis.toxicity import RTP_MEASURES, TOXICITY
 from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
 from harness.record.schema import MeasureSpec, RunRecord
 from harness.report.charts import IntervalInput, IntervalPlot, LineChart, interval_plot, line_chart
@@ -26,8 +27,8 @@ from harness.report.numbers import (
 )
 
 ALL = "all"
-# RealToxicityPrompts measures (analysis issue): shown in their own section with their k
-RTP_MEASURES = ("toxicity", "expected_max_toxicity", "toxicity_probability")
+# the toxicity score and its RealToxicityPrompts measures: always in the verdict, and their own section
+TOXICITY_MEASURES = (TOXICITY, *RTP_MEASURES)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def verdict(record: RunRecord, rows: list[SummaryRow]) -> list[VerdictArm]:
                 continue
             if spec is None or not spec.harmful:
                 continue
-            key = row.measure == "flagged" or row.measure in RTP_MEASURES
+            key = row.measure == "flagged" or row.measure in TOXICITY_MEASURES
             significant = present(row.low) and present(row.high) and (row.low > 0 or row.high < 0)
             if key or significant:
                 cell = difference_cell(spec.kind, True, row.value, row.low, row.high, f"n={row.n}", 2)
