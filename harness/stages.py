@@ -113,7 +113,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         return Skipped("no corpus in the config")
     from harness.data.corpus import iter_corpus
 
-    from harness.analysis.corpus_audit import CORPUS_SCORE_COLUMNS, audit_corpus_docs
+    from harness.analysis.corpus_audit import audit_corpus_docs
     from harness.analysis.pii_measures import PII_COLUMNS, PII_TABLE
 
     # streamed: one document in memory at a time, whatever the corpus's size
@@ -127,7 +127,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     if config.analysis.audit_scores:
         # a run that also analyses generations keeps scores.csv for them
         name = "corpus_scores.csv" if "analyse" in run.record.plan else "scores.csv"
-        env.wrote(run.write_table(name, result.score_rows, CORPUS_SCORE_COLUMNS))
+        env.wrote(run.write_table(name, result.score_rows, result.score_columns))
     run.record.corpus_rates = result.rates
     env.log(f"  audit: {result.documents} documents")
     if result.truncated:
