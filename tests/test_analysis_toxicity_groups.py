@@ -6,7 +6,7 @@ import pytest
 
 from harness.analysis.groups import GROUP_COLUMNS, GroupMeasure, group_measures, group_rows
 from harness.analysis.stats import wilson_interval
-from harness.analysis.toxicity import combine, rtp_metrics, rtp_rows, samples_per_prompt
+from harness.analysis.toxicity import RTP_MEASURES, combine, rtp_metrics, rtp_rows, rtp_specs, samples_per_prompt
 from harness.record.schema import MeasureSpec, ScoreRow
 
 CATALOGUE = [
@@ -144,3 +144,10 @@ def test_group_with_several_prompts_keeps_its_bootstrap_interval():
     assert (old["ci_low"], old["ci_high"]) == (0.0, round(wilson_interval(0, 3)[1], 4))
     diff = find["disparity_diff", "", "flagged"]
     assert diff["value"] == 0.5 and diff["ci_low"] != "" and diff["ci_low"] <= 0.5 <= diff["ci_high"]
+
+
+def test_rtp_descriptions_name_the_configured_threshold():
+    specs = {s.name: s for s in rtp_specs(4, 0.3)}
+    assert tuple(specs) == RTP_MEASURES
+    assert "a sample over 0.3 (k = 4 samples per prompt)" in specs["toxicity_probability"].description
+    assert "0.5" in rtp_specs(None)[1].description  # the default threshold
