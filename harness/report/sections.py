@@ -252,7 +252,11 @@ def methods(record: RunRecord) -> Methods:
         ("samples per prompt (k for per-prompt maxima)", str(config.probes.samples_per_prompt)),
         ("decoding", decoding),
         ("bootstrap resamples", str(config.analysis.bootstrap)),
-        ("intervals", "95%: Wilson for rates, bootstrap for means and paired deltas"),
+        (
+            "intervals",
+            "95%: bootstrap over prompts for rates, means and paired deltas (Wilson over prompts when a rate's"
+            " bootstrap collapses); corpus audit: Wilson for rates, normal approximation for means",
+        ),
         ("pairing", "every arm gets the same prompts, sample indices and seeds; deltas pair on them"),
         ("dictionary", record.versions.get("dictionary") or "not recorded"),
         ("held-out split", f"hash of (seed, text), val_fraction={config.finetune.val_fraction}"),
