@@ -7,7 +7,10 @@ category both runs probed).  The interval is
 * **paired** when, for that arm, both runs hold the same samples: the same
   (probe set, probe id, sample index) with the same seed and prompt.  Then
   sample i of A and sample i of B differ only by the model (two checkpoints,
-  two learning rates …) and the pairs are resampled together;
+  two learning rates …): the interval is summary.csv's paired one
+  (``harness.analysis.summary.paired_delta``), which resamples *prompts*,
+  each with all its sample pairs, because the k pairs of one prompt are
+  correlated;
 * **unpaired** otherwise: prompts (all samples of one prompt) are resampled,
   independently in each run, because samples of one prompt are not
   independent.
@@ -22,7 +25,8 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.analysis.stats import Delta, cluster_bootstrap_difference, paired_bootstrap_delta
+from harness.analysis.stats import Delta, cluster_bootstrap_difference
+from harness.analysis.summary import pair_up, paired_delta, prompt_of
 from harness.csvfile import write_csv
 from harness.errors import HarnessError, InputError
 from harness.io import atomic_write_text
@@ -96,7 +100,7 @@ def compare_rows(run_a: RunDir, run_b: RunDir) -> tuple[list[dict[str, Any]], li
             in_a = [r for r in a_rows if category in (ALL, r.category)]
             in_b = [r for r in b_rows if category in (ALL, r.category)]
             for name in measures:
-                delta = _difference(in_a, in_b, name, paired, n_boot, seed)
+                delta = difference(in_a, in_b, name, paired, n_boot, seed)
                 rows.append(
                     {
                         "arm": arm,
@@ -121,20 +125,17 @@ def _mean(rows: list[ScoreRow], name: str) -> float:
     return round(sum(r.values[name] for r in rows) / len(rows), _DIGITS) if rows else math.nan
 
 
-def _difference(a: list[ScoreRow], b: list[ScoreRow], name: str, paired: bool, n_boot: int, seed: int) -> Delta:
+def difference(a: list[ScoreRow], b: list[ScoreRow], name: str, paired: bool, n_boot: int, seed: int) -> Delta:
+    """B − A of measure ``name`` with its 95% interval; both bootstrap prompts (see the module docstring)."""
     if paired:
-        by_key = {r.pair_key: r.values[name] for r in a}
-        b_in_order = [r for r in b if r.pair_key in by_key]
-        return paired_bootstrap_delta(
-            [by_key[r.pair_key] for r in b_in_order], [r.values[name] for r in b_in_order], n_boot=n_boot, seed=seed
-        )
+        return paired_delta(pair_up(a, b), name, n_boot, seed)
     return cluster_bootstrap_difference(_clusters(a, name), _clusters(b, name), n_boot=n_boot, seed=seed)
 
 
 def _clusters(rows: list[ScoreRow], name: str) -> list[list[float]]:
     groups: dict[tuple[str, str], list[float]] = {}
     for r in rows:
-        groups.setdefault((r.probe_set, r.probe_id), []).append(r.values[name])
+        groups.setdefault(prompt_of(r), []).append(r.values[name])
     return list(groups.values())
 
 

@@ -138,7 +138,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         return Skipped("no corpus in the config")
     from harness.data.corpus import iter_corpus
 
-    from harness.analysis.corpus_audit import CORPUS_SCORE_COLUMNS, audit_corpus_docs
+    from harness.analysis.corpus_audit import audit_corpus_docs
     from harness.analysis.corpus_stats import CorpusStats, write_corpus_stats
     from harness.analysis.pii_measures import PII_COLUMNS
 
@@ -160,7 +160,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     if config.analysis.audit_scores:
         # a run that also analyses generations keeps scores.csv for them
         name = CORPUS_SCORES if analyses else SCORES
-        env.wrote(run.write_table(name, result.score_rows, CORPUS_SCORE_COLUMNS))
+        env.wrote(run.write_table(name, result.score_rows, result.score_columns))
     run.record.corpus_rates = result.rates
     env.log(f"  audit: {result.documents} documents")
     notes = []

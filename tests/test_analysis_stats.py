@@ -11,8 +11,9 @@ from harness.analysis.stats import (
     Z95,
     Delta,
     LogOdds,
+    bootstrap_mean,
+    collapsed_interval,
     log_odds_dirichlet,
-    paired_bootstrap_delta,
     wilson_interval,
 )
 
@@ -59,53 +60,68 @@ def test_wilson_no_trials_is_nan_and_bad_counts_raise():
             wilson_interval(k, n)
 
 
-# --- paired bootstrap ---------------------------------------------------------
+# --- bootstrap of a mean (the paired deltas bootstrap the differences) ---------
 
 
-def test_bootstrap_identical_lists_give_zero():
-    base = [0, 1, 1, 0, 1]
-    assert paired_bootstrap_delta(base, list(base)) == Delta(0.0, 0.0, 0.0, 5)
+def test_bootstrap_all_zero_differences_give_zero():
+    assert bootstrap_mean([0.0] * 5) == Delta(0.0, 0.0, 0.0, 5)
 
 
 def test_bootstrap_constant_shift_has_no_spread():
     # every pair differs by exactly +1, so every resampled mean is 1
-    assert paired_bootstrap_delta([0, 0, 0], [1, 1, 1]) == Delta(1.0, 1.0, 1.0, 3)
+    assert bootstrap_mean([1, 1, 1]) == Delta(1.0, 1.0, 1.0, 3)
 
 
 def test_bootstrap_is_deterministic_and_seeded():
-    base = [0, 1, 0, 0, 1, 0, 1, 0]
-    tuned = [1, 1, 0, 1, 1, 0, 0, 1]
-    first = paired_bootstrap_delta(base, tuned, n_boot=500, seed=7)
-    assert paired_bootstrap_delta(base, tuned, n_boot=500, seed=7) == first
-    assert first.mean == pytest.approx(2 / 8)  # (+1 +0 +0 +1 +0 +0 −1 +1) / 8
+    diffs = [1, 0, 0, 1, 0, 0, -1, 1]
+    first = bootstrap_mean(diffs, n_boot=500, seed=7)
+    assert bootstrap_mean(diffs, n_boot=500, seed=7) == first
+    assert first.mean == pytest.approx(2 / 8)
     assert first.n == 8 and first.low <= first.mean <= first.high
 
 
-def test_bootstrap_resamples_pairs_with_numpy_generator():
-    # The same draw written out: rows of pair indices, mean difference per row,
-    # percentiles 2.5 / 97.5.
-    base = np.array([0, 1, 0, 0, 1, 0, 1, 0], dtype=float)
-    tuned = np.array([1, 1, 0, 1, 1, 0, 0, 1], dtype=float)
+def test_bootstrap_resamples_values_with_numpy_generator():
+    # The same draw written out: rows of indices, mean per row, percentiles 2.5 / 97.5.
+    diffs = np.array([1, 0, 0, 1, 0, 0, -1, 1], dtype=float)
     idx = np.random.default_rng(3).integers(0, 8, size=(300, 8))
-    means = (tuned - base)[idx].mean(axis=1)
-    low, high = np.quantile(means, [0.025, 0.975])
-    got = paired_bootstrap_delta(base.tolist(), tuned.tolist(), n_boot=300, seed=3)
+    low, high = np.quantile(diffs[idx].mean(axis=1), [0.025, 0.975])
+    got = bootstrap_mean(diffs.tolist(), n_boot=300, seed=3)
     assert (got.low, got.high) == (pytest.approx(low), pytest.approx(high))
 
 
-def test_bootstrap_two_pairs_spans_both_extremes():
-    # diffs [1, 0]: resampled means are 0, 0.5, 1 with probability 1/4, 1/2, 1/4,
+def test_bootstrap_two_values_spans_both_extremes():
+    # values [1, 0]: resampled means are 0, 0.5, 1 with probability 1/4, 1/2, 1/4,
     # so the 2.5% and 97.5% percentiles of 2000 draws are 0 and 1.
-    assert paired_bootstrap_delta([0, 0], [1, 0]) == Delta(0.5, 0.0, 1.0, 2)
+    assert bootstrap_mean([1, 0]) == Delta(0.5, 0.0, 1.0, 2)
 
 
 def test_bootstrap_edge_cases():
-    empty = paired_bootstrap_delta([], [])
+    empty = bootstrap_mean([])
     assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.low)
-    with pytest.raises(ValueError, match="differ in length"):
-        paired_bootstrap_delta([1, 0], [1])
     with pytest.raises(ValueError):
-        paired_bootstrap_delta([1], [1], level=1.0)
+        bootstrap_mean([1], level=1.0)
+
+
+# --- the collapse fallback ------------------------------------------------------
+
+
+def test_collapsed_rate_takes_wilson_over_prompts():
+    # 0 of 40 samples from 10 prompts: the bootstrap gives [0, 0]; Wilson(0, 10) instead
+    assert collapsed_interval(Delta(0.0, 0.0, 0.0, 40), True, 10) == wilson_interval(0, 10)
+    assert collapsed_interval(Delta(1.0, 1.0, 1.0, 40), True, 10) == wilson_interval(10, 10)
+    # one prompt, 2 of 4 samples: effective count 0.5 of 1 (p = 0.5, n = 1)
+    low, high = collapsed_interval(Delta(0.5, 0.5, 0.5, 4), True, 1)
+    z2 = Z95 * Z95
+    half = Z95 / (1 + z2) * math.sqrt(0.25 + z2 / 4)
+    assert (low, high) == (pytest.approx(0.5 - half), pytest.approx(0.5 + half))
+
+
+def test_collapsed_mean_on_one_prompt_has_no_interval():
+    low, high = collapsed_interval(Delta(3.0, 3.0, 3.0, 4), False, 1)
+    assert math.isnan(low) and math.isnan(high)
+    # several prompts that all agree: the point stands; an interval with width is kept as it is
+    assert collapsed_interval(Delta(3.0, 3.0, 3.0, 8), False, 2) == (3.0, 3.0)
+    assert collapsed_interval(Delta(0.5, 0.2, 0.8, 8), True, 2) == (0.2, 0.8)
 
 
 # --- log-odds with an informative Dirichlet prior --------------------------------

@@ -11,6 +11,7 @@ Wilson bounds used below (z = 1.96, see test_analysis_stats for the formula):
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pydantic
@@ -320,14 +321,10 @@ def test_summary_means(summary):
     tuned = _row(summary, "mean", "tuned", "all", "characters")
     assert (tuned["n"], tuned["count"], tuned["value"]) == (4, "", 6.25)
     assert 2.0 <= tuned["ci_low"] < 6.25 < tuned["ci_high"] <= 9.0
-    # one text: the interval collapses onto its value
-    assert _row(summary, "mean", "tuned", "neutral", "characters") == {
-        "n": 1,
-        "count": "",
-        "value": 6.0,
-        "ci_low": 6.0,
-        "ci_high": 6.0,
-    }
+    # one text (one prompt): nothing to resample, so no interval rather than a point
+    one = _row(summary, "mean", "tuned", "neutral", "characters")
+    assert (one["n"], one["count"], one["value"]) == (1, "", 6.0)
+    assert math.isnan(one["ci_low"]) and math.isnan(one["ci_high"])
     kinds = {r["measure"]: r["kind"] for r in summary.rows if r["versus"] == "" and r["measure"] in MEASURES}
     assert {m for m, k in kinds.items() if k == "mean"} == {"toxicity", "characters", "tokens", "distinct_2"}
 
@@ -383,13 +380,14 @@ def test_summary_rebuilds_from_the_scores_csv(scores, summary, suite, tmp_path):
         values = {m.name: parse_measure(cells[m.name], m.kind, m.name, tmp_path, line) for m in suite.catalogue()}
         ids = {k: cells[k] for k in SCORE_ID_COLUMNS if k != "group"}
         rebuilt.append(ScoreRow(**ids, group=cells["group"] or None, values=values))
-    assert summarise(rebuilt, suite.catalogue(), ARMS, "base", n_boot=2000, seed=0) == per_text_rows(summary)
+    # repr: a mean on one prompt has NaN bounds, and NaN != NaN
+    again = summarise(rebuilt, suite.catalogue(), ARMS, "base", n_boot=2000, seed=0)
+    assert repr(again) == repr(per_text_rows(summary))
 
 
 def test_score_generations_is_deterministic(suite, tables):
     again = suite.score_generations(GENERATIONS, ARMS, "base", n_boot=2000, seed=0)
-    assert again == tables
-    assert [t.rows for t in again] == [t.rows for t in tables]
+    assert repr(again) == repr(tables)  # repr: NaN bounds (a mean on one prompt) compare unequal
 
 
 def test_vocab_shift(tables):
@@ -463,8 +461,14 @@ def test_bad_generations(suite):
         suite.score_generations([GENERATIONS[0], moved], ARMS, "base", n_boot=200, seed=0)
 
 
+def test_run_catalogue_describes_the_configured_threshold(lexicon_path):
+    suite = AnalysisSuite(AnalysisConfig(lexicons=[lexicon_path], toxicity_threshold=0.3))
+    spec = next(m for m in suite.run_catalogue(2) if m.name == "toxicity_probability")
+    assert "over 0.3 (k = 2" in spec.description
+
+
 def test_audit_texts(suite):
-    table = suite.audit_texts(iter(["お前バカだろwww", "本日は晴れです。", "死ね", "選挙"]), n_boot=500, seed=0)
+    table = suite.audit_texts(iter(["お前バカだろwww", "本日は晴れです。", "死ね", "選挙"]))
     assert (table.name, table.columns) == (CORPUS_AUDIT, AUDIT_COLUMNS)
     assert [r["measure"] for r in table.rows] == MEASURES
     assert all(list(r) == AUDIT_COLUMNS for r in table.rows)
@@ -492,7 +496,9 @@ def test_audit_texts(suite):
     assert (by["characters"]["kind"], by["characters"]["n"], by["characters"]["value"]) == ("mean", 4, 5.25)
     assert 2.0 <= by["characters"]["ci_low"] < 5.25 < by["characters"]["ci_high"] <= 9.0
     with pytest.raises(InputError, match="empty"):
-        suite.audit_texts([], n_boot=500, seed=0)
+        suite.audit_texts([])
+    with pytest.raises(TypeError):  # the corpus audit has no bootstrap: no n_boot or seed to ignore
+        suite.audit_texts(["死ね"], n_boot=500, seed=0)  # type: ignore[call-arg]
 
 
 def test_suite_needs_a_lexicon(tmp_path):

@@ -6,6 +6,8 @@ Wilson bounds (z = 1.96, formula in test_analysis_stats): 1/3 → (0.0615, 0.792
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from harness.analysis.summary import SUMMARY_COLUMNS, summarise
@@ -119,14 +121,10 @@ def test_mean_measure_gives_bootstrap_mean_rows(summary):
     base = find(summary, "mean", "base", "all", "chars")
     assert (base["n"], base["count"], base["value"]) == (3, "", 20.0)
     assert 10.0 <= base["ci_low"] < 20.0 < base["ci_high"] <= 30.0
-    # p2 alone, one value: the interval collapses onto it
-    assert find(summary, "mean", "tuned", "zeta", "chars") == {
-        "n": 1,
-        "count": "",
-        "value": 30.0,
-        "ci_low": 30.0,
-        "ci_high": 30.0,
-    }
+    # p2 alone, one prompt: nothing to resample, so no interval (never a point that reads as certain)
+    zeta = find(summary, "mean", "tuned", "zeta", "chars")
+    assert (zeta["n"], zeta["count"], zeta["value"]) == (1, "", 30.0)
+    assert math.isnan(zeta["ci_low"]) and math.isnan(zeta["ci_high"])
     assert find(summary, "mean", "tuned", "all", "chars")["value"] == 18.25  # (30 + 12 + 26 + 5) / 4
     assert find(summary, "rate", "base", "all", "chars") is None
 
@@ -220,7 +218,8 @@ def test_delta_pairs_for_three_arms():
 
 def test_deterministic_for_a_seed():
     first = summarise(SCORES, CATALOGUE, ["base", "tuned"], "base", n_boot=500, seed=7)
-    assert summarise(list(SCORES), CATALOGUE, ["base", "tuned"], "base", n_boot=500, seed=7) == first
+    # repr: the one-prompt means hold NaN bounds, and NaN != NaN
+    assert repr(summarise(list(SCORES), CATALOGUE, ["base", "tuned"], "base", n_boot=500, seed=7)) == repr(first)
 
 
 def test_duplicate_generations_cannot_be_paired():

@@ -38,14 +38,17 @@ def test_audit_scores_one_row_per_document_in_order(tmp_path, capsys):
     out = tmp_path / "audit"
     assert main(["audit", str(corpus), "--scores", "--out", str(out)]) == 0
     rows = read(out / "scores.csv")
-    assert list(rows[0]) == ["doc_id", "flagged", "flagged_categories", "toxicity", "detectors", "pii"]
+    # doc_id, every per-text measure of the catalogue (scores.csv order), then the kept detail cells
+    columns = list(rows[0])
+    assert columns[:2] == ["doc_id", "flagged"] and columns[-3:] == ["flagged_categories", "detectors", "pii_kinds"]
+    assert {"toxicity", "cat_insult", "polite", "characters", "pii"} <= set(columns)
     assert [(r["doc_id"], r["flagged"], r["flagged_categories"], r["toxicity"]) for r in rows] == [
         ("1", "0", "", "0.0"),
         ("2", "1", "insult", "0.7"),
         ("3", "0", "", "0.0"),
         ("4", "0", "", "0.0"),
     ]
-    assert rows[1]["detectors"] == "lexicon" and rows[3]["pii"] == "1"
+    assert rows[1]["detectors"] == "lexicon" and (rows[3]["pii"], rows[3]["pii_kinds"]) == ("1", "phone")
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["corpus_rates"]["flagged"] == 0.25
     pii = {r["kind"]: r for r in read(out / "pii.csv")}

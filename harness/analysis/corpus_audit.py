@@ -3,10 +3,12 @@
 ``audit_corpus_docs`` streams documents through one ``CorpusAudit``, either
 in this process or on a pool of workers (``harness.analysis.parallel``), in
 input order either way.  With ``want_scores`` it also returns the per-document
-rows of ``harness audit CORPUS --scores`` (``CORPUS_SCORE_COLUMNS``):
+rows of ``harness audit CORPUS --scores`` (columns: ``corpus_score_columns``):
 ``doc_id`` (the document's line; ``line.k`` for the k-th document of a line
-when a line holds several), ``flagged`` (0/1), ``flagged_categories``
-(``|``-joined), ``toxicity`` (0–1), ``detectors`` and ``pii``.
+when a line holds several), then every per-text measure of the suite's
+catalogue in scores.csv order (so a new analyser's measures are there too),
+then the detail cells workers send back (``KEPT_DETAILS``:
+``flagged_categories``, ``detectors``, ``pii_kinds``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from collections import deque
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import score_parallel
+from harness.analysis.parallel import KEPT_DETAILS, score_parallel
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
 from harness.text import normalize
 
-CORPUS_SCORE_COLUMNS = ["doc_id", "flagged", "flagged_categories", "toxicity", "detectors", "pii"]
+DOC_ID = "doc_id"
+
+
+def corpus_score_columns(suite: AnalysisSuite) -> list[str]:
+    """The per-document scores' columns: ``doc_id``, every per-text measure, then ``KEPT_DETAILS``."""
+    return [DOC_ID, *(m.name for m in suite.catalogue()), *KEPT_DETAILS]
 
 
 class AuditResult(NamedTuple):
@@ -31,20 +38,14 @@ class AuditResult(NamedTuple):
     table: Table  # corpus_audit.csv
     pii_rows: list[dict]
     score_rows: list[dict]  # empty unless asked for
+    score_columns: list[str]  # the score rows' columns (``corpus_score_columns``)
     documents: int
     truncated: int
     rates: dict[str, float]  # measure → corpus rate or mean (for amplification)
 
 
 def _score_row(doc_id: str, values: dict[str, Any], details: dict[str, Any]) -> dict:
-    return {
-        "doc_id": doc_id,
-        "flagged": values.get("flagged", 0),
-        "flagged_categories": details.get("flagged_categories", ""),
-        "toxicity": values.get("toxicity", 0.0),
-        "detectors": details.get("detectors", ""),
-        "pii": values.get("pii", 0),
-    }
+    return {DOC_ID: doc_id, **values, **{k: details.get(k, "") for k in KEPT_DETAILS}}
 
 
 def audit_corpus_docs(
@@ -90,7 +91,9 @@ def audit_corpus_docs(
                 yield normalize(doc.text)
 
         lemmas = stats.lemmas if stats is not None else None
-        for result in score_parallel(suite.config, texts(), workers, lemmas=lemmas):
+        for result in score_parallel(
+            suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes
+        ):
             audit.add_scored(result.values, result.details, result.truncated)
             if want_scores:
                 rows.append(_score_row(pending.popleft(), result.values, result.details))
@@ -98,4 +101,4 @@ def audit_corpus_docs(
     if stats is not None:
         stats.pii = audit.pii
     rates = {row["measure"]: float(row["value"]) for row in table.rows}
-    return AuditResult(table, audit.pii_rows(), rows, audit.n, audit.truncated, rates)
+    return AuditResult(table, audit.pii_rows(), rows, corpus_score_columns(suite), audit.n, audit.truncated, rates)

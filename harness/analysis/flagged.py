@@ -66,6 +66,26 @@ class FlagMatch:
     end: int
     weight: float = 0.0
     via: str = "token"  # "token" (surface/lemma) or "variant" (folded spelling)
+    context: bool = False  # the entry counts only in a target frame, and one was found
+
+
+# scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
+LEXICON, VARIANT, CONTEXT = "lexicon", "variant", "context"
+
+
+def detectors_of(matches: list[FlagMatch]) -> str:
+    """The detectors behind ``matches`` (the harmful ones), sorted and ``;``-joined; empty for none.
+
+    ``lexicon``: a token matched an entry by surface or lemma; ``variant``: a
+    folded spelling matched (kana, elongation, masking, ateji); ``context``:
+    the entry is an ordinary word that counts only in a target frame
+    (``context: target``) and the frame was there.  A reviewer can so tell a
+    flag that rests on looser evidence (a variant, a context rule) from a
+    plain dictionary hit.
+    """
+    found = {VARIANT if m.via == "variant" else LEXICON for m in matches}
+    found |= {CONTEXT for m in matches if m.context}
+    return ";".join(sorted(found))
 
 
 def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
@@ -134,7 +154,8 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
         entry = entries[pos]
         last = tokens[i + length - 1]
         via = "variant" if rank[1] == 0 else "token"
-        matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via))
+        context = entry.context == "target"
+        matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via, context))
         i += length
     return matches
 
@@ -239,8 +260,8 @@ class FlaggedAnalyser:
     Detail columns: ``flag_count`` (matches of any category), ``flagged_terms``
     and ``flagged_categories`` (``|``-joined), ``flagged_spans``, a JSON list
     ``[[start, end, term, category], …]`` of offsets into ``Generation.text``,
-    and ``detectors`` (``lexicon`` when a harmful term matched, else empty;
-    ``;``-joined when more detectors are configured).
+    and ``detectors`` (``detectors_of`` the harmful matches: ``lexicon``,
+    ``variant`` and/or ``context``, ``;``-joined; empty when none).
 
     The lexicon is the config's YAML lexicons merged, then its plain word
     lists (``analysis.word_lists``), each as its own category.
@@ -311,7 +332,7 @@ class FlaggedAnalyser:
             "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
             "flagged_categories": "|".join(sorted(hit)),
             "flagged_spans": json.dumps([[f.start, f.end, f.term, f.category] for f in flags], ensure_ascii=False),
-            "detectors": "lexicon" if harmful else "",
+            "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
         }
         return TextScore(values, details)
 

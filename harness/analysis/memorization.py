@@ -20,7 +20,8 @@ recall drops only for spans close to N.  The stride in use is recorded as
 memorization.csv (``MEMO_COLUMNS``): per arm × source, ``source`` =
 ``train`` / ``heldout`` (the memorization probe set, by the probe's
 category) or ``other`` (every other probe set); n generations, count that
-reproduce a span, their share and a 95% interval bootstrapping prompts.
+reproduce a span, their share and a 95% interval bootstrapping prompts
+(``collapsed_interval``'s Wilson fallback when it collapses).
 Only the completion is checked: a memorization prompt is itself a corpus
 prefix.
 """
@@ -31,7 +32,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from harness.analysis.stats import cluster_bootstrap_mean, wilson_interval
+from harness.analysis.stats import cluster_bootstrap_mean, collapsed_interval
 from harness.record.schema import Generation
 from harness.text import normalize
 
@@ -225,10 +226,7 @@ def memorization_rows(
             values = [v for v, _ in found]
             count = int(sum(values))
             boot = cluster_bootstrap_mean(values, [p for _, p in found], n_boot=n_boot, seed=seed)
-            low, high = boot.low, boot.high
-            if not low < high:  # none or all: Wilson over prompts
-                prompts = len({p for _, p in found})
-                low, high = wilson_interval(round(count * prompts / len(values)), prompts)
+            low, high = collapsed_interval(boot, True, len({p for _, p in found}))
             rows.append(
                 {
                     "arm": arm,

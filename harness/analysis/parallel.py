@@ -3,10 +3,13 @@
 MeCab and the analysers are pure Python + C per text, so one process uses one
 core.  ``score_parallel`` hands batches of texts to a pool of worker
 processes, each with its own ``AnalysisSuite`` (built once per worker from the
-same ``AnalysisConfig``), and yields the results in input order.  Workers are
+same ``AnalysisConfig`` and the same analyser classes, so an analyser the
+caller's suite has is never missing in a worker), and yields the results in
+input order.  Workers are
 started with ``spawn``, not ``fork``: forking a process that has run torch
 (OpenMP threads) can deadlock.  Only values and a few detail cells travel
-back — never tokens — so the pipe carries ~200 bytes a text.
+back — every measure value and the ``KEPT_DETAILS`` cells, never tokens — so
+the pipe carries ~200 bytes a text.
 
 Speed-up: see ``benchmarks/analysis.py`` (``--workers``), which times one
 process against the pool in the same run.
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from harness.analysis.vocab_shift import lemma_counts
 from harness.config import AnalysisConfig
 
 BATCH = 256  # texts per task: large enough to amortise the pipe, small enough to keep cores busy
+# detail cells a worker sends back: the corpus audit's per-document scores and its PII counts use them
 KEPT_DETAILS = ("flagged_categories", "detectors", "pii_kinds")
 
 _SUITE = None  # the worker's suite (set by _init)
@@ -35,11 +39,11 @@ class ScoredValues(NamedTuple):
     truncated: bool
 
 
-def _init(config: AnalysisConfig) -> None:
+def _init(config: AnalysisConfig, analysers: tuple[type, ...] | None) -> None:
     global _SUITE
     from harness.analysis.suite import AnalysisSuite
 
-    _SUITE = AnalysisSuite(config)
+    _SUITE = AnalysisSuite(config, analysers=analysers)
 
 
 def _score_batch(texts: list[str]) -> tuple[list[ScoredValues], Counter[tuple[str, str]]]:
@@ -72,19 +76,24 @@ def score_parallel(
     workers: int,
     batch: int = BATCH,
     lemmas: Counter[tuple[str, str]] | None = None,
+    analysers: Sequence[type] | None = None,
 ) -> Iterator[ScoredValues]:
     """Score ``texts`` (already NFKC) on ``workers`` processes; results in input order.
 
     ``lemmas``, when given, receives the texts' (lemma, pos1) counts
     (``harness.analysis.vocab_shift.lemma_counts``; the corpus side of the
     vocabulary shift), counted by the workers from the tokens they made.
+    ``analysers``: the analyser classes of the caller's suite
+    (``AnalysisSuite.analyser_classes``; default ``ANALYSERS``).  They travel
+    to the workers by reference, so each must be importable by its module name.
 
     The input is consumed lazily (at most a few batches per worker ahead), so
     a corpus of any size streams through in bounded memory.
     """
     context = multiprocessing.get_context("spawn")
     batches = _batches(texts, batch)
-    with context.Pool(workers, initializer=_init, initargs=(config,)) as pool:
+    classes = None if analysers is None else tuple(analysers)
+    with context.Pool(workers, initializer=_init, initargs=(config, classes)) as pool:
         # Pool.imap would read the whole input ahead; a window of 4 batches per
         # worker keeps memory bounded and every worker busy.
         while True:

@@ -21,10 +21,11 @@ K = TypeVar("K", bound=Hashable)
 _MAX_BLOCK_CELLS = 8_000_000
 
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(k: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for ``k`` successes in ``n`` trials.
 
-    ``n == 0`` returns ``(nan, nan)``: there is no estimate, and a (0, 1)
+    ``k`` may be fractional: an effective count (a rate times an effective
+    sample size, see ``collapsed_interval``).  ``n == 0`` returns ``(nan, nan)``: there is no estimate, and a (0, 1)
     interval would look like a measured result.  Bounds are clipped to [0, 1]
     and are exactly 0 when ``k == 0`` and exactly 1 when ``k == n``.
     """
@@ -44,32 +45,12 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Delta:
-    """Mean paired difference (tuned − base) with a bootstrap percentile interval."""
+    """A mean (of values or of paired differences) with a bootstrap percentile interval."""
 
     mean: float
     low: float
     high: float
     n: int
-
-
-def paired_bootstrap_delta(
-    base: Sequence[float],
-    tuned: Sequence[float],
-    n_boot: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> Delta:
-    """Mean of ``tuned[i] - base[i]`` and its percentile bootstrap interval.
-
-    Index ``i`` must be the same prompt and sample in both lists (a pair), so
-    pairs are resampled together: prompt difficulty cancels out.  The numpy
-    generator is seeded, so equal inputs give equal outputs.  No pairs gives
-    ``Delta(nan, nan, nan, 0)``.
-    """
-    if len(base) != len(tuned):
-        raise ValueError(f"paired lists differ in length: {len(base)} base vs {len(tuned)} tuned")
-    diffs = np.asarray(tuned, dtype=np.float64) - np.asarray(base, dtype=np.float64)
-    return bootstrap_mean(diffs, n_boot=n_boot, seed=seed, level=level)
 
 
 def bootstrap_mean(values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Delta:
@@ -244,6 +225,32 @@ def cluster_bootstrap_mean(
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return Delta(float(data.mean()), float(low), float(high), len(values))
+
+
+def collapsed_interval(boot: Delta, binary: bool, prompts: int) -> tuple[float, float]:
+    """``boot``'s interval, or the fallback when a bootstrap over prompts collapsed to a point.
+
+    A percentile bootstrap over prompts has zero width when every draw is the
+    same: a rate with no hit or all hits, or any level measured on ONE prompt
+    (there is nothing to resample).  A point reads as certainty, so:
+
+    * a rate (``binary``) takes the Wilson interval of its value with
+      n = ``prompts``, the independent units (effective count = value ×
+      prompts): 0 of 40 samples from 10 prompts is Wilson(0, 10);
+    * a mean measured on a single prompt has no interval: (nan, nan);
+    * otherwise the bootstrap's interval stands (a mean over several prompts
+      whose values are all equal really has no spread to resample).
+
+    The one collapse rule of summary.csv, groups.csv, memorization.csv and the
+    RealToxicityPrompts rows.
+    """
+    if boot.n == 0 or boot.low < boot.high:
+        return (boot.low, boot.high)
+    if binary:
+        return wilson_interval(min(float(prompts), max(0.0, boot.mean * prompts)), prompts)
+    if prompts < 2:
+        return (math.nan, math.nan)
+    return (boot.low, boot.high)
 
 
 def jensen_shannon_bits(p: np.ndarray, q: np.ndarray) -> float:

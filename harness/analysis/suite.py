@@ -3,8 +3,9 @@
 ``ANALYSERS`` is the ONE list of analysers.  To add one, write a module with
 a class following ``harness.analysis.protocol.Analyser`` (constructed with
 ``(AnalysisConfig, JapaneseTokenizer)``) and add the class here; its measures
-then appear in scores.csv, summary.csv, the catalogue in run.json, the report
-and the gates with no other change.
+then appear in scores.csv, summary.csv, groups.csv (harmful measures), the
+corpus audit and its per-document scores (also on worker processes), the
+catalogue in run.json, the report and the gates with no other change.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from harness.analysis.flagged import FlaggedAnalyser
-from harness.analysis.groups import GROUP_COLUMNS, group_rows
+from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
@@ -34,11 +35,22 @@ ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, 
 class AnalysisSuite:
     """One MeCab tokenizer and every analyser of ``ANALYSERS``."""
 
-    def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer | None = None) -> None:
-        """Build every analyser (loads the lexicons); measure names must be unique."""
+    def __init__(
+        self,
+        config: AnalysisConfig,
+        tokenizer: JapaneseTokenizer | None = None,
+        analysers: Sequence[type] | None = None,
+    ) -> None:
+        """Build every analyser (loads the lexicons); measure names must be unique.
+
+        ``analysers`` defaults to ``ANALYSERS`` as it is when the suite is
+        built; ``analyser_classes`` keeps the classes, so that worker
+        processes (``harness.analysis.parallel``) build the very same suite.
+        """
         self.config = config
         self.tokenizer = tokenizer or JapaneseTokenizer(chunk_chars=config.chunk_chars, max_chars=config.max_chars)
-        self.analysers: tuple[Analyser, ...] = tuple(cls(config, self.tokenizer) for cls in ANALYSERS)
+        self.analyser_classes: tuple[type, ...] = tuple(ANALYSERS if analysers is None else analysers)
+        self.analysers: tuple[Analyser, ...] = tuple(cls(config, self.tokenizer) for cls in self.analyser_classes)
         seen: dict[str, str] = {}
         for analyser in self.analysers:
             for column in [*(m.name for m in analyser.measures()), *analyser.detail_columns()]:
@@ -56,7 +68,7 @@ class AnalysisSuite:
     def run_catalogue(self, k: int | None = None) -> list[MeasureSpec]:
         """The catalogue recorded in run.json: per-text measures, then the per-prompt
         RealToxicityPrompts measures (``k`` samples per prompt) that summary.csv also holds."""
-        return [*self.catalogue(), *rtp_specs(k)]
+        return [*self.catalogue(), *rtp_specs(k, self.config.toxicity_threshold)]
 
     def score_columns(self) -> list[str]:
         """scores.csv columns: ids, then per analyser its measures and detail columns."""
@@ -134,7 +146,7 @@ class AnalysisSuite:
         tables = [Table(SCORES, csv_rows, columns), Table(SUMMARY, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:
             tables += builder.tables(list(arms), reference)
-        groups = group_rows(typed, list(arms), reference, n_boot=n_boot, seed=seed)
+        groups = group_rows(typed, list(arms), reference, group_measures(catalogue), n_boot=n_boot, seed=seed)
         if groups:
             tables.append(Table(GROUPS_TABLE, groups, list(GROUP_COLUMNS)))
         return tables
@@ -143,13 +155,13 @@ class AnalysisSuite:
         """A fresh accumulator for corpus_audit.csv (feed it texts with ``add``)."""
         return CorpusAudit(self)
 
-    def audit_texts(self, texts: Iterable[str], n_boot: int = 0, seed: int = 0) -> Table:
+    def audit_texts(self, texts: Iterable[str]) -> Table:
         """corpus_audit.csv: every measure over the corpus's texts (rate or mean, 95% CI).
 
-        Streams ``texts`` (see ``CorpusAudit``).  ``n_boot`` and ``seed`` are
-        unused: the corpus means take a normal-approximation interval, not a
-        bootstrap; they stay for callers written before.  An empty corpus
-        raises ``InputError`` rather than producing empty rates.
+        Streams ``texts`` (see ``CorpusAudit``): rates take the Wilson
+        interval, means a normal-approximation one, so there is no bootstrap
+        (and no seed).  An empty corpus raises ``InputError`` rather than
+        producing empty rates.
         """
         audit = self.corpus_audit()
         for text in texts:

@@ -16,9 +16,11 @@ the same bytes.
 Every interval is a seeded percentile bootstrap over *prompts*
 (``cluster_bootstrap_mean``, clusters = (probe_set, probe_id)): the samples
 of one prompt are correlated, and treating them as independent would make
-the intervals too narrow.  A rate whose bootstrap collapses to a point (no
-hit or all hits) takes the Wilson interval with n = the number of prompts
-instead, so 0 of 40 never reads as exactly [0, 0].  ``tests/test_coverage.py``
+the intervals too narrow.  A level whose bootstrap collapses to a point (a
+rate with no hit or all hits, anything on one prompt) takes
+``collapsed_interval``'s fallback (Wilson with n = the number of prompts for
+a rate), so 0 of 40 never reads as exactly [0, 0].  ``compare`` uses the same
+paired interval (``paired_delta``).  ``tests/test_coverage.py``
 checks by simulation that these 95% intervals cover the truth 93–97% of the time.
 The RealToxicityPrompts rows (``rtp_rows``) are per prompt already.
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from harness.analysis.stats import Z95, Delta, cluster_bootstrap_mean, wilson_interval
+from harness.analysis.stats import Z95, Delta, cluster_bootstrap_mean, collapsed_interval, wilson_interval
 from harness.errors import InputError
 from harness.record.schema import MeasureSpec, ScoreRow
 
@@ -86,17 +88,12 @@ def measure_stats(
     """
     labels = list(range(len(values))) if clusters is None else list(clusters)
     boot = cluster_bootstrap_mean(values, labels, n_boot=n_boot, seed=seed)
-    if spec.kind != "binary":
-        return {"kind": "mean", **interval_stats(boot)}
-    count, n = int(sum(values)), len(values)
-    stats = {"kind": "rate", **rate_stats(count, n)}
-    if boot.low < boot.high:
-        stats["ci_low"], stats["ci_high"] = round(boot.low, _DIGITS), round(boot.high, _DIGITS)
-    else:
-        # degenerate bootstrap (all 0 or all 1): Wilson on the number of prompts
-        prompts = len(set(labels))
-        low, high = wilson_interval(round(count * prompts / n), prompts)
-        stats["ci_low"], stats["ci_high"] = round(low, _DIGITS), round(high, _DIGITS)
+    binary = spec.kind == "binary"
+    low, high = collapsed_interval(boot, binary, len(set(labels)))
+    if not binary:
+        return {"kind": "mean", **interval_stats(Delta(boot.mean, low, high, boot.n))}
+    stats = {"kind": "rate", **rate_stats(int(sum(values)), len(values))}
+    stats["ci_low"], stats["ci_high"] = round(low, _DIGITS), round(high, _DIGITS)
     return stats
 
 
@@ -245,6 +242,22 @@ def pair_up(reference_rows: list[ScoreRow], arm_rows: list[ScoreRow]) -> list[tu
     return pairs
 
 
+def paired_delta(pairs: Sequence[tuple[ScoreRow, ScoreRow]], measure: str, n_boot: int, seed: int) -> Delta:
+    """Mean of ``other − first`` over (first, other) pairs with a 95% interval bootstrapping prompts.
+
+    The pairs' prompts (``prompt_of`` the first row) are the clusters: the k
+    sample pairs of one prompt share it and are correlated, so resampling
+    single pairs would make the interval too narrow.  summary.csv's deltas
+    and ``harness compare``'s paired intervals both come from here.
+    """
+    return cluster_bootstrap_mean(
+        [other.values[measure] - first.values[measure] for first, other in pairs],
+        [prompt_of(first) for first, _ in pairs],
+        n_boot=n_boot,
+        seed=seed,
+    )
+
+
 def _delta_rows(
     reference_rows: list[ScoreRow],
     arm_rows: list[ScoreRow],
@@ -261,16 +274,10 @@ def _delta_rows(
         group = pairs if category == ALL else [p for p in pairs if p[0].category == category]
         if not group:
             continue
-        clusters = [prompt_of(ref) for ref, _ in group]
         for spec in catalogue:
             if not spec.per_text:
                 continue
-            delta = cluster_bootstrap_mean(
-                [other.values[spec.name] - ref.values[spec.name] for ref, other in group],
-                clusters,
-                n_boot=n_boot,
-                seed=seed,
-            )
+            delta = paired_delta(group, spec.name, n_boot, seed)
             rows.append(
                 {
                     "kind": "delta",

@@ -4,10 +4,12 @@ A probe file with ``from_corpus`` (probes/memorization.yaml) holds no
 prompts: at run time ``corpus_probes`` streams the tuning corpus and picks
 ``per_split`` documents from each side of THE held-out split
 (``is_heldout(text, run seed, finetune.val_fraction)``).  The prompt is a
-document's first ``prefix_chars`` characters, the category ``train`` or
-``heldout`` and ``Probe.reference`` the rest of the document, so the analysis
-can measure verbatim continuation on trained vs never-trained text: a gap
-between the two is memorization, not just fluency in the corpus's style.
+document's first ``prefix_chars`` characters and the category ``train`` or
+``heldout``, so the analysis can measure verbatim continuation on trained vs
+never-trained text: a gap between the two is memorization, not just fluency
+in the corpus's style.  The rest of the document is not kept: the analysis
+checks a completion against every N-gram of the corpus
+(``harness.analysis.memorization``), which covers the document's own rest.
 
 Documents are chosen by a seeded hash of their text (the smallest hashes per
 side), so the choice streams, is the same for every arm and run with the
@@ -50,8 +52,7 @@ def corpus_probes(name: str, spec: CorpusProbesSchema, config: RunConfig) -> tup
     probes = []
     for side in SIDES:
         for i, (_, text) in enumerate(sorted(chosen[side], key=lambda item: -item[0])):
-            prefix = text[: spec.prefix_chars]
-            probes.append(Probe(name, f"{side}-{i + 1:03d}", side, prefix, None, text[spec.prefix_chars :]))
+            probes.append(Probe(name, f"{side}-{i + 1:03d}", side, text[: spec.prefix_chars]))
     return tuple(probes)
 
 

@@ -13,7 +13,7 @@ walking the folder; ``probes/lexicons/`` holds lexicons and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +37,6 @@ class Probe:
     category: str
     text: str
     group: str | None = None
-    # memorization probes: the rest of the corpus document the prompt is a prefix of
-    reference: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.analysis.groups import GROUP_COLUMNS
 from harness.errors import InputError
 from harness.record.rundir import RunDir
 from harness.record.schema import RunRecord
@@ -25,13 +26,12 @@ from harness.report.numbers import (
     parse_number,
     present,
 )
-from harness.report.sections import ALL, RTP_MEASURES, SummaryRow, level_text
+from harness.report.sections import ALL, TOXICITY_MEASURES, SummaryRow, level_text
 
 GROUPS = "groups.csv"
 MEMORIZATION = "memorization.csv"
 PII = "pii.csv"
 
-GROUP_COLUMNS = ("kind", "arm", "versus", "axis", "group", "measure", "n", "value", "ci_low", "ci_high")
 MEMORIZATION_COLUMNS = ("arm", "source", "min_chars", "n", "count", "value", "ci_low", "ci_high")
 PII_COLUMNS = ("scope", "arm", "kind", "n_texts", "count", "value")
 
@@ -188,7 +188,7 @@ class RtpRow:
 
 def rtp(record: RunRecord, rows: list[SummaryRow]) -> list[RtpRow] | None:
     """The RTP measures of summary.csv (category "all"); None when the run has none."""
-    present_measures = [m for m in RTP_MEASURES if any(r.measure == m for r in rows)]
+    present_measures = [m for m in TOXICITY_MEASURES if any(r.measure == m for r in rows)]
     if not present_measures:
         return None
     reference = record.reference_arm or ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.analysis.toxicity import RTP_MEASURES, TOXICITY
 from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
 from harness.record.schema import MeasureSpec, RunRecord
 from harness.report.charts import IntervalInput, IntervalPlot, LineChart, interval_plot, line_chart
@@ -26,8 +27,8 @@ from harness.report.numbers import (
 )
 
 ALL = "all"
-# RealToxicityPrompts measures (analysis issue): shown in their own section with their k
-RTP_MEASURES = ("toxicity", "expected_max_toxicity", "toxicity_probability")
+# the toxicity score and its RealToxicityPrompts measures: always in the verdict, and their own section
+TOXICITY_MEASURES = (TOXICITY, *RTP_MEASURES)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def verdict(record: RunRecord, rows: list[SummaryRow]) -> list[VerdictArm]:
                 continue
             if spec is None or not spec.harmful:
                 continue
-            key = row.measure == "flagged" or row.measure in RTP_MEASURES
+            key = row.measure == "flagged" or row.measure in TOXICITY_MEASURES
             significant = present(row.low) and present(row.high) and (row.low > 0 or row.high < 0)
             if key or significant:
                 cell = difference_cell(spec.kind, True, row.value, row.low, row.high, f"n={row.n}", 2)
@@ -251,7 +252,11 @@ def methods(record: RunRecord) -> Methods:
         ("samples per prompt (k for per-prompt maxima)", str(config.probes.samples_per_prompt)),
         ("decoding", decoding),
         ("bootstrap resamples", str(config.analysis.bootstrap)),
-        ("intervals", "95%: Wilson for rates, bootstrap for means and paired deltas"),
+        (
+            "intervals",
+            "95%: bootstrap over prompts for rates, means and paired deltas (Wilson over prompts when a rate's"
+            " bootstrap collapses); corpus audit: Wilson for rates, normal approximation for means",
+        ),
         ("pairing", "every arm gets the same prompts, sample indices and seeds; deltas pair on them"),
         ("dictionary", record.versions.get("dictionary") or "not recorded"),
         ("held-out split", f"hash of (seed, text), val_fraction={config.finetune.val_fraction}"),
