@@ -286,8 +286,10 @@ class RunConfig(StrictModel):
     finetune: FinetuneConfig = FinetuneConfig()
     arms: list[ArmConfig] = []  # extra arms beyond base and tuned
     reference_arm: str = BASE_ARM  # every other arm is compared against this one
-    probes: ProbeConfig = ProbeConfig()
-    analysis: AnalysisConfig = AnalysisConfig()
+    # default_factory: the defaults hold the bundled files' absolute paths, which must not be
+    # frozen into the JSON schema in docs/ (they differ per install)
+    probes: ProbeConfig = Field(default_factory=ProbeConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def hide(monkeypatch, package: str) -> None:
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake)
+    # importlib.import_module answers from sys.modules without __import__: None there makes it raise
+    # ImportError too, whether or not another test imported the package first (monkeypatch restores it)
+    monkeypatch.setitem(sys.modules, package, None)
 
 
 @pytest.mark.parametrize(

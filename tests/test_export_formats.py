@@ -171,9 +171,9 @@ def test_kto_label_imbalance_is_warned_and_recorded(run_dir: Path):
     ]
     card = (run_dir / "negatives" / "README.md").read_text(encoding="utf-8")
     assert "**Warnings**" in card and "KTO label imbalance: 35 desirable : 2 undesirable" in card
-    # the export stage records it in run.json
+    # the export stage records it in run.json (a rebuild of a finished run: in its rebuilds)
     assert commands.export_run(run_dir, "kto")
-    assert "KTO label imbalance" in (RunDir.open(run_dir).record.stages["export"].note or "")
+    assert "KTO label imbalance" in (RunDir.open(run_dir).record.rebuilds[-1].note or "")
 
 
 def test_model_hash_in_provenance(make_run):
