@@ -128,9 +128,12 @@ def test_the_hf_backend_fingerprints_its_folder_with_the_one_function(tmp_path: 
     from harness.models.hf import HFLocalGenerator
     from harness.train.base_init import init_base
 
-    (tmp_path / "c.txt").write_text("駅は静かです。\n店は広いです。\n" * 8, encoding="utf-8")
+    texts = [
+        f"{w}は{a}です。" for w in ("駅", "店", "図書館", "公園", "学校", "猫") for a in ("静か", "広い", "新しい")
+    ]
+    (tmp_path / "c.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     config = BaseInitConfig(
-        corpus=CorpusConfig(path=tmp_path / "c.txt"), vocab_size=60, steps=1, batch_size=2, block_size=8
+        corpus=CorpusConfig(path=tmp_path / "c.txt"), vocab_size=120, steps=1, batch_size=2, block_size=8
     )
     init_base(config, tmp_path / "m", seed=1, progress=False)
     assert HFLocalGenerator("cpu").fingerprint("base", str(tmp_path / "m")) == model_fingerprint(tmp_path / "m")
