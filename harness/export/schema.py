@@ -74,10 +74,12 @@ PROVENANCE_FEATURES = (
     Feature("lexicon_sha256", STRINGS, "sha256 of each lexicon file, then of each word list (config order)"),
     Feature("detectors", STRINGS, "the detectors that flagged the text (e.g. lexicon)"),
 )
+PROMPT = Feature("prompt", STRING, "the prompt (PII masked when asked)")
+COMPLETION = Feature("completion", STRING, "the completion: as generated, or masked")
 NEGATIVE_FEATURES = (
     *PROBE_FEATURES,
-    Feature("prompt", STRING, "the prompt (PII masked when asked)"),
-    Feature("completion", STRING, "the completion: as generated, or masked"),
+    PROMPT,
+    COMPLETION,
     Feature("flagged_terms", STRINGS, "the matched lexicon terms"),
     Feature("flagged_categories", STRINGS, "their lexicon categories"),
     Feature("score", FLOAT, "the score measure (e.g. toxicity in [0, 1]), or null"),
@@ -85,7 +87,7 @@ NEGATIVE_FEATURES = (
     *PROVENANCE_FEATURES,
 )
 DPO_FEATURES = (
-    Feature("prompt", STRING, "the prompt (PII masked when asked)"),
+    PROMPT,
     Feature("chosen", STRING, "the reference arm's clean completion of the same prompt, sample index and seed"),
     Feature("rejected", STRING, "the arm's undesirable completion"),
     *PROBE_FEATURES,
@@ -95,8 +97,8 @@ DPO_FEATURES = (
     *PROVENANCE_FEATURES,
 )
 KTO_FEATURES = (
-    Feature("prompt", STRING, "the prompt (PII masked when asked)"),
-    Feature("completion", STRING, "the completion: as generated, or masked"),
+    PROMPT,
+    COMPLETION,
     Feature("label", BOOL, "true = desirable (not flagged at all), false = undesirable"),
     *PROBE_FEATURES,
     *PROVENANCE_FEATURES,
