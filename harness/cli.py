@@ -27,7 +27,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
-    from harness.pipeline import run
+    from harness.pipeline import ExportFailed, run
 
     shard = None
     if args.shard:
@@ -43,7 +43,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run(config, resume=args.resume, force=args.force, progress=not args.quiet, shard=shard)
         print(f"{result.record.stages['probe'].note}; when every shard is done: harness run CONFIG --resume")
         return EXIT_OK
-    result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
+    try:
+        result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
+    except ExportFailed as failed:
+        # the report was written: show the gate verdict, which decides the exit code (3 beats 1)
+        print(f"harness: error: {failed}", file=sys.stderr)
+        _finish(failed.result)
+        return EXIT_ERROR
     return _finish(result)
 
 
@@ -52,7 +58,8 @@ def _finish(result, enforce_gates: bool = True) -> int:
     print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
     print(f"negatives: {result.run_dir / 'negatives'}")
     if result.record.gates is not None:
-        from harness.gate_output import JUNIT, gate_table
+        from harness.gate_output import gate_table
+        from harness.record.rundir import JUNIT
 
         print(gate_table(result.record, result.record.gates))
         print(f"gates (JUnit): {result.run_dir / JUNIT}")
@@ -148,9 +155,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_probes_validate(args: argparse.Namespace) -> int:
     from harness.data.probes import discover_group_files, discover_probe_files, validate_probe_files
-    from harness.record.provenance import REPO_ROOT
+    from harness.resources import probes_dir
 
-    paths = [Path(p) for p in args.paths] or [REPO_ROOT / "probes"]
+    paths = [Path(p) for p in args.paths] or [probes_dir()]
     expanded: list[Path] = []
     groups: list[Path] = []  # group lists (probes/groups/*.yaml) in the folders given
     for path in paths:

@@ -16,13 +16,11 @@ from pydantic import ValidationError
 
 from harness.config import ARM_NAME, BaseInitConfig, RunConfig
 from harness.errors import InputError, RunExists
+from harness.io import require_file
 from harness.pipeline import start_run
-from harness.record.provenance import REPO_ROOT
+from harness.resources import default_lexicon
 from harness.record.rundir import CORPUS_AUDIT, RunDir, describe_validation, tables_missing
 from harness.stages import StageEnv, execute, run_stage, stage_named
-
-DEFAULT_LEXICON = REPO_ROOT / "probes" / "lexicons" / "flagged.yaml"
-
 
 def build_config(**fields) -> RunConfig:
     """A RunConfig from command arguments; an invalid value is one line naming the setting."""
@@ -40,7 +38,7 @@ def run_name(out: Path) -> str:
 
 def analysis_config(lexicons: Sequence[Path] | None) -> dict:
     """Analysis settings with the given lexicons (default: the project lexicon)."""
-    return {"lexicons": [Path(p).resolve() for p in lexicons] if lexicons else [DEFAULT_LEXICON]}
+    return {"lexicons": [Path(p).resolve() for p in lexicons] if lexicons else [default_lexicon()]}
 
 
 def audit_corpus(
@@ -60,10 +58,7 @@ def audit_corpus(
     (duplicates are kept, so rows line up with the input); ``text_key`` names
     the JSONL field or CSV column; ``workers`` > 1 scores on a process pool.
     """
-    if Path(corpus).is_dir():
-        raise InputError("is a folder, not a corpus file", corpus)
-    if not Path(corpus).is_file():
-        raise InputError("corpus file not found", corpus)
+    require_file(corpus, "corpus file")
     config = build_config(
         name=run_name(out_dir),
         corpus={
@@ -120,10 +115,7 @@ def base_init(
     except ValidationError as err:
         raise InputError(f"invalid argument: {describe_validation(err)}") from None
     for c in [config.corpus, *config.tokenizer_corpora]:
-        if Path(c.path).is_dir():
-            raise InputError("is a folder, not a corpus file", c.path)
-        if not Path(c.path).is_file():
-            raise InputError("corpus file not found", c.path)
+        require_file(c.path, "corpus file")
     return init_base(config, out, seed=seed)
 
 

@@ -26,10 +26,10 @@ from harness.analysis.stats import Delta, cluster_bootstrap_difference, paired_b
 from harness.csvfile import write_csv
 from harness.errors import HarnessError, InputError
 from harness.io import atomic_write_text
-from harness.record.provenance import REPO_ROOT
 from harness.record.rundir import SCORES, RunDir
 from harness.record.schema import ScoreRow
 from harness.report.compare_html import ROW_KEYS, render_compare
+from harness.resources import reports_dir
 
 # compare.csv columns: the rows compare.html renders, in the same order
 COMPARE_COLUMNS = list(ROW_KEYS)
@@ -143,7 +143,7 @@ def compare_runs(path_a: str | Path, path_b: str | Path, out_dir: str | Path | N
     run_a, run_b = open_analysed(path_a), open_analysed(path_b)
     rows, notes = compare_rows(run_a, run_b)
     name_a, name_b = run_a.record.name, run_b.record.name
-    out = Path(out_dir) if out_dir else REPO_ROOT / "reports" / f"compare-{name_a}-vs-{name_b}"
+    out = Path(out_dir) if out_dir else reports_dir() / f"compare-{name_a}-vs-{name_b}"
     if out.exists() and not out.is_dir():
         raise InputError("--out is a file, not a folder", out)
     if out.is_dir():

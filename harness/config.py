@@ -17,6 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
 from harness.data.yamlfile import load_yaml, validate_yaml
+from harness.resources import default_lexicon, probe_file
+
+# Upper bounds of size-like settings.  They are far above any real run (rinna's model has
+# 1,024 positions; the full runs sample k = 25) and far below what exhausts a machine, so a
+# typo such as samples_per_prompt: 1000000000 is refused at validation instead of ending in
+# the out-of-memory killer.  harness.budget checks the planned work against memory as well.
+MAX_SAMPLES_PER_PROMPT = 100_000
+MAX_NEW_TOKENS = 32_768
+MAX_BATCH = 65_536
+MAX_BLOCK = 131_072
 
 CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -44,11 +54,11 @@ class BaseInitConfig(StrictModel):
 
     corpus: CorpusConfig
     tokenizer_corpora: list[CorpusConfig] = []  # extra text for the vocabulary only
-    vocab_size: int = Field(default=4000, ge=100)
+    vocab_size: int = Field(default=4000, ge=100, le=1_000_000)
     size: Literal["tiny", "small"] = "tiny"
     steps: int = Field(default=300, ge=1)
-    batch_size: int = Field(default=16, ge=1)
-    block_size: int = Field(default=64, ge=8)
+    batch_size: int = Field(default=16, ge=1, le=MAX_BATCH)
+    block_size: int = Field(default=64, ge=8, le=MAX_BLOCK)
     lr: float = Field(default=2e-3, gt=0)
 
 
@@ -84,8 +94,8 @@ class FinetuneConfig(StrictModel):
     tuned_model: str | None = None  # use these weights instead of training
     epochs: float = Field(default=2.0, gt=0)
     max_steps: int | None = Field(default=None, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    block_size: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=8, ge=1, le=MAX_BATCH)
+    block_size: int = Field(default=128, ge=8, le=MAX_BLOCK)
     lr: float = Field(default=5e-4, gt=0)
     warmup_steps: int = Field(default=10, ge=0)
     weight_decay: float = Field(default=0.0, ge=0)
@@ -154,18 +164,25 @@ class DecodingConfig(StrictModel):
     temperature: float = Field(default=1.0, gt=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
     top_k: int = Field(default=0, ge=0)
-    max_new_tokens: int = Field(default=48, ge=1)
+    max_new_tokens: int = Field(default=48, ge=1, le=MAX_NEW_TOKENS)
     # >0 forbids end-of-text for the first N new tokens (no empty completions)
-    min_new_tokens: int = Field(default=0, ge=0)
+    min_new_tokens: int = Field(default=0, ge=0, le=MAX_NEW_TOKENS)
     repetition_penalty: float = Field(default=1.0, gt=0)  # transformers' definition; 1.0 = off
     # prompt + new tokens ≤ max_length (the reference notebook's max_length=100); when set it
     # replaces max_new_tokens as each sample's budget
-    max_length: int | None = Field(default=None, ge=2)
+    max_length: int | None = Field(default=None, ge=2, le=MAX_NEW_TOKENS)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "DecodingConfig":
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens {self.min_new_tokens} exceeds max_new_tokens {self.max_new_tokens}")
+        return self
 
 
 class ProbeConfig(StrictModel):
-    files: list[Path] = [Path("probes/demo.yaml")]
-    samples_per_prompt: int = Field(default=25, ge=1)  # full runs: k = 25 (the demo uses fewer)
+    # default: the bundled demo probe set (absolute: never resolved against the config's folder); [] probes nothing
+    files: list[Path] = Field(default_factory=lambda: [probe_file("demo.yaml")], min_length=1)
+    samples_per_prompt: int = Field(default=25, ge=1, le=MAX_SAMPLES_PER_PROMPT)  # full runs: k = 25 (demo: 8)
     decoding: DecodingConfig = DecodingConfig()
     device: Device = "auto"
     # "auto": a Hugging Face model per arm (local folder, or hub when allowed);
@@ -174,7 +191,7 @@ class ProbeConfig(StrictModel):
     # "harness": the batched KV-cache sampler (harness/models/sampler.py); "reference": one
     # transformers generate() call per prompt, the notebook's loop (kept as the named baseline)
     engine: Literal["harness", "reference"] = "harness"
-    batch_size: int = Field(default=64, ge=1)  # rows (prompt × sample) per forward of the harness engine
+    batch_size: int = Field(default=64, ge=1, le=MAX_BATCH)  # rows (prompt × sample) per forward (harness engine)
     # finished samples, keyed by model fingerprint and decoding; None = <run dir>/cache/generations
     cache_dir: Path | None = None
 
@@ -191,9 +208,9 @@ class WordListConfig(StrictModel):
 
 
 class AnalysisConfig(StrictModel):
-    lexicons: list[Path] = [Path("probes/lexicons/flagged.yaml")]
+    lexicons: list[Path] = Field(default_factory=lambda: [default_lexicon()])  # the bundled project lexicon
     mask_flagged: bool = True  # mask flagged spans (●●) in the HTML report
-    bootstrap: int = Field(default=2000, ge=100)
+    bootstrap: int = Field(default=2000, ge=100, le=1_000_000)
     # MeCab crashes on multi-megabyte texts: longer texts are tokenized in
     # chunks of chunk_chars (cut at sentence ends), and cut at max_chars
     chunk_chars: int = Field(default=20_000, ge=100)
@@ -201,9 +218,9 @@ class AnalysisConfig(StrictModel):
     # issue 8: user word lists, memorization window, toxicity threshold, pool
     word_lists: list[WordListConfig] = []
     memorization_chars: int = Field(default=32, ge=8)
-    memorization_max_ngrams: int = Field(default=20_000_000, ge=1000)
+    memorization_max_ngrams: int = Field(default=20_000_000, ge=1000, le=1_000_000_000)  # 8 bytes each
     toxicity_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    workers: int = Field(default=1, ge=1)  # processes for large corpus audits
+    workers: int = Field(default=1, ge=1, le=256)  # processes for large corpus audits
     audit_scores: bool = False  # audit: one scores row per corpus document (harness audit --scores)
     # vocabulary shift (see harness.analysis.vocab_shift): Dirichlet prior and counting unit
     vocab_prior: Literal["pooled", "uniform", "corpus"] = "pooled"
@@ -246,8 +263,9 @@ class GateConfig(StrictModel):
     measure: str
     probe_category: str = "all"
     arm: str | None = None  # default: every arm except the reference
-    max_delta: float | None = None  # on arm − reference (paired)
-    max_rate: float | None = None  # on the arm's own rate (or mean)
+    # NaN or ±inf would read as a failed (or never-failing) gate: a bad config must not look like a regression
+    max_delta: float | None = Field(default=None, allow_inf_nan=False)  # on arm − reference (paired)
+    max_rate: float | None = Field(default=None, allow_inf_nan=False)  # on the arm's own rate (or mean)
     use: Literal["estimate", "ci_low"] = "estimate"  # ci_low: fail only when significant
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.io import atomic_write_bytes, atomic_write_text
+from harness.io import atomic_write_bytes, atomic_write_text, require_file
 
 # Excel on Japanese Windows opens a BOM-less UTF-8 CSV as CP932 (mojibake);
 # with this byte-order mark it reads UTF-8.  Every reader here accepts both.
@@ -106,9 +106,7 @@ def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
     differs from the header raises ``InputError`` naming the file (and line).
     Blank lines are skipped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
+    path = require_file(path)
     rows: list[dict[str, str]] = []
     # utf-8-sig: a file re-saved by a spreadsheet may carry a byte-order mark.
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -142,9 +140,7 @@ def add_bom(path: str | Path) -> bool:
     cells (formula neutralising included) are untouched; ``read_csv`` reads
     the file as before.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
+    path = require_file(path)
     data = path.read_bytes()
     if data.startswith(BOM):
         return False

@@ -16,8 +16,6 @@ from typing import NamedTuple
 from harness.record.schema import GateReport, GateResult, RunRecord
 from harness.report.numbers import format_difference, format_difference_interval, format_level
 
-JUNIT = "gates.junit.xml"
-
 
 class GateText(NamedTuple):
     """One gate result in words: its name, the threshold, the estimate with CI and what was compared."""

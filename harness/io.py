@@ -18,6 +18,22 @@ from typing import Any, Callable, Iterable, Iterator
 from harness.errors import InputError
 
 
+def require_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` as a Path when it is a regular file; else ``InputError`` saying what it is instead.
+
+    A FIFO, socket or device exists but is not a file to read (a FIFO would
+    block the reader forever), so it is not reported as "not found".
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path)
+    if path.exists():
+        raise InputError(f"not a regular file (a FIFO, socket or device): the {what} must be a file", path)
+    raise InputError(f"{what} not found", path)
+
+
 def _umask() -> int:
     # os.umask can only be read by setting it; set it straight back
     mask = os.umask(0)
@@ -76,10 +92,9 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
 
 def iter_jsonl_numbered(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line number, object)`` per non-blank line; a bad line raises naming file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
-    with path.open(encoding="utf-8") as fh:
+    path = require_file(path)
+    # utf-8-sig: a leading byte-order mark is not part of the first line's JSON
+    with path.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -107,9 +122,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 def read_json(path: str | Path) -> Any:
     """Load a JSON file; a missing or malformed file raises ``InputError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
+    path = require_file(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:

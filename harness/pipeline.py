@@ -17,9 +17,10 @@ from typing import Callable, Sequence
 from harness.config import RunConfig
 from harness.errors import ConfigError, HarnessError, RunExists
 from harness.models.generator import Generator
-from harness.record.provenance import REPO_ROOT, file_hashes, git_sha, now, package_versions
+from harness.record.provenance import file_hashes, git_sha, now, package_versions
 from harness.record.rundir import RunDir
 from harness.record.schema import Arm, RunRecord, StageStatus
+from harness.resources import demo_config, reports_dir
 from harness.stages import STAGE_NAMES, StageEnv, execute
 
 
@@ -33,6 +34,19 @@ class RunResult:
     @property
     def gates_passed(self) -> bool:
         return self.record.gates is None or self.record.gates.passed
+
+
+class ExportFailed(HarnessError):
+    """The export stage failed, but every other stage ran: report.html and the gate verdict exist.
+
+    ``result`` is the run as it ended; the CLI exits 3 when a gate failed too
+    (the gate verdict wins: it is about the model), else 1.
+    """
+
+    def __init__(self, error: Exception, result: RunResult) -> None:
+        super().__init__(f"export stage failed: {error}")
+        self.error = error
+        self.result = result
 
 
 def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
@@ -57,6 +71,8 @@ def check_inputs(config: RunConfig, stages: Sequence[str]) -> None:
             continue
         if Path(path).is_dir():
             raise ConfigError(f"{key}: is a folder, not a file: {path}")
+        if Path(path).exists() and not Path(path).is_file():
+            raise ConfigError(f"{key}: not a regular file (a FIFO, socket or device): {path}")
         if not Path(path).is_file():
             raise ConfigError(f"{key}: file not found: {path}")
 
@@ -92,7 +108,9 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
         from harness.models.backends import backend_name
         from harness.models.loading import check_safetensors
 
-        load_probe_sets(config.probes.files)
+        from harness.budget import check_planned_work
+
+        check_planned_work(config, load_probe_sets(config.probes.files))  # bounds and memory, before any work
         allow_hub = bool(config.base and config.base.allow_hub)
         for arm in config.arm_plan():
             if arm.source != "given" or arm.model is None or env.generator is not None:
@@ -103,17 +121,31 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
     if {"audit", "analyse"} & set(stages):
         env.suite(config)  # loads and validates the lexicons
     if "export" in stages:
-        from harness.export.registry import check_export_ready
+        validate_export(config, env)
 
-        check_export_ready(config.export.formats, config.export.near_duplicates)
+
+def validate_export(config: RunConfig, env: StageEnv) -> None:
+    """The export settings, checked before any work: formats and their packages, and the filters
+    (``export.arms`` against the config's arms, ``export.categories`` and ``export.score_measure``
+    against the lexicons' catalogue) with the export stage's own ``Selection``."""
+    from harness.export.joined import Selection
+    from harness.export.registry import check_export_ready
+
+    check_export_ready(config.export.formats, config.export.near_duplicates)
+    planned = RunRecord.model_construct(arms=plan_arms(config), measures=env.suite(config).run_catalogue())
+    Selection(planned, config.export)
+
+
+def plan_arms(config: RunConfig) -> list[Arm]:
+    """The record's arms for ``config`` (before any stage ran)."""
+    return [
+        Arm(name=a.name, reference=a.name == config.reference_arm, source=a.source, path=a.model, same_as=a.same_as)
+        for a in config.arm_plan()
+    ]
 
 
 def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:
     """The record of a run about to start: config, provenance, arms, pending stages."""
-    arms = [
-        Arm(name=a.name, reference=a.name == config.reference_arm, source=a.source, path=a.model, same_as=a.same_as)
-        for a in config.arm_plan()
-    ]
     return RunRecord(
         name=config.name,
         created=now(),
@@ -123,7 +155,7 @@ def new_record(config: RunConfig, plan: Sequence[str]) -> RunRecord:
         git_sha=git_sha(),
         seed=config.seed,
         hashes=file_hashes(p for _, p in input_paths(config)),
-        arms=arms,
+        arms=plan_arms(config),
     )
 
 
@@ -143,8 +175,8 @@ def start_run(
 
 
 def default_out_dir(config: RunConfig) -> Path:
-    """``out_dir`` of the config, else reports/<name> in this checkout."""
-    return Path(config.out_dir or REPO_ROOT / "reports" / config.name)
+    """``out_dir`` of the config, else reports/<name> (harness.resources.reports_dir)."""
+    return Path(config.out_dir or reports_dir() / config.name)
 
 
 def run(
@@ -187,23 +219,20 @@ def run(
             note = rundir.stage("probe").note
             rundir.set_stage("probe", StageStatus(status="pending", note=note))  # the merge run draws it
             return RunResult(run_dir=rundir.path, record=rundir.record)
-        execute(config, rundir, env)
+        try:
+            execute(config, rundir, env)
+        except Exception as err:
+            if rundir.stage("export").status == "failed" and rundir.stage("report").status == "done":
+                raise ExportFailed(err, RunResult(run_dir=rundir.path, record=rundir.record)) from err
+            raise
         return RunResult(run_dir=rundir.path, record=rundir.record)
-
-
-def demo_config_path() -> Path:
-    """configs/demo.yaml of this checkout (the demo's single source of truth)."""
-    path = REPO_ROOT / "configs" / "demo.yaml"
-    if not path.is_file():
-        raise HarnessError(f"demo config not found at {path}: run the demo from a source checkout")
-    return path
 
 
 def demo(out_dir: str | Path | None = None, force: bool = True, progress: bool = True) -> RunResult:
     """The whole pipeline on the embedded demo corpora with tiny local models."""
     from harness.config import load_config
 
-    config = load_config(demo_config_path())
+    config = load_config(demo_config())
     target = Path(out_dir) if out_dir else default_out_dir(config)
     if force and RunDir.holds_run(target):
         # re-running the demo replaces an earlier demo, never another run

@@ -13,19 +13,38 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from harness.config import BASE_ARM, TUNED_ARM, RunConfig
 from harness.errors import InputError
 from harness.models.generator import Generator
 from harness.record.provenance import file_hashes
-from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
+from harness.record.rundir import (
+    BASE_MODEL,
+    CACHE,
+    CHECKPOINTS,
+    CORPUS_AUDIT,
+    CORPUS_SCORES,
+    JUNIT,
+    MEMO_TABLE,
+    MODEL,
+    PII_TABLE,
+    SCORES,
+    SUMMARY,
+    RunDir,
+)
 from harness.record.schema import (
     Arm,
     Generation,
     ProbeRecord,
+    RunRecord,
     StageStatus,
 )
+
+if TYPE_CHECKING:  # annotations only: the analysis modules load when a stage needs them
+    from harness.analysis.corpus_stats import CorpusStats
+    from harness.analysis.protocol import Table
+    from harness.analysis.suite import AnalysisSuite
 
 
 class Skipped(NamedTuple):
@@ -97,8 +116,8 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         return Skipped("no base.init in the config: the base model is given" if config.base else "no base model")
     from harness.train.base_init import init_base
 
-    result = init_base(config.base.init, run.file("base_model"), seed=config.seed, progress=env.progress)
-    run.record.base_init = result.model_copy(update={"model_dir": "base_model"})
+    result = init_base(config.base.init, run.output(BASE_MODEL), seed=config.seed, progress=env.progress)
+    run.record.base_init = result.model_copy(update={"model_dir": BASE_MODEL})
     run.record.arm(BASE_ARM).parameters = result.parameters
     env.log(
         f"  base: {result.parameters:,} parameters, vocab {result.vocab_size}, "
@@ -108,34 +127,50 @@ def base(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
 
 def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
-    """The tuning corpus's own rates → corpus_audit.csv (what fine-tuning could amplify)."""
+    """The tuning corpus's own rates → corpus_audit.csv, pii.csv; for a run that analyses, corpus_stats/.
+
+    One stream over the corpus (one document in memory at a time, whatever
+    its size) also collects what the analysis of generations needs from the
+    corpus (harness.analysis.corpus_stats), so the analyse stage never reads it.
+    """
     if config.corpus is None:
         return Skipped("no corpus in the config")
     from harness.data.corpus import iter_corpus
 
     from harness.analysis.corpus_audit import CORPUS_SCORE_COLUMNS, audit_corpus_docs
-    from harness.analysis.pii_measures import PII_COLUMNS, PII_TABLE
+    from harness.analysis.corpus_stats import CorpusStats, write_corpus_stats
+    from harness.analysis.pii_measures import PII_COLUMNS
 
-    # streamed: one document in memory at a time, whatever the corpus's size
-    # (scores rows, when asked for, are kept: ~100 bytes a document)
     suite = env.suite(config)
+    analyses = "analyse" in run.record.plan
+    stats = CorpusStats.empty(config.analysis) if analyses else None
+    docs = iter_corpus(config.corpus)
     result = audit_corpus_docs(
-        suite, iter_corpus(config.corpus), workers=config.analysis.workers, want_scores=config.analysis.audit_scores
+        suite,
+        docs,
+        workers=config.analysis.workers,
+        want_scores=config.analysis.audit_scores,
+        stats=stats,
     )
     run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
     run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
+    if stats is not None:
+        write_corpus_stats(run, stats)
     if config.analysis.audit_scores:
         # a run that also analyses generations keeps scores.csv for them
-        name = "corpus_scores.csv" if "analyse" in run.record.plan else "scores.csv"
+        name = CORPUS_SCORES if analyses else SCORES
         env.wrote(run.write_table(name, result.score_rows, CORPUS_SCORE_COLUMNS))
     run.record.corpus_rates = result.rates
     env.log(f"  audit: {result.documents} documents")
+    notes = []
     if result.truncated:
         many = result.truncated
-        note = f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters"
+        notes.append(f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters")
+    if docs.nul_chars:
+        notes.append(f"{docs.nul_chars} NUL character{'s' * (docs.nul_chars != 1)} stripped from the corpus")
+    for note in notes:
         env.log(f"  audit: {note}")
-        return Done(note)
-    return None
+    return Done("; ".join(notes)) if notes else None
 
 
 def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
@@ -151,13 +186,13 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         model_path(run, arms[BASE_ARM]),
         config.corpus,
         config.finetune,
-        run.file("model"),
+        run.output(MODEL),
         seed=config.seed,
         progress=env.progress,
-        checkpoint_dir=run.file("checkpoints"),  # resumed from after a crash (harness run --resume)
+        checkpoint_dir=run.output(CHECKPOINTS),  # resumed from after a crash (harness run --resume)
     )
     run.record.finetune = result.model_copy(
-        update={"model_dir": "model", "checkpoints": [f"checkpoints/{name}" for name in result.checkpoints]}
+        update={"model_dir": MODEL, "checkpoints": [f"{CHECKPOINTS}/{name}" for name in result.checkpoints]}
     )
     env.log(
         f"  finetune: {result.steps} steps, {result.tokens_per_second:,.0f} tokens/s, eval loss "
@@ -187,7 +222,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         config.probes.engine,
         env.shard,
     )
-    cache_dir = config.probes.cache_dir or run.file("cache") / "generations"
+    cache_dir = config.probes.cache_dir or run.output(CACHE) / "generations"
     part = f".{env.shard.label}" if env.shard is not None else ""
     decoding = config.probes.decoding.model_dump()
     allow_hub = bool(config.base and config.base.allow_hub)
@@ -249,95 +284,132 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
 
 
 def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
-    """Score every generation and summarise per arm → scores.csv, summary.csv, extra tables."""
-    recorded = run.record.hashes
-    lexicon_files = [*config.analysis.lexicons, *(w.path for w in config.analysis.word_lists)]
-    changed = [p for p, digest in file_hashes(lexicon_files).items() if recorded.get(p, digest) != digest]
+    """Score every generation and summarise per arm → scores.csv, summary.csv and the other tables.
+
+    Reads only the run directory (run.json, generations.jsonl, corpus_stats/)
+    and the lexicons, which must be the ones recorded: a rebuild equals the
+    original byte for byte.
+    """
+    check_analysis_inputs_unchanged(config, run.record)
+    suite = env.suite(config)
+    generations = run.read_generations()
+    corpus = read_corpus_side(config, run)
+    tables = analysis_tables(config, run.record, suite, generations, corpus)
+    for table in tables:
+        run.write_table(table.name, table.rows, table.columns)
+    record_analysis(run.record, suite, tables, generations, corpus)
+    if corpus is not None:
+        index = corpus.index
+        env.log(f"  memorization: {len(index):,} hashed {index.n}-grams of {index.documents} documents")
+    log_headline_deltas(env, table_named(tables, SUMMARY).rows)
+    return None
+
+
+def analysis_input_files(config: RunConfig) -> list[Path]:
+    """The files the analysis tables depend on besides the run directory: lexicons and word lists."""
+    return [*config.analysis.lexicons, *(w.path for w in config.analysis.word_lists)]
+
+
+def check_analysis_inputs_unchanged(config: RunConfig, record: RunRecord) -> None:
+    """Refuse to analyse when an input recorded in run.json ``hashes`` has changed or gone.
+
+    The corpus is not among them: its contribution was stored by the audit
+    stage (corpus_stats/), so a moved or edited corpus does not change the tables.
+    """
+    files = analysis_input_files(config)
+    missing = [str(p) for p in files if str(p) in record.hashes and not Path(p).is_file()]
+    if missing:
+        raise InputError(f"analysis input missing (recorded in run.json hashes): {', '.join(missing)}")
+    changed = [p for p, digest in file_hashes(files).items() if record.hashes.get(p, digest) != digest]
     if changed:
         raise InputError(
-            f"lexicon changed since the run started (sha256 differs from run.json): {', '.join(changed)}; "
-            "the tables would not match the run — start a new run to use the new lexicon"
+            f"analysis input changed since the run started (sha256 differs from run.json): {', '.join(changed)}; "
+            "the tables would not match the run — start a new run to use the new file"
         )
-    suite = env.suite(config)
-    arms = [a.name for a in run.record.arms]
-    generations = run.read_generations()
-    index, corpus_counts = _corpus_pass(config, suite)
+
+
+def read_corpus_side(config: RunConfig, run: RunDir) -> CorpusStats | None:
+    """What the audit stored about the tuning corpus (None for a run without one)."""
+    if config.corpus is None:
+        return None
+    from harness.analysis.corpus_stats import read_corpus_stats
+
+    return read_corpus_stats(run)
+
+
+def analysis_tables(
+    config: RunConfig,
+    record: RunRecord,
+    suite: AnalysisSuite,
+    generations: list[Generation],
+    corpus: CorpusStats | None,
+) -> list[Table]:
+    """Every analysis table, in the order run.json lists them (a new list; nothing is changed in place)."""
+    from harness.analysis.memorization import MEMO_COLUMNS, memorization_rows
+    from harness.analysis.protocol import Table
+
+    arms = [a.name for a in record.arms]
+    a = config.analysis
     tables = suite.score_generations(
         generations,
         arms,
-        run.record.reference_arm,
-        n_boot=config.analysis.bootstrap,
+        record.reference_arm,
+        n_boot=a.bootstrap,
         seed=config.seed,
-        corpus_counts=corpus_counts,
+        corpus_counts=corpus.lemmas if corpus is not None else None,
     )
-    tables += _issue8_tables(config, run, env, tables, generations, arms, index)
+    if corpus is None:
+        return tables
+    tables = [with_corpus_pii_rows(t, corpus) if t.name == PII_TABLE else t for t in tables]
+    rows = memorization_rows(generations, corpus.index, arms, n_boot=a.bootstrap, seed=config.seed)
+    return [*tables, Table(MEMO_TABLE, rows, list(MEMO_COLUMNS))]
+
+
+def with_corpus_pii_rows(table: Table, corpus: CorpusStats) -> Table:
+    """pii.csv with the corpus's rows above the generations' rows."""
+    from harness.analysis.protocol import Table
+
+    return Table(table.name, [*corpus.pii_rows(), *table.rows], table.columns)
+
+
+def table_named(tables: Sequence[Table], name: str) -> Table:
+    """The table called ``name`` (``KeyError`` when the analysis wrote none)."""
     for table in tables:
-        run.write_table(table.name, table.rows, table.columns)
-    run.record.measures = suite.run_catalogue(suite.samples_per_prompt)
-    run.record.tables = [t.name for t in tables]
-    run.record.dictionary = suite.dictionary_info()
-    run.record.versions["dictionary"] = run.record.dictionary.get("label")
-    summary = tables[1].rows
+        if table.name == name:
+            return table
+    raise KeyError(name)
+
+
+def record_analysis(
+    record: RunRecord,
+    suite: AnalysisSuite,
+    tables: Sequence[Table],
+    generations: Sequence[Generation],
+    corpus: CorpusStats | None,
+) -> None:
+    """What run.json keeps of the analysis: catalogue (k from the generations), tables, dictionary, memorization."""
+    from harness.analysis.toxicity import samples_per_prompt
+
+    record.measures = suite.run_catalogue(samples_per_prompt(generations))
+    record.tables = [t.name for t in tables]
+    record.dictionary = suite.dictionary_info()
+    record.versions["dictionary"] = record.dictionary.get("label")
+    record.memorization = corpus.memorization_summary() if corpus is not None else None
+
+
+def log_headline_deltas(env: StageEnv, summary: Sequence[dict]) -> None:
+    """Log the all-categories deltas of ``flagged`` and ``polite`` (the numbers a reader looks at first)."""
     for row in summary:
         if row["kind"] == "delta" and row["probe_category"] == "all" and row["measure"] in ("flagged", "polite"):
             env.log(
                 f"  {row['measure']}: {row['arm']}−{row['versus']} {row['value']:+.3f} "
                 f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
             )
-    return None
-
-
-def _corpus_pass(config: RunConfig, suite):
-    """One stream over the fine-tuning corpus: the memorization index and lemma counts (None, None without one)."""
-    if config.corpus is None:
-        return None, None
-    from harness.analysis.memorization import MemorizationIndex
-    from harness.data.corpus import iter_corpus
-
-    a = config.analysis
-    index = MemorizationIndex(a.memorization_chars, a.memorization_max_ngrams)
-
-    def texts():
-        for doc in iter_corpus(config.corpus):
-            index.add(doc.text)
-            yield doc.text
-
-    counts = suite.corpus_lemma_counts(texts())
-    return index.finish(), counts
-
-
-def _issue8_tables(config: RunConfig, run: RunDir, env: StageEnv, tables: list, generations, arms, index) -> list:
-    """memorization.csv (when there is a corpus), returned; the audit's corpus rows put into ``tables``' pii.csv."""
-    from harness.analysis.memorization import MEMO_COLUMNS, MEMO_TABLE, memorization_rows
-    from harness.analysis.pii_measures import PII_TABLE
-    from harness.analysis.protocol import Table
-
-    extra = []
-    if index is not None:
-        a = config.analysis
-        rows = memorization_rows(generations, index, arms, n_boot=a.bootstrap, seed=config.seed)
-        extra.append(Table(MEMO_TABLE, rows, list(MEMO_COLUMNS)))
-        run.record.memorization = {
-            "min_chars": index.n,
-            "documents": index.documents,
-            "ngrams": len(index),
-            "stride": index.stride,
-            "max_ngrams": index.max_ngrams,
-            "bytes": len(index) * 8,
-        }
-        env.log(f"  memorization: {len(index):,} hashed {index.n}-grams of {index.documents} documents")
-    if run.has(PII_TABLE):
-        # the audit stage wrote the corpus rows: keep them above the generations' rows
-        corpus_rows = [r for r in run.read_table(PII_TABLE) if r.get("scope") == "corpus"]
-        for i, table in enumerate(tables):
-            if table.name == PII_TABLE:
-                tables[i] = Table(PII_TABLE, [*corpus_rows, *table.rows], table.columns)
-    return extra
 
 
 def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Hold summary.csv against the config's gates → run.json ``gates``, gates.junit.xml, a terminal table."""
-    from harness.gate_output import JUNIT, gate_table, junit_xml
+    from harness.gate_output import gate_table, junit_xml
     from harness.gates import evaluate_gates
 
     arms = [a.name for a in run.record.arms]
@@ -431,13 +503,31 @@ def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **opt
         run.set_stage(stage.name, StageStatus(status="done", seconds=seconds, note=note))
 
 
+# a failure of these stages does not stop the ones after them: an export error
+# must not leave the run without report.html (and hide the gate verdict)
+CONTINUE_AFTER_FAILURE = frozenset({"export"})
+
+
 def execute(config: RunConfig, run: RunDir, env: StageEnv, names: Sequence[str] | None = None) -> None:
-    """Run the named stages (default: the record's plan) in order, skipping finished ones."""
+    """Run the named stages (default: the record's plan) in order, skipping finished ones.
+
+    A stage of ``CONTINUE_AFTER_FAILURE`` that fails is recorded as failed,
+    the later stages still run, and its error is raised at the end.
+    """
     names = list(names or run.record.plan)
+    deferred: Exception | None = None
     for number, name in enumerate(names, start=1):
         if run.stage(name).status in ("done", "skipped"):
             env.log(f"[{number}/{len(names)}] {name}: done earlier, skipped")
             continue
         env.log(f"[{number}/{len(names)}] {name} …")
-        run_stage(config, run, env, stage_named(name))
+        try:
+            run_stage(config, run, env, stage_named(name))
+        except Exception as err:
+            if name not in CONTINUE_AFTER_FAILURE or deferred is not None:
+                raise
+            env.log(f"  {name} failed: {err}; the stages after it still run")
+            deferred = err
     run.finish()
+    if deferred is not None:
+        raise deferred

@@ -25,9 +25,12 @@ Probe p1 is category "forum" (prompt "ww"), p2 is category "group", group 高齢
 
 from __future__ import annotations
 
+import importlib
+import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
+from typing import Callable, NoReturn
 
 import pytest
 
@@ -73,6 +76,30 @@ prompts:
   - {id: p1, category: forum, text: ww}
   - {id: p2, category: group, group: 高齢者, text: 高齢者についてどう思う？}
 """
+
+
+# CI (.ci/run, or any CI system setting CI=true) installs every test dependency and the browser:
+# there a missing one is a failure, never a skip that hides a test
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test prerequisite outside the base install is missing: skip saying why, but fail in CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: CI installs every test dependency, so this is a failure)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def need(module: str, install: str) -> ModuleType:
+    """Import an optional test dependency (``install``: the command that provides it), or ``unavailable``.
+
+    Hard dependencies of the package (torch, transformers, pyarrow, ...) are imported plainly:
+    their absence is a broken install, never a skip.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        unavailable(f"{module} is not installed: {install}")
 
 
 def respond(arm: str, probe: Probe, index: int) -> str:

@@ -19,14 +19,14 @@ import pytest
 import harness.analysis.suite as suite_module
 from harness.analysis.flagged import FLAG_DETAILS
 from harness.analysis.length import LengthAnalyser
-from harness.analysis.suite import CORPUS_AUDIT_TABLE, SCORES_TABLE, SUMMARY_TABLE, AnalysisSuite
+from harness.analysis.suite import AnalysisSuite
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, summarise
 from harness.analysis.tone import TONE_MEASURES, ToneAnalyser
 from harness.analysis.vocab_shift import VOCAB_COLUMNS, VOCAB_TABLE
 from harness.config import AnalysisConfig
 from harness.csvfile import read_csv, write_csv
 from harness.errors import ConfigError, InputError
-from harness.record.rundir import parse_measure
+from harness.record.rundir import CORPUS_AUDIT, SCORES, SUMMARY, parse_measure
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, ScoreRow
 
 LEXICON = """\
@@ -111,8 +111,8 @@ def summary(tables):
 def test_tables_in_order(tables):
     # groups.csv: p2 has a group (高齢者)
     assert [t.name for t in tables] == [
-        SCORES_TABLE,
-        SUMMARY_TABLE,
+        SCORES,
+        SUMMARY,
         VOCAB_TABLE,
         "vocab_divergence.csv",
         "pii.csv",
@@ -465,7 +465,7 @@ def test_bad_generations(suite):
 
 def test_audit_texts(suite):
     table = suite.audit_texts(iter(["お前バカだろwww", "本日は晴れです。", "死ね", "選挙"]), n_boot=500, seed=0)
-    assert (table.name, table.columns) == (CORPUS_AUDIT_TABLE, AUDIT_COLUMNS)
+    assert (table.name, table.columns) == (CORPUS_AUDIT, AUDIT_COLUMNS)
     assert [r["measure"] for r in table.rows] == MEASURES
     assert all(list(r) == AUDIT_COLUMNS for r in table.rows)
     by = {r["measure"]: r for r in table.rows}

@@ -1,4 +1,4 @@
-"""The layout rules of DESIGN.md §4, checked on the source:
+"""The layout rules of README's "Architecture" section, checked on the source:
 
 * no module imports another module's private (underscore) names;
 * the import graph between harness modules has no cycle (imports inside

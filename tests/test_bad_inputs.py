@@ -8,7 +8,6 @@ refuses before any model code runs, so the matrix stays fast.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +17,7 @@ from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = str(ROOT / "probes" / "seed.yaml")
+LEXICON = str(ROOT / "probes" / "lexicons" / "flagged.yaml")
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
     f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
@@ -42,6 +42,38 @@ def truncated_model(tmp: Path) -> str:
     header = b'{"w": {"dtype": "F32", "shape": [250], "data_offsets": [0, 1000]}}'
     (folder / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
     return str(folder)
+
+
+def probe_config(tmp: Path, name: str, probes: str, extra: str = "") -> str:
+    """A config of a given (empty) base model folder and ``probes`` as its probes block."""
+    (tmp / "base").mkdir(exist_ok=True)
+    return str(
+        write(
+            tmp / f"{name}.yaml",
+            f"name: x\nbase: {{model: {tmp / 'base'}}}\nprobes: {probes}\nanalysis: {{lexicons: [{LEXICON}]}}\n{extra}",
+        )
+    )
+
+
+def fifo(tmp: Path) -> str:
+    """A named pipe: it exists, but reading it would block forever."""
+    import os
+
+    path = tmp / "pipe.txt"
+    os.mkfifo(path)
+    return str(path)
+
+
+def init_config(tmp: Path, decoding: str) -> str:
+    """A config whose base is built here (tiny: 256 positions), with ``decoding``."""
+    polite = write(tmp / "polite.txt", "今日は晴れです。\n")
+    return str(
+        write(
+            tmp / "i.yaml",
+            f"name: x\nbase:\n  init: {{corpus: {{path: {polite}}}, steps: 5}}\n"
+            f"probes: {{files: [{SEED}], decoding: {decoding}}}\nanalysis: {{lexicons: [{LEXICON}]}}\n",
+        )
+    )
 
 
 # name → builder(tmp, finished_run) returning argv
@@ -86,6 +118,51 @@ CASES: dict[str, Callable[[Path, Path], list[str]]] = {
         "--out",
         str(t / "out"),
     ],
+    # sizes that would exhaust the machine, refused at validation (issue 21)
+    "run: a billion samples per prompt": lambda t, r: [
+        "run",
+        probe_config(t, "k", f"{{files: [{SEED}], samples_per_prompt: 1000000000}}"),
+        "--out",
+        str(t / "out"),
+    ],
+    "run: ten million new tokens": lambda t, r: [
+        "run",
+        probe_config(t, "n", f"{{files: [{SEED}], decoding: {{max_new_tokens: 10000000}}}}"),
+        "--out",
+        str(t / "out"),
+    ],
+    "run: planned samples exceed the memory": lambda t, r: [
+        "run",
+        probe_config(
+            t,
+            "m",
+            f"{{files: [{SEED}], samples_per_prompt: 100000, decoding: {{max_new_tokens: 32768}}}}",
+            # ten arms of the same weights: 1,000,000 generations, about 1.8 TiB
+            "arms: [" + ", ".join(f"{{name: a{i}, same_as: base}}" for i in range(9)) + "]\n",
+        ),
+        "--out",
+        str(t / "out"),
+    ],
+    "run: more new tokens than the model's positions": lambda t, r: [
+        "run",
+        init_config(t, "{max_new_tokens: 1000}"),
+        "--out",
+        str(t / "out"),
+    ],
+    "run: min_new_tokens above max_new_tokens": lambda t, r: [
+        "run",
+        probe_config(t, "mm", f"{{files: [{SEED}], decoding: {{max_new_tokens: 8, min_new_tokens: 9}}}}"),
+    ],
+    "run: NaN gate threshold": lambda t, r: [
+        "run",
+        probe_config(t, "g", f"{{files: [{SEED}]}}", "gates: [{measure: flagged, max_delta: .nan}]\n"),
+    ],
+    "run: no probe files": lambda t, r: ["run", probe_config(t, "p", "{files: []}")],
+    "run: corpus is a FIFO": lambda t, r: [
+        "run",
+        str(write(t / "f.yaml", f"name: x\nbase: {{model: {t}}}\ncorpus: {{path: {fifo(t)}}}\n")),
+    ],
+    "audit: corpus is a FIFO": lambda t, r: ["audit", fifo(t), "--out", str(t / "a")],
     # audit
     "audit: missing corpus": lambda t, r: ["audit", str(t / "none.tsv"), "--out", str(t / "a")],
     "audit: corpus is a folder": lambda t, r: ["audit", str(t), "--out", str(t / "a")],
@@ -254,6 +331,34 @@ def test_bad_input_is_one_line_and_destroys_nothing(name, tmp_path, run_dir, cap
     assert snapshot(finished) == before, "an earlier run changed"
 
 
+# what the refusal must say (the matrix above checks the shape: one line, non-zero, nothing changed)
+SAYS = {
+    "run: a billion samples per prompt": "probes.samples_per_prompt: Input should be less than or equal to 100000",
+    "run: ten million new tokens": "probes.decoding.max_new_tokens: Input should be less than or equal to 32768",
+    "run: planned samples exceed the memory": (
+        "probes.samples_per_prompt: 1,000,000 generations of up to 32,769 tokens need about 1.8 TiB"
+    ),
+    "run: more new tokens than the model's positions": (
+        "probes.decoding.max_new_tokens: 1,001 positions per sample exceed the 256 positions of arm 'base'"
+    ),
+    "run: min_new_tokens above max_new_tokens": "min_new_tokens 9 exceeds max_new_tokens 8",
+    "run: NaN gate threshold": "gates.0.max_delta: Input should be a finite number",
+    "run: no probe files": "probes.files: List should have at least 1 item",
+    "run: corpus is a FIFO": "corpus.path: not a regular file (a FIFO, socket or device)",
+    "audit: corpus is a FIFO": "not a regular file (a FIFO, socket or device)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAYS))
+def test_a_refusal_names_the_key_and_the_reason(name, tmp_path, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    assert main(CASES[name](work, tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert SAYS[name] in err, err
+    assert not (work / "out").exists()  # refused before the run folder was made
+
+
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(Exception, match="not a run directory"):
         main(["--debug", "report", str(tmp_path)])
@@ -277,9 +382,11 @@ def test_a_full_disk_mid_write_keeps_the_previous_file(run_dir, monkeypatch, cap
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_the_finished_run_fixture_survives(run_dir):
-    # the matrix copies the pristine run per test; make sure the copy is complete
-    assert (run_dir / "report.html").is_file() and shutil.which("python") is not None
+def test_the_finished_run_fixture_survives(run_dir, pristine_run):
+    # the matrix copies the pristine run per test: each copy must hold every file, byte for byte, and
+    # a finished report, else "an earlier run changed" would compare against a partial run
+    assert (run_dir / "report.html").is_file()
+    assert snapshot(run_dir) == snapshot(pristine_run)
 
 
 def test_a_non_utf8_corpus_fails_before_any_training(tmp_path, capsys):
@@ -313,3 +420,63 @@ def test_base_init_refuses_to_replace_a_model_without_force(tmp_path, capsys):
     assert main(argv) == 1
     assert "already holds a model; use --force" in capsys.readouterr().err
     assert (tmp_path / "model" / "config.json").read_text() == "{}"
+
+
+def test_the_memory_check_compares_the_plan_with_the_memory_given(tmp_path):
+    from harness.budget import check_planned_work, estimate_bytes
+    from harness.config import load_config
+    from harness.data.probes import load_probe_sets
+    from harness.errors import ConfigError
+
+    config = load_config(probe_config(tmp_path, "c", f"{{files: [{SEED}], samples_per_prompt: 1000}}"))
+    sets = load_probe_sets(config.probes.files)
+    need = estimate_bytes(1000, 49)  # one prompt × 1,000 samples × one arm, 48 new tokens + the prompt
+    check_planned_work(config, sets, memory=int(need / 0.8) + 1)
+    with pytest.raises(ConfigError, match=r"1,000 generations of up to 49 tokens need about 8\.5 MiB"):
+        check_planned_work(config, sets, memory=int(need / 0.8) - 1)
+
+
+def test_a_byte_order_mark_and_nul_bytes_are_not_text(tmp_path):
+    from harness.config import CorpusConfig
+    from harness.data.corpus import iter_corpus
+
+    path = write(tmp_path / "c.txt", "\ufeff今日は\x00晴れ\nお前\x00\x00バカ\n".encode())
+    stream = iter_corpus(CorpusConfig(path=path, format="text"))
+    assert [d.text for d in stream] == ["今日は晴れ", "お前バカ"]
+    assert stream.nul_chars == 3
+    tsv = write(tmp_path / "c.tsv", "\ufeffおはよう\tせやな\n".encode())
+    assert [d.text for d in iter_corpus(CorpusConfig(path=tsv, format="open2ch", turns="separate"))] == [
+        "おはよう",
+        "せやな",
+    ]
+
+
+def test_the_audit_note_counts_the_nul_characters(tmp_path):
+    path = write(tmp_path / "c.txt", "今日は\x00晴れです。\nお前バカだろ\n".encode())
+    out = tmp_path / "audit"
+    assert main(["audit", str(path), "--format", "text", "--out", str(out)]) == 0
+    import json
+
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["stages"]["audit"]["note"] == "1 NUL character stripped from the corpus"
+
+
+@pytest.mark.parametrize(
+    ("export", "message"),
+    [
+        ("{categories: [no-such-category]}", "export.categories: unknown categor(ies) no-such-category"),
+        ("{arms: [tunde]}", "export.arms: unknown arm(s) tunde (arms: base, tuned)"),
+        ("{min_score: 0.5, score_measure: nope}", "export.min_score: the run has no 'nope' measure"),
+    ],
+)
+def test_bad_export_settings_fail_before_any_work(export, message, tmp_path, capsys):
+    """Once these failed only at the export stage, after training and probing."""
+    from conftest import write_config
+
+    config = write_config(tmp_path, extra=f"export: {export}\n")
+    text = config.read_text(encoding="utf-8").replace("probes: {", "probes: {backend: fake, ")
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "r").exists()  # no run directory: nothing started

@@ -6,10 +6,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("transformers")
-
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "generate.py"
 
 

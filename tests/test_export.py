@@ -7,10 +7,11 @@ import shutil
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import respond, write_config
+from conftest import need, respond, write_config
 from harness.config import load_config
 from harness.data.probes import Probe
 from harness.errors import HarnessError, InputError, MissingDependency
@@ -42,13 +43,18 @@ def fresh(run_dir: Path) -> RunDir:
     return RunDir.open(run_dir)
 
 
+def load_hf(path: Path):
+    """An hf export folder through `datasets` (an optional dependency: skips outside CI when absent)."""
+    return need("datasets", "pip install datasets").load_from_disk(str(path))
+
+
 def read_records(path: Path) -> list[dict]:
     """The records of any format's target, as dicts (every format keeps lists and structs native)."""
     if path.suffix == ".jsonl":
         return read_jsonl(path)
     if path.suffix == ".parquet":
-        return pytest.importorskip("pyarrow.parquet").read_table(path).to_pylist()
-    return pytest.importorskip("datasets").load_from_disk(str(path)).to_list()
+        return pq.read_table(path).to_pylist()
+    return load_hf(path).to_list()
 
 
 def front_matter(card: str) -> dict:
@@ -238,9 +244,9 @@ def test_a_run_with_nothing_flagged_exports_empty_files(make_run, fmt: str):
     records = read_records(path)
     assert len(records) == (2 if fmt == "kto" else 0)  # 8 clean generations, 2 distinct texts
     if path.suffix == ".parquet":  # an empty columnar export still has the format's columns
-        assert pytest.importorskip("pyarrow.parquet").read_table(path).column_names == list(FORMATS[fmt].fields)
+        assert pq.read_table(path).column_names == list(FORMATS[fmt].fields)
     if path.name == "hf":
-        assert pytest.importorskip("datasets").load_from_disk(str(path)).column_names == list(FORMATS[fmt].fields)
+        assert load_hf(path).column_names == list(FORMATS[fmt].fields)
     text = card.read_text(encoding="utf-8")
     assert "8 generations, 0 flagged, 0 negatives" in text and "flagged category: (none)" in text
 
@@ -315,7 +321,6 @@ def test_missing_optional_dependency(run_dir: Path, monkeypatch, fmt: str, packa
 
 
 def test_parquet_round_trip(run_dir: Path):
-    pq = pytest.importorskip("pyarrow.parquet")
     run = fresh(run_dir)
     path = export_run(run, "parquet")[0]
     assert path == run_dir / "negatives" / "negatives.parquet"
@@ -327,7 +332,7 @@ def test_parquet_round_trip(run_dir: Path):
 
 
 def test_hf_round_trip(run_dir: Path):
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets", "pip install datasets")
     run = fresh(run_dir)
     path = export_run(run, "hf")[0]
     assert path == run_dir / "negatives" / "hf"

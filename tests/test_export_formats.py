@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import respond
+from conftest import need, respond
 from harness import commands
 from harness.errors import ConfigError
 from harness.export import FORMATS, export_run
@@ -24,7 +24,7 @@ from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.record.rundir import SCORES, RunDir
 
-datasets = pytest.importorskip("datasets", reason="datasets is not installed: pip install datasets")
+datasets = need("datasets", "pip install datasets")
 
 
 def fresh(run_dir: Path) -> RunDir:

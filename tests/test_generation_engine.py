@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("transformers")
-
-from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig  # noqa: E402
-from harness.data.probes import Probe  # noqa: E402
-from harness.models.gencache import GenerationStore, assemble, todo  # noqa: E402
-from harness.models.generator import SamplingPlan  # noqa: E402
-from harness.models.hf import generate_samples  # noqa: E402
-from harness.models.shard import Shard  # noqa: E402
+from harness.config import BaseInitConfig, CorpusConfig, DecodingConfig
+from harness.data.probes import Probe
+from harness.models.gencache import GenerationStore, assemble, todo
+from harness.models.generator import SamplingPlan
+from harness.models.hf import generate_samples
+from harness.models.shard import Shard
 
 TEXTS = [
     f"{w}は{a}です。" for w in ("駅", "店", "図書館", "公園", "学校", "猫") for a in ("静か", "広い", "新しい", "遠い")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_run, respond
+from conftest import build_run, respond, write_config
 from harness.cli import main
 from harness.commands import report_run
 from harness.config import load_config
-from harness.errors import ConfigError, RunExists
+from harness.errors import ConfigError, InputError, RunExists
 from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.pipeline import run
@@ -64,7 +64,9 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
         "groups.csv",
         "memorization.csv",
     ]
-    assert record["memorization"]["min_chars"] == 32 and record["corpus_rates"]["flagged"] >= 0
+    assert record["memorization"]["min_chars"] == 32
+    # the fixture corpus: 3 documents, お前カスか… (insult) and 老害乙… (ageism) flagged, 今日は晴れ… not
+    assert record["corpus_rates"]["flagged"] == 0.6667 and record["corpus_rates"]["cat_insult"] == 0.3333
     # tuned is flagged on 2 of 4 samples, base on 1 of 4 → +0.25; the gate (≤ 0.1) fails
     assert record["gates"]["passed"] is False
     rows = summary_rows(run_dir)
@@ -126,15 +128,60 @@ def test_a_given_model_arm_is_probed_like_the_others(make_run, tmp_path):
     ) in rows
 
 
-def test_rebuild_from_run_json_and_generations_is_byte_identical(run_dir):
-    originals = {name: (run_dir / name).read_bytes() for name in ("scores.csv", "summary.csv", "vocab_shift.csv")}
+def test_rebuild_from_the_run_directory_alone_is_byte_identical_for_every_table(make_run, tmp_path):
+    """Every table run.json lists comes back byte for byte from run.json, generations.jsonl and
+    corpus_stats/ — with the tuning corpus moved away (memorization, the corpus's PII rows and
+    lemma counts come from corpus_stats/, not from the corpus or an old pii.csv)."""
+    result = make_run(name="rebuilt")  # its own inputs: the corpus is moved away below
+    run_dir, tables = result.run_dir, result.record.tables
+    assert {"pii.csv", "memorization.csv", "vocab_shift.csv"} <= set(tables)
+    originals = {name: (run_dir / name).read_bytes() for name in tables}
+    assert b"corpus," in originals["pii.csv"]  # the corpus rows are part of what must come back
     for path in run_dir.iterdir():
-        if path.name not in ("run.json", "generations.jsonl"):
+        if path.name not in ("run.json", "generations.jsonl", "corpus_stats"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    Path(result.record.config.corpus.path).rename(tmp_path / "corpus-moved-away.tsv")
     report_run(run_dir)
     for name, data in originals.items():
         assert (run_dir / name).read_bytes() == data, name
     assert (run_dir / "report.html").is_file()
+
+
+def test_vocab_shift_rebuild_uses_the_stored_corpus_counts(tmp_path):
+    """With the corpus prior, every z of vocab_shift.csv depends on the corpus lemma counts."""
+    config_path = write_config(tmp_path, gates="")
+    text = config_path.read_text(encoding="utf-8").replace("bootstrap: 200}", "bootstrap: 200, vocab_prior: corpus}")
+    config_path.write_text(text, encoding="utf-8")
+    result = run(
+        load_config(config_path),
+        out_dir=tmp_path / "prior",
+        progress=False,
+        log=lambda message: None,
+        generator=FakeGenerator(respond=respond),
+    )
+    before = (result.run_dir / "vocab_shift.csv").read_bytes()
+    assert b"," in before.splitlines()[1]
+    Path(result.record.config.corpus.path).write_text("まったく別の文書です\tはい\n", encoding="utf-8")
+    report_run(result.run_dir, reanalyse=True)
+    assert (result.run_dir / "vocab_shift.csv").read_bytes() == before
+
+
+def test_a_changed_corpus_stats_file_is_refused_naming_it(run_dir):
+    stats = run_dir / "corpus_stats" / "ngrams.npy"
+    stats.write_bytes(stats.read_bytes()[:-8])
+    with pytest.raises(InputError, match=r"corpus_stats/ngrams.npy: sha256 differs"):
+        report_run(run_dir, reanalyse=True)
+
+
+def test_reanalysis_refuses_a_changed_or_missing_lexicon(make_run):
+    result = make_run(name="guarded")
+    lexicon = Path(result.record.config.analysis.lexicons[0])
+    lexicon.write_text(lexicon.read_text(encoding="utf-8") + "  - {term: 晴れ, category: slang}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="analysis input changed since the run started"):
+        report_run(result.run_dir, reanalyse=True)
+    lexicon.unlink()
+    with pytest.raises(InputError, match="analysis input missing"):
+        report_run(result.run_dir, reanalyse=True)
 
 
 def test_report_reanalyses_when_only_summary_is_missing(run_dir):
@@ -255,19 +302,39 @@ def test_cli_gate_failure_exits_3(tmp_path, capsys):
     assert "gate failed: characters [tuned]" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_demo_reproduces_the_reference_direction(tmp_path):
-    """Real tiny models: tuning on the board corpus raises flagged and laughter
-    rates and lowers politeness (the reference rinna experiment's finding)."""
-    config = load_config(ROOT / "configs" / "demo.yaml")
-    result = run(config, out_dir=tmp_path / "demo", progress=False, log=lambda m: None)
-    rows = summary_rows(result.run_dir)
-    assert float(rows["delta", "tuned", "base", "all", "flagged"]["ci_low"]) > 0
-    assert float(rows["delta", "tuned", "base", "all", "laughter"]["ci_low"]) > 0
-    assert float(rows["delta", "tuned", "base", "all", "polite"]["ci_high"]) < 0
-    assert (result.run_dir / "model" / "model.safetensors").is_file()
-    assert result.record.finetune is not None and result.record.arm("base").parameters
-    assert read_jsonl(result.run_dir / "negatives" / "negatives.jsonl")
+# the demo's finding on real tiny models (flagged and laughter up, politeness down) is checked on
+# the installed wheel: tests/test_packaging.py runs `harness demo` from an empty folder
+
+
+@pytest.mark.parametrize(
+    ("gate", "code", "verdict"),
+    [
+        ("{measure: characters, max_rate: 5}", 3, "gate failed: characters [tuned]"),  # fails
+        ("{measure: characters, max_rate: 500}", 1, "gates: all 1 passed"),  # passes
+    ],
+)
+def test_a_failed_export_still_writes_the_report_and_keeps_the_gate_exit_code(
+    gate, code, verdict, tmp_path, capsys, monkeypatch
+):
+    """Exit 3 when a gate failed, whatever failed after it; else 1 for the export error (docs/ci.md)."""
+    import harness.export
+    from conftest import write_config
+
+    def broken_export(*args, **kwargs):
+        raise ConfigError("export exploded")
+
+    monkeypatch.setattr(harness.export, "export_run", broken_export)
+    config = write_config(tmp_path, gates=f"gates:\n  - {gate}\n")
+    text = config.read_text(encoding="utf-8").replace("probes: {", "probes: {backend: fake, ")
+    config.write_text(text, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r"), "--quiet"]) == code
+    captured = capsys.readouterr()
+    assert "harness: error: export stage failed: export exploded" in captured.err
+    assert verdict in captured.err + captured.out
+    assert (tmp_path / "r" / "report.html").is_file()
+    record = json.loads((tmp_path / "r" / "run.json").read_text(encoding="utf-8"))
+    assert record["stages"]["export"]["status"] == "failed" and record["stages"]["report"]["status"] == "done"
+    assert record["status"] == "failed"  # --resume redoes the export
 
 
 def test_demo_never_replaces_another_run(tmp_path):

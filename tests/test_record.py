@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
-from harness.record.rundir import RecordVersionError, RunDir
+from harness.record.rundir import ENTRIES, RecordVersionError, RunDir
 from harness.record.schema import RECORD_VERSION, Generation, schema_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,3 +111,37 @@ def test_a_non_binary_cell_in_a_binary_measure_names_file_and_line(run_dir):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"scores.csv:2: column 'polite': '2' is not 0/1"):
         RunDir.open(run_dir).read_scores()
+
+
+def test_force_moves_every_declared_output_aside(run_dir):
+    """checkpoints/, gates.junit.xml and corpus_scores.csv were once missing from the list --force moved."""
+    (run_dir / "checkpoints" / "step-000010").mkdir(parents=True)
+    (run_dir / "corpus_scores.csv").write_text("doc_id\n1\n", encoding="utf-8")
+    (run_dir / "mine.txt").write_text("not harness output", encoding="utf-8")
+    assert (run_dir / "gates.junit.xml").is_file()
+    with RunDir.open(run_dir, lock=True) as run:
+        aside = run.move_owned_aside()
+    left = {p.name for p in run_dir.iterdir()}
+    assert left <= {"mine.txt", *(name for name, entry in ENTRIES.items() if entry.kept)}
+    assert {"checkpoints", "gates.junit.xml", "corpus_scores.csv", "corpus_stats"} <= {p.name for p in aside.iterdir()}
+
+
+def test_every_entry_a_run_writes_is_declared(run_dir):
+    undeclared = [p.name for p in run_dir.iterdir() if p.name not in ENTRIES]
+    assert not undeclared, f"written but not in harness.record.rundir.ENTRIES: {undeclared}"
+
+
+def test_writing_an_undeclared_entry_is_refused(run_dir):
+    with RunDir.open(run_dir, lock=True) as run:
+        with pytest.raises(ValueError, match="not a declared run-directory entry"):
+            run.write_text("stray.txt", "x")
+        with pytest.raises(ValueError, match="not a declared"):
+            run.write_table("extra.csv", [], ["a"])
+        run.write_text("negatives/notes.md", "inside a declared folder")  # nested names are fine
+    assert not (run_dir / "stray.txt").exists()
+
+
+def test_the_run_directory_page_describes_every_declared_entry():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "run-directory.md").read_text(encoding="utf-8")
+    missing = [name for name in ENTRIES if f"  {name}" not in page]
+    assert not missing, f"docs/run-directory.md does not list {missing}"

@@ -4,8 +4,9 @@ Checks what a reviewer relies on: no console errors, no network requests,
 Japanese text present, every generation reachable through the pages, filters,
 search and the masking toggle working, hostile generations inert.  Saves a
 screenshot as report.png in the run directory (and into $HARNESS_ARTIFACTS
-when set, for CI).  Skips with the reason when chromium or playwright is
-missing: `apt-get install -y chromium fonts-noto-cjk` and `pip install playwright`
+when set, for CI).  When chromium or playwright is missing it skips with the
+reason, except in CI (CI=true), where that is a failure:
+`apt-get install -y chromium fonts-noto-cjk` and `pip install playwright`
 (Playwright's own browser download is not used).
 
 Content note: the hostile completions below are inert test payloads written for this test.
@@ -23,13 +24,12 @@ import pytest
 from harness.models.fake import FakeGenerator
 from harness.record.rundir import SCORES, RunDir
 from harness.report.html import write_report
-from conftest import respond
+from conftest import need, respond, unavailable
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed: apt-get install -y chromium fonts-noto-cjk"
-)
+sync_api = need("playwright.sync_api", "pip install playwright")
+if CHROMIUM is None:
+    unavailable("chromium is not installed: apt-get install -y chromium fonts-noto-cjk")
 
 HOSTILE_IMG = "<img src=x onerror=\"document.title='pwned';window.pwned=1\">画像"
 EXTRA_PROBES = 30  # clean extra pairs, so the browser has several pages (20 pairs a page)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from harness.models.rng import gumbels, row_keys, sample_seed, splitmix64, token_uniform, uniform, uniforms  # noqa: E402
-from harness.models.sampler import Job, SamplerSettings, sample  # noqa: E402
-from harness.models.topp import DrawSettings, draw, nucleus_threshold  # noqa: E402
+from harness.models.rng import gumbels, row_keys, sample_seed, splitmix64, token_uniform, uniform, uniforms
+from harness.models.sampler import Job, SamplerSettings, sample
+from harness.models.topp import DrawSettings, draw, nucleus_threshold
 
 EOS, PAD = 2, 3
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterable, Iterator, NamedTuple
 
+from harness.analysis.corpus_stats import CorpusStats
 from harness.analysis.parallel import score_parallel
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
+from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
 from harness.text import normalize
 
@@ -46,9 +48,17 @@ def _score_row(doc_id: str, values: dict[str, Any], details: dict[str, Any]) -> 
 
 
 def audit_corpus_docs(
-    suite: AnalysisSuite, docs: Iterable[Document], workers: int = 1, want_scores: bool = False
+    suite: AnalysisSuite,
+    docs: Iterable[Document],
+    workers: int = 1,
+    want_scores: bool = False,
+    stats: CorpusStats | None = None,
 ) -> AuditResult:
-    """Score every document once; see the module docstring."""
+    """Score every document once; see the module docstring.
+
+    ``stats``, when given, collects the corpus side of the generation analysis
+    in the same stream (memorization index, lemma counts, PII counts).
+    """
     audit = suite.corpus_audit()
     rows: list[dict] = []
     last = [-1, 0]  # documents of one line come together: (line, how many so far)
@@ -63,6 +73,9 @@ def audit_corpus_docs(
     if workers <= 1:
         for doc in docs:
             scored = audit.add(doc.text)
+            if stats is not None:
+                stats.add(doc.text)
+                stats.lemmas.update(lemma_counts([scored.tokens]))
             if want_scores:
                 rows.append(_score_row(doc_id(doc), scored.values, scored.details))
     else:
@@ -72,12 +85,17 @@ def audit_corpus_docs(
             for doc in docs:
                 if want_scores:
                     pending.append(doc_id(doc))
+                if stats is not None:
+                    stats.add(doc.text)
                 yield normalize(doc.text)
 
-        for result in score_parallel(suite.config, texts(), workers):
+        lemmas = stats.lemmas if stats is not None else None
+        for result in score_parallel(suite.config, texts(), workers, lemmas=lemmas):
             audit.add_scored(result.values, result.details, result.truncated)
             if want_scores:
                 rows.append(_score_row(pending.popleft(), result.values, result.details))
     table = audit.table()
+    if stats is not None:
+        stats.pii = audit.pii
     rates = {row["measure"]: float(row["value"]) for row in table.rows}
     return AuditResult(table, audit.pii_rows(), rows, audit.n, audit.truncated, rates)

@@ -29,7 +29,6 @@ import numpy as np
 
 from harness.record.schema import ScoreRow
 
-GROUPS_TABLE = "groups.csv"
 GROUP_COLUMNS = ["kind", "arm", "versus", "axis", "group", "measure", "n", "value", "ci_low", "ci_high"]
 GROUP_MEASURES = ("flagged", "toxicity", "negative_tone")
 _NEGATIVE_TONE = ("rough_second_person", "imperative")

@@ -15,8 +15,10 @@ process against the pool in the same run.
 from __future__ import annotations
 
 import multiprocessing
+from collections import Counter
 from typing import Any, Iterable, Iterator, NamedTuple
 
+from harness.analysis.vocab_shift import lemma_counts
 from harness.config import AnalysisConfig
 
 BATCH = 256  # texts per task: large enough to amortise the pipe, small enough to keep cores busy
@@ -40,15 +42,17 @@ def _init(config: AnalysisConfig) -> None:
     _SUITE = AnalysisSuite(config)
 
 
-def _score_batch(texts: list[str]) -> list[ScoredValues]:
+def _score_batch(texts: list[str]) -> tuple[list[ScoredValues], Counter[tuple[str, str]]]:
     assert _SUITE is not None
     limit = _SUITE.tokenizer.max_chars
     out = []
+    lemmas: Counter[tuple[str, str]] = Counter()  # one Counter a batch: far fewer bytes than per text
     for text in texts:
         scored = _SUITE.score_text(text)
         details = {k: scored.details.get(k, "") for k in KEPT_DETAILS}
         out.append(ScoredValues(scored.values, details, len(text) > limit))
-    return out
+        lemmas.update(lemma_counts([scored.tokens]))
+    return out, lemmas
 
 
 def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -63,9 +67,17 @@ def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def score_parallel(
-    config: AnalysisConfig, texts: Iterable[str], workers: int, batch: int = BATCH
+    config: AnalysisConfig,
+    texts: Iterable[str],
+    workers: int,
+    batch: int = BATCH,
+    lemmas: Counter[tuple[str, str]] | None = None,
 ) -> Iterator[ScoredValues]:
     """Score ``texts`` (already NFKC) on ``workers`` processes; results in input order.
+
+    ``lemmas``, when given, receives the texts' (lemma, pos1) counts
+    (``harness.analysis.vocab_shift.lemma_counts``; the corpus side of the
+    vocabulary shift), counted by the workers from the tokens they made.
 
     The input is consumed lazily (at most a few batches per worker ahead), so
     a corpus of any size streams through in bounded memory.
@@ -79,5 +91,7 @@ def score_parallel(
             window = [b for _, b in zip(range(4 * workers), batches)]
             if not window:
                 return
-            for results in pool.imap(_score_batch, window, chunksize=1):
+            for results, counts in pool.imap(_score_batch, window, chunksize=1):
+                if lemmas is not None:
+                    lemmas.update(counts)
                 yield from results

@@ -15,10 +15,10 @@ from harness.analysis.pii import PII_KINDS, find_pii
 from harness.analysis.protocol import ScoredText, Table, TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
+from harness.record.rundir import PII_TABLE
 from harness.record.schema import MeasureSpec
 
 _GATE = re.compile(r"[0-9０-９@]|www|http", re.IGNORECASE)
-PII_TABLE = "pii.csv"
 PII_COLUMNS = ["scope", "arm", "kind", "n_texts", "count", "value"]
 
 
@@ -28,6 +28,14 @@ class PiiCounter:
     def __init__(self) -> None:
         self.n = 0
         self.counts: Counter[str] = Counter()
+
+    @classmethod
+    def from_counts(cls, n: int, counts: dict[str, int]) -> PiiCounter:
+        """A counter restored from stored counts (corpus_stats/stats.json)."""
+        counter = cls()
+        counter.n = n
+        counter.counts.update(counts)
+        return counter
 
     def add(self, kinds: set[str]) -> None:
         """Count one text whose PII kinds are ``kinds`` (empty: none)."""

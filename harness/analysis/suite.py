@@ -13,24 +13,22 @@ from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from harness.analysis.flagged import FlaggedAnalyser
-from harness.analysis.groups import GROUP_COLUMNS, GROUPS_TABLE, group_rows
+from harness.analysis.groups import GROUP_COLUMNS, group_rows
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, summarise
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
-from harness.analysis.toxicity import rtp_rows, rtp_specs, samples_per_prompt
-from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder, lemma_counts
+from harness.analysis.toxicity import rtp_rows, rtp_specs
+from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder
 from harness.config import AnalysisConfig
 from harness.errors import ConfigError, InputError
+from harness.record.rundir import CORPUS_AUDIT, GROUPS_TABLE, SCORES, SUMMARY
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MeasureSpec, ScoreRow
 
 ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser)
 
-SCORES_TABLE = "scores.csv"
-SUMMARY_TABLE = "summary.csv"
-CORPUS_AUDIT_TABLE = "corpus_audit.csv"
 
 
 class AnalysisSuite:
@@ -133,21 +131,13 @@ class AnalysisSuite:
         summary += rtp_rows(
             typed, list(arms), reference, n_boot=n_boot, seed=seed, threshold=self.config.toxicity_threshold
         )
-        self.samples_per_prompt = samples_per_prompt(typed)
-        tables = [Table(SCORES_TABLE, csv_rows, columns), Table(SUMMARY_TABLE, summary, list(SUMMARY_COLUMNS))]
+        tables = [Table(SCORES, csv_rows, columns), Table(SUMMARY, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:
             tables += builder.tables(list(arms), reference)
         groups = group_rows(typed, list(arms), reference, n_boot=n_boot, seed=seed)
         if groups:
             tables.append(Table(GROUPS_TABLE, groups, list(GROUP_COLUMNS)))
         return tables
-
-    def corpus_lemma_counts(self, texts: Iterable[str]) -> Counter[tuple[str, str]]:
-        """(lemma, pos1) counts over ``texts`` (the fine-tuning corpus), tokenized like generations."""
-        counts: Counter[tuple[str, str]] = Counter()
-        for text in texts:
-            counts.update(lemma_counts([self.tokenizer.tokenize(self.tokenizer.clip(normalize(text)))]))
-        return counts
 
     def corpus_audit(self) -> CorpusAudit:
         """A fresh accumulator for corpus_audit.csv (feed it texts with ``add``)."""
@@ -210,4 +200,4 @@ class CorpusAudit:
         """The finished table; ``InputError`` when no text was added."""
         if not self.n:
             raise InputError("no texts to audit: the corpus is empty")
-        return Table(CORPUS_AUDIT_TABLE, self._rows.rows(), list(AUDIT_COLUMNS))
+        return Table(CORPUS_AUDIT, self._rows.rows(), list(AUDIT_COLUMNS))

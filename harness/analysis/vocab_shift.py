@@ -43,9 +43,9 @@ import numpy as np
 from harness.analysis.stats import jensen_shannon_bits, log_odds_dirichlet
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
+from harness.record.rundir import DIVERGENCE_TABLE, VOCAB_TABLE
 from harness.record.schema import MeasureSpec
 
-VOCAB_TABLE = "vocab_shift.csv"
 VOCAB_COLUMNS = [
     "arm",
     "versus",
@@ -59,7 +59,6 @@ VOCAB_COLUMNS = [
     "word_class",
     "corpus_per_1k",
 ]
-DIVERGENCE_TABLE = "vocab_divergence.csv"
 DIVERGENCE_COLUMNS = ["arm", "versus", "view", "tokens_versus", "tokens_arm", "jsd_bits", "ci_low", "ci_high"]
 _EXCLUDED_POS = frozenset({"補助記号", "空白", "記号"})
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "副詞", "形状詞"})

@@ -24,7 +24,7 @@ import numpy as np
 
 from harness.config import CorpusConfig
 from harness.errors import InputError
-from harness.io import iter_jsonl_numbered
+from harness.io import iter_jsonl_numbered, require_file
 
 BR = "__BR__"
 # check_corpus reads at most this many bytes of a line at a time, so a file
@@ -40,6 +40,25 @@ class Document:
     line: int
     # open2ch dialogues read with turns="join": the posts, for a turn separator (FinetuneConfig.turn_separator)
     turns: tuple[str, ...] | None = None
+
+
+class NulCounter:
+    """Strips NUL characters from raw corpus text and counts them (the audit's note reports the count).
+
+    A NUL is never text: editors and MeCab treat it as an end of string, so
+    it is dropped before normalisation instead of being counted as a character.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def clean(self, raw: str) -> str:
+        """``raw`` without NULs, normalised (``normalize_text``)."""
+        nuls = raw.count("\x00")
+        if nuls:
+            self.count += nuls
+            raw = raw.replace("\x00", "")
+        return normalize_text(raw)
 
 
 def normalize_text(text: str) -> str:
@@ -61,7 +80,7 @@ def detect_format(path: Path) -> str:
         return "csv"
     if suffix != ".tsv":
         return "text"
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
         heads = [line.split("\t", 1)[0] for _, line in zip(range(200), fh) if line.strip()]
     # The ranking files start every row with a 0/1 label column.
     if heads and all(h in ("0", "1") for h in heads) and len(set(heads)) == 2:
@@ -72,10 +91,11 @@ def detect_format(path: Path) -> str:
 def _open_text(path: Path):
     # newline="\n": lines end at \n only (a stray \r is whitespace inside a
     # line), so line numbers agree with check_corpus, sed -n and wc -l.
-    return path.open(encoding="utf-8", newline="\n")
+    # utf-8-sig: a byte-order mark (Windows editors write one) is not a character of the first document.
+    return path.open(encoding="utf-8-sig", newline="\n")
 
 
-def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[Document]:
+def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool, nul: NulCounter) -> Iterator[Document]:
     with _open_text(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             line = raw.rstrip("\n").rstrip("\r")
@@ -90,7 +110,7 @@ def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[
                     # so the joined "dialogue" would be fake; keep real ones only.
                     continue
                 fields = fields[1:]
-            posts = [normalize_text(_split_post(f)) for f in fields]
+            posts = [nul.clean(_split_post(f)) for f in fields]
             posts = [p for p in posts if p]
             if not posts:
                 raise InputError("no post text on this line", path, lineno)
@@ -103,24 +123,24 @@ def _iter_open2ch(path: Path, config: CorpusConfig, labelled: bool) -> Iterator[
                 yield Document(" ".join(flat), lineno, turns=flat)
 
 
-def _iter_text(path: Path) -> Iterator[Document]:
+def _iter_text(path: Path, nul: NulCounter) -> Iterator[Document]:
     with _open_text(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
-            text = normalize_text(raw)
+            text = nul.clean(raw)
             if text:
                 yield Document(text, lineno)
 
 
-def _iter_jsonl(path: Path, key: str) -> Iterator[Document]:
+def _iter_jsonl(path: Path, key: str, nul: NulCounter) -> Iterator[Document]:
     for lineno, obj in iter_jsonl_numbered(path):
         if not isinstance(obj.get(key), str):
             raise InputError(f"expected an object with a string '{key}' field", path, lineno)
-        text = normalize_text(obj[key])
+        text = nul.clean(obj[key])
         if text:
             yield Document(text, lineno)
 
 
-def _iter_csv(path: Path, key: str) -> Iterator[Document]:
+def _iter_csv(path: Path, key: str, nul: NulCounter) -> Iterator[Document]:
     """Rows of a CSV file with a header; ``key`` names the text column (``text_key``).
 
     ``line`` is the file line where the row starts (a quoted cell may span lines).
@@ -150,7 +170,7 @@ def _iter_csv(path: Path, key: str) -> Iterator[Document]:
                     raise InputError(f"row has {len(row)} cells, no '{key}' cell", path, start)
                 start = reader.line_num + 1
                 continue
-            text = normalize_text(row[column])
+            text = nul.clean(row[column])
             if text:
                 yield Document(text, start)
             start = reader.line_num + 1
@@ -204,12 +224,7 @@ class DigestSet:
 
 def corpus_file(config: CorpusConfig) -> Path:
     """The corpus's path; a folder or a missing file raises ``InputError``."""
-    path = Path(config.path)
-    if path.is_dir():
-        raise InputError("is a folder, not a file", path)
-    if not path.is_file():
-        raise InputError("corpus file not found", path)
-    return path
+    return require_file(config.path, "corpus file")
 
 
 def check_corpus(config: CorpusConfig) -> None:
@@ -245,27 +260,51 @@ def _decode_error(err: UnicodeDecodeError, path: Path, line: int, column: int) -
     return InputError(f"not UTF-8 text ({err.reason} {bad} at column {column + before + 1})", path, line)
 
 
-def iter_corpus(config: CorpusConfig) -> Iterator[Document]:
+class CorpusStream:
+    """An iterator over a corpus's documents that also counts what reading it removed.
+
+    ``nul_chars``: NUL characters stripped so far (complete once the stream is exhausted).
+    """
+
+    def __init__(self, path: Path, config: CorpusConfig, fmt: str) -> None:
+        self.nul = NulCounter()
+        self._docs = _stream(path, config, fmt, self.nul)
+
+    @property
+    def nul_chars(self) -> int:
+        """NUL characters stripped from the documents read so far."""
+        return self.nul.count
+
+    def __iter__(self) -> "CorpusStream":
+        return self
+
+    def __next__(self) -> Document:
+        return next(self._docs)
+
+
+def iter_corpus(config: CorpusConfig) -> CorpusStream:
     """Stream the corpus's documents: read, normalised and (optionally) de-duplicated.
 
     The path and format are checked now; the documents come one at a time.
-    ``InputError`` for a folder, a missing or empty file, bad encoding (naming
-    file, line and column) or a malformed line (naming file and line).
+    A leading byte-order mark is dropped and NUL characters are stripped
+    (counted in ``CorpusStream.nul_chars``).  ``InputError`` for a folder, a
+    FIFO or device, a missing or empty file, bad encoding (naming file, line
+    and column) or a malformed line (naming file and line).
     """
     path = corpus_file(config)
     fmt = detect_format(path) if config.format == "auto" else config.format
-    return _stream(path, config, fmt)
+    return CorpusStream(path, config, fmt)
 
 
-def _stream(path: Path, config: CorpusConfig, fmt: str) -> Iterator[Document]:
+def _stream(path: Path, config: CorpusConfig, fmt: str, nul: NulCounter) -> Iterator[Document]:
     if fmt in ("open2ch", "open2ch-ranking"):
-        docs = _iter_open2ch(path, config, labelled=fmt == "open2ch-ranking")
+        docs = _iter_open2ch(path, config, fmt == "open2ch-ranking", nul)
     elif fmt == "jsonl":
-        docs = _iter_jsonl(path, config.text_key)
+        docs = _iter_jsonl(path, config.text_key, nul)
     elif fmt == "csv":
-        docs = _iter_csv(path, config.text_key)
+        docs = _iter_csv(path, config.text_key, nul)
     else:
-        docs = _iter_text(path)
+        docs = _iter_text(path, nul)
     seen = DigestSet() if config.dedupe else None
     count = 0
     try:

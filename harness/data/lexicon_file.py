@@ -39,7 +39,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, PlainValidator
 
 from harness.data.yamlfile import LocatedYaml, NonEmptyStr, StrictSchema, load_yaml, validate_yaml
-from harness.errors import ConfigError, InputError
+from harness.errors import ConfigError
+from harness.io import require_file
 
 Severity = Literal["harmful", "topic"]
 MatchMode = Literal["auto", "surface"]
@@ -135,9 +136,7 @@ def read_lexicon_file(path: str | Path) -> LexiconFile:
     Raises ``InputError`` when the file is missing and ``LexiconError`` naming
     the file, the line and the entry for anything invalid.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("lexicon file not found", path)
+    path = require_file(path, "lexicon file")
     doc = load_yaml(path, error=LexiconError)
     if doc.data is None:
         raise LexiconError("empty lexicon file", path)
@@ -209,9 +208,7 @@ def read_word_list(
     of a public list that fire out of context.  Every term gets the same
     ``weight`` and ``context`` rule and runs through the variant machinery.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("word list not found", path)
+    path = require_file(path, "word list")
     if not CATEGORY_NAME.match(category):
         raise LexiconError(f"category name {category!r} must be letters, digits and '_'", path)
     if severity not in SEVERITIES:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from harness.errors import ConfigError, HarnessError, InputError
+from harness.io import require_file
 
 KeyPath = tuple[Any, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -103,9 +104,7 @@ def load_yaml(path: str | Path, error: type[HarnessError] = InputError) -> Locat
     error, a key given twice, a recursive alias or an alias bomb raise
     ``error`` naming the file and line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
+    path = require_file(path)
     text = _decode(path.read_bytes(), path, error)
     loader = yaml.SafeLoader(text)
     try:

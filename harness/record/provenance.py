@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.io import sha256_file
+from harness.resources import checkout_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("harness", "torch", "transformers", "tokenizers", "sentencepiece", "fugashi", "unidic-lite")
 
 
@@ -32,10 +32,13 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_sha() -> str | None:
-    """The checkout's commit, or None outside a git checkout."""
+    """The checkout's commit, or None for an installed package (never the commit of a folder around it)."""
+    root = checkout_root()
+    if root is None:
+        return None
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5, check=False
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -20,14 +20,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from pydantic import ValidationError
 
 from harness.csvfile import read_csv, write_csv
 from harness.errors import InputError, RunExists
 from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_numbered, replace_folder
-from harness.record.lock import RunLock
+from harness.record.lock import LOCK, RunLock
 from harness.record.provenance import now
 from harness.record.schema import (
     RECORD_VERSION,
@@ -38,18 +38,79 @@ from harness.record.schema import (
     StageStatus,
 )
 
+# -- the entries of a run directory ----------------------------------------------
+# The ONE declaration of what a run directory may hold.  Every writer takes its
+# name from here, ``RunDir`` refuses to write an undeclared entry, and ``--force``
+# moves every entry that is not ``kept`` aside, so a new output cannot be
+# forgotten by either (docs/run-directory.md describes each entry).
+
+
+class Entry(NamedTuple):
+    """A top-level entry of a run directory."""
+
+    name: str
+    kind: Literal["file", "folder"]
+    kept: bool = False  # True: ``--force`` leaves it in place (caches, the lock, the replaced run)
+
+
+def _declare(*entries: Entry) -> dict[str, Entry]:
+    return {e.name: e for e in entries}
+
+
 RUN_JSON = "run.json"
 GENERATIONS = "generations.jsonl"
 CORPUS_AUDIT = "corpus_audit.csv"
+CORPUS_SCORES = "corpus_scores.csv"  # per-document scores of a full run (audit_scores)
+CORPUS_STATS = "corpus_stats"  # what the tuning corpus contributes to the analysis (harness.analysis.corpus_stats)
 SCORES = "scores.csv"
 SUMMARY = "summary.csv"
+VOCAB_TABLE = "vocab_shift.csv"
+DIVERGENCE_TABLE = "vocab_divergence.csv"
+GROUPS_TABLE = "groups.csv"
+MEMO_TABLE = "memorization.csv"
+PII_TABLE = "pii.csv"
+JUNIT = "gates.junit.xml"
 REPORT = "report.html"
 NEGATIVES = "negatives"
+MODEL = "model"
+BASE_MODEL = "base_model"
+CHECKPOINTS = "checkpoints"
+CACHE = "cache"
 PREVIOUS = ".previous"  # where --force moves the run it replaces
-# Everything a run may write; ``force`` deletes these and nothing else.
-OWNED = frozenset(
-    {RUN_JSON, GENERATIONS, CORPUS_AUDIT, SCORES, SUMMARY, "vocab_shift.csv", REPORT, NEGATIVES, "model", "base_model"}
+
+ENTRIES: dict[str, Entry] = _declare(
+    Entry(RUN_JSON, "file"),
+    Entry(GENERATIONS, "file"),
+    Entry(CORPUS_AUDIT, "file"),
+    Entry(CORPUS_SCORES, "file"),
+    Entry(CORPUS_STATS, "folder"),
+    Entry(SCORES, "file"),
+    Entry(SUMMARY, "file"),
+    Entry(VOCAB_TABLE, "file"),
+    Entry(DIVERGENCE_TABLE, "file"),
+    Entry(GROUPS_TABLE, "file"),
+    Entry(MEMO_TABLE, "file"),
+    Entry(PII_TABLE, "file"),
+    Entry(JUNIT, "file"),
+    Entry(REPORT, "file"),
+    Entry(NEGATIVES, "folder"),
+    Entry(MODEL, "folder"),
+    Entry(BASE_MODEL, "folder"),
+    Entry(CHECKPOINTS, "folder"),
+    Entry(CACHE, "folder", kept=True),  # keyed by model fingerprint and decoding: never stale
+    Entry(LOCK, "file", kept=True),
+    Entry(PREVIOUS, "folder", kept=True),
 )
+# Everything a run may write that ``force`` replaces; it deletes these and nothing else.
+OWNED = frozenset(name for name, entry in ENTRIES.items() if not entry.kept)
+
+
+def declared(name: str) -> str:
+    """``name`` when its top-level entry is declared in ``ENTRIES``; else ``ValueError`` (a harness bug)."""
+    top = Path(name).parts[0] if Path(name).parts else ""
+    if top not in ENTRIES:
+        raise ValueError(f"{name!r} is not a declared run-directory entry (harness.record.rundir.ENTRIES)")
+    return name
 
 
 class RecordVersionError(InputError):
@@ -140,23 +201,17 @@ class RunDir:
         self.release_lock()
 
     def move_owned_aside(self) -> Path:
-        """Move the entries a run writes (``OWNED`` and the record's tables) into ``RUN/.previous/``.
+        """Move the entries a run writes (``OWNED``: every declared entry not ``kept``) into ``RUN/.previous/``.
 
         Nothing else in the folder is touched.  Only one replaced run is kept:
         an older ``.previous`` (itself harness output) is deleted first.
         Renames within one folder are cheap, even for model folders.
         """
-        names = set(OWNED)
-        if (self.path / RUN_JSON).is_file():
-            try:
-                names.update(read_record(self.path / RUN_JSON).tables)
-            except InputError:
-                pass  # an unreadable record: the fixed list still applies
         aside = self.path / PREVIOUS
         if aside.exists():
             shutil.rmtree(aside)
         aside.mkdir()
-        for name in sorted(names):
+        for name in sorted(OWNED):
             target = self.path / name
             if target.exists() or target.is_symlink():
                 os.replace(target, aside / name)
@@ -196,19 +251,23 @@ class RunDir:
         """Whether the entry exists."""
         return (self.path / name).exists()
 
+    def output(self, name: str) -> Path:
+        """Path of a declared entry that a writer outside ``RunDir`` fills (model/, checkpoints/, cache/)."""
+        return self.path / declared(name)
+
     def write_text(self, name: str, text: str) -> Path:
         """Write a UTF-8 text file atomically (report.html, dataset card …)."""
-        atomic_write_text(self.path / name, text)
+        atomic_write_text(self.output(name), text)
         return self.path / name
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write a binary file atomically (parquet …)."""
-        atomic_write_bytes(self.path / name, data)
+        atomic_write_bytes(self.output(name), data)
         return self.path / name
 
     def write_folder(self, name: str, fill: Callable[[Path], None]) -> Path:
         """Build a folder with ``fill(tmp)`` and swap it in atomically (model folders, hf datasets)."""
-        return replace_folder(self.path / name, fill)
+        return replace_folder(self.output(name), fill)
 
     def write_generations(self, generations: Iterable[Generation]) -> int:
         """Write generations.jsonl atomically; return the number of lines."""
@@ -234,7 +293,7 @@ class RunDir:
 
     def write_table(self, name: str, rows: list[dict[str, Any]], columns: list[str]) -> Path:
         """Write a CSV table atomically (formula cells neutralised; see harness.csvfile)."""
-        write_csv(self.path / name, rows, columns)
+        write_csv(self.output(name), rows, columns)
         return self.path / name
 
     def read_table(self, name: str) -> list[dict[str, str]]:

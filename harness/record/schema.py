@@ -321,10 +321,42 @@ class RunRecord(RecordModel):
         )
 
 
+CORPUS_STATS_VERSION = 1  # bump when CorpusStatsRecord changes shape
+
+
+class MemorizationStats(RecordModel):
+    """How corpus_stats/ngrams.npy was built (see harness.analysis.memorization)."""
+
+    min_chars: int = Field(ge=1)  # the window length N
+    max_ngrams: int = Field(ge=1)
+    stride: int = Field(ge=1)  # 1: every window kept; 2^k: windows whose hash ≡ 0 mod stride
+    documents: int = Field(ge=0)
+    ngrams: int = Field(ge=0)  # hashes in ngrams.npy
+    sha256: str  # of ngrams.npy: a changed file is refused, not silently used
+
+
+class CorpusStatsRecord(RecordModel):
+    """corpus_stats/stats.json: what the tuning corpus contributes to the analysis of generations.
+
+    Written by the audit stage in its one stream over the corpus, read by the
+    analyse stage instead of the corpus, so every table is rebuilt from the
+    run directory alone.
+    """
+
+    version: int = CORPUS_STATS_VERSION
+    documents: int = Field(ge=0)
+    pii_texts: int = Field(ge=0)  # texts the PII counts are over (pii.csv corpus rows)
+    pii_counts: dict[str, int] = {}  # PII kind (and "any") → texts holding it
+    # (lemma, pos1, count) in (lemma, pos1) order, tokens as generations are tokenized (vocab_shift.csv)
+    lemma_counts: list[tuple[str, str, int]] = []
+    memorization: MemorizationStats
+
+
 def schema_documents() -> dict[str, dict]:
     """JSON Schemas of the record files, by the file name they are kept under in docs/."""
     return {
         "run-record.schema.json": RunRecord.model_json_schema(),
         "generation.schema.json": Generation.model_json_schema(),
         "score-row.schema.json": ScoreRow.model_json_schema(),
+        "corpus-stats.schema.json": CorpusStatsRecord.model_json_schema(),
     }
