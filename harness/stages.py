@@ -208,7 +208,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     from harness.data.memorization import run_probes
     from harness.data.probes import load_probe_sets
     from harness.models.backends import generator_for
-    from harness.models.gencache import open_store
+    from harness.models.gencache import arm_fingerprint, open_store
     from harness.models.generator import SamplingPlan
 
     if not run.record.arms:
@@ -233,7 +233,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         if arm.same_as is not None:
             # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
             target = run.record.arm(arm.same_as)
-            arm.parameters, arm.backend = target.parameters, target.backend
+            arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
             mine = [
                 Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
                 for g in by_arm[arm.same_as]
@@ -242,7 +242,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
             path = model_path(run, arm)
             generator = env.generator or generator_for(path, config.probes, allow_hub)
             # finished samples stream into the store: a killed stage resumes there (gencache.py)
-            store = open_store(generator, arm.name, path, plan, cache_dir, part=part)
+            arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
+            store = open_store(arm.fingerprint, plan, cache_dir, part=part)
             try:
                 if store is None:
                     answer = generator.sample(arm.name, path, plan, env.progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -10,13 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import need, respond
+from conftest import need, respond, write_config
+from harness.config import load_config
 from harness.data.probes import Probe
 from harness.errors import HarnessError, InputError, MissingDependency
 from harness.export import FORMATS, export_run
 from harness.export.card import environment
 from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
+from harness.pipeline import run as run_pipeline
 from harness.record.rundir import RunDir
 
 SCRIPT = "<script>alert(1)</script>お前ﾊﾞｶだろｗｗ"
@@ -89,7 +92,7 @@ def test_negatives_are_the_flagged_generations_deduplicated(run_dir: Path):
         "label": "undesirable",
         "arm": "tuned",
         "arm_path": run.record.arm("tuned").path,
-        "model_sha256": None,  # the fixture's model folders hold no weights
+        "model_sha256": run.record.arm("tuned").fingerprint,  # recorded by the probe stage
         "seed": gen.seed,
         "decoding": {
             "do_sample": True,
@@ -186,6 +189,8 @@ def test_n_arms_every_non_reference_arm_pairs_with_the_reference(four_arms: RunD
     only_alias = run.record.config.export.model_copy(update={"arms": ["tuned-again"]})
     alias = read_jsonl(export_run(run, "kto", options=only_alias)[0])
     assert len(alias) == 4 and {r["arm_path"] for r in alias} == {run.record.arm("tuned").path}
+    tuned_fingerprint = run.record.arm("tuned").fingerprint
+    assert {r["model_sha256"] for r in alias} == {tuned_fingerprint} == {run.record.arm("tuned-again").fingerprint}
     export_run(run, "kto")
 
     card = (run.path / "negatives" / "README.md").read_text(encoding="utf-8")
@@ -346,3 +351,25 @@ def test_generation_without_scores_row(run_dir: Path):
     with pytest.raises(InputError, match=r"scores\.csv: no row for generation 'tuned/smoke/p2/1'"):
         export_run(run, "kto")
     assert not (run_dir / "negatives").exists()
+
+
+def test_lexicon_sha256_covers_the_word_lists(tmp_path: Path):
+    words = tmp_path / "weather.txt"
+    words.write_text("晴れ\n", encoding="utf-8")
+    path = write_config(tmp_path, "words")
+    word_list = f"word_lists: [{{path: {words}, category: weather, severity: topic}}]"
+    path.write_text(path.read_text(encoding="utf-8").replace("bootstrap: 200}", f"bootstrap: 200, {word_list}}}"))
+    generator = FakeGenerator(respond=respond)
+    result = run_pipeline(
+        load_config(path), out_dir=tmp_path / "words", progress=False, log=lambda m: None, generator=generator
+    )
+    run_dir = RunDir.open(result.run_dir)
+    record = run_dir.record
+    lexicon, listed = record.config.analysis.lexicons[0], record.config.analysis.word_lists[0].path
+    assert record.hashes[str(listed)] == hashlib.sha256(words.read_bytes()).hexdigest()
+    rows = read_jsonl(export_run(run_dir, "kto")[0])
+    assert rows and {tuple(r["lexicon_sha256"]) for r in rows} == {
+        (record.hashes[str(lexicon)], record.hashes[str(listed)])
+    }
+    card = (run_dir.path / "negatives" / "README.md").read_text(encoding="utf-8")
+    assert f"weather.txt (sha256 {record.hashes[str(listed)]})" in card

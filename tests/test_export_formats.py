@@ -7,7 +7,6 @@ Content note: the rude and PII-like completions below are test inputs written fo
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -17,9 +16,10 @@ import yaml
 from conftest import need, respond
 from harness import commands
 from harness.errors import ConfigError
-from harness.export import export_run
+from harness.export import FORMATS, export_run
 from harness.export.dedup import deduplicate
-from harness.export.pii import mask_pii
+from harness.export.schema import NEGATIVE_FEATURES, arrow_schema, yaml_features
+from harness.analysis.pii import mask_pii
 from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.record.rundir import SCORES, RunDir
@@ -64,6 +64,33 @@ def test_every_format_and_the_folder_load_with_one_schema(run_dir: Path, tmp_pat
     assert [c for c in meta["configs"] if c.get("default")] == [
         {"config_name": "negatives", "data_files": "negatives.jsonl", "default": True}
     ]
+
+
+def test_declared_features_type_every_format_and_the_card(run_dir: Path, tmp_path: Path):
+    """One declaration (harness.export.schema) types Parquet, the hf folder, the JSONL configs and the card."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run = fresh(run_dir)
+    for fmt in FORMATS:
+        export_run(run, fmt)
+    folder, cache = run_dir / "negatives", str(tmp_path / "cache")
+    parquet = pq.read_schema(folder / "negatives.parquet")
+    assert parquet.field("decoding").type.field("max_length").type == pa.int64()  # all null, still an int
+    assert parquet.remove_metadata() == arrow_schema(NEGATIVE_FEATURES)
+
+    def declared(fmt: str):
+        return datasets.Features.from_arrow_schema(arrow_schema(FORMATS[fmt].features))
+
+    assert datasets.load_from_disk(str(folder / "hf")).features == declared("hf")
+    meta = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---\n", 2)[1])
+    info = {entry["config_name"]: entry["features"] for entry in meta["dataset_info"]}
+    for fmt in ("jsonl", "dpo", "kto"):
+        config = FORMATS[fmt].config
+        assert info[config] == yaml_features(FORMATS[fmt].features)
+        loaded = datasets.load_dataset(str(folder), config, split="train", cache_dir=cache)
+        assert loaded.features == declared(fmt), fmt
+    assert loaded.features["decoding"]["max_length"].dtype == "int64"
 
 
 def test_selection_by_category_severity_arm_and_score(run_dir: Path):
@@ -142,6 +169,8 @@ def test_pii_is_masked_in_every_export(make_run):
     assert pair["rejected"] == "バカは<email>か<phone>へ"
     raw = read_jsonl(export_run(run, "jsonl", options=options(run, mask_pii=False))[0])[1]
     assert raw["completion"] == "バカはtaro@example.comか090-1234-5678へ"
+    # one mask: the analysis module's mask_pii is what the export wrote
+    assert mask_pii(raw["completion"]) == record["completion"] and mask_pii(raw["prompt"]) == record["prompt"]
     # the analysis detector's rules: a card number must pass Luhn, a My Number its check digit
     assert mask_pii("〒100-0001 東京 ０３－１２３４－５６７８ https://x.jp/a 4111-1111-1111-1111") == (
         "<postal_code> 東京 <phone> <url> <card_number>"
@@ -176,12 +205,12 @@ def test_kto_label_imbalance_is_warned_and_recorded(run_dir: Path):
     assert "KTO label imbalance" in (RunDir.open(run_dir).record.rebuilds[-1].note or "")
 
 
-def test_model_hash_in_provenance(make_run):
-    run = RunDir.open(make_run(name="hashed").run_dir)  # its own inputs: the session's run stays untouched
-    tuned = Path(run.record.arm("tuned").path)
-    (tuned / "model.safetensors").write_bytes(b"weights")
-    (tuned / "config.json").write_text("{}", encoding="utf-8")
-    expected = hashlib.sha256(b"config.json\0{}" + b"model.safetensors\0weights").hexdigest()
+def test_one_model_fingerprint_keys_the_cache_and_the_export(run_dir: Path):
+    """The probe stage records each arm's fingerprint; the cache file and model_sha256 are that value."""
+    run = fresh(run_dir)
     records = read_jsonl(export_run(run, "kto")[0])
-    assert {r["model_sha256"] for r in records if r["arm"] == "tuned"} == {expected}
-    assert {r["model_sha256"] for r in records if r["arm"] == "base"} == {None}
+    cache = sorted(p.name for p in (run_dir / "cache" / "generations").glob("*.jsonl"))
+    for arm in run.record.arms:
+        assert arm.fingerprint
+        assert {r["model_sha256"] for r in records if r["arm"] == arm.name} == {arm.fingerprint}
+        assert [name for name in cache if name.startswith(f"{arm.fingerprint}-")]  # the cache key reads it

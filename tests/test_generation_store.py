@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from conftest import build_run, respond
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.models.fake import FakeGenerator
-from harness.models.gencache import GenerationStore, assemble, decoding_hash, todo
+from harness.models.gencache import GenerationStore, assemble, decoding_hash, model_fingerprint, todo
 from harness.models.generator import Sample, SamplingPlan
 
 PROBES = tuple(Probe("s", f"p{i}", "c", f"prompt {i}") for i in range(4))
@@ -106,3 +109,31 @@ def test_the_decoding_hash_names_every_setting():
     assert decoding_hash(DecodingConfig(repetition_penalty=1.2), "harness") != base
     assert decoding_hash(DecodingConfig(), "reference") != base
     assert decoding_hash(DecodingConfig(), "harness") == base
+
+
+def test_model_fingerprint_covers_weights_config_and_tokenizer(tmp_path: Path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "tokenizer.json").write_text('{"v": 1}', encoding="utf-8")
+    expected = hashlib.sha256(b"config.json\0{}" + b"model.safetensors\0weights" + b'tokenizer.json\0{"v": 1}')
+    assert model_fingerprint(folder) == expected.hexdigest()
+    (folder / "tokenizer.json").write_text('{"v": 2}', encoding="utf-8")  # a new tokenizer is a new model
+    assert model_fingerprint(folder) != expected.hexdigest()
+
+
+def test_the_hf_backend_fingerprints_its_folder_with_the_one_function(tmp_path: Path):
+    from harness.config import BaseInitConfig, CorpusConfig  # transformers: a hard dependency, never skipped
+    from harness.models.hf import HFLocalGenerator
+    from harness.train.base_init import init_base
+
+    texts = [
+        f"{w}は{a}です。" for w in ("駅", "店", "図書館", "公園", "学校", "猫") for a in ("静か", "広い", "新しい")
+    ]
+    (tmp_path / "c.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    config = BaseInitConfig(
+        corpus=CorpusConfig(path=tmp_path / "c.txt"), vocab_size=120, steps=1, batch_size=2, block_size=8
+    )
+    init_base(config, tmp_path / "m", seed=1, progress=False)
+    assert HFLocalGenerator("cpu").fingerprint("base", str(tmp_path / "m")) == model_fingerprint(tmp_path / "m")

@@ -18,6 +18,7 @@ import pytest
 
 from harness.config import AnalysisConfig
 from harness.errors import InputError
+from harness.export import export_run
 from harness.record.rundir import CORPUS_AUDIT, SCORES, SUMMARY, RunDir
 from harness.record.schema import FinetuneRecord, StageStatus
 from harness.report.html import render_report, write_report
@@ -417,6 +418,38 @@ def test_generation_without_scores_row(run_dir: Path):
     run.write_table(SCORES, rows, list(rows[0]))
     with pytest.raises(InputError, match=r"scores\.csv: no row for generation 'tuned/smoke/p2/1'"):
         _render(run_dir)
+
+
+def _damage_scores(path: Path, damage: str) -> int:
+    """Break scores.csv one way; return the line of the damage."""
+    run = RunDir.open(path)
+    rows = run.read_table(SCORES)
+    if damage == "repeat":
+        rows.append(dict(rows[-1]))
+    elif damage == "orphan":
+        rows.append({**rows[-1], "id": "tuned/smoke/p9/0", "probe_id": "p9"})
+    run.write_table(SCORES, rows, list(rows[0]))
+    if damage == "span":
+        _set_spans(path, "tuned/smoke/p1/0", '[[0, 99, "x", "y"]]')
+        return 6
+    return len(rows) + 1  # line 1 is the header
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("repeat", r"two rows for generation 'tuned/smoke/p2/1' \(lines 9 and 10\)"),
+        ("orphan", r"row for generation 'tuned/smoke/p9/0', which generations\.jsonl does not hold"),
+        ("span", r"span"),
+    ],
+)
+def test_the_report_and_the_export_join_scores_with_the_same_checks(run_dir: Path, damage: str, message: str):
+    line = _damage_scores(run_dir, damage)
+    expected = rf"scores\.csv:{line}: {message}"
+    with pytest.raises(InputError, match=expected):
+        _render(run_dir)
+    with pytest.raises(InputError, match=expected):  # unmasked: the spans are checked all the same
+        export_run(RunDir.open(run_dir), "kto", mask=False)
 
 
 def test_bad_summary_cell_names_file_and_line(run_dir: Path):

@@ -15,8 +15,7 @@
 Digits may be full-width (０-９) and hyphens any of - ‐ − － ー, so raw and
 NFKC text both work.  Numbers must stand alone (no digit right before or
 after), and the checksums keep order numbers and timestamps out.
-``mask_pii`` replaces each span by ``●`` of the same length, so every other
-offset into the text (flag spans) stays valid.
+``mask_pii`` replaces each span by ``<kind>`` (``<email>``, ``<phone>`` …).
 """
 
 from __future__ import annotations
@@ -133,13 +132,16 @@ def find_pii(text: str) -> list[PiiSpan]:
     return spans
 
 
-def mask_pii(text: str, mask: str = "●") -> str:
-    """``text`` with every personal-data span replaced by ``mask`` repeated to the same length."""
+def mask_pii(text: str) -> str:
+    """``text`` with every personal-data span replaced by ``<kind>`` (e.g. ``<email>``, ``<phone>``).
+
+    The one PII mask (exports use it): a reader sees that something was removed and what kind.
+    """
     out = []
     last = 0
     for span in find_pii(text):
         out.append(text[last : span.start])
-        out.append(mask * (span.end - span.start))
+        out.append(f"<{span.kind}>")
         last = span.end
     out.append(text[last:])
     return "".join(out)

@@ -20,7 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from harness.export.joined import Joined
-from harness.export.provenance import arm_path
+from harness.export.provenance import arm_path, lexicon_files
+from harness.export.registry import FORMATS
+from harness.export.schema import type_label, yaml_features
 from harness.record.rundir import NEGATIVES, RunDir
 from harness.record.schema import RunRecord
 
@@ -76,16 +78,17 @@ def size_category(records: int) -> str:
 def front_matter(run: RunDir, manifest: dict[str, Any]) -> Markup:
     """The card's YAML header: licence, task and size categories, and one ``configs`` entry per data file.
 
-    ``configs`` (with each file's features from the manifest) is what makes
-    ``datasets.load_dataset(folder)`` work on a folder of files with different
-    columns.  Built with ``yaml.safe_dump``, which quotes anything YAML would
-    misread; run values are escaped by ``md`` first, like everywhere in the card.
+    ``configs`` with each file's declared features (``dataset_info``) is what
+    makes ``datasets.load_dataset(folder)`` work on a folder of files with
+    different columns, and type columns whose values are all null.  Built
+    with ``yaml.safe_dump``, which quotes anything YAML would misread; run
+    values are escaped by ``md`` first, like everywhere in the card.
     """
     options = run.record.config.export
     entries = [
         (fmt, entry)
         for fmt, entry in manifest.items()
-        if entry.get("config") and run.has(f"{NEGATIVES}/{entry['target']}")
+        if fmt in FORMATS and FORMATS[fmt].config and run.has(f"{NEGATIVES}/{FORMATS[fmt].target}")
     ]
     default = next((fmt for fmt, _ in entries if fmt == "jsonl"), entries[0][0] if entries else None)
     header: dict[str, Any] = {
@@ -102,10 +105,16 @@ def front_matter(run: RunDir, manifest: dict[str, Any]) -> Markup:
             "tags": TAGS,
             "size_categories": [size_category(max((e["records"] for _, e in entries), default=0))],
             "configs": [
-                {"config_name": e["config"], "data_files": e["target"], **({"default": True} if f == default else {})}
-                for f, e in entries
+                {
+                    "config_name": FORMATS[f].config,
+                    "data_files": FORMATS[f].target,
+                    **({"default": True} if f == default else {}),
+                }
+                for f, _ in entries
             ],
-            "dataset_info": [{"config_name": e["config"], "features": e["features"]} for _, e in entries],
+            "dataset_info": [
+                {"config_name": FORMATS[f].config, "features": yaml_features(FORMATS[f].features)} for f, _ in entries
+            ],
         }
     )
     return Markup("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---")
@@ -142,8 +151,24 @@ def dataset_card(run: RunDir, joined: list[Joined], negatives: list[dict], manif
                 {"title": "flagged category", "counts": count(c for r in negatives for c in r["flagged_categories"])},
             ],
             files=files,
+            schemas=schemas(),
         )
     )
+
+
+def schemas() -> list[dict[str, Any]]:
+    """The card's field tables: one per declared schema, naming the files that use it."""
+    tables: dict[Any, dict[str, Any]] = {}
+    for spec in FORMATS.values():
+        table = tables.setdefault(
+            spec.features,
+            {
+                "targets": [],
+                "fields": [{"name": f.name, "type": type_label(f.dtype), "doc": f.doc} for f in spec.features],
+            },
+        )
+        table["targets"].append(spec.target)
+    return list(tables.values())
 
 
 def count(keys: Iterable[str]) -> list[tuple[str, int]]:
@@ -152,8 +177,8 @@ def count(keys: Iterable[str]) -> list[tuple[str, int]]:
 
 
 def lexicons(record: RunRecord) -> list[dict[str, str | None]]:
-    """The run's lexicon files with their recorded sha256 (None when not recorded)."""
-    return [{"path": str(p), "sha256": record.hashes.get(str(p))} for p in record.config.analysis.lexicons]
+    """The run's lexicon files and word lists with their recorded sha256 (None when not recorded)."""
+    return [{"path": path, "sha256": record.hashes.get(path)} for path in lexicon_files(record)]
 
 
 def per_arm(record: RunRecord, joined: list[Joined], negatives: list[dict]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from harness.export.joined import load_joined
 from harness.export.negatives import negative_records
 from harness.export.provenance import Provenance
 from harness.export.registry import format_named
-from harness.export.schema import field_types, yaml_features
+from harness.export.schema import yaml_features
 from harness.record.rundir import NEGATIVES, RunDir
 
 CARD = "README.md"
@@ -61,10 +61,9 @@ def export_run(
     spec.check_dependency(fmt)
     options = options or run.record.config.export
     joined = load_joined(run, mask, options)
-    context = ExportContext(run.record, Provenance(run.record, run.path), options)
+    context = ExportContext(run.record, Provenance(run.record), options)
     built = spec.build(context, joined)
-    typed = field_types(spec.fields, built.records, spec.types)
-    target = spec.write(run, f"{NEGATIVES}/{spec.target}", built.records, typed)
+    target = spec.write(run, f"{NEGATIVES}/{spec.target}", built.records, spec.features)
     for note in built.notes:
         (log or print)(f"warning: {fmt} export: {note}")
     manifest = read_manifest(run)
@@ -80,7 +79,7 @@ def export_run(
         "filters": options.model_dump(
             mode="json", include={"arms", "categories", "severities", "min_score", "score_measure", "near_duplicates"}
         ),
-        "features": yaml_features(typed),
+        "features": yaml_features(spec.features),
     }
     manifest_path = run.write_text(f"{NEGATIVES}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2))
     # the card counts negatives whatever the format was

@@ -1,7 +1,7 @@
 """Generations joined to their scores.csv rows: what every export format is built from.
 
-Everything is read through ``RunDir`` (validated ``Generation`` and
-``ScoreRow`` records).  Masking happens here, once, so every format exports
+The join itself is the report's (``harness.report.samples``), so the report
+and the exports check the run's files alike.  Masking happens here, once, so every format exports
 the same text: a masked completion is ``Generation.text`` (the NFKC form the
 spans index) with each span replaced by ``●``; an unmasked one is the
 completion exactly as generated.  PII (``export.mask_pii``) is masked in
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.analysis.pii import mask_pii
 from harness.config import ExportConfig
-from harness.errors import ConfigError, HarnessError, InputError
-from harness.export.pii import mask_pii
-from harness.record.rundir import GENERATIONS, SCORES, RunDir
-from harness.record.schema import Generation, RunRecord, ScoreRow
-from harness.record.spans import MASK_CHAR, mask_text, parse_spans, split_list
+from harness.errors import ConfigError, HarnessError
+from harness.record.rundir import RunDir
+from harness.record.schema import Generation, RunRecord
+from harness.record.spans import MASK_CHAR, mask_text, split_list
+from harness.report.samples import Scored, score_generations
 
 FLAGGED = "flagged"  # the catalogue measure that decides what is clean (not flagged at all)
 LEXICON = "lexicon"  # the detector name of a lexicon match when scores.csv has no detectors column
@@ -86,13 +87,13 @@ class Selection:
 
 
 def load_joined(run: RunDir, mask: bool, options: ExportConfig | None = None) -> list[Joined]:
-    """Every generation of the exported arms joined by id to its scores row, in generations.jsonl order.
+    """Every generation of the exported arms joined to its scores row, in generations.jsonl order.
 
-    ``options`` defaults to the run's own ``export`` config.  Raises
-    ``InputError`` naming scores.csv when a generation has no row (or two), or
-    when its spans do not fit its text; ``HarnessError`` when the run's
-    catalogue has no ``flagged`` measure; ``ConfigError`` for a filter naming
-    an unknown arm, category or measure.
+    The join and its checks are the report's (``harness.report.samples.score_generations``:
+    ``InputError`` for rows missing, repeated or orphaned, unknown arms, bad spans).
+    ``options`` defaults to the run's own ``export`` config.  Raises ``HarnessError`` when the
+    run's catalogue has no ``flagged`` measure; ``ConfigError`` for a filter naming an unknown
+    arm, category or measure.
     """
     try:
         run.record.measure(FLAGGED)
@@ -101,40 +102,16 @@ def load_joined(run: RunDir, mask: bool, options: ExportConfig | None = None) ->
             f"run '{run.record.name}' has no '{FLAGGED}' measure: exports need a lexicon analysis"
         ) from None
     selection = Selection(run.record, options or run.record.config.export)
-    rows = rows_by_id(run)
-    arms = {arm.name for arm in run.record.arms}
-    joined: list[Joined] = []
-    for gen in run.read_generations():
-        if gen.arm not in arms:
-            raise InputError(f"generation {gen.id!r}: arm {gen.arm!r} is not an arm of run.json", run.file(GENERATIONS))
-        row = rows.get(gen.id)
-        if row is None:
-            raise InputError(f"no row for generation {gen.id!r}", run.file(SCORES))
-        if selection.arm(gen.arm):
-            joined.append(join(run, gen, row, mask, selection))
-    return joined
+    return [join(item, mask, selection) for item in score_generations(run) if selection.arm(item.generation.arm)]
 
 
-def rows_by_id(run: RunDir) -> dict[str, ScoreRow]:
-    """scores.csv rows keyed by generation id; a repeated id is an error."""
-    rows: dict[str, ScoreRow] = {}
-    for row in run.read_scores():
-        if row.id in rows:
-            raise InputError(f"two rows for generation {row.id!r}", run.file(SCORES))
-        rows[row.id] = row
-    return rows
-
-
-def join(run: RunDir, gen: Generation, row: ScoreRow, mask: bool, selection: Selection) -> Joined:
-    """One generation and its row as a ``Joined`` (masked when asked)."""
+def join(item: Scored, mask: bool, selection: Selection) -> Joined:
+    """One scored generation as a ``Joined`` (flagged spans masked when asked, PII when the options say)."""
+    gen, row = item.generation, item.row
     completion = gen.completion
     terms = split_list(row.details.get("flagged_terms", ""))
     if mask:
-        try:
-            spans = parse_spans(row.details.get("flagged_spans", ""), len(gen.text))
-        except ValueError as err:
-            raise InputError(f"generation {gen.id!r}: {err}", run.file(SCORES)) from None
-        completion = mask_text(gen.text, spans)
+        completion = mask_text(gen.text, item.spans)
         terms = [MASK_CHAR * len(term) for term in terms]
     prompt = gen.prompt
     if selection.options.mask_pii:

@@ -5,23 +5,13 @@ from __future__ import annotations
 from harness.export.context import Built, ExportContext
 from harness.export.dedup import deduplicate
 from harness.export.joined import Joined
-from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, probe_fields
+from harness.export.provenance import probe_fields
 
 UNDESIRABLE = "undesirable"
-NEGATIVE_FIELDS = (
-    *PROBE_FIELDS,
-    "prompt",
-    "completion",
-    "flagged_terms",
-    "flagged_categories",
-    "score",
-    "label",
-    *PROVENANCE_FIELDS,
-)
 
 
 def negative_records(context: ExportContext, joined: list[Joined]) -> Built:
-    """Undesirable generations as records, exact and near-duplicate completions removed.
+    """Undesirable generations as records (``schema.NEGATIVE_FEATURES``), exact and near-duplicate completions removed.
 
     The first occurrence wins (generations.jsonl order: arm by arm), so a text
     two arms share is attributed to the earlier arm.  Deduplication compares

@@ -15,26 +15,15 @@ from harness.errors import HarnessError
 from harness.export.context import Built, ExportContext
 from harness.export.dedup import deduplicate
 from harness.export.joined import Joined, clean
-from harness.export.provenance import PROBE_FIELDS, PROVENANCE_FIELDS, arm_path, probe_fields
+from harness.export.provenance import arm_path, probe_fields
 
-DPO_FIELDS = (
-    "prompt",
-    "chosen",
-    "rejected",
-    *PROBE_FIELDS,
-    "chosen_id",
-    "reference",
-    "reference_path",
-    *PROVENANCE_FIELDS,
-)
-KTO_FIELDS = ("prompt", "completion", "label", *PROBE_FIELDS, *PROVENANCE_FIELDS)
 # TRL's KTO docs advise a desirable:undesirable ratio near 1:1 (weights can make up for up to ~4:3);
 # beyond this the export warns and records it
 IMBALANCE_RATIO = 4.0
 
 
 def dpo_records(context: ExportContext, joined: list[Joined]) -> Built:
-    """DPO pairs: for every non-reference arm, samples undesirable where the reference's is clean.
+    """DPO pairs (``schema.DPO_FEATURES``): per non-reference arm, samples undesirable where the reference's is clean.
 
     ``id`` and the provenance fields are the rejected generation's;
     ``chosen_id`` names the chosen one.  Pairs whose rejected text repeats an
@@ -68,7 +57,10 @@ def dpo_records(context: ExportContext, joined: list[Joined]) -> Built:
 
 
 def kto_records(context: ExportContext, joined: list[Joined]) -> Built:
-    """Undesirable (``label`` false) and clean (true) generations, deduplicated; warns on label imbalance."""
+    """KTO records (``schema.KTO_FEATURES``): undesirable (``label`` false) and clean (true) generations.
+
+    Deduplicated like the negatives; a label imbalance is warned about.
+    """
     records = [
         {
             "prompt": item.prompt,

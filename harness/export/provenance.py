@@ -2,74 +2,45 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from harness.export.joined import Joined
-from harness.record.schema import Generation, RunRecord
-
-# field names every exported record carries (documented in the dataset card)
-PROBE_FIELDS = ("id", "probe_set", "probe_id", "sample_index", "category", "group")
-PROVENANCE_FIELDS = (
-    "arm",
-    "arm_path",
-    "model_sha256",
-    "seed",
-    "decoding",
-    "run",
-    "run_id",
-    "git_sha",
-    "lexicon_sha256",
-    "detectors",
-)
-# the files whose bytes identify a model's weights: safetensors only, the one weight format
-# harness/models/loading.py loads (no pickled .bin files)
-WEIGHT_PATTERNS = ("*.safetensors", "config.json")
+from harness.record.schema import Arm, Generation, RunRecord
 
 
-def arm_path(record: RunRecord, name: str) -> str | None:
-    """The model folder behind arm ``name``, following aliases to the arm whose weights they probe.
-
-    Relative paths are inside the run directory, as run.json records them.
-    """
+def weights_arm(record: RunRecord, name: str) -> Arm:
+    """The arm whose weights arm ``name`` probes: itself, or the arm an alias (``same_as``) points to."""
     arm = record.arm(name)
     seen = {arm.name}
-    # an alias has no path of its own; its weights are those of ``same_as``
+    # an alias has no model of its own; its weights are those of ``same_as``
     while arm.path is None and arm.same_as is not None and arm.same_as not in seen:
         arm = record.arm(arm.same_as)
         seen.add(arm.name)
-    return arm.path
+    return arm
 
 
-def weights_sha256(folder: Path) -> str | None:
-    """sha256 over a model folder's weight files and config (name + bytes, sorted); None when it has none."""
-    if not folder.is_dir():
-        return None
-    files = sorted({p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern) if p.is_file()})
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode("utf-8") + b"\0")
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+def arm_path(record: RunRecord, name: str) -> str | None:
+    """The model folder behind arm ``name`` (relative paths are inside the run directory, as run.json has them)."""
+    return weights_arm(record, name).path
 
 
-def model_sha256(record: RunRecord, run_dir: Path, name: str) -> str | None:
-    """The weights hash of arm ``name`` (a relative path is inside the run directory); None when not on disk."""
-    path = arm_path(record, name)
-    if path is None:
-        return None
-    folder = Path(path) if Path(path).is_absolute() else run_dir / path
-    return weights_sha256(folder.resolve())
+def model_sha256(record: RunRecord, name: str) -> str | None:
+    """The model fingerprint the probe stage recorded for arm ``name``'s weights (``Arm.fingerprint``).
+
+    None when the run recorded none (not probed yet, or a backend without fingerprints).
+    """
+    return weights_arm(record, name).fingerprint
+
+
+def lexicon_files(record: RunRecord) -> list[str]:
+    """The run's lexicon files, then its word lists (``analysis.word_lists``), in config order."""
+    analysis = record.config.analysis
+    return [str(p) for p in (*analysis.lexicons, *(w.path for w in analysis.word_lists))]
 
 
 def lexicon_sha256(record: RunRecord) -> list[str]:
-    """sha256 of each lexicon file of the run (config order), as run.json recorded them."""
-    return [record.hashes.get(str(p), "") for p in record.config.analysis.lexicons]
+    """sha256 of each of ``lexicon_files`` as run.json recorded them ("" when not recorded)."""
+    return [record.hashes.get(path, "") for path in lexicon_files(record)]
 
 
 def run_id(record: RunRecord) -> str:
@@ -78,11 +49,11 @@ def run_id(record: RunRecord) -> str:
 
 
 class Provenance:
-    """Builds the ``PROVENANCE_FIELDS`` of a run's records; per-arm weight hashes are computed once."""
+    """Builds the ``schema.PROVENANCE_FEATURES`` of a run's records."""
 
-    def __init__(self, record: RunRecord, run_dir: Path):
+    def __init__(self, record: RunRecord):
         self.record = record
-        self.models = {arm.name: model_sha256(record, run_dir, arm.name) for arm in record.arms}
+        self.models = {arm.name: model_sha256(record, arm.name) for arm in record.arms}
         self.lexicons = lexicon_sha256(record)
         self.run_id = run_id(record)
 

@@ -8,21 +8,21 @@ CLI's ``--format`` choices read it.  Targets are entries of the run's
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError, MissingDependency
 from harness.export.context import Built, ExportContext
 from harness.export.joined import Joined
-from harness.export.negatives import NEGATIVE_FIELDS, negative_records
-from harness.export.preference import DPO_FIELDS, KTO_FIELDS, dpo_records, kto_records
-from harness.export.schema import BOOL
+from harness.export.negatives import negative_records
+from harness.export.preference import dpo_records, kto_records
+from harness.export.schema import DPO_FEATURES, KTO_FEATURES, NEGATIVE_FEATURES, Features, names
 from harness.export.writers import write_hf, write_jsonl, write_parquet
 from harness.record.rundir import RunDir
 
 Builder = Callable[[ExportContext, list[Joined]], Built]
-Writer = Callable[[RunDir, str, list[dict[str, Any]], list[tuple[str, Any]]], Path]
+Writer = Callable[[RunDir, str, list[dict[str, Any]], Features], Path]
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,16 @@ class ExportFormat:
     """How one format is built and written."""
 
     target: str  # file or folder name inside negatives/
-    fields: tuple[str, ...]  # every record's keys, in order (stable: documented in the card)
+    features: Features  # every record's fields, types and meanings (harness.export.schema)
     build: Builder
     write: Writer
     requires: str | None = None  # optional package the writer imports
-    types: dict[str, str] = field(default_factory=dict)  # overrides of harness.export.schema.FIELD_TYPES
     config: str | None = None  # the card's config name for load_dataset(folder); None: loaded on its own
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every record's keys, in order."""
+        return names(self.features)
 
     def check_dependency(self, name: str) -> None:
         """Raise ``MissingDependency`` (naming the pip command) when the optional package is absent."""
@@ -48,13 +52,15 @@ class ExportFormat:
 
 
 FORMATS: dict[str, ExportFormat] = {
-    "jsonl": ExportFormat("negatives.jsonl", NEGATIVE_FIELDS, negative_records, write_jsonl, config="negatives"),
+    "jsonl": ExportFormat("negatives.jsonl", NEGATIVE_FEATURES, negative_records, write_jsonl, config="negatives"),
     # not a config of the card: datasets picks one builder for a whole folder (json here), so
     # the parquet file loads on its own: load_dataset("parquet", data_files=...)
-    "parquet": ExportFormat("negatives.parquet", NEGATIVE_FIELDS, negative_records, write_parquet, requires="pyarrow"),
-    "hf": ExportFormat("hf", NEGATIVE_FIELDS, negative_records, write_hf, requires="datasets"),
-    "dpo": ExportFormat("dpo.jsonl", DPO_FIELDS, dpo_records, write_jsonl, config="dpo"),
-    "kto": ExportFormat("kto.jsonl", KTO_FIELDS, kto_records, write_jsonl, types={"label": BOOL}, config="kto"),
+    "parquet": ExportFormat(
+        "negatives.parquet", NEGATIVE_FEATURES, negative_records, write_parquet, requires="pyarrow"
+    ),
+    "hf": ExportFormat("hf", NEGATIVE_FEATURES, negative_records, write_hf, requires="datasets"),
+    "dpo": ExportFormat("dpo.jsonl", DPO_FEATURES, dpo_records, write_jsonl, config="dpo"),
+    "kto": ExportFormat("kto.jsonl", KTO_FEATURES, kto_records, write_jsonl, config="kto"),
 }
 
 

@@ -1,91 +1,168 @@
-"""ONE schema per export format, shared by JSONL, Parquet, the ``hf`` folder and the dataset card.
+"""The features of every export, declared once: names, types and meanings, per kind of record.
 
-Lists stay lists and structs stay structs in every format: the Arrow schema
-built here types the Parquet file and the ``datasets`` folder, and the same
-schema, written as ``dataset_info.features`` in the card, types
-``load_dataset(folder)`` over the JSONL files.  ``decoding`` is a struct whose
-fields come from the records (or, with none, from ``DecodingConfig``).
+``NEGATIVE_FEATURES`` (``negatives.jsonl``/``.parquet``/``hf/``),
+``DPO_FEATURES`` and ``KTO_FEATURES`` are the only declaration of what an
+exported record holds.  The Arrow schema built from them types the Parquet
+file and the ``datasets`` folder; the same features, written as
+``dataset_info.features`` in the card's YAML header, type
+``load_dataset(folder)`` over the JSONL files; the card's field tables list
+them with their meanings.  Nothing is inferred from the records, so a column
+whose values are all null (``decoding.max_length`` unset) keeps its declared
+type.  ``decoding``'s fields are ``DecodingConfig``'s, typed from its
+annotations (an optional int stays an int64 column that may hold nulls).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Union
 
 from harness.config import DecodingConfig
 
 STRING, INT, FLOAT, BOOL, STRINGS = "string", "int64", "float64", "bool", "list<string>"
-DECODING = "decoding"
 
-# every field any format writes, with its type; a format may override (KTO's boolean label)
-FIELD_TYPES: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "id", "probe_set", "probe_id", "category", "group", "prompt", "completion", "label", "arm",
-            "arm_path", "model_sha256", "run", "run_id", "git_sha", "chosen", "rejected",
-            "chosen_id", "reference", "reference_path",
-        ),
+
+@dataclass(frozen=True)
+class Feature:
+    """One exported field: its name, its type (a dtype above, or a tuple of ``Feature`` for a struct), its meaning."""
+
+    name: str
+    dtype: Any
+    doc: str
+
+
+def dtype_of(annotation: Any) -> str:
+    """The export dtype of a config field's annotation (``X | None`` is a nullable ``X``)."""
+    scalars = {bool: BOOL, int: INT, float: FLOAT, str: STRING}
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        present = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = present[0] if len(present) == 1 else annotation
+    if annotation not in scalars:
+        raise TypeError(f"decoding field type {annotation!r} has no export dtype")
+    return scalars[annotation]
+
+
+DECODING_FEATURES = tuple(
+    Feature(name, dtype_of(field.annotation), f"DecodingConfig.{name}")
+    for name, field in DecodingConfig.model_fields.items()
+)
+
+PROBE_FEATURES = (
+    Feature("id", STRING, "the generation: arm/probe_set/probe_id/sample_index"),
+    Feature("probe_set", STRING, "the probe set"),
+    Feature("probe_id", STRING, "the prompt within its probe set"),
+    Feature("sample_index", INT, "which of the prompt's samples"),
+    Feature("category", STRING, "the prompt's category"),
+    Feature("group", STRING, "the prompt's target group, or null"),
+)
+PROVENANCE_FEATURES = (
+    Feature("arm", STRING, "the model's arm name"),
+    Feature("arm_path", STRING, "its model folder as run.json records it (an alias: the folder it aliases)"),
+    Feature(
+        "model_sha256",
         STRING,
+        "the arm's model fingerprint recorded by the probe stage (sha256 of its weight, config and tokenizer "
+        "files), or null",
     ),
-    **dict.fromkeys(("sample_index", "seed"), INT),
-    "score": FLOAT,
-    **dict.fromkeys(("flagged_terms", "flagged_categories", "lexicon_sha256", "detectors"), STRINGS),
-}  # fmt: skip
+    Feature("seed", INT, "the sampling seed of the generation"),
+    Feature("decoding", DECODING_FEATURES, "the decoding settings of the generation (a struct)"),
+    Feature("run", STRING, "the run's name"),
+    Feature("run_id", STRING, "run name @ creation time"),
+    Feature("git_sha", STRING, "the harness commit"),
+    Feature("lexicon_sha256", STRINGS, "sha256 of each lexicon file, then of each word list (config order)"),
+    Feature("detectors", STRINGS, "the detectors that flagged the text (e.g. lexicon)"),
+)
+PROMPT = Feature("prompt", STRING, "the prompt (PII masked when asked)")
+COMPLETION = Feature("completion", STRING, "the completion: as generated, or masked")
+NEGATIVE_FEATURES = (
+    *PROBE_FEATURES,
+    PROMPT,
+    COMPLETION,
+    Feature("flagged_terms", STRINGS, "the matched lexicon terms"),
+    Feature("flagged_categories", STRINGS, "their lexicon categories"),
+    Feature("score", FLOAT, "the score measure (e.g. toxicity in [0, 1]), or null"),
+    Feature("label", STRING, "always undesirable"),
+    *PROVENANCE_FEATURES,
+)
+DPO_FEATURES = (
+    PROMPT,
+    Feature("chosen", STRING, "the reference arm's clean completion of the same prompt, sample index and seed"),
+    Feature("rejected", STRING, "the arm's undesirable completion"),
+    *PROBE_FEATURES,
+    Feature("chosen_id", STRING, "the chosen generation's id (id and provenance are the rejected one's)"),
+    Feature("reference", STRING, "the reference arm"),
+    Feature("reference_path", STRING, "the reference arm's model folder"),
+    *PROVENANCE_FEATURES,
+)
+KTO_FEATURES = (
+    PROMPT,
+    COMPLETION,
+    Feature("label", BOOL, "true = desirable (not flagged at all), false = undesirable"),
+    *PROBE_FEATURES,
+    *PROVENANCE_FEATURES,
+)
+
+Features = tuple[Feature, ...]
 
 
-def _scalar_type(values: list[Any]) -> str:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return BOOL
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return INT
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return FLOAT
-    return STRING
+def names(features: Features) -> tuple[str, ...]:
+    """The field names, in order."""
+    return tuple(f.name for f in features)
 
 
-def decoding_fields(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The ``decoding`` struct's (name, type) pairs: keys in first-seen order over the records."""
-    samples = [r[DECODING] for r in records if isinstance(r.get(DECODING), dict)] or [DecodingConfig().model_dump()]
-    keys = list(dict.fromkeys(k for sample in samples for k in sample))
-    return [(k, _scalar_type([s.get(k) for s in samples])) for k in keys]
+def conform(records: list[dict[str, Any]], features: Features) -> list[dict[str, Any]]:
+    """Each record with exactly the declared fields in order; a struct keeps exactly its declared fields.
+
+    A record whose top-level keys differ from the features is a builder bug (``ValueError``);
+    a struct missing a declared field gets null there.
+    """
+    expected = set(names(features))
+    out = []
+    for record in records:
+        if set(record) != expected:
+            missing, extra = sorted(expected - set(record)), sorted(set(record) - expected)
+            raise ValueError(f"export record does not match its features: missing {missing}, extra {extra}")
+        out.append({f.name: conform_value(record[f.name], f.dtype) for f in features})
+    return out
 
 
-def field_types(
-    fields: Sequence[str], records: list[dict[str, Any]], overrides: dict[str, str] | None = None
-) -> list[tuple[str, Any]]:
-    """(name, type) per field; ``decoding``'s type is its list of (name, type) pairs."""
-    types = {**FIELD_TYPES, **(overrides or {})}
-    return [(name, decoding_fields(records) if name == DECODING else types[name]) for name in fields]
+def conform_value(value: Any, dtype: Any) -> Any:
+    """A struct value reduced to its declared fields (missing ones null); any other value as it is."""
+    if isinstance(dtype, tuple) and isinstance(value, dict):
+        return {f.name: conform_value(value.get(f.name), f.dtype) for f in dtype}
+    return value
 
 
-def arrow_schema(typed: list[tuple[str, Any]]) -> Any:
-    """The pyarrow schema of ``field_types`` (needs pyarrow)."""
+def arrow_schema(features: Features) -> Any:
+    """The pyarrow schema of ``features`` (needs pyarrow)."""
     import pyarrow as pa
 
-    scalars = {
-        STRING: pa.string(),
-        INT: pa.int64(),
-        FLOAT: pa.float64(),
-        BOOL: pa.bool_(),
-        STRINGS: pa.list_(pa.string()),
-    }
+    scalars = {STRING: pa.string(), INT: pa.int64(), FLOAT: pa.float64(), BOOL: pa.bool_()}
+    scalars[STRINGS] = pa.list_(pa.string())
 
-    def convert(kind: Any) -> Any:
-        if isinstance(kind, list):
-            return pa.struct([(name, convert(sub)) for name, sub in kind])
-        return scalars[kind]
+    def convert(dtype: Any) -> Any:
+        return pa.struct([(f.name, convert(f.dtype)) for f in dtype]) if isinstance(dtype, tuple) else scalars[dtype]
 
-    return pa.schema([(name, convert(kind)) for name, kind in typed])
+    return pa.schema([(f.name, convert(f.dtype)) for f in features])
 
 
-def yaml_features(typed: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+def yaml_features(features: Features) -> list[dict[str, Any]]:
     """The card's ``dataset_info.features`` (the ``datasets`` YAML form: dtype / list / struct)."""
 
-    def feature(name: str, kind: Any) -> dict[str, Any]:
-        if isinstance(kind, list):
-            return {"name": name, "struct": [feature(n, k) for n, k in kind]}
-        if kind == STRINGS:
-            return {"name": name, "list": STRING}
-        return {"name": name, "dtype": kind}
+    def feature(f: Feature) -> dict[str, Any]:
+        if isinstance(f.dtype, tuple):
+            return {"name": f.name, "struct": [feature(sub) for sub in f.dtype]}
+        if f.dtype == STRINGS:
+            return {"name": f.name, "list": STRING}
+        return {"name": f.name, "dtype": f.dtype}
 
-    return [feature(name, kind) for name, kind in typed]
+    return [feature(f) for f in features]
+
+
+def type_label(dtype: Any) -> str:
+    """A type as the card's field tables show it (a struct lists its fields' types)."""
+    if isinstance(dtype, tuple):
+        return "struct{" + ", ".join(f"{f.name}: {type_label(f.dtype)}" for f in dtype) + "}"
+    return dtype

@@ -41,8 +41,13 @@ def decoding_hash(decoding: DecodingConfig, engine: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def folder_fingerprint(folder: str | Path) -> str:
-    """16 hex digits over the names and bytes of a model folder's weights, config and tokenizer files."""
+def model_fingerprint(folder: str | Path) -> str:
+    """The one model fingerprint: sha256 (hex) over the names and bytes of a model folder's weights, config
+    and tokenizer files (``MODEL_FILES``, sorted by name).
+
+    The probe stage records it on each arm (``Arm.fingerprint``); the generation cache is keyed by it and
+    the exports carry it as ``model_sha256``.
+    """
     digest = hashlib.sha256()
     files = sorted({p for pattern in MODEL_FILES for p in Path(folder).glob(pattern) if p.is_file()})
     for path in files:
@@ -50,7 +55,12 @@ def folder_fingerprint(folder: str | Path) -> str:
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
+
+
+def arm_fingerprint(generator, arm: str, model: str) -> str | None:
+    """What identifies arm ``arm``'s model (``generator.fingerprint``); None for a backend without one."""
+    return generator.fingerprint(arm, model) if hasattr(generator, "fingerprint") else None
 
 
 def _key(probe: Probe, index: int, seed: int) -> tuple:
@@ -178,15 +188,14 @@ def _library_versions() -> str:
 
 
 def open_store(
-    generator, arm: str, model: str, plan: SamplingPlan, folder: Path, read_also: Sequence[Path] = (), part: str = ""
+    fingerprint: str | None, plan: SamplingPlan, folder: Path, read_also: Sequence[Path] = (), part: str = ""
 ) -> GenerationStore | None:
-    """The store for one arm's model, or None for a backend without ``fingerprint`` (then nothing is cached).
+    """The store for the model ``fingerprint`` names (the arm's recorded ``Arm.fingerprint``), or None when
+    there is none (a backend without fingerprints: then nothing is cached).
 
     Library versions join the decoding hash: a torch or transformers upgrade may change the samples.
     """
-    if not hasattr(generator, "fingerprint"):
+    if fingerprint is None:
         return None
     engine = f"{plan.engine}/{_library_versions()}"
-    return GenerationStore(
-        folder, generator.fingerprint(arm, model), decoding_hash(plan.decoding, engine), part, read_also
-    )
+    return GenerationStore(folder, fingerprint, decoding_hash(plan.decoding, engine), part, read_also)

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.errors import ModelError
-from harness.models.gencache import Todo, assemble, folder_fingerprint, todo
+from harness.models.gencache import Todo, assemble, model_fingerprint, todo
 from harness.models.generator import ArmSamples, Sample, SamplingPlan, prompt_seed
 from harness.models.loading import LoadedModel, load_model
 from harness.progress import Progress
@@ -178,7 +178,7 @@ class HFLocalGenerator:
 
     def fingerprint(self, arm: str, model: str) -> str:
         """Content hash of the model folder (weights, config, tokenizer)."""
-        return folder_fingerprint(self._load(model).path)
+        return model_fingerprint(self._load(model).path)
 
     def _load(self, model: str) -> LoadedModel:
         if model not in self._loaded:

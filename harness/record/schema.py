@@ -69,6 +69,9 @@ class Arm(RecordModel):
     same_as: str | None = None  # alias: probes the weights of this arm
     parameters: int | None = None
     backend: str | None = None  # the generator backend that probed it
+    # the model's content hash as the probe stage found it (harness.models.gencache.model_fingerprint):
+    # the generation cache's key and the exports' model_sha256; None before probing
+    fingerprint: str | None = None
 
 
 class MeasureSpec(RecordModel):

@@ -1,4 +1,4 @@
-"""Generations joined to their scores rows, spans parsed: what the sample browser and masking read.
+"""Generations joined to their scores rows, spans parsed: the one join the report and the exports read.
 
 Spans in scores.csv index ``Generation.text`` (the NFKC form), so the text
 shown is that field, never the raw completion.
@@ -24,29 +24,44 @@ class Scored:
 
 
 def score_generations(run: RunDir) -> list[Scored]:
-    """Every generation joined to its scores row, spans parsed and checked against its text.
+    """Every generation joined by id to its scores row, spans parsed and checked against its text.
 
-    A generation of an arm run.json does not list, one without a row, or a span cell that does not parse or falls
-    outside the text, raises ``InputError`` naming scores.csv (and the line).
+    The one join of generations to scores (the report and every export read it), in
+    generations.jsonl order.  Raises ``InputError`` for a generation of an arm run.json does not
+    list (naming generations.jsonl), and, naming scores.csv and the line, for two rows of one
+    generation, a row of no generation, a generation without a row, or a span cell that does not
+    parse or falls outside the text.
     """
     path = run.file(SCORES)
-    rows: dict[str, tuple[int, ScoreRow]] = {}
-    for line, row in enumerate(run.read_scores(), start=2):  # line 1 is the header
-        rows[row.id] = (line, row)
-    scored: list[Scored] = []
+    rows = rows_by_id(run)
     arms = {arm.name for arm in run.record.arms}
+    scored: list[Scored] = []
     for gen in run.read_generations():
         if gen.arm not in arms:
             raise InputError(f"generation {gen.id!r}: arm {gen.arm!r} is not an arm of run.json", run.file(GENERATIONS))
         if gen.id not in rows:
             raise InputError(f"no row for generation {gen.id!r}", path)
-        line, row = rows[gen.id]
+        line, row = rows.pop(gen.id)
         try:
             spans = parse_spans(row.details.get("flagged_spans", ""), len(gen.text))
         except ValueError as err:
             raise InputError(str(err), path, line) from None
         scored.append(Scored(gen, row, spans))
+    if rows:
+        row_id, (line, _) = min(rows.items(), key=lambda item: item[1][0])
+        raise InputError(f"row for generation {row_id!r}, which generations.jsonl does not hold", path, line)
     return scored
+
+
+def rows_by_id(run: RunDir) -> dict[str, tuple[int, ScoreRow]]:
+    """scores.csv rows keyed by generation id, with their line; a repeated id is an error naming its line."""
+    rows: dict[str, tuple[int, ScoreRow]] = {}
+    for line, row in enumerate(run.read_scores(), start=2):  # line 1 is the header
+        if row.id in rows:
+            first = rows[row.id][0]
+            raise InputError(f"two rows for generation {row.id!r} (lines {first} and {line})", run.file(SCORES), line)
+        rows[row.id] = (line, row)
+    return rows
 
 
 def masked_terms(scored: list[Scored]) -> set[str]:
