@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from harness.train.precision import EngineSettings, autocast, autocast_dtype, make_optimizer, make_scaler
@@ -33,11 +34,16 @@ class TrainPlan:
 
 @dataclass
 class CheckpointPolicy:
-    """Where and how often to checkpoint; ``every`` None = only at the end."""
+    """Where and how often to checkpoint; ``every`` None = only at the end.
+
+    ``write_model(model, folder)`` writes each checkpoint's model part (see
+    ``checkpoint.save_checkpoint``).
+    """
 
     root: str
     every: int | None = None
     keep: int = 2
+    write_model: Callable[[object, Path], None] | None = None
 
 
 @dataclass
@@ -261,7 +267,8 @@ def train(
             pending = []
         if checkpoints and rank == 0 and ((checkpoints.every and done % checkpoints.every == 0) or at_end):
             state = {"samples": done * per_step, "loss_curve": loss_curve, "eval_curve": eval_curve}
-            ckpt.save_checkpoint(checkpoints.root, done, model, optimizer, scheduler, scaler, state, checkpoints.keep)
+            save = (checkpoints.root, done, model, optimizer, scheduler, scaler, state, checkpoints.keep)
+            ckpt.save_checkpoint(*save, checkpoints.write_model)
         distributed.barrier()
     if settings.device.startswith("cuda"):
         torch.cuda.synchronize()
