@@ -260,23 +260,15 @@ def build_cache(
     tmp = root / f".tmp-{key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    eos = tokenizer.eos_token_id
-    writers = {
-        "train": BlockWriter(tmp / "train.arrow", block_size, eos),
-        "val": BlockWriter(tmp / "val.arrow", block_size, eos),
-    }
     try:
-        sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
-
-        def docs() -> Iterator[Document]:
-            for doc in iter_corpus(corpus):
-                sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
-                yield doc
-
-        for ids in encode_stream(docs(), tokenizer, sep):
-            writers[sides.popleft()].add(ids)
-        for w in writers.values():
-            w.close()
+        writers = write_splits(corpus, tokenizer, sep, tmp, seed=seed, val_fraction=val_fraction, block=block_size)
+        for split, side in (("train", "training"), ("val", "held-out")):
+            if writers[split].rows == 0:
+                fix = f"change {fraction_key} or add documents" if fraction_key else "add documents"
+                setting = fraction_key or "held-out fraction"
+                raise InputError(
+                    f"corpus too small: no {side} tokens with {setting} {val_fraction} ({fix})", corpus.path
+                )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -286,14 +278,27 @@ def build_cache(
         "block_size": block_size,
         **{f"{name}_{what}": getattr(w, what) for name, w in writers.items() for what in ("docs", "rows", "tokens")},
     }
-    for split in ("train", "val"):
-        if meta[f"{split}_rows"] == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            side = "training" if split == "train" else "held-out"
-            fix = f"change {fraction_key} or add documents" if fraction_key else "add documents"
-            setting = fraction_key or "held-out fraction"
-            raise InputError(f"corpus too small: no {side} tokens with {setting} {val_fraction} ({fix})", corpus.path)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return TokenCache(final, meta)
+
+
+def write_splits(
+    corpus: CorpusConfig, tokenizer, sep, folder: Path, *, seed: int, val_fraction: float, block: int
+) -> dict[str, BlockWriter]:
+    """Stream the corpus into ``folder``/train.arrow and val.arrow (side: ``is_heldout``); return the closed writers."""
+    eos = tokenizer.eos_token_id
+    writers = {split: BlockWriter(folder / f"{split}.arrow", block, eos) for split in ("train", "val")}
+    sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
+
+    def docs() -> Iterator[Document]:
+        for doc in iter_corpus(corpus):
+            sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
+            yield doc
+
+    for ids in encode_stream(docs(), tokenizer, sep):
+        writers[sides.popleft()].add(ids)
+    for w in writers.values():
+        w.close()
+    return writers
