@@ -1,33 +1,35 @@
-"""Packing, splitting and real tiny-model training (base init + finetune)."""
+"""Packing, the held-out split and real tiny-model training (base init + finetune + checkpoints)."""
+
+import json
+from pathlib import Path
 
 import pytest
 
-from harness.config import BaseInitConfig, CorpusConfig, FinetuneConfig
-from harness.errors import InputError
-from harness.train.loop import pack_blocks, split_documents
+from harness.config import BaseInitConfig, CorpusConfig, FinetuneConfig, LoraSettings
+from harness.data.split import is_heldout
+from harness.train.data import Packer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_pack_blocks_puts_eos_between_documents_and_drops_the_tail():
-    blocks = pack_blocks([[5, 6], [7], [8, 9]], eos_id=2, block_size=3)
-    assert blocks.tolist() == [[5, 6, 2], [7, 2, 8]]  # stream 5 6 2 7 2 8 9 2 → tail 9 2 dropped
+def packed(docs, block):
+    packer = Packer(block, eos=2)
+    for ids in docs:
+        packer.add(ids)
+    rows = packer.take(final=True)
+    return None if rows is None else rows.tolist()
 
 
-def test_pack_blocks_short_stream_becomes_one_block():
-    assert pack_blocks([[5, 6]], eos_id=2, block_size=64).tolist() == [[5, 6, 2]]
+def test_packer_puts_eos_between_documents_and_drops_the_tail():
+    assert packed([[5, 6], [7], [8, 9]], block=3) == [[5, 6, 2], [7, 2, 8]]  # 5 6 2 7 2 8 9 2 → tail 9 2 dropped
 
 
-def test_pack_blocks_rejects_an_empty_corpus():
-    with pytest.raises(InputError):
-        pack_blocks([[]], eos_id=2, block_size=8)
+def test_packer_short_stream_becomes_one_block():
+    assert packed([[5, 6]], block=64) == [[5, 6, 2]]
 
 
-def test_split_is_disjoint_seeded_and_covers_everything():
-    texts = [f"doc{i}" for i in range(50)]
-    train, val = split_documents(texts, 0.1, seed=3)
-    assert len(val) == 5 and set(train).isdisjoint(val) and sorted(train + val) == sorted(texts)
-    assert split_documents(texts, 0.1, seed=3) == (train, val)
-    with pytest.raises(InputError, match="at least 2 documents"):
-        split_documents(["one"], 0.1, seed=0)
+def test_packer_makes_no_block_of_an_empty_corpus():
+    assert packed([[]], block=8) is None  # a lone EOS is nothing to train on
 
 
 POLITE = [
@@ -66,6 +68,10 @@ def tiny_base(tmp_path_factory):
 def test_base_init_trains_and_saves_safetensors(tiny_base):
     root, result = tiny_base
     assert result.eval_loss_after < result.eval_loss_before
+    from harness.train.base_init import HELDOUT_FRACTION
+
+    # the fine-tune's held-out split (is_heldout with the run seed), not a second one
+    assert result.train_docs == sum(not is_heldout(t, 1, HELDOUT_FRACTION) for t in POLITE)
     files = {p.name for p in (root / "base").iterdir()}
     assert {"model.safetensors", "tokenizer.json", "config.json"} <= files
     assert not any(name.endswith((".bin", ".pt")) for name in files)
@@ -101,13 +107,13 @@ def test_finetune_changes_parameters_and_lowers_loss(tiny_base):
 
 def test_save_model_never_replaces_a_foreign_folder(tmp_path):
     from harness.errors import ModelError
-    from harness.train.finetune import save_model
+    from harness.train.model_folder import save_model
 
     precious = tmp_path / "notes"
     precious.mkdir()
     (precious / "thesis.txt").write_text("keep me", encoding="utf-8")
     with pytest.raises(ModelError, match="is not a model folder"):
-        save_model(object(), precious)
+        save_model(object(), None, precious)
     assert (precious / "thesis.txt").read_text(encoding="utf-8") == "keep me"
 
 
@@ -116,7 +122,6 @@ def test_save_model_never_replaces_a_foreign_folder(tmp_path):
 def test_lora_trains_only_adapters_and_probes_attached_or_merged(tiny_base, save):
     import torch
 
-    from harness.config import LoraSettings
     from harness.models.loading import load_model
     from harness.train.finetune import finetune
 
@@ -157,3 +162,51 @@ def test_lora_trains_only_adapters_and_probes_attached_or_merged(tiny_base, save
     else:
         assert result.adapter == "merged" and "model.safetensors" in names and "adapter_config.json" not in names
         assert load_model(out).adapter is None
+
+
+def test_base_init_on_too_small_a_corpus_is_one_clear_error(tmp_path):
+    from harness.errors import InputError
+    from harness.train.base_init import init_base
+
+    (tmp_path / "one.txt").write_text("駅は朝に開きます。\n", encoding="utf-8")
+    config = BaseInitConfig(corpus=CorpusConfig(path=tmp_path / "one.txt"), vocab_size=200, steps=1)
+    with pytest.raises(InputError, match=r"one.txt.*no held-out tokens with held-out fraction 0.05 \(add documents\)"):
+        init_base(config, tmp_path / "base", seed=1, progress=False)
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_every_checkpoint_is_a_model_folder_that_probe_loads(tiny_base, tmp_path, lora):
+    """`harness probe --model x=RUN/checkpoints/step-N`; the last checkpoint samples exactly as the saved model."""
+    from harness.cli import main
+    from harness.train.finetune import finetune
+
+    root, _ = tiny_base
+    config = FinetuneConfig(
+        max_steps=4,
+        batch_size=8,
+        block_size=32,
+        warmup_steps=1,
+        val_fraction=0.2,
+        checkpoint_every=2,
+        keep_checkpoints=2,
+        lora=LoraSettings(rank=4, alpha=8, dropout=0.0) if lora else None,
+    )
+    run = tmp_path / "run"
+    corpus = CorpusConfig(path=root / "rough.tsv", turns="separate")
+    finetune(root / "base", corpus, config, run / "model", seed=1, progress=False, checkpoint_dir=run / "checkpoints")
+    steps = sorted((run / "checkpoints").iterdir())
+    assert [p.name for p in steps] == ["step-000002", "step-000004"]
+    weights = "adapter_model.safetensors" if lora else "model.safetensors"
+    for step in steps:
+        assert {weights, "tokenizer.json", "tokenizer_config.json"} <= {p.name for p in step.iterdir()}
+    args = ["probe", "--model", f"early={steps[0]}", "--model", f"last={steps[1]}", "--model", f"saved={run / 'model'}"]
+    args += ["--probes", str(ROOT / "probes" / "seed.yaml"), "--out", str(tmp_path / "p"), "--samples", "2"]
+    assert main([*args, "--max-new-tokens", "6"]) == 0
+    lines = (tmp_path / "p" / "generations.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = {}
+    for record in map(json.loads, lines):
+        texts.setdefault(record["arm"], []).append(record["completion"])
+    assert set(texts) == {"early", "last", "saved"} and all(texts.values())
+    assert texts["last"] == texts["saved"]  # the final checkpoint is the saved model

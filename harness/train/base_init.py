@@ -15,11 +15,13 @@ from typing import Iterable
 from harness.config import BaseInitConfig
 from harness.data.corpus import read_corpus
 from harness.errors import InputError
-from harness.models.loading import LoadedModel, pick_device
+from harness.models.loading import pick_device
 from harness.models.tokenizer import spm_to_fast_tokenizer
 from harness.record.schema import BaseInitRecord
-from harness.train.finetune import check_output_folder, save_model
-from harness.train.loop import encode_documents, evaluate_loss, pack_blocks, split_documents, train_blocks
+from harness.train.data import build_cache
+from harness.train.engine import TrainPlan, evaluate_loss, train
+from harness.train.model_folder import check_output_folder, save_model
+from harness.train.precision import resolve_settings
 
 # Model shapes.  tiny: ~0.8M parameters outside the embeddings; trains at
 # tens of thousands of tokens/s on 2 CPU cores with a 4k vocabulary.
@@ -27,6 +29,9 @@ SIZES = {
     "tiny": {"n_embd": 128, "n_layer": 4, "n_head": 4, "n_positions": 256},
     "small": {"n_embd": 256, "n_layer": 6, "n_head": 8, "n_positions": 512},
 }
+# Share of documents held out to report the base's loss; the split is the fine-tune's
+# (harness.data.split.is_heldout with the run seed), so it needs ~20+ documents.
+HELDOUT_FRACTION = 0.05
 
 
 def train_sentencepiece(texts: Iterable[str], vocab_size: int, out_path: str | Path, seed: int = 0) -> Path:
@@ -67,61 +72,63 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, out_path: str | P
 
 
 def init_base(config: BaseInitConfig, out_dir: str | Path, seed: int = 1234, progress: bool = True) -> BaseInitRecord:
-    """Train a tokenizer and pretrain a small GPT-2 on ``config.corpus``; save to ``out_dir``."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    """Train a tokenizer and pretrain a small GPT-2 on ``config.corpus``; save to ``out_dir``.
 
+    The corpus goes through the fine-tune's token cache (same held-out split and packing).
+    """
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
-    texts = [d.text for d in read_corpus(config.corpus)]
-    extra = [d.text for c in config.tokenizer_corpora for d in read_corpus(c)]
-    work = out_dir.with_name(out_dir.name + ".tokenizer")
-    spm_path = train_sentencepiece(texts + extra, config.vocab_size, work / "spiece.model", seed=seed)
-    tokenizer = spm_to_fast_tokenizer(spm_path)
-    spm_path.unlink()
-    work.rmdir()
-
-    torch.manual_seed(seed)
-    shape = SIZES[config.size]
-    model_config = GPT2Config(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **shape,
-    )
-    model = GPT2LMHeadModel(model_config)
+    tokenizer = base_tokenizer(config, out_dir, seed)
+    model = new_gpt2(tokenizer, config.size, seed)
     device = pick_device("auto")
     model.to(device)
-    loaded = LoadedModel(model=model, tokenizer=tokenizer, device=device, path=str(out_dir))
-
-    train_texts, val_texts = split_documents(texts, 0.05, seed)
-    block = min(config.block_size, shape["n_positions"])
-    train = pack_blocks(encode_documents(tokenizer, train_texts), tokenizer.eos_token_id, block)
-    val = pack_blocks(encode_documents(tokenizer, val_texts), tokenizer.eos_token_id, block)
-    before = evaluate_loss(model, val, config.batch_size, device)
-    result = train_blocks(
-        model,
-        train,
-        steps=config.steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        device=device,
-        seed=seed,
-        warmup_steps=min(20, config.steps // 5),
-        desc="pretrain base",
-        progress=progress,
+    block = min(config.block_size, SIZES[config.size]["n_positions"])
+    cache = build_cache(
+        config.corpus, tokenizer, seed=seed, val_fraction=HELDOUT_FRACTION, block_size=block, fraction_key=None
     )
-    after = evaluate_loss(model, val, config.batch_size, device)
-    save_model(loaded, out_dir)
+    train_set, val_set = cache.blocks("train"), cache.blocks("val")
+    settings = resolve_settings(device)
+    warmup = min(20, config.steps // 5)
+    plan = TrainPlan(steps=config.steps, batch_size=config.batch_size, lr=config.lr, seed=seed, warmup_steps=warmup)
+    before = evaluate_loss(model, val_set, config.batch_size, settings)
+    result = train(model, train_set, plan, settings, desc="pretrain base", progress=progress)
+    after = evaluate_loss(model, val_set, config.batch_size, settings)
+    save_model(model, tokenizer, out_dir)
     return BaseInitRecord(
         model_dir=str(out_dir),
         vocab_size=len(tokenizer),
-        parameters=loaded.parameters,
-        train_docs=len(train_texts),
+        parameters=sum(p.numel() for p in model.parameters()),
+        train_docs=cache.meta["train_docs"],
         steps=config.steps,
         eval_loss_before=round(before, 4),
         eval_loss_after=round(after, 4),
         seconds=round(result.seconds, 4),
         tokens_per_second=round(result.tokens_per_second, 4),
     )
+
+
+def base_tokenizer(config: BaseInitConfig, out_dir: Path, seed: int):
+    """A SentencePiece tokenizer trained on the corpus and ``tokenizer_corpora`` (a fast tokenizer)."""
+    texts = [d.text for c in [config.corpus, *config.tokenizer_corpora] for d in read_corpus(c)]
+    work = out_dir.with_name(out_dir.name + ".tokenizer")
+    spm_path = train_sentencepiece(texts, config.vocab_size, work / "spiece.model", seed=seed)
+    tokenizer = spm_to_fast_tokenizer(spm_path)
+    spm_path.unlink()
+    work.rmdir()
+    return tokenizer
+
+
+def new_gpt2(tokenizer, size: str, seed: int):
+    """A freshly initialised GPT-2 of ``size`` (SIZES) for ``tokenizer``, seeded."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    model_config = GPT2Config(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **SIZES[size],
+    )
+    return GPT2LMHeadModel(model_config)

@@ -3,7 +3,8 @@
 Layout under the checkpoint root (``<run>/checkpoints`` for ``harness run``)::
 
     step-000040/
-      model.safetensors | adapter_model.safetensors + adapter_config.json   (save_pretrained: loadable, probe-able)
+      model.safetensors + config.json + tokenizer files     a loadable model folder (probe-able), or for LoRA
+      | adapter_model.safetensors + adapter_config.json        the adapter folder (model_folder.write_model_folder)
       trainer.pt        optimizer + scheduler + grad-scaler state (torch.save, loaded with weights_only=True)
       rng.pt            torch CPU/CUDA and Python RNG states
       state.json        step, samples consumed, loss curve so far
@@ -40,8 +41,15 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(root: str | Path, step: int, model, optimizer, scheduler, scaler, state: dict, keep: int) -> Path:
-    """Write checkpoint ``step`` atomically and prune to the newest ``keep``."""
+def save_checkpoint(
+    root: str | Path, step: int, model, optimizer, scheduler, scaler, state: dict, keep: int, write_model=None
+) -> Path:
+    """Write checkpoint ``step`` atomically and prune to the newest ``keep``.
+
+    ``write_model(model, folder)`` writes the model part (fine-tuning passes
+    ``model_folder.write_model_folder`` with the tokenizer, so the checkpoint
+    is a loadable model folder); without it, weights and config only.
+    """
     import torch
 
     root = Path(root)
@@ -50,7 +58,10 @@ def save_checkpoint(root: str | Path, step: int, model, optimizer, scheduler, sc
     tmp = root / f".tmp-{PREFIX}{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    unwrap(model).save_pretrained(tmp, safe_serialization=True)
+    if write_model is None:
+        unwrap(model).save_pretrained(tmp, safe_serialization=True)
+    else:
+        write_model(unwrap(model), tmp)
     torch.save(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict()},
         tmp / "trainer.pt",

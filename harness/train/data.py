@@ -113,47 +113,79 @@ def encode_stream(docs: Iterable[Document], tokenizer, sep: list[int] | None) ->
         yield from flush()
 
 
-class BlockWriter:
-    """Packs a token stream (EOS after each document) into ``block``-sized rows of an Arrow file."""
+class Packer:
+    """The one packing rule for training, held-out and drift data.
 
-    def __init__(self, path: Path, block: int, eos: int) -> None:
-        import pyarrow as pa
+    Documents are concatenated with EOS after each and cut into rows of
+    ``block`` token ids; the ragged tail is dropped, except that a stream
+    shorter than one block becomes a single shorter row (tiny corpora).
+    """
 
-        self.block, self.eos, self.path = block, eos, path
-        # variable-length lists, though every row is ``block`` long except in one case:
-        # a split shorter than one block becomes a single shorter row (tiny corpora)
-        self.schema = pa.schema([pa.field("input_ids", pa.list_(pa.int32()))])
-        self.sink = pa.OSFile(str(path), "wb")
-        self.writer = pa.ipc.new_stream(self.sink, self.schema)
-        self.buffer: list[int] = []
+    def __init__(self, block: int, eos: int) -> None:
+        self.block, self.eos = block, eos
+        self.buffer: list[int] = []  # tokens not yet cut into rows
         self.rows = 0
         self.docs = 0
         self.tokens = 0
 
     def add(self, ids: list[int]) -> None:
+        """Append one document (and its EOS) to the stream."""
         self.buffer.extend(ids)
         self.buffer.append(self.eos)
         self.docs += 1
-        if len(self.buffer) >= self.block * WRITE_ROWS:
-            self._write(len(self.buffer) // self.block)
 
-    def _write(self, n_rows: int, block: int | None = None) -> None:
+    def take(self, final: bool = False):
+        """The complete rows buffered so far as an int32 array [rows, block], or None.
+
+        With ``final`` (the stream has ended) a stream that never filled one
+        block, but holds at least two tokens, becomes one shorter row.
+        """
+        import numpy as np
+
+        block = self.block
+        if final and self.rows == 0 and 2 <= len(self.buffer) < block:
+            block = len(self.buffer)
+        n_rows = len(self.buffer) // block
+        if n_rows == 0:
+            return None
+        rows = np.asarray(self.buffer[: n_rows * block], dtype=np.int32).reshape(n_rows, block)
+        del self.buffer[: n_rows * block]
+        self.rows += n_rows
+        self.tokens += n_rows * block
+        return rows
+
+
+class BlockWriter(Packer):
+    """A ``Packer`` whose rows go to an Arrow file (``input_ids`` lists) in batches of ``WRITE_ROWS``."""
+
+    def __init__(self, path: Path, block: int, eos: int) -> None:
+        import pyarrow as pa
+
+        super().__init__(block, eos)
+        self.path = path
+        # variable-length lists, though every row is ``block`` long except a lone shorter one (see Packer)
+        self.schema = pa.schema([pa.field("input_ids", pa.list_(pa.int32()))])
+        self.sink = pa.OSFile(str(path), "wb")
+        self.writer = pa.ipc.new_stream(self.sink, self.schema)
+
+    def add(self, ids: list[int]) -> None:
+        super().add(ids)
+        if len(self.buffer) >= self.block * WRITE_ROWS:
+            self.write(self.take())
+
+    def write(self, rows) -> None:
+        """Append rows (an int32 array [n, length], or None) as one record batch."""
         import numpy as np
         import pyarrow as pa
 
-        block = block or self.block
-        flat = np.asarray(self.buffer[: n_rows * block], dtype=np.int32)
-        del self.buffer[: n_rows * block]
-        column = pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, block, dtype=np.int32)), pa.array(flat))
+        if rows is None:
+            return
+        offsets = np.arange(0, rows.size + 1, rows.shape[1], dtype=np.int32)
+        column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(rows.reshape(-1)))
         self.writer.write_batch(pa.record_batch([column], schema=self.schema))
-        self.rows += n_rows
-        self.tokens += n_rows * block
 
     def close(self) -> None:
-        if len(self.buffer) >= self.block:
-            self._write(len(self.buffer) // self.block)
-        elif self.rows == 0 and len(self.buffer) >= 2:
-            self._write(1, len(self.buffer))
+        self.write(self.take(final=True))
         self.writer.close()
         self.sink.close()
 
@@ -212,8 +244,13 @@ def build_cache(
     block_size: int,
     turn_separator: str | None = None,
     cache_dir: str | Path | None = None,
+    fraction_key: str | None = "finetune.val_fraction",
 ) -> TokenCache:
-    """Tokenize ``corpus`` into the cache (or reuse an existing entry) and return it."""
+    """Tokenize ``corpus`` into the cache (or reuse an existing entry) and return it.
+
+    ``fraction_key`` names the setting that chose ``val_fraction`` in the
+    too-small-corpus error (None: a fixed fraction, only more documents help).
+    """
     sep = separator_ids(tokenizer, turn_separator)
     root = default_cache_dir(cache_dir)
     key = cache_key(corpus, tokenizer, seed=seed, val_fraction=val_fraction, block_size=block_size, sep=sep)
@@ -223,23 +260,15 @@ def build_cache(
     tmp = root / f".tmp-{key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    eos = tokenizer.eos_token_id
-    writers = {
-        "train": BlockWriter(tmp / "train.arrow", block_size, eos),
-        "val": BlockWriter(tmp / "val.arrow", block_size, eos),
-    }
     try:
-        sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
-
-        def docs() -> Iterator[Document]:
-            for doc in iter_corpus(corpus):
-                sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
-                yield doc
-
-        for ids in encode_stream(docs(), tokenizer, sep):
-            writers[sides.popleft()].add(ids)
-        for w in writers.values():
-            w.close()
+        writers = write_splits(corpus, tokenizer, sep, tmp, seed=seed, val_fraction=val_fraction, block=block_size)
+        for split, side in (("train", "training"), ("val", "held-out")):
+            if writers[split].rows == 0:
+                fix = f"change {fraction_key} or add documents" if fraction_key else "add documents"
+                setting = fraction_key or "held-out fraction"
+                raise InputError(
+                    f"corpus too small: no {side} tokens with {setting} {val_fraction} ({fix})", corpus.path
+                )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -249,16 +278,27 @@ def build_cache(
         "block_size": block_size,
         **{f"{name}_{what}": getattr(w, what) for name, w in writers.items() for what in ("docs", "rows", "tokens")},
     }
-    for split in ("train", "val"):
-        if meta[f"{split}_rows"] == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            side = "training" if split == "train" else "held-out"
-            raise InputError(
-                f"corpus too small: no {side} tokens with finetune.val_fraction "
-                f"{val_fraction} (change finetune.val_fraction or add documents)",
-                corpus.path,
-            )
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return TokenCache(final, meta)
+
+
+def write_splits(
+    corpus: CorpusConfig, tokenizer, sep, folder: Path, *, seed: int, val_fraction: float, block: int
+) -> dict[str, BlockWriter]:
+    """Stream the corpus into ``folder``/train.arrow and val.arrow (side: ``is_heldout``); return the closed writers."""
+    eos = tokenizer.eos_token_id
+    writers = {split: BlockWriter(folder / f"{split}.arrow", block, eos) for split in ("train", "val")}
+    sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
+
+    def docs() -> Iterator[Document]:
+        for doc in iter_corpus(corpus):
+            sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
+            yield doc
+
+    for ids in encode_stream(docs(), tokenizer, sep):
+        writers[sides.popleft()].add(ids)
+    for w in writers.values():
+        w.close()
+    return writers

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from harness.train.precision import EngineSettings, autocast, autocast_dtype, make_optimizer, make_scaler
@@ -33,11 +34,16 @@ class TrainPlan:
 
 @dataclass
 class CheckpointPolicy:
-    """Where and how often to checkpoint; ``every`` None = only at the end."""
+    """Where and how often to checkpoint; ``every`` None = only at the end.
+
+    ``write_model(model, folder)`` writes each checkpoint's model part (see
+    ``checkpoint.save_checkpoint``).
+    """
 
     root: str
     every: int | None = None
     keep: int = 2
+    write_model: Callable[[object, Path], None] | None = None
 
 
 @dataclass
@@ -200,86 +206,144 @@ def train(
     import torch
 
     from harness.progress import Progress
-    from harness.train import checkpoint as ckpt
     from harness.train import distributed
 
     world, rank = distributed.world_size(), distributed.rank()
     torch.manual_seed(plan.seed + rank)
-    optimizer = make_optimizer(model.parameters(), settings, plan.lr, plan.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(plan))
-    scaler = make_scaler(settings)
+    opt = Optimisation.create(model, plan, settings)
     loss_module = distributed.wrap(LossModule(model, settings), settings.device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-
-    start_step, loss_curve, eval_curve, resumed = 0, [], [], None
-    last = ckpt.latest_checkpoint(checkpoints.root) if checkpoints else None
-    if last is not None:
-        state = ckpt.load_checkpoint(last, model, optimizer, scheduler, scaler)
-        start_step, loss_curve, eval_curve = state["step"], state["loss_curve"], state["eval_curve"]
-        resumed = start_step
+    run = resume(checkpoints, model, opt)
+    start, per_step = run.step, settings.grad_accum_steps * plan.batch_size * world  # global samples a step
     every_curve = max(1, math.ceil(plan.steps / curve_points))
-    accum, micro = settings.grad_accum_steps, plan.batch_size
-    per_step = accum * micro * world  # global samples per optimiser step
-    block = blocks.shape[1] if hasattr(blocks, "shape") else blocks.block_size
 
     model.train()
     losses: list[float] = []
-    pending: list = []  # (step, loss tensor, lr) not yet copied to the host
     started = time.perf_counter()
-    bar = Progress(range(start_step, plan.steps), plan.steps - start_step, desc, enabled=progress and rank == 0)
+    bar = Progress(range(start, plan.steps), plan.steps - start, desc, enabled=progress and rank == 0)
     for step in bar:
-        global_idx = batch_indices(len(blocks), plan.seed, step * per_step, per_step)
-        step_loss = torch.zeros((), device=settings.device)
-        for k in range(accum):
-            lo = (k * world + rank) * micro
-            batch = blocks[global_idx[lo : lo + micro]].to(settings.device, non_blocking=True)
-            sync = distributed.no_sync(loss_module) if k < accum - 1 else _null()
-            with sync:
-                with autocast(settings):
-                    loss = loss_module(batch) / accum
-                scaler.scale(loss).backward()
-            step_loss += loss.detach()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(trainable, plan.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        lr = scheduler.get_last_lr()[0]
-        scheduler.step()
-        done = step + 1
+        indices = batch_indices(len(blocks), plan.seed, step * per_step, per_step)
+        step_loss = accumulate_gradients(loss_module, blocks, indices, opt.scaler, settings, plan.batch_size)
+        lr = opt.step(plan.grad_clip)
+        done = run.step = step + 1
         if done % every_curve == 0 or done == plan.steps:
-            pending.append((done, distributed.mean(step_loss), lr))  # a tensor: no host sync here
+            run.pending.append((done, distributed.mean(step_loss), lr))  # a tensor: no host sync here
         if progress:
             losses.append(float(step_loss))
             bar.note(f"loss {losses[-1]:.3f}")
         if evaluate is not None and eval_every and done % eval_every == 0 and done < plan.steps:
-            eval_curve.append({"step": done, "loss": round(evaluate(), 5)})
+            run.eval_curve.append({"step": done, "loss": round(evaluate(), 5)})
             model.train()
-        at_end = done == plan.steps
-        if at_end or (checkpoints and checkpoints.every and done % checkpoints.every == 0):
-            loss_curve += [{"step": k, "loss": round(float(v), 5), "lr": r} for k, v, r in pending]
-            pending = []
-        if checkpoints and rank == 0 and ((checkpoints.every and done % checkpoints.every == 0) or at_end):
-            state = {"samples": done * per_step, "loss_curve": loss_curve, "eval_curve": eval_curve}
-            ckpt.save_checkpoint(checkpoints.root, done, model, optimizer, scheduler, scaler, state, checkpoints.keep)
+        if done == plan.steps or (checkpoints and checkpoints.every and done % checkpoints.every == 0):
+            run.flush()
+            if checkpoints and rank == 0:
+                save(checkpoints, model, opt, run, samples=done * per_step)
         distributed.barrier()
     if settings.device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     model.eval()
-    ran = plan.steps - start_step
+    block = blocks.shape[1] if hasattr(blocks, "shape") else blocks.block_size
     return TrainResult(
         steps=plan.steps,
-        tokens=ran * per_step * block,
+        tokens=(plan.steps - start) * per_step * block,
         seconds=seconds,
         losses=losses,
-        loss_curve=loss_curve,
-        eval_curve=eval_curve,
-        resumed_from=resumed,
+        loss_curve=run.loss_curve,
+        eval_curve=run.eval_curve,
+        resumed_from=run.resumed_from,
     )
 
 
-def _null():
+@dataclass
+class Optimisation:
+    """Optimizer, learning-rate schedule and grad scaler of one run, and the parameters they update."""
+
+    optimizer: object
+    scheduler: object
+    scaler: object
+    trainable: list
+
+    @classmethod
+    def create(cls, model, plan: TrainPlan, settings: EngineSettings) -> "Optimisation":
+        """AdamW (precision.make_optimizer), warm-up + cosine schedule, and the device's scaler."""
+        import torch
+
+        optimizer = make_optimizer(model.parameters(), settings, plan.lr, plan.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(plan))
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        return cls(optimizer, scheduler, make_scaler(settings), trainable)
+
+    def step(self, grad_clip: float) -> float:
+        """Unscale, clip, step, zero the gradients and advance the schedule; return the lr the step used."""
+        import torch
+
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.trainable, grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        lr = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()
+        return lr
+
+
+@dataclass
+class RunState:
+    """Where a run stands: steps done, the curves so far, the step it resumed from."""
+
+    step: int = 0
+    loss_curve: list[dict] = field(default_factory=list)  # {step, loss, lr}
+    eval_curve: list[dict] = field(default_factory=list)  # {step, loss}
+    resumed_from: int | None = None
+    pending: list = field(default_factory=list)  # (step, loss tensor, lr) not yet copied to the host
+
+    def flush(self) -> None:
+        """Copy the pending losses to the host (one sync per checkpoint, not per step) onto the loss curve."""
+        self.loss_curve += [{"step": k, "loss": round(float(v), 5), "lr": r} for k, v, r in self.pending]
+        self.pending = []
+
+
+def resume(checkpoints: CheckpointPolicy | None, model, opt: Optimisation) -> RunState:
+    """Restore the newest checkpoint under ``checkpoints.root`` into ``model`` and ``opt``, or start fresh."""
+    from harness.train import checkpoint as ckpt
+
+    last = ckpt.latest_checkpoint(checkpoints.root) if checkpoints else None
+    if last is None:
+        return RunState()
+    state = ckpt.load_checkpoint(last, model, opt.optimizer, opt.scheduler, opt.scaler)
+    return RunState(state["step"], state["loss_curve"], state["eval_curve"], resumed_from=state["step"])
+
+
+def save(checkpoints: CheckpointPolicy, model, opt: Optimisation, run: RunState, samples: int) -> None:
+    """Checkpoint the run after ``run.step`` steps (``samples`` consumed)."""
+    from harness.train import checkpoint as ckpt
+
+    state = {"samples": samples, "loss_curve": run.loss_curve, "eval_curve": run.eval_curve}
+    parts = (opt.optimizer, opt.scheduler, opt.scaler)
+    ckpt.save_checkpoint(checkpoints.root, run.step, model, *parts, state, checkpoints.keep, checkpoints.write_model)
+
+
+def accumulate_gradients(loss_module, blocks, indices: list[int], scaler, settings: EngineSettings, micro: int):
+    """Forward and backward over this process's micro-batches of one optimiser step; return the step's loss.
+
+    Micro-batch ``k`` hands rank ``r`` its slice ``(k * world + r) * micro`` of the
+    global batch; gradients are synchronised across processes only on the last one.
+    """
     from contextlib import nullcontext
 
-    return nullcontext()
+    import torch
+
+    from harness.train import distributed
+
+    world, rank, accum = distributed.world_size(), distributed.rank(), settings.grad_accum_steps
+    step_loss = torch.zeros((), device=settings.device)
+    for k in range(accum):
+        lo = (k * world + rank) * micro
+        batch = blocks[indices[lo : lo + micro]].to(settings.device, non_blocking=True)
+        sync = distributed.no_sync(loss_module) if k < accum - 1 else nullcontext()
+        with sync:
+            with autocast(settings):
+                loss = loss_module(batch) / accum
+            scaler.scale(loss).backward()
+        step_loss += loss.detach()
+    return step_loss

@@ -1,57 +1,31 @@
-"""Fine-tuning a causal LM on a corpus, and saving model folders atomically.
+"""Fine-tuning a causal LM on a corpus: the training path, top to bottom.
 
-``finetune`` wires the pieces: load the base → token cache (data.py: held-out
-split by ``is_heldout``) → optional LoRA (lora.py) → engine settings for the
-device (precision.py) → held-out and drift loss before → training with
-checkpoints and resume (engine.py, checkpoint.py) → loss after → save the
-model (or adapter) → ``FinetuneRecord``.
+``finetune`` reads as the recipe: load the base and pick the engine settings
+for the device → tokenize the corpus into the token cache (held-out split by
+``harness.data.split.is_heldout``, packed by ``data.Packer``) → attach LoRA
+when configured → plan the steps → held-out (and drift) loss before → train
+with checkpoints and resume (engine.py, checkpoint.py) → loss after → save
+the model (or adapter) → ``FinetuneRecord``.  Each step is a short function
+below, in that order.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 from harness.config import CorpusConfig, FinetuneConfig
-from harness.errors import ModelError
-from harness.io import replace_folder
 from harness.models.loading import LoadedModel, load_model
 from harness.record.schema import CurvePoint, DriftRecord, FinetuneRecord
-
-
-def check_output_folder(out_dir: str | Path) -> None:
-    """Refuse an output folder we may not replace: non-empty and not a model folder.
-
-    Called before training (so no work is wasted) and again before saving.
-    """
-    out_dir = Path(out_dir)
-    is_model = (out_dir / "config.json").is_file() or (out_dir / "adapter_config.json").is_file()
-    if out_dir.is_file() or (out_dir.exists() and any(out_dir.iterdir()) and not is_model):
-        # never delete a folder we did not write (e.g. a mistyped --out)
-        raise ModelError(f"{out_dir} exists and is not a model folder; choose another output folder")
-
-
-def save_model(loaded: LoadedModel, out_dir: str | Path) -> Path:
-    """Save weights (safetensors) and tokenizer; swap them into ``out_dir`` atomically.
-
-    The new folder is written beside the target first; the old one is renamed
-    away only once the new one is complete, so a crash leaves either the old
-    model or the new one under ``out_dir``, never neither.
-    """
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir)
-
-    def fill(tmp: Path) -> None:
-        loaded.model.save_pretrained(tmp, safe_serialization=True)
-        loaded.tokenizer.save_pretrained(tmp)
-
-    replace_folder(out_dir, fill)
-    return out_dir
-
-
-def perplexity(loss: float) -> float:
-    """exp(loss) per token, capped so a diverged model does not overflow."""
-    return math.exp(min(loss, 50))
+from harness.train import distributed
+from harness.train.checkpoint import checkpoint_dirs
+from harness.train.data import TokenCache, build_cache
+from harness.train.drift import reference_blocks
+from harness.train.engine import CheckpointPolicy, TrainPlan, TrainResult, evaluate_loss, prepare_model, train
+from harness.train.lora import attach_lora, lora_summary, merge, trainable_parameters
+from harness.train.model_folder import check_output_folder, save_model, write_model_folder
+from harness.train.precision import EngineSettings, apply_global, resolve_settings
 
 
 def finetune(
@@ -65,21 +39,68 @@ def finetune(
 ) -> FinetuneRecord:
     """Fine-tune ``base_model`` on ``corpus`` and save the result to ``out_dir``.
 
-    With ``checkpoint_dir``, checkpoints go there and training resumes from
-    the newest one found (``harness run --resume`` after a crash).
+    With ``checkpoint_dir``, checkpoints (loadable model folders) go there and
+    training resumes from the newest one found (``harness run --resume`` after a crash).
     """
-    from harness.train import distributed
-    from harness.train.data import build_cache
-    from harness.train.engine import CheckpointPolicy, TrainPlan, evaluate_loss, prepare_model, train
-    from harness.train.lora import attach_lora, lora_summary, merge, save_adapter, trainable_parameters
-    from harness.train.precision import apply_global, resolve_settings
-
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
+    loaded, settings = load_base(base_model, config)
+    tok, total = loaded.tokenizer, loaded.parameters  # counted before LoRA adds its matrices
+    block = context_length(loaded.model, config)
+    cache = tokenize_corpus(corpus, tok, config, seed, block)
+    train_set, val_set = cache.blocks("train"), cache.blocks("val")
+    model = trainable_model(loaded.model, config, settings)
+    plan = training_plan(config, len(train_set), seed)
+    held_out = partial(evaluate_loss, model, val_set, config.batch_size, settings)
+
+    drift_set = drift_reference(config, tok, block)
+    drift_before = optional_loss(model, drift_set, config, settings)
+    before = held_out()
+    result = train(
+        model,
+        train_set,
+        plan,
+        settings,
+        checkpoints=checkpoint_policy(checkpoint_dir, config, tok, base_model),
+        evaluate=held_out,
+        eval_every=config.eval_every,
+        desc="finetune",
+        progress=progress,
+    )
+    after = held_out()
+    drift = drift_record(config, drift_set, drift_before, optional_loss(model, drift_set, config, settings))
+
+    trained = trainable_parameters(model)
+    adapter = save_tuned(model, tok, config, out_dir, base_model)
+    return finetune_record(
+        out_dir=out_dir,
+        config=config,
+        loaded=loaded,
+        settings=settings,
+        cache=cache,
+        block=block,
+        losses=(before, after),
+        result=result,
+        parameters=(total, trained),
+        adapter=adapter,
+        drift=drift,
+        checkpoints=kept_checkpoints(checkpoint_dir),
+    )
+
+
+def load_base(base_model: str | Path, config: FinetuneConfig):
+    """The base model on this process's device, and the engine settings for that device (applied globally)."""
     loaded = load_model(base_model, device=config.device)
-    device = distributed.init_from_env(loaded.device)
-    loaded.model.to(device)
-    settings = resolve_settings(
+    loaded.device = distributed.init_from_env(loaded.device)
+    loaded.model.to(loaded.device)
+    settings = engine_settings(loaded.device, config)
+    apply_global(settings)
+    return loaded, settings
+
+
+def engine_settings(device: str, config: FinetuneConfig):
+    """The config's engine options resolved for ``device`` (precision.resolve_settings)."""
+    return resolve_settings(
         device,
         precision=config.precision,
         tf32=config.tf32,
@@ -92,14 +113,21 @@ def finetune(
         loss_chunk_tokens=config.loss_chunk_tokens,
         fused_gelu=config.fused_gelu,
     )
-    apply_global(settings)
-    tok = loaded.tokenizer
-    block = (
-        min(config.block_size, loaded.model.config.n_positions)
-        if hasattr(loaded.model.config, "n_positions")
-        else config.block_size
-    )
-    cache_args = dict(
+
+
+def context_length(model, config: FinetuneConfig) -> int:
+    """``finetune.block_size``, capped at the model's context window."""
+    if hasattr(model.config, "n_positions"):
+        return min(config.block_size, model.config.n_positions)
+    return config.block_size
+
+
+def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int):
+    """The corpus's token cache (data.build_cache); rank 0 builds it and the other ranks reuse it."""
+    build = partial(
+        build_cache,
+        corpus,
+        tokenizer,
         seed=seed,
         val_fraction=config.val_fraction,
         block_size=block,
@@ -107,21 +135,26 @@ def finetune(
         cache_dir=config.cache_dir,
     )
     if distributed.rank() == 0:
-        cache = build_cache(corpus, tok, **cache_args)
-    distributed.barrier()  # the other ranks reuse rank 0's cache
+        cache = build()
+    distributed.barrier()
     if distributed.rank() != 0:
-        cache = build_cache(corpus, tok, **cache_args)
-    train_set, val_set = cache.blocks("train"), cache.blocks("val")
+        cache = build()
+    return cache
 
-    total = loaded.parameters
-    model = loaded.model
+
+def trainable_model(model, config: FinetuneConfig, settings):
+    """``model`` with LoRA adapters attached when configured, prepared for the engine (attention, compile …)."""
     if config.lora is not None:
         model = attach_lora(model, config.lora)
     prepare_model(model, settings)
-    world = distributed.world_size()
-    per_step = config.batch_size * config.grad_accum_steps * world
-    steps = config.max_steps or max(1, math.ceil(config.epochs * len(train_set) / per_step))
-    plan = TrainPlan(
+    return model
+
+
+def training_plan(config: FinetuneConfig, n_blocks: int, seed: int):
+    """Optimiser steps (``max_steps``, else ``epochs`` over the blocks) and the other hyper-parameters."""
+    per_step = config.batch_size * config.grad_accum_steps * distributed.world_size()
+    steps = config.max_steps or max(1, math.ceil(config.epochs * n_blocks / per_step))
+    return TrainPlan(
         steps=steps,
         batch_size=config.batch_size,
         lr=config.lr,
@@ -131,68 +164,81 @@ def finetune(
         grad_clip=config.grad_clip,
     )
 
-    def held_out() -> float:
-        return evaluate_loss(model, val_set, config.batch_size, settings)
 
-    drift_blocks = None
-    if config.drift_corpus is not None:
-        from harness.train.drift import reference_blocks
-
-        drift_blocks = reference_blocks(config.drift_corpus, tok, block, config.drift_max_tokens)
-        drift_before = evaluate_loss(model, drift_blocks, config.batch_size, settings)
-    before = held_out()
-    policy = None
-    if checkpoint_dir is not None:
-        policy = CheckpointPolicy(str(checkpoint_dir), every=config.checkpoint_every, keep=config.keep_checkpoints)
-    result = train(
-        model,
-        train_set,
-        plan,
-        settings,
-        checkpoints=policy,
-        evaluate=held_out,
-        eval_every=config.eval_every,
-        desc="finetune",
-        progress=progress,
+def checkpoint_policy(checkpoint_dir, config: FinetuneConfig, tokenizer, base_model):
+    """Checkpoints under ``checkpoint_dir`` (None: no checkpoints), each a loadable model folder."""
+    if checkpoint_dir is None:
+        return None
+    return CheckpointPolicy(
+        str(checkpoint_dir),
+        every=config.checkpoint_every,
+        keep=config.keep_checkpoints,
+        write_model=partial(write_model_folder, tokenizer=tokenizer, base_model=base_model),
     )
-    after = held_out()
-    drift = None
-    if drift_blocks is not None:
-        drift_after = evaluate_loss(model, drift_blocks, config.batch_size, settings)
-        drift = DriftRecord(
-            corpus=str(config.drift_corpus.path),
-            tokens=int(drift_blocks.numel()),
-            loss_before=round(drift_before, 4),
-            loss_after=round(drift_after, 4),
-            perplexity_before=round(perplexity(drift_before), 4),
-            perplexity_after=round(perplexity(drift_after), 4),
-        )
-    trained = trainable_parameters(model)
-    adapter = None
-    if distributed.rank() == 0:
-        if config.lora is None:
-            save_model(loaded, out_dir)
-        elif config.lora.save == "merged":
-            adapter = "merged"
-            save_model(LoadedModel(merge(model), tok, device, loaded.path), out_dir)
-        else:
-            adapter = "attached"
-            check_output_folder(out_dir)
-            replace_folder(out_dir, lambda tmp: save_adapter(model, tok, tmp, base_model))
-    distributed.barrier()
-    kept = []
-    if checkpoint_dir is not None:
-        from harness.train.checkpoint import checkpoint_dirs
 
-        kept = [p.name for p in checkpoint_dirs(checkpoint_dir)]
+
+def drift_reference(config: FinetuneConfig, tokenizer, block: int):
+    """The packed drift corpus (capability drift), or None when none is configured."""
+    if config.drift_corpus is None:
+        return None
+    return reference_blocks(config.drift_corpus, tokenizer, block, config.drift_max_tokens)
+
+
+def optional_loss(model, blocks, config: FinetuneConfig, settings: EngineSettings) -> float | None:
+    """Mean loss over ``blocks``, or None when there are none (no drift corpus)."""
+    return None if blocks is None else evaluate_loss(model, blocks, config.batch_size, settings)
+
+
+def drift_record(config: FinetuneConfig, blocks, before: float | None, after: float | None) -> DriftRecord | None:
+    """Loss and perplexity on the drift corpus before and after tuning (None without a drift corpus)."""
+    if blocks is None:
+        return None
+    return DriftRecord(
+        corpus=str(config.drift_corpus.path),
+        tokens=int(blocks.numel()),
+        loss_before=round(before, 4),
+        loss_after=round(after, 4),
+        perplexity_before=round(perplexity(before), 4),
+        perplexity_after=round(perplexity(after), 4),
+    )
+
+
+def save_tuned(model, tokenizer, config: FinetuneConfig, out_dir: Path, base_model) -> str | None:
+    """Save the tuned model (rank 0) to ``out_dir``; return the record's ``adapter`` (None | merged | attached)."""
+    adapter = None if config.lora is None else "attached" if config.lora.save == "adapter" else "merged"
+    if distributed.rank() == 0:
+        if adapter == "merged":
+            model = merge(model)
+        save_model(model, tokenizer, out_dir, base_model)
+    distributed.barrier()
+    return adapter
+
+
+def finetune_record(
+    *,
+    out_dir: Path,
+    config: FinetuneConfig,
+    loaded: LoadedModel,
+    settings: EngineSettings,
+    cache: TokenCache,
+    block: int,
+    losses: tuple[float, float],
+    result: TrainResult,
+    parameters: tuple[int, int],
+    adapter: str | None,
+    drift: DriftRecord | None,
+    checkpoints: list[str],
+) -> FinetuneRecord:
+    """What the run record says about this fine-tune (losses before/after, curves, engine, data)."""
+    before, after = losses
     eval_curve = [CurvePoint(step=0, loss=round(before, 5))] + [CurvePoint(**p) for p in result.eval_curve]
-    eval_curve.append(CurvePoint(step=steps, loss=round(after, 5)))
+    eval_curve.append(CurvePoint(step=result.steps, loss=round(after, 5)))
     return FinetuneRecord(
         model_dir=str(out_dir),
         train_docs=cache.meta["train_docs"],
         val_docs=cache.meta["val_docs"],
         train_tokens=cache.meta["train_tokens"],
-        steps=steps,
+        steps=result.steps,
         batch_size=config.batch_size,
         block_size=block,
         eval_loss_before=round(before, 4),
@@ -201,17 +247,27 @@ def finetune(
         perplexity_after=round(perplexity(after), 4),
         seconds=round(result.seconds, 2),
         tokens_per_second=round(result.tokens_per_second, 1),
-        device=device,
+        device=loaded.device,
         engine=settings.as_dict(),
-        parameters=total,
-        trained_parameters=trained,
+        parameters=parameters[0],
+        trained_parameters=parameters[1],
         lora=lora_summary(config.lora) if config.lora else None,
         adapter=adapter,
-        world_size=world,
+        world_size=distributed.world_size(),
         resumed_from_step=result.resumed_from,
-        checkpoints=kept,
+        checkpoints=checkpoints,
         token_cache=str(cache.path),
         loss_curve=[CurvePoint(**p) for p in result.loss_curve],
         eval_curve=eval_curve,
         drift=drift,
     )
+
+
+def kept_checkpoints(checkpoint_dir) -> list[str]:
+    """Names of the checkpoints left under ``checkpoint_dir`` (oldest first)."""
+    return [] if checkpoint_dir is None else [p.name for p in checkpoint_dirs(checkpoint_dir)]
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss) per token, capped so a diverged model does not overflow."""
+    return math.exp(min(loss, 50))
