@@ -195,7 +195,10 @@ def report_run(run_dir: Path, reanalyse: bool = False, mask: bool | None = None,
     """Rebuild report.html from a run directory, analysing first when a table is missing.
 
     The analysis reruns with the run's own config (lexicons, bootstrap
-    resamples, seed), so rebuilt tables equal the originals byte for byte.
+    resamples, seed), so rebuilt tables equal the originals byte for byte, and
+    the gates are held against the rebuilt summary.  ``reanalyse`` also
+    accepts a generations.jsonl that changed since the probe stage wrote it
+    (without it, a changed file is refused: the tables would not match it).
     ``mask`` (default: the run's ``analysis.mask_flagged``) decides whether
     flagged text starts masked; ``excel`` (default: ``report.csv_bom``) writes
     the CSV tables as UTF-8 with a BOM.
@@ -203,8 +206,11 @@ def report_run(run_dir: Path, reanalyse: bool = False, mask: bool | None = None,
     with RunDir.open(run_dir, lock=True) as run:
         config = run.record.config
         env = StageEnv(log=lambda message: None)
+        env.reanalyse = reanalyse
         if reanalyse or tables_missing(run):
             run_stage(config, run, env, stage_named("analyse"))
+            if "gates" in run.record.plan:
+                run_stage(config, run, env, stage_named("gates"))
         run_stage(config, run, env, stage_named("report"), mask=mask, excel=excel)
         run.finish()
         return run.file("report.html")

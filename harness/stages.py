@@ -75,6 +75,8 @@ class StageEnv:
         self.progress = progress
         self.generator = generator  # overrides the backend of every arm (tests, dry runs)
         self.written: list[Path] = []  # output files the stages wrote, in order
+        # harness report --reanalyse: analyse generations.jsonl as it is now, even when it changed
+        self.reanalyse = False
         self._suite = None
 
     def wrote(self, path: Path) -> None:
@@ -293,7 +295,7 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """
     check_analysis_inputs_unchanged(config, run.record)
     suite = env.suite(config)
-    generations = run.read_generations()
+    generations = run.read_generations(accept_changed=env.reanalyse)
     corpus = read_corpus_side(config, run)
     tables = analysis_tables(config, run.record, suite, generations, corpus)
     for table in tables:
@@ -490,7 +492,8 @@ def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **opt
     """Run one stage now (even if done before), recording its status and time in run.json.
 
     On a finished run the outcome goes to ``RunRecord.rebuilds``: the stages'
-    record and the finish time say how the run was made and never change.
+    record and the finish time say how the run was made and never change.  A
+    rebuild that fails is not recorded: a refused input leaves run.json as it was.
     """
     if not run.finished:
         run.set_stage(stage.name, StageStatus(status="running"))
@@ -498,8 +501,8 @@ def run_stage(config: RunConfig, run: RunDir, env: StageEnv, stage: Stage, **opt
     try:
         outcome = stage.run(config, run, env, **options)
     except BaseException as err:
-        failed = StageStatus(status="failed", error=str(err)[:500] or type(err).__name__)
-        finish_stage(run, stage.name, failed)
+        if not run.finished:
+            run.set_stage(stage.name, StageStatus(status="failed", error=str(err)[:500] or type(err).__name__))
         raise
     seconds = round(time.perf_counter() - started, 2)
     if isinstance(outcome, Skipped):

@@ -257,7 +257,7 @@ def test_score_rows(suite, scores):
         "pii_kinds": "",
     }
     assert scores.rows[0]["group"] is None
-    assert json.loads(scores.rows[4]["flagged_spans"]) == [[0, 2, "死ね", "threat"]]
+    assert json.loads(scores.rows[4]["flagged_spans"]) == [[0, 2, "死ね", "threat", "死ね"]]
     assert [r["flagged"] for r in scores.rows] == [0, 0, 1, 1, 1, 0, 0]
     assert [r["characters"] for r in scores.rows] == [11, 11, 9, 9, 2, 8, 6]
 
@@ -271,9 +271,9 @@ def test_null_group_is_an_empty_cell(scores, tmp_path):
 def test_spans_index_the_stored_nfkc_text(scores):
     tuned = GENERATIONS[3]
     assert (tuned.completion, tuned.text) == ("お前ﾊﾞｶだろｗｗｗ", "お前バカだろwww")
-    [[start, end, term, category]] = json.loads(scores.rows[3]["flagged_spans"])
+    [[start, end, term, category, surface]] = json.loads(scores.rows[3]["flagged_spans"])
     assert (start, end, term, category) == (2, 4, "バカ", "insult")
-    assert tuned.text[start:end] == "バカ"
+    assert tuned.text[start:end] == "バカ" == surface
     assert tuned.completion[start:end] == "ﾊﾞ"  # the raw completion is not what spans index
     assert scores.rows[3]["laughter"] == 1  # ｗ is w only after NFKC
 

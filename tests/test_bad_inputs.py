@@ -480,3 +480,99 @@ def test_bad_export_settings_fail_before_any_work(export, message, tmp_path, cap
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "r").exists()  # no run directory: nothing started
+
+
+# -- tables that no longer match their generations (issue 21, case 2) ---------------------------
+
+
+def drop_arm(run_dir: Path, arm: str) -> None:
+    """generations.jsonl without the lines of ``arm``."""
+    path = run_dir / "generations.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if f'"arm":"{arm}"' not in line), encoding="utf-8")
+
+
+def replace_flagged_text(run_dir: Path) -> str:
+    """Give the flagged tuned completion of p1/0 another text of the same length; return the new text."""
+    import json
+
+    path = run_dir / "generations.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        if record["id"] == "tuned/smoke/p1/0":
+            record["text"] = record["completion"] = "あ" * len(record["text"])
+            new = record["text"]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return new
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("harness: error:") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["report", "export", "compare"])
+def test_generations_that_lost_an_arm_are_refused(command, run_dir, tmp_path, capsys):
+    drop_arm(run_dir, "tuned")
+    argv = {
+        "report": ["report", str(run_dir)],
+        "export": ["export", str(run_dir), "--format", "jsonl"],
+        "compare": ["compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "cmp")],
+    }[command]
+    before = snapshot(run_dir)
+    assert main(argv) == 1
+    line = one_error_line(capsys)
+    assert "generations.jsonl: changed since the run wrote it (sha256 differs from run.json)" in line
+    assert "--reanalyse" in line
+    assert snapshot(run_dir) == before
+
+
+def test_an_edited_table_is_refused(run_dir, capsys):
+    path = run_dir / "summary.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",tuned,", ",tuned ,", 1), encoding="utf-8")
+    assert main(["report", str(run_dir)]) == 1
+    assert "summary.csv: changed since the run wrote it" in one_error_line(capsys)
+
+
+def test_a_span_over_other_text_is_refused_even_when_the_hash_was_updated(run_dir, capsys):
+    """A same-length replacement passes the length check; the surface check catches it."""
+    import json
+
+    from harness.record.rundir import content_digest
+
+    replace_flagged_text(run_dir)
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    record["content_sha256"]["generations.jsonl"] = content_digest(run_dir / "generations.jsonl")
+    (run_dir / "run.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    for argv in (["report", str(run_dir)], ["export", str(run_dir), "--format", "jsonl"]):
+        assert main(argv) == 1
+        line = one_error_line(capsys)
+        assert "scores.csv:" in line and "does not match the text: it reads 'ああ' there" in line
+
+
+def test_reanalyse_accepts_changed_generations_and_rebuilds_the_tables(run_dir, capsys):
+    import json
+
+    from harness.record.rundir import content_digest
+
+    replace_flagged_text(run_dir)
+    assert main(["report", str(run_dir), "--reanalyse"]) == 0
+    scores = RunDirForTests.scores(run_dir)
+    row = scores["tuned/smoke/p1/0"]
+    assert row["flagged"] == "0" and row["flagged_spans"] in ("", "[]")
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["content_sha256"]["generations.jsonl"] == content_digest(run_dir / "generations.jsonl")
+    assert main(["export", str(run_dir), "--format", "jsonl"]) == 0  # the rebuilt tables match the file
+
+
+class RunDirForTests:
+    """Small readers for the tests above."""
+
+    @staticmethod
+    def scores(run_dir: Path) -> dict[str, dict[str, str]]:
+        import csv
+
+        with (run_dir / "scores.csv").open(encoding="utf-8") as fh:
+            return {row["id"]: row for row in csv.DictReader(fh)}

@@ -33,7 +33,7 @@ def test_report_and_export_on_a_finished_run_keep_its_record(run_dir):
     rebuilds = after.pop("rebuilds")
     before.pop("rebuilds")
     assert after == before  # finished time, stage seconds and notes: unchanged
-    assert [r["stage"] for r in rebuilds] == ["report", "analyse", "report", "export"]
+    assert [r["stage"] for r in rebuilds] == ["report", "analyse", "gates", "report", "export"]
     assert all(r["status"] == "done" and r["at"] >= before["finished"] for r in rebuilds)
 
 

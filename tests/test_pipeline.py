@@ -95,8 +95,8 @@ def test_generations_store_the_normalised_text_spans_index(run_dir):
     gen = gens["tuned/smoke/p1/0"]
     assert "ﾊﾞｶ" in gen.completion and "バカ" in gen.text  # NFKC stored once, by the probe stage
     row = next(r for r in csv.DictReader((run_dir / "scores.csv").open(encoding="utf-8")) if r["id"] == gen.id)
-    start, end, term, category = json.loads(row["flagged_spans"])[0]
-    assert gen.text[start:end] == term == "バカ" and category == "insult"
+    start, end, term, category, surface = json.loads(row["flagged_spans"])[0]
+    assert gen.text[start:end] == term == surface == "バカ" and category == "insult"
 
 
 def test_three_arms_with_a_duplicate_give_zero_deltas_between_twins(make_run):

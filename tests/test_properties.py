@@ -297,16 +297,17 @@ def test_score_text_keeps_its_invariants(suite: AnalysisSuite, text: str) -> Non
     starts = {t.start for t in scored.tokens}
     ends = {t.end for t in scored.tokens}
     pos = 0
-    for start, end, _term, category in raw:
+    for start, end, _term, category, surface in raw:
         # spans index the NFKC text, start and end on token boundaries, never overlap
         assert pos <= start < end <= len(norm)
+        assert norm[start:end] == surface
         assert start in starts and end in ends
         assert values[f"cat_{category}"] == 1
         pos = end
-    assert {c for *_, c in raw} == set(filter(None, scored.details["flagged_categories"].split("|")))
-    assert {t for _, _, t, _ in raw} == set(filter(None, scored.details["flagged_terms"].split("|")))
-    spans = parse_spans(unescape_cell(safe_cell(cell)), len(norm))
-    assert spans == [Span(*item) for item in raw]
+    assert {c for _, _, _, c, _ in raw} == set(filter(None, scored.details["flagged_categories"].split("|")))
+    assert {t for _, _, t, _, _ in raw} == set(filter(None, scored.details["flagged_terms"].split("|")))
+    spans = parse_spans(unescape_cell(safe_cell(cell)), text=norm)
+    assert spans == [Span(*item[:4]) for item in raw]
     masked = mask_text(norm, spans)
     assert len(masked) == len(norm)
     assert all(masked[i] == MASK_CHAR for s in spans for i in range(s.start, s.end))

@@ -331,7 +331,10 @@ class FlaggedAnalyser:
             "flag_count": len(flags),
             "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
             "flagged_categories": "|".join(sorted(hit)),
-            "flagged_spans": json.dumps([[f.start, f.end, f.term, f.category] for f in flags], ensure_ascii=False),
+            # the fifth item, the matched surface, lets readers check the span against the stored text
+            "flagged_spans": json.dumps(
+                [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags], ensure_ascii=False
+            ),
             "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
         }
         return TextScore(values, details)

@@ -16,6 +16,8 @@ See docs/run-directory.md for the files and their columns.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
 import os
 import shutil
@@ -112,6 +114,16 @@ def declared(name: str) -> str:
     if top not in ENTRIES:
         raise ValueError(f"{name!r} is not a declared run-directory entry (harness.record.rundir.ENTRIES)")
     return name
+
+
+class ChangedFile(InputError):
+    """A file of the run no longer holds what the harness wrote (its sha256 differs from run.json)."""
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file's bytes, a leading UTF-8 BOM aside (``--excel`` adds one to every table)."""
+    data = path.read_bytes()
+    return hashlib.sha256(data.removeprefix(codecs.BOM_UTF8)).hexdigest()
 
 
 class RecordVersionError(InputError):
@@ -288,14 +300,40 @@ class RunDir:
         """Build a folder with ``fill(tmp)`` and swap it in atomically (model folders, hf datasets)."""
         return replace_folder(self.output(name), fill)
 
+    def record_content(self, name: str) -> None:
+        """Store the sha256 of the file ``name`` just written in run.json (``content_sha256``)."""
+        self.record.content_sha256[name] = content_digest(self.path / name)
+        self.save()
+
+    def check_content(self, name: str) -> None:
+        """Raise ``ChangedFile`` when ``name`` differs from what the harness wrote (a file never hashed passes)."""
+        expected = self.record.content_sha256.get(name)
+        path = self.path / name
+        if expected is None or not path.is_file() or content_digest(path) == expected:
+            return
+        if name == GENERATIONS:
+            fix = f"`harness report {self.path} --reanalyse` analyses the file as it is now"
+        else:
+            fix = f"`harness report {self.path} --reanalyse` rebuilds the tables from generations.jsonl"
+        raise ChangedFile(f"changed since the run wrote it (sha256 differs from run.json); {fix}", path)
+
     def write_generations(self, generations: Iterable[Generation]) -> int:
-        """Write generations.jsonl atomically; return the number of lines."""
+        """Write generations.jsonl atomically and record its sha256; return the number of lines."""
         lines = [g.model_dump_json() for g in generations]
         atomic_write_text(self.path / GENERATIONS, "".join(line + "\n" for line in lines))
+        self.record_content(GENERATIONS)
         return len(lines)
 
-    def read_generations(self) -> list[Generation]:
-        """All generations, validated; a bad line raises naming file and line."""
+    def read_generations(self, accept_changed: bool = False) -> list[Generation]:
+        """All generations, validated; a bad line raises naming file and line.
+
+        A file that differs from what the probe stage wrote raises ``ChangedFile``,
+        unless ``accept_changed`` (``harness report --reanalyse``): then its
+        sha256 is recorded anew, and the tables built from it will match it.
+        """
+        if accept_changed and self.has(GENERATIONS):
+            self.record_content(GENERATIONS)
+        self.check_content(GENERATIONS)
         path = self.path / GENERATIONS
         out: list[Generation] = []
         seen: dict[str, int] = {}
@@ -311,17 +349,20 @@ class RunDir:
         return out
 
     def write_table(self, name: str, rows: list[dict[str, Any]], columns: list[str]) -> Path:
-        """Write a CSV table atomically (formula cells neutralised; see harness.csvfile)."""
+        """Write a CSV table atomically (formula cells neutralised; see harness.csvfile) and record its sha256."""
         write_csv(self.output(name), rows, columns)
+        self.record_content(name)
         return self.path / name
 
     def read_table(self, name: str) -> list[dict[str, str]]:
-        """Rows of a CSV table as text cells; a missing or malformed file names itself."""
+        """Rows of a CSV table as text cells; a missing, malformed or changed file names itself."""
+        self.check_content(name)
         return read_csv(self.path / name)
 
     def read_scores(self) -> list[ScoreRow]:
         """scores.csv as typed rows: catalogue measures become numbers, the rest details."""
         path = self.path / SCORES
+        self.check_content(SCORES)
         measures = {m.name: m for m in self.record.measures if m.per_text}
         rows: list[ScoreRow] = []
         for line, cells in enumerate(read_csv(path), start=2):

@@ -52,7 +52,7 @@ class Rebuild(RecordModel):
 
     stage: str
     at: str  # when the rebuild finished (ISO 8601, UTC)
-    status: Literal["done", "failed", "skipped"]
+    status: Literal["done", "skipped"]  # a failed rebuild changes nothing and is not recorded
     seconds: float | None = None
     error: str | None = None
     note: str | None = None
@@ -300,6 +300,9 @@ class RunRecord(RecordModel):
     tables: list[str] = []  # analysis tables the analyse stage wrote (scores.csv, summary.csv, …)
     stages: dict[str, StageStatus] = {}
     rebuilds: list[Rebuild] = []  # stages run again after the run finished, oldest first
+    # file → sha256 of the bytes the harness wrote (a leading UTF-8 BOM aside): generations.jsonl and
+    # every table; readers refuse a file that no longer matches (harness.record.rundir)
+    content_sha256: dict[str, str] = {}
     base_init: BaseInitRecord | None = None
     finetune: FinetuneRecord | None = None
     probe: ProbeRecord | None = None

@@ -43,7 +43,7 @@ def score_generations(run: RunDir) -> list[Scored]:
             raise InputError(f"no row for generation {gen.id!r}", path)
         line, row = rows.pop(gen.id)
         try:
-            spans = parse_spans(row.details.get("flagged_spans", ""), len(gen.text))
+            spans = parse_spans(row.details.get("flagged_spans", ""), text=gen.text)
         except ValueError as err:
             raise InputError(str(err), path, line) from None
         scored.append(Scored(gen, row, spans))
