@@ -228,6 +228,10 @@ class AnalysisConfig(StrictModel):
     vocab_count: Literal["tokens", "documents"] = "tokens"  # documents: a lemma counts once per text
 
 
+    def lexicon_files(self) -> list[Path]:
+        """Every file the flag analysis reads: the lexicons, then the word lists, in config order."""
+        return [*self.lexicons, *(w.path for w in self.word_lists)]
+
 class ExportConfig(StrictModel):
     """What the export stage of ``harness run`` writes into negatives/."""
 

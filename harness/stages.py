@@ -35,6 +35,7 @@ from harness.record.rundir import (
 )
 from harness.record.schema import (
     Arm,
+    CorpusAuditRow,
     Generation,
     ProbeRecord,
     Rebuild,
@@ -158,6 +159,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
     run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
     if stats is not None:
+        stats.audit = [CorpusAuditRow.from_cells(row) for row in result.table.rows]
         write_corpus_stats(run, stats)
     if config.analysis.audit_scores:
         # a run that also analyses generations keeps scores.csv for them
@@ -310,7 +312,7 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
 def analysis_input_files(config: RunConfig) -> list[Path]:
     """The files the analysis tables depend on besides the run directory: lexicons and word lists."""
-    return [*config.analysis.lexicons, *(w.path for w in config.analysis.word_lists)]
+    return config.analysis.lexicon_files()
 
 
 def check_analysis_inputs_unchanged(config: RunConfig, record: RunRecord) -> None:
@@ -363,9 +365,14 @@ def analysis_tables(
     )
     if corpus is None:
         return tables
+    from harness.analysis.summary import AUDIT_COLUMNS
+
     tables = [with_corpus_pii_rows(t, corpus) if t.name == PII_TABLE else t for t in tables]
     rows = memorization_rows(generations, corpus.index, arms, n_boot=a.bootstrap, seed=config.seed)
-    return [*tables, Table(MEMO_TABLE, rows, list(MEMO_COLUMNS))]
+    tables.append(Table(MEMO_TABLE, rows, list(MEMO_COLUMNS)))
+    if corpus.audit:  # the audit's own table, so that it too rebuilds from the run directory alone
+        tables.append(Table(CORPUS_AUDIT, corpus.audit_rows(), list(AUDIT_COLUMNS)))
+    return tables
 
 
 def with_corpus_pii_rows(table: Table, corpus: CorpusStats) -> Table:

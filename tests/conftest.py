@@ -200,3 +200,15 @@ def _token_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("HARNESS_CACHE_DIR", None)
     else:
         os.environ["HARNESS_CACHE_DIR"] = old
+
+
+def accept_edit(run_dir: Path, name: str) -> None:
+    """Record the sha256 of a run file a test damaged on purpose (run.json ``content_sha256``).
+
+    Readers refuse a file that differs from what the harness wrote; a test of
+    the checks behind that one (line numbers, duplicate ids, bad cells) first
+    makes the damaged file the recorded one.
+    """
+    from harness.record.rundir import RunDir
+
+    RunDir.open(run_dir).record_content(name)

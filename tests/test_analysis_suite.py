@@ -174,7 +174,7 @@ def test_score_text(suite):
         "flag_count": 1,
         "flagged_terms": "バカ",
         "flagged_categories": "insult",
-        "flagged_spans": '[[3, 5, "バカ", "insult"]]',
+        "flagged_spans": '[[3, 5, "バカ", "insult", "バカ"]]',
         "detectors": "lexicon",
         "pii_kinds": "",
     }
@@ -241,7 +241,7 @@ def test_score_rows(suite, scores):
         "flag_count": 1,
         "flagged_terms": "バカ",
         "flagged_categories": "insult",
-        "flagged_spans": '[[2, 4, "バカ", "insult"]]',
+        "flagged_spans": '[[2, 4, "バカ", "insult", "バカ"]]',
         "detectors": "lexicon",
         "polite": 0,
         "laughter": 1,

@@ -19,7 +19,7 @@ import pytest
 from harness.cli import main
 from harness.config import load_config
 from harness.export.registry import FORMATS
-from tests.conftest import write_config
+from conftest import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import need, respond, write_config
+from conftest import accept_edit, need, respond, write_config
 from harness.config import load_config
 from harness.data.probes import Probe
 from harness.errors import HarnessError, InputError, MissingDependency
@@ -347,6 +347,7 @@ def test_hf_round_trip(run_dir: Path):
 def test_generation_without_scores_row(run_dir: Path):
     lines = (run_dir / "scores.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     (run_dir / "scores.csv").write_text("".join(lines[:-1]), encoding="utf-8")
+    accept_edit(run_dir, "scores.csv")
     run = fresh(run_dir)
     with pytest.raises(InputError, match=r"scores\.csv: no row for generation 'tuned/smoke/p2/1'"):
         export_run(run, "kto")

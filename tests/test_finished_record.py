@@ -16,7 +16,7 @@ from harness.cli import main
 from harness.config import load_config
 from harness.models.fake import FakeGenerator
 from harness.pipeline import run
-from tests.conftest import respond
+from conftest import respond
 
 
 def record(folder: Path) -> dict:

@@ -63,6 +63,7 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
         "pii.csv",
         "groups.csv",
         "memorization.csv",
+        "corpus_audit.csv",
     ]
     assert record["memorization"]["min_chars"] == 32
     # the fixture corpus: 3 documents, お前カスか… (insult) and 老害乙… (ageism) flagged, 今日は晴れ… not
@@ -134,7 +135,7 @@ def test_rebuild_from_the_run_directory_alone_is_byte_identical_for_every_table(
     lemma counts come from corpus_stats/, not from the corpus or an old pii.csv)."""
     result = make_run(name="rebuilt")  # its own inputs: the corpus is moved away below
     run_dir, tables = result.run_dir, result.record.tables
-    assert {"pii.csv", "memorization.csv", "vocab_shift.csv"} <= set(tables)
+    assert {"pii.csv", "memorization.csv", "vocab_shift.csv", "corpus_audit.csv"} <= set(tables)
     originals = {name: (run_dir / name).read_bytes() for name in tables}
     assert b"corpus," in originals["pii.csv"]  # the corpus rows are part of what must come back
     for path in run_dir.iterdir():

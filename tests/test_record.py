@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InputError
+from conftest import accept_edit
 from harness.record.rundir import ENTRIES, RecordVersionError, RunDir
 from harness.record.schema import RECORD_VERSION, Generation, schema_documents
 
@@ -81,6 +82,7 @@ def test_a_bad_generation_line_names_file_and_line(run_dir):
     del broken["text"]
     lines[2] = json.dumps(broken, ensure_ascii=False)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    accept_edit(run_dir, "generations.jsonl")
     with pytest.raises(InputError, match=r"generations.jsonl:3: text: Field required"):
         RunDir.open(run_dir).read_generations()
 
@@ -89,6 +91,7 @@ def test_duplicate_generation_ids_are_refused(run_dir):
     path = run_dir / "generations.jsonl"
     first = path.read_text(encoding="utf-8").splitlines()[0]
     path.write_text(path.read_text(encoding="utf-8") + first + "\n", encoding="utf-8")
+    accept_edit(run_dir, "generations.jsonl")
     with pytest.raises(InputError, match="duplicate generation id 'base/smoke/p1/0' \\(first on line 1\\)"):
         RunDir.open(run_dir).read_generations()
 
@@ -109,6 +112,7 @@ def test_a_non_binary_cell_in_a_binary_measure_names_file_and_line(run_dir):
     cells[header.index("polite")] = "2"
     lines[1] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    accept_edit(run_dir, "scores.csv")
     with pytest.raises(InputError, match=r"scores.csv:2: column 'polite': '2' is not 0/1"):
         RunDir.open(run_dir).read_scores()
 

@@ -23,6 +23,7 @@ from harness.record.rundir import CORPUS_AUDIT, SCORES, SUMMARY, RunDir
 from harness.record.schema import FinetuneRecord, StageStatus
 from harness.report.html import render_report, write_report
 from harness.report.render import CONTENT_SECURITY_POLICY
+from conftest import accept_edit
 
 THREE_ARMS = "arms: [{name: tuned-again, same_as: tuned}]\n"
 
@@ -389,6 +390,7 @@ def test_empty_completion_is_said_not_blank(run_dir: Path):
         if gen["id"] == "base/smoke/p1/0":
             gen["completion"] = gen["text"] = ""
     path.write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in lines), encoding="utf-8")
+    accept_edit(run_dir, "generations.jsonl")
     assert _cells(_render(run_dir))["base/smoke/p1/0"]["t"] == ""
     assert (
         "(empty: end of text at once)"

@@ -13,7 +13,9 @@ import pytest
 
 from harness.errors import InputError
 from harness.record.rundir import SUMMARY, RunDir
-from harness.report.analysis_tables import GROUP_COLUMNS, MEMORIZATION_COLUMNS, PII_COLUMNS
+from harness.analysis.groups import GROUP_COLUMNS
+from harness.analysis.memorization import MEMO_COLUMNS as MEMORIZATION_COLUMNS
+from harness.analysis.pii_measures import PII_COLUMNS
 from harness.report.charts import interval_plot, IntervalInput, line_chart, nice_ticks, shift_chart
 from harness.report.html import render_report
 from harness.report.sections import training_curves

@@ -1,13 +1,14 @@
 """What the tuning corpus contributes to the analysis of generations, kept in the run directory.
 
-Three analysis tables depend on the corpus, not only on the generations:
-pii.csv (its ``corpus`` rows), vocab_shift.csv (``corpus_per_1k`` and the
-``corpus`` prior) and memorization.csv (the hashed N-character windows).  The
-audit stage collects all three in its one stream over the corpus
-(``CorpusStats``) and writes them to ``corpus_stats/``:
+Four tables depend on the corpus, not only on the generations:
+corpus_audit.csv, pii.csv (its ``corpus`` rows), vocab_shift.csv
+(``corpus_per_1k`` and the ``corpus`` prior) and memorization.csv (the hashed
+N-character windows).  The audit stage collects all four in its one stream
+over the corpus (``CorpusStats``) and writes them to ``corpus_stats/``:
 
 * ``stats.json`` — a ``CorpusStatsRecord`` (typed, with its own ``version``):
-  PII counts, (lemma, pos1) counts and how the memorization index was built;
+  the corpus_audit.csv rows, PII counts, (lemma, pos1) counts and how the
+  memorization index was built;
 * ``ngrams.npy`` — the memorization index's sorted uint64 hashes (8 bytes a
   window, at most ``analysis.memorization_max_ngrams``), its sha256 in stats.json.
 
@@ -32,7 +33,7 @@ from harness.analysis.pii_measures import PiiCounter
 from harness.config import AnalysisConfig
 from harness.errors import InputError
 from harness.record.rundir import CORPUS_STATS, RunDir, describe_validation
-from harness.record.schema import CORPUS_STATS_VERSION, CorpusStatsRecord, MemorizationStats
+from harness.record.schema import CORPUS_STATS_VERSION, CorpusAuditRow, CorpusStatsRecord, MemorizationStats
 
 STATS_FILE = "stats.json"
 NGRAMS_FILE = "ngrams.npy"
@@ -41,10 +42,21 @@ NGRAMS_FILE = "ngrams.npy"
 class CorpusStats:
     """The corpus side of the analysis: PII counts, lemma counts and the memorization index."""
 
-    def __init__(self, index: MemorizationIndex, lemmas: Counter[tuple[str, str]], pii: PiiCounter) -> None:
+    def __init__(
+        self,
+        index: MemorizationIndex,
+        lemmas: Counter[tuple[str, str]],
+        pii: PiiCounter,
+        audit: list[CorpusAuditRow] | None = None,
+    ) -> None:
         self.index = index
         self.lemmas = lemmas
         self.pii = pii
+        self.audit = audit or []  # corpus_audit.csv rows (set by the audit stage once the stream ends)
+
+    def audit_rows(self) -> list[dict]:
+        """corpus_audit.csv rows, as the audit stage wrote them."""
+        return [row.cells() for row in self.audit]
 
     @classmethod
     def empty(cls, config: AnalysisConfig) -> CorpusStats:
@@ -90,6 +102,7 @@ def write_corpus_stats(run: RunDir, stats: CorpusStats) -> Path:
         pii_texts=stats.pii.n,
         pii_counts=dict(sorted(stats.pii.counts.items())),
         lemma_counts=[(lemma, pos, count) for (lemma, pos), count in sorted(stats.lemmas.items())],
+        audit=stats.audit,
         memorization=MemorizationStats(
             min_chars=index.n,
             max_ngrams=index.max_ngrams,
@@ -125,7 +138,7 @@ def read_corpus_stats(run: RunDir) -> CorpusStats:
     except ValueError as err:
         raise InputError(f"not a memorization index ({err})", path) from None
     lemmas = Counter({(lemma, pos): count for lemma, pos, count in record.lemma_counts})
-    return CorpusStats(index, lemmas, PiiCounter.from_counts(record.pii_texts, record.pii_counts))
+    return CorpusStats(index, lemmas, PiiCounter.from_counts(record.pii_texts, record.pii_counts), record.audit)
 
 
 def read_stats_record(path: Path) -> CorpusStatsRecord:

@@ -34,8 +34,7 @@ def model_sha256(record: RunRecord, name: str) -> str | None:
 
 def lexicon_files(record: RunRecord) -> list[str]:
     """The run's lexicon files, then its word lists (``analysis.word_lists``), in config order."""
-    analysis = record.config.analysis
-    return [str(p) for p in (*analysis.lexicons, *(w.path for w in analysis.word_lists))]
+    return [str(p) for p in record.config.analysis.lexicon_files()]
 
 
 def lexicon_sha256(record: RunRecord) -> list[str]:

@@ -354,6 +354,27 @@ class MemorizationStats(RecordModel):
     sha256: str  # of ngrams.npy: a changed file is refused, not silently used
 
 
+class CorpusAuditRow(RecordModel):
+    """One row of corpus_audit.csv (``harness.analysis.summary.AUDIT_COLUMNS``), kept so the table rebuilds."""
+
+    measure: str
+    kind: Literal["rate", "mean"]
+    n: int = Field(ge=0)
+    count: int | None = None  # rates only
+    value: float
+    ci_low: float
+    ci_high: float
+
+    @classmethod
+    def from_cells(cls, row: dict[str, Any]) -> "CorpusAuditRow":
+        """A row as the audit builds it (an empty count cell for a mean)."""
+        return cls.model_validate({**row, "count": None if row["count"] == "" else row["count"]})
+
+    def cells(self) -> dict[str, Any]:
+        """The CSV row, as the audit wrote it (an empty count for a mean)."""
+        return {**self.model_dump(), "count": "" if self.count is None else self.count}
+
+
 class CorpusStatsRecord(RecordModel):
     """corpus_stats/stats.json: what the tuning corpus contributes to the analysis of generations.
 
@@ -369,6 +390,7 @@ class CorpusStatsRecord(RecordModel):
     # (lemma, pos1, count) in (lemma, pos1) order, tokens as generations are tokenized (vocab_shift.csv)
     lemma_counts: list[tuple[str, str, int]] = []
     memorization: MemorizationStats
+    audit: list[CorpusAuditRow] = []  # corpus_audit.csv, rebuilt by the analyse stage from here
 
 
 def schema_documents() -> dict[str, dict]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.analysis.groups import GROUP_COLUMNS
+from harness.analysis.memorization import MEMO_COLUMNS
+from harness.analysis.pii_measures import PII_COLUMNS
 from harness.errors import InputError
-from harness.record.rundir import RunDir
+from harness.record.rundir import GROUPS_TABLE, MEMO_TABLE, PII_TABLE, RunDir
 from harness.record.schema import RunRecord
 from harness.report.charts import IntervalInput, IntervalPlot, interval_plot
 from harness.report.numbers import (
@@ -28,12 +30,6 @@ from harness.report.numbers import (
 )
 from harness.report.sections import ALL, TOXICITY_MEASURES, SummaryRow, level_text
 
-GROUPS = "groups.csv"
-MEMORIZATION = "memorization.csv"
-PII = "pii.csv"
-
-MEMORIZATION_COLUMNS = ("arm", "source", "min_chars", "n", "count", "value", "ci_low", "ci_high")
-PII_COLUMNS = ("scope", "arm", "kind", "n_texts", "count", "value")
 
 
 def read_contract_table(run: RunDir, name: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]] | None:
@@ -68,10 +64,10 @@ class GroupAxis:
 
 def groups(run: RunDir, record: RunRecord) -> list[GroupAxis] | None:
     """groups.csv by axis and measure; None when the run has no groups.csv."""
-    located = read_contract_table(run, GROUPS, GROUP_COLUMNS)
+    located = read_contract_table(run, GROUPS_TABLE, GROUP_COLUMNS)
     if located is None:
         return None
-    path = run.file(GROUPS)
+    path = run.file(GROUPS_TABLE)
     arms = [a.name for a in record.arms]
     rates: dict[tuple[str, str], dict[str, dict[str, tuple]]] = {}
     disparity: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
@@ -128,10 +124,10 @@ class MemorizationRow:
 
 def memorization(run: RunDir) -> list[MemorizationRow] | None:
     """Share of completions reproducing ≥ min_chars of the training (or held-out) corpus; None when absent."""
-    located = read_contract_table(run, MEMORIZATION, MEMORIZATION_COLUMNS)
+    located = read_contract_table(run, MEMO_TABLE, tuple(MEMO_COLUMNS))
     if located is None:
         return None
-    path = run.file(MEMORIZATION)
+    path = run.file(MEMO_TABLE)
     out = []
     for line, row in located:
         value = parse_number(row, "value", path, line)
@@ -157,10 +153,10 @@ class PiiRow:
 
 def pii(run: RunDir) -> list[PiiRow] | None:
     """Share of corpus texts / generations holding each kind of PII; None when pii.csv is absent."""
-    located = read_contract_table(run, PII, PII_COLUMNS)
+    located = read_contract_table(run, PII_TABLE, tuple(PII_COLUMNS))
     if located is None:
         return None
-    path = run.file(PII)
+    path = run.file(PII_TABLE)
     out = []
     for line, row in located:
         value = parse_number(row, "value", path, line)

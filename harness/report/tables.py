@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
+from harness.record.rundir import CORPUS_AUDIT, SUMMARY, VOCAB_TABLE, RunDir
 from harness.record.schema import MeasureSpec, RunRecord
 from harness.record.spans import MASK_CHAR
 from harness.report.numbers import EMPTY_CELL, Cell, decimals_for, difference_cell, level_cell, parse_number
 
-VOCAB_SHIFT = "vocab_shift.csv"
 TOP_LEMMAS = 20
 ALL = "all"
 
@@ -219,11 +218,11 @@ def digest_vocab(run: RunDir, hidden: set[str]) -> list[VocabBlock] | None:
     matched バカ) get a masked form of ``●``; the page shows it while masking is
     on and the lemma once revealed.
     """
-    if not run.has(VOCAB_SHIFT):
+    if not run.has(VOCAB_TABLE):
         return None
-    path = run.file(VOCAB_SHIFT)
+    path = run.file(VOCAB_TABLE)
     blocks: dict[tuple[str, str], list[tuple[float, VocabRow]]] = {}
-    for line, row in enumerate(run.read_table(VOCAB_SHIFT), start=2):
+    for line, row in enumerate(run.read_table(VOCAB_TABLE), start=2):
         z = parse_number(row, "z", path, line)
         if z is None:
             raise InputError("column 'z' is empty", path, line)
