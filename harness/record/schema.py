@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.config import RunConfig
 from harness.text import normalize
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 RunStatus = Literal["running", "complete", "failed"]
 StageState = Literal["pending", "running", "done", "failed", "skipped"]
