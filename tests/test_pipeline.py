@@ -19,6 +19,7 @@ from harness.io import read_jsonl
 from harness.models.fake import FakeGenerator
 from harness.pipeline import run
 from harness.record.rundir import RunDir
+from harness.record.schema import RECORD_VERSION
 from harness.stages import STAGE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ def test_fake_pipeline_writes_the_whole_run_directory(run_dir):
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    assert record["status"] == "complete" and record["version"] == 2
+    assert record["status"] == "complete" and record["version"] == RECORD_VERSION == 3
     assert record["plan"] == list(STAGE_NAMES)
     states = {name: stage["status"] for name, stage in record["stages"].items()}
     # base and tuned weights are given: base and finetune have nothing to do, and say why
