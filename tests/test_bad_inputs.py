@@ -8,12 +8,18 @@ refuses before any model code runs, so the matrix stays fast.
 
 from __future__ import annotations
 
+import html
+import json
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import respond
 
 from harness.cli import main
+from harness.config import load_config
+from harness.models.fake import FakeGenerator
+from harness.pipeline import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = str(ROOT / "probes" / "seed.yaml")
@@ -455,7 +461,6 @@ def test_the_audit_note_counts_the_nul_characters(tmp_path):
     path = write(tmp_path / "c.txt", "今日は\x00晴れです。\nお前バカだろ\n".encode())
     out = tmp_path / "audit"
     assert main(["audit", str(path), "--format", "text", "--out", str(out)]) == 0
-    import json
 
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["stages"]["audit"]["note"] == "1 NUL character stripped from the corpus"
@@ -494,7 +499,6 @@ def drop_arm(run_dir: Path, arm: str) -> None:
 
 def replace_flagged_text(run_dir: Path) -> str:
     """Give the flagged tuned completion of p1/0 another text of the same length; return the new text."""
-    import json
 
     path = run_dir / "generations.jsonl"
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -538,7 +542,6 @@ def test_an_edited_table_is_refused(run_dir, capsys):
 
 def test_a_span_over_other_text_is_refused_even_when_the_hash_was_updated(run_dir, capsys):
     """A same-length replacement passes the length check; the surface check catches it."""
-    import json
 
     from harness.record.rundir import content_digest
 
@@ -553,7 +556,6 @@ def test_a_span_over_other_text_is_refused_even_when_the_hash_was_updated(run_di
 
 
 def test_reanalyse_accepts_changed_generations_and_rebuilds_the_tables(run_dir, capsys):
-    import json
 
     from harness.record.rundir import content_digest
 
@@ -576,3 +578,49 @@ class RunDirForTests:
 
         with (run_dir / "scores.csv").open(encoding="utf-8") as fh:
             return {row["id"]: row for row in csv.DictReader(fh)}
+
+
+# -- a finished run's record never changes (issue 21, cases 3 and 6) -----------------------------
+# `harness report`, `harness export` and `--resume` may rebuild derived files, but run.json's
+# `finished` time and stage records say how the run was made: rebuilds go to `rebuilds`.
+
+
+def run_record(folder: Path) -> dict:
+    return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+
+
+def test_report_and_export_on_a_finished_run_keep_its_run_record(run_dir):
+    before = run_record(run_dir)
+    assert before["status"] == "complete" and before["finished"] and before["rebuilds"] == []
+    assert main(["report", str(run_dir)]) == 0
+    assert main(["report", str(run_dir), "--reanalyse"]) == 0
+    assert main(["export", str(run_dir), "--format", "jsonl"]) == 0
+    after = run_record(run_dir)
+    rebuilds = after.pop("rebuilds")
+    before.pop("rebuilds")
+    assert after == before  # finished time, stage seconds and notes: unchanged
+    assert [r["stage"] for r in rebuilds] == ["report", "analyse", "gates", "report", "export"]
+    assert all(r["status"] == "done" and r["at"] >= before["finished"] for r in rebuilds)
+
+
+def test_resume_on_a_finished_run_changes_nothing(make_run, tmp_path):
+    result = make_run()
+    before = {p.name: p.read_bytes() for p in result.run_dir.iterdir() if p.is_file() and p.name != ".harness.lock"}
+    config = load_config(tmp_path / "demo-run.yaml")
+    run(
+        config,
+        out_dir=result.run_dir,
+        resume=True,
+        progress=False,
+        log=lambda m: None,
+        generator=FakeGenerator(respond=respond),
+    )
+    after = {p.name: p.read_bytes() for p in result.run_dir.iterdir() if p.is_file() and p.name != ".harness.lock"}
+    assert after == before
+
+
+def test_the_runs_own_report_shows_when_it_finished(run_dir):
+    finished = run_record(run_dir)["finished"]
+    page = html.unescape((run_dir / "report.html").read_text(encoding="utf-8"))
+    assert finished in page
+    assert "in progress" not in page
