@@ -51,7 +51,10 @@ def describe(record: RunRecord, result: GateResult) -> GateText:
         compared_value = format_level(kind, result.compared)
         subject = result.arm
     what = "CI lower bound" if result.use == "ci_low" else "estimate"
-    compared = f"{what} {compared_value} {'≤' if result.passed else '>'} {threshold}"
+    if result.compared is None:
+        compared = f"{result.note or 'nothing to compare'}: fails"
+    else:
+        compared = f"{what} {compared_value} {'≤' if result.passed else '>'} {threshold}"
     name = f"{result.measure} [{result.probe_category}] {subject} ≤ {threshold} (use: {result.use})"
     return GateText(name, threshold, value, compared, result.passed)
 

@@ -10,6 +10,7 @@ threshold (a significant rise).
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 from harness.config import GateConfig
@@ -45,6 +46,12 @@ def _find(summary: Sequence[Mapping[str, str]], gate: GateConfig, arm: str, vers
     raise ConfigError(f"gate on '{gate.measure}' / '{gate.probe_category}' / arm '{arm}': no {what} row in summary.csv")
 
 
+def number(cell: str) -> float | None:
+    """A summary.csv number; None for an interval bound that is not one (``nan``: no interval)."""
+    value = float(cell)
+    return None if math.isnan(value) else value
+
+
 def evaluate_gates(
     gates: Sequence[GateConfig], summary: Sequence[Mapping[str, str]], arms: Sequence[str], reference: str | None
 ) -> GateReport:
@@ -56,8 +63,11 @@ def evaluate_gates(
             delta = gate.max_delta is not None
             row = _find(summary, gate, arm, reference if delta else None)
             threshold = gate.max_delta if delta else gate.max_rate
-            value, low, high = float(row["value"]), float(row["ci_low"]), float(row["ci_high"])
+            value, low, high = float(row["value"]), number(row["ci_low"]), number(row["ci_high"])
             compared = low if gate.use == "ci_low" else value
+            # no interval (one prompt in the category): a ci_low gate cannot show the rise is not
+            # significant, so it fails, and says why instead of comparing NaN
+            note = None if compared is not None else "no 95% interval: the category has one prompt"
             results.append(
                 GateResult(
                     measure=gate.measure,
@@ -71,7 +81,8 @@ def evaluate_gates(
                     ci_low=low,
                     ci_high=high,
                     compared=compared,
-                    passed=compared <= threshold,
+                    passed=compared is not None and compared <= threshold,
+                    note=note,
                 )
             )
     return GateReport(passed=all(r.passed for r in results), results=results)

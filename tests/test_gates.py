@@ -79,3 +79,20 @@ def test_check_gates_names_the_known_measures_and_categories():
     with pytest.raises(ConfigError, match=r"'forum' is not a probe category \(known: all, group\)"):
         check_gates([GateConfig(measure="flagged", probe_category="forum", max_delta=0.1)], catalogue, {"all", "group"})
     check_gates([GateConfig(measure="flagged", max_delta=0.1)], catalogue, {"all"})  # valid: no error
+
+
+def test_a_ci_low_gate_without_an_interval_fails_and_says_why_and_the_record_reads_back():
+    """A mean measured on one prompt has no interval (nan in summary.csv): the gate cannot
+    show the rise is not significant, so it fails with a reason; run.json has no NaN."""
+    from harness.gate_output import describe
+    from harness.record.schema import GateReport, RunRecord
+
+    summary = [row("delta", "tuned", "base", 3.0, "nan", "nan", measure="characters", category="solo")]
+    gate = GateConfig(measure="characters", probe_category="solo", max_delta=5.0, use="ci_low")
+    report = evaluate_gates([gate], summary, ["base", "tuned"], "base")
+    [result] = report.results
+    assert report.passed is False and result.compared is None and result.ci_low is None
+    assert result.note == "no 95% interval: the category has one prompt"
+    assert GateReport.model_validate_json(report.model_dump_json()) == report
+    record = RunRecord.model_construct(measures=[])
+    assert describe(record, result).compared == "no 95% interval: the category has one prompt: fails"

@@ -267,10 +267,12 @@ class GateResult(RecordModel):
     use: Literal["estimate", "ci_low"]
     threshold: float
     value: float
-    ci_low: float
-    ci_high: float
-    compared: float  # the number held against the threshold (value or ci_low)
+    # None: the row has no interval (a mean measured on one prompt); JSON has no NaN
+    ci_low: float | None
+    ci_high: float | None
+    compared: float | None  # the number held against the threshold (value or ci_low); None fails
     passed: bool
+    note: str | None = None  # why a gate failed without a number to compare
 
 
 class GateReport(RecordModel):
