@@ -395,6 +395,40 @@ class CorpusStatsRecord(RecordModel):
     audit: list[CorpusAuditRow] = []  # corpus_audit.csv, rebuilt by the analyse stage from here
 
 
+MATRIX_VERSION = 1  # bump when MatrixRecord changes shape
+
+
+class MatrixChild(RecordModel):
+    """One child run of a matrix: an ordinary run directory under the parent (``children/<name>``)."""
+
+    name: str  # the folder name and the last part of the child's run name
+    overrides: dict[str, Any]  # dotted config key → value, in axis order (what makes this child)
+    status: Literal["pending", "running", "complete", "failed"] = "pending"
+    seconds: float | None = None  # wall time of its last attempt
+    error: str | None = None  # one line, when it failed
+
+
+class MatrixRecord(RecordModel):
+    """matrix.json: the parent of a run matrix (harness.matrix): its axes, its children and their status.
+
+    The parent never holds results: every number it reports is read from the
+    children's own run directories.
+    """
+
+    version: int = MATRIX_VERSION
+    name: str
+    created: str
+    finished: str | None = None
+    status: RunStatus = "running"
+    config: str  # the matrix config file as given (absolute path)
+    config_sha256: str
+    axes: dict[str, list[Any]]  # dotted key → values, in config order
+    exclude: list[dict[str, Any]] = []  # partial combinations removed (matrix_exclude)
+    children: list[MatrixChild] = []
+    backend: str = "local"  # local | processes | ray: how the children last ran
+    shared_base: str | None = None  # a base model built once for every child (folder under the parent)
+
+
 def schema_documents() -> dict[str, dict]:
     """JSON Schemas of the record files, by the file name they are kept under in docs/."""
     return {
@@ -402,4 +436,5 @@ def schema_documents() -> dict[str, dict]:
         "generation.schema.json": Generation.model_json_schema(),
         "score-row.schema.json": ScoreRow.model_json_schema(),
         "corpus-stats.schema.json": CorpusStatsRecord.model_json_schema(),
+        "matrix-record.schema.json": MatrixRecord.model_json_schema(),
     }
