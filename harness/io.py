@@ -133,13 +133,37 @@ def read_json(path: str | Path) -> Any:
         raise InputError(f"invalid JSON ({type(err).__name__})", path) from None
 
 
+# sha256 of the files this process has read, keyed by the file's identity and modification
+# time: the tuning corpus is hashed while it is decode-checked at validation, and the run
+# record and the token cache key then reuse that digest instead of reading the corpus again.
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+
+
+def _identity(path: str | Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remember_sha256(path: str | Path, digest: str) -> None:
+    """Record the sha256 of ``path`` computed while reading it for another purpose."""
+    _DIGESTS[_identity(path)] = digest
+
+
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (recorded in run.json for provenance)."""
+    """Hex SHA-256 of a file's bytes (recorded in run.json; keys the token cache).
+
+    A file already hashed in this process and unchanged since (same inode,
+    size and modification time) is not read again.
+    """
+    key = _identity(path)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def replace_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:

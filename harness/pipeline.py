@@ -98,11 +98,16 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
     """
     from harness.data.corpus import check_corpus
 
+    corpora = []
     if config.corpus is not None and {"audit", "finetune"} & set(stages):
-        check_corpus(config.corpus)  # decode the whole file now, not after minutes of training
+        corpora.append(config.corpus)
     if config.base is not None and config.base.init is not None and "base" in stages:
-        for corpus in [config.base.init.corpus, *config.base.init.tokenizer_corpora]:
+        corpora += [config.base.init.corpus, *config.base.init.tokenizer_corpora]
+    checked: set[Path] = set()
+    for corpus in corpora:  # decode the whole file now, not after minutes of training; each file once
+        if Path(corpus.path).resolve() not in checked:
             check_corpus(corpus)
+            checked.add(Path(corpus.path).resolve())
     if "probe" in stages:
         from harness.data.probes import load_probe_sets
         from harness.models.backends import backend_name

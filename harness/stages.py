@@ -25,6 +25,7 @@ from harness.record.rundir import (
     CHECKPOINTS,
     CORPUS_AUDIT,
     CORPUS_SCORES,
+    CORPUS_STATS,
     JUNIT,
     MEMO_TABLE,
     MODEL,
@@ -135,37 +136,30 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
 
     One stream over the corpus (one document in memory at a time, whatever
     its size) also collects what the analysis of generations needs from the
-    corpus (harness.analysis.corpus_stats), so the analyse stage never reads it.
+    corpus (harness.analysis.corpus_stats), builds the fine-tune's token cache
+    and picks the memorization probes (harness.corpus_feeds), so no later
+    stage reads the corpus.
     """
     if config.corpus is None:
         return Skipped("no corpus in the config")
+    from harness.analysis.corpus_audit import audit_corpus_docs
+    from harness.analysis.corpus_stats import CorpusStats
     from harness.data.corpus import iter_corpus
 
-    from harness.analysis.corpus_audit import audit_corpus_docs
-    from harness.analysis.corpus_stats import CorpusStats, write_corpus_stats
-    from harness.analysis.pii_measures import PII_COLUMNS
-
     suite = env.suite(config)
-    analyses = "analyse" in run.record.plan
-    stats = CorpusStats.empty(config.analysis) if analyses else None
+    stats = CorpusStats.empty(config.analysis) if "analyse" in run.record.plan else None
+    feeds = open_feeds(config, run, stats is not None)
     docs = iter_corpus(config.corpus)
-    result = audit_corpus_docs(
-        suite,
-        docs,
-        workers=config.analysis.workers,
-        want_scores=config.analysis.audit_scores,
-        stats=stats,
-    )
-    run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
-    run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
+    try:
+        a = config.analysis
+        result = audit_corpus_docs(suite, feeds.tee(docs), workers=a.workers, want_scores=a.audit_scores, stats=stats)
+        picked = feeds.finish()
+    except BaseException:
+        feeds.abort()
+        raise
     if stats is not None:
-        stats.audit = [CorpusAuditRow.from_cells(row) for row in result.table.rows]
-        write_corpus_stats(run, stats)
-    if config.analysis.audit_scores:
-        # a run that also analyses generations keeps scores.csv for them
-        name = CORPUS_SCORES if analyses else SCORES
-        env.wrote(run.write_table(name, result.score_rows, result.score_columns))
-    run.record.corpus_rates = result.rates
+        stats.picked = picked
+    write_audit_outputs(config, run, env, result, stats)
     env.log(f"  audit: {result.documents} documents")
     notes = []
     if result.truncated:
@@ -176,6 +170,46 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     for note in notes:
         env.log(f"  audit: {note}")
     return Done("; ".join(notes)) if notes else None
+
+
+def picked_probes(run: RunDir) -> dict:
+    """The memorization probes the audit picked (corpus_stats/), by set; empty when it stored none."""
+    from harness.analysis.corpus_stats import STATS_FILE, read_stats_record
+    from harness.data.probes import Probe
+
+    path = run.file(CORPUS_STATS) / STATS_FILE
+    if not path.is_file():
+        return {}
+    picked = read_stats_record(path).memorization_probes
+    return {name: tuple(Probe(name, p.id, p.category, p.text) for p in probes) for name, probes in picked.items()}
+
+
+def open_feeds(config: RunConfig, run: RunDir, stores_probes: bool):
+    """What the audit's stream also feeds: the token cache of a fine-tune still to run, the memorization pickers."""
+    from harness.corpus_feeds import CorpusFeeds
+
+    arms = {a.name: a for a in run.record.arms}
+    tuned = arms.get(TUNED_ARM)
+    will_finetune = tuned is not None and tuned.source == "finetune" and run.stage("finetune").status != "done"
+    base = Path(model_path(run, arms[BASE_ARM])) if BASE_ARM in arms else None
+    return CorpusFeeds.open(config, base, will_finetune, stores_probes and "probe" in run.record.plan)
+
+
+def write_audit_outputs(config: RunConfig, run: RunDir, env: StageEnv, result, stats) -> None:
+    """corpus_audit.csv, pii.csv, corpus_stats/ (when the run analyses) and the per-document scores when asked."""
+    from harness.analysis.corpus_stats import write_corpus_stats
+    from harness.analysis.pii_measures import PII_COLUMNS
+
+    run.write_table(CORPUS_AUDIT, result.table.rows, result.table.columns)
+    run.write_table(PII_TABLE, result.pii_rows, PII_COLUMNS)
+    if stats is not None:
+        stats.audit = [CorpusAuditRow.from_cells(row) for row in result.table.rows]
+        write_corpus_stats(run, stats)
+    if config.analysis.audit_scores:
+        # a run that also analyses generations keeps scores.csv for them
+        name = CORPUS_SCORES if stats is not None else SCORES
+        env.wrote(run.write_table(name, result.score_rows, result.score_columns))
+    run.record.corpus_rates = result.rates
 
 
 def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
@@ -217,7 +251,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
 
     if not run.record.arms:
         return Skipped("no arms to probe")
-    probes = run_probes(load_probe_sets(config.probes.files), config)  # memorization sets read the corpus
+    probes = run_probes(load_probe_sets(config.probes.files), config, picked_probes(run))
     plan = SamplingPlan(
         probes,
         config.probes.samples_per_prompt,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import CorpusConfig, RunConfig
-from harness.data.memorization import corpus_probes, run_probes
+from harness.data.memorization import run_probes
 from harness.data.probes import discover_group_files, discover_probe_files, load_group_file, load_probe_set
 from harness.data.split import is_heldout
 from harness.errors import ConfigError
@@ -76,7 +76,7 @@ def test_memorization_probes_are_prefixes_of_train_and_heldout_documents(tmp_pat
     config = RunConfig(name="m", seed=5, corpus=CorpusConfig(path=corpus, format="text"))
     probe_set = load_probe_set(PROBES / "memorization.yaml")
     spec = probe_set.from_corpus.model_copy(update={"per_split": 4, "min_chars": 40, "prefix_chars": 12})
-    probes = corpus_probes("memorization", spec, config)
+    probes = run_probes([dataclasses.replace(probe_set, from_corpus=spec)], config)
     assert [p.category for p in probes] == ["train"] * 4 + ["heldout"] * 4
     for p in probes:
         (document,) = {d for d in docs if d.startswith(p.text)}  # the numbered prefix names one document
@@ -84,6 +84,6 @@ def test_memorization_probes_are_prefixes_of_train_and_heldout_documents(tmp_pat
         assert is_heldout(document, 5, config.finetune.val_fraction) == (p.category == "heldout")
     assert len({p.text for p in probes}) == 8
     assert "reference" not in {f.name for f in dataclasses.fields(probes[0])}  # the document's rest is not kept
-    assert corpus_probes("memorization", spec, config) == probes  # deterministic
+    assert run_probes([dataclasses.replace(probe_set, from_corpus=spec)], config) == probes  # deterministic
     with pytest.raises(ConfigError, match="no corpus"):
         run_probes([probe_set], RunConfig(name="m"))

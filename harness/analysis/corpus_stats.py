@@ -33,7 +33,13 @@ from harness.analysis.pii_measures import PiiCounter
 from harness.config import AnalysisConfig
 from harness.errors import InputError
 from harness.record.rundir import CORPUS_STATS, RunDir, describe_validation
-from harness.record.schema import CORPUS_STATS_VERSION, CorpusAuditRow, CorpusStatsRecord, MemorizationStats
+from harness.record.schema import (
+    CORPUS_STATS_VERSION,
+    CorpusAuditRow,
+    CorpusStatsRecord,
+    MemorizationStats,
+    PickedProbe,
+)
 
 STATS_FILE = "stats.json"
 NGRAMS_FILE = "ngrams.npy"
@@ -48,11 +54,13 @@ class CorpusStats:
         lemmas: Counter[tuple[str, str]],
         pii: PiiCounter,
         audit: list[CorpusAuditRow] | None = None,
+        picked: dict[str, list[PickedProbe]] | None = None,
     ) -> None:
         self.index = index
         self.lemmas = lemmas
         self.pii = pii
         self.audit = audit or []  # corpus_audit.csv rows (set by the audit stage once the stream ends)
+        self.picked = picked or {}  # memorization probe sets picked in the audit's stream
 
     def audit_rows(self) -> list[dict]:
         """corpus_audit.csv rows, as the audit stage wrote them."""
@@ -103,6 +111,7 @@ def write_corpus_stats(run: RunDir, stats: CorpusStats) -> Path:
         pii_counts=dict(sorted(stats.pii.counts.items())),
         lemma_counts=[(lemma, pos, count) for (lemma, pos), count in sorted(stats.lemmas.items())],
         audit=stats.audit,
+        memorization_probes=stats.picked,
         memorization=MemorizationStats(
             min_chars=index.n,
             max_ngrams=index.max_ngrams,
@@ -138,7 +147,8 @@ def read_corpus_stats(run: RunDir) -> CorpusStats:
     except ValueError as err:
         raise InputError(f"not a memorization index ({err})", path) from None
     lemmas = Counter({(lemma, pos): count for lemma, pos, count in record.lemma_counts})
-    return CorpusStats(index, lemmas, PiiCounter.from_counts(record.pii_texts, record.pii_counts), record.audit)
+    pii = PiiCounter.from_counts(record.pii_texts, record.pii_counts)
+    return CorpusStats(index, lemmas, pii, record.audit, record.memorization_probes)
 
 
 def read_stats_record(path: Path) -> CorpusStatsRecord:

@@ -24,7 +24,7 @@ import numpy as np
 
 from harness.config import CorpusConfig
 from harness.errors import InputError
-from harness.io import iter_jsonl_numbered, require_file
+from harness.io import iter_jsonl_numbered, remember_sha256, require_file
 
 BR = "__BR__"
 # check_corpus reads at most this many bytes of a line at a time, so a file
@@ -237,9 +237,11 @@ def check_corpus(config: CorpusConfig) -> None:
     """
     path = corpus_file(config)
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()  # the run record and the token cache key reuse it (harness.io.sha256_file)
     line, column = 1, 0  # column: characters of the current line before this piece
     with path.open("rb") as fh:
         while piece := fh.readline(CHECK_PIECE_BYTES):
+            digest.update(piece)
             ends_line = piece.endswith(b"\n")
             try:
                 text = decoder.decode(piece, final=ends_line)
@@ -250,6 +252,7 @@ def check_corpus(config: CorpusConfig) -> None:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as err:  # the file ends inside a character
             raise _decode_error(err, path, line, column) from None
+    remember_sha256(path, digest.hexdigest())
 
 
 def _decode_error(err: UnicodeDecodeError, path: Path, line: int, column: int) -> InputError:

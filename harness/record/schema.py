@@ -377,6 +377,14 @@ class CorpusAuditRow(RecordModel):
         return {**self.model_dump(), "count": "" if self.count is None else self.count}
 
 
+class PickedProbe(RecordModel):
+    """A memorization probe the audit picked from the corpus (a ``from_corpus`` probe set's prompt)."""
+
+    id: str
+    category: str  # train | heldout
+    text: str  # the document's first prefix_chars characters
+
+
 class CorpusStatsRecord(RecordModel):
     """corpus_stats/stats.json: what the tuning corpus contributes to the analysis of generations.
 
@@ -393,6 +401,9 @@ class CorpusStatsRecord(RecordModel):
     lemma_counts: list[tuple[str, str, int]] = []
     memorization: MemorizationStats
     audit: list[CorpusAuditRow] = []  # corpus_audit.csv, rebuilt by the analyse stage from here
+    # from_corpus probe sets picked in the audit's stream (set name → probes), so the probe stage
+    # does not read the corpus again
+    memorization_probes: dict[str, list[PickedProbe]] = {}
 
 
 MATRIX_VERSION = 1  # bump when MatrixRecord changes shape

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -32,6 +31,7 @@ from harness.config import CorpusConfig
 from harness.data.corpus import Document, corpus_file, iter_corpus
 from harness.data.split import is_heldout
 from harness.errors import InputError
+from harness.io import sha256_file
 
 CACHE_VERSION = 1
 ENCODE_BATCH = 512  # documents per tokenizer call
@@ -48,15 +48,6 @@ def default_cache_dir(configured: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "harness" / "tokens"
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while piece := fh.read(1 << 20):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def tokenizer_fingerprint(tokenizer) -> str:
     """Hash of everything that decides a tokenizer's ids (its serialized backend, or its vocabulary)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -68,7 +59,7 @@ def cache_key(corpus: CorpusConfig, tokenizer, *, seed: int, val_fraction: float
     """The cache folder name for these inputs (see the module docstring)."""
     parts = {
         "version": CACHE_VERSION,
-        "corpus_sha256": file_digest(corpus_file(corpus)),
+        "corpus_sha256": sha256_file(corpus_file(corpus)),
         "corpus": corpus.model_dump(mode="json", exclude={"path"}),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "turn_separator": sep,
@@ -235,70 +226,114 @@ class ArrowBlocks:
         return torch.from_numpy(out.astype(np.int64))
 
 
-def build_cache(
-    corpus: CorpusConfig,
-    tokenizer,
-    *,
-    seed: int,
-    val_fraction: float,
-    block_size: int,
-    turn_separator: str | None = None,
-    cache_dir: str | Path | None = None,
-    fraction_key: str | None = "finetune.val_fraction",
-) -> TokenCache:
+class CacheBuild:
+    """One token-cache entry, written from documents pushed one at a time (``add``, then ``finish``).
+
+    Push rather than pull, so the audit stage can feed the cache from its own
+    stream over the corpus: a run then reads the corpus once for both
+    (``build_cache`` pulls from ``iter_corpus`` for everything else).  When
+    the entry exists already, ``cached`` holds it and nothing needs feeding.
+    """
+
+    def __init__(
+        self,
+        corpus: CorpusConfig,
+        tokenizer,
+        *,
+        seed: int,
+        val_fraction: float,
+        block_size: int,
+        turn_separator: str | None = None,
+        cache_dir: str | Path | None = None,
+        fraction_key: str | None = "finetune.val_fraction",
+    ) -> None:
+        self.corpus, self.tokenizer, self.seed, self.val_fraction = corpus, tokenizer, seed, val_fraction
+        self.block_size, self.fraction_key = block_size, fraction_key
+        self.sep = separator_ids(tokenizer, turn_separator)
+        root = default_cache_dir(cache_dir)
+        self.key = cache_key(
+            corpus, tokenizer, seed=seed, val_fraction=val_fraction, block_size=block_size, sep=self.sep
+        )
+        self.final = root / self.key
+        self.cached: TokenCache | None = None
+        if (self.final / "meta.json").is_file():
+            self.cached = TokenCache(self.final, json.loads((self.final / "meta.json").read_text(encoding="utf-8")))
+            return
+        self.tmp = root / f".tmp-{self.key}-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        eos = tokenizer.eos_token_id
+        self.writers = {split: BlockWriter(self.tmp / f"{split}.arrow", block_size, eos) for split in ("train", "val")}
+        self.batch: list[Document] = []
+
+    def add(self, doc: Document) -> None:
+        """Take one document (its side of the held-out split decided by ``is_heldout``)."""
+        self.batch.append(doc)
+        if len(self.batch) >= ENCODE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Encode and write the buffered documents."""
+        for doc, ids in zip(self.batch, encode_stream(self.batch, self.tokenizer, self.sep)):
+            self.writers["val" if is_heldout(doc.text, self.seed, self.val_fraction) else "train"].add(ids)
+        self.batch = []
+
+    def finish(self) -> TokenCache:
+        """Close the entry and move it into place; a side left without tokens is one clear error."""
+        if self.cached is not None:
+            return self.cached
+        try:
+            self.flush()
+            for w in self.writers.values():
+                w.close()
+            self.check_sizes()
+        except BaseException:
+            self.abort()
+            raise
+        meta = {
+            "key": self.key,
+            "corpus": str(self.corpus.path),
+            "block_size": self.block_size,
+            **{
+                f"{name}_{what}": getattr(w, what)
+                for name, w in self.writers.items()
+                for what in ("docs", "rows", "tokens")
+            },
+        }
+        (self.tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        shutil.rmtree(self.final, ignore_errors=True)
+        self.tmp.rename(self.final)
+        self.cached = TokenCache(self.final, meta)
+        return self.cached
+
+    def check_sizes(self) -> None:
+        """Both sides of the split need tokens (else training or the held-out loss has nothing)."""
+        for split, side in (("train", "training"), ("val", "held-out")):
+            if self.writers[split].rows == 0:
+                fix = f"change {self.fraction_key} or add documents" if self.fraction_key else "add documents"
+                setting = self.fraction_key or "held-out fraction"
+                raise InputError(
+                    f"corpus too small: no {side} tokens with {setting} {self.val_fraction} ({fix})", self.corpus.path
+                )
+
+    def abort(self) -> None:
+        """Drop the unfinished entry (a failed or interrupted build leaves nothing behind)."""
+        if self.cached is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def build_cache(corpus: CorpusConfig, tokenizer, **settings) -> TokenCache:
     """Tokenize ``corpus`` into the cache (or reuse an existing entry) and return it.
 
-    ``fraction_key`` names the setting that chose ``val_fraction`` in the
-    too-small-corpus error (None: a fixed fraction, only more documents help).
+    ``settings`` are ``CacheBuild``'s (seed, val_fraction, block_size, …).
     """
-    sep = separator_ids(tokenizer, turn_separator)
-    root = default_cache_dir(cache_dir)
-    key = cache_key(corpus, tokenizer, seed=seed, val_fraction=val_fraction, block_size=block_size, sep=sep)
-    final = root / key
-    if (final / "meta.json").is_file():
-        return TokenCache(final, json.loads((final / "meta.json").read_text(encoding="utf-8")))
-    tmp = root / f".tmp-{key}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    build = CacheBuild(corpus, tokenizer, **settings)
+    if build.cached is not None:
+        return build.cached
     try:
-        writers = write_splits(corpus, tokenizer, sep, tmp, seed=seed, val_fraction=val_fraction, block=block_size)
-        for split, side in (("train", "training"), ("val", "held-out")):
-            if writers[split].rows == 0:
-                fix = f"change {fraction_key} or add documents" if fraction_key else "add documents"
-                setting = fraction_key or "held-out fraction"
-                raise InputError(
-                    f"corpus too small: no {side} tokens with {setting} {val_fraction} ({fix})", corpus.path
-                )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    meta = {
-        "key": key,
-        "corpus": str(corpus.path),
-        "block_size": block_size,
-        **{f"{name}_{what}": getattr(w, what) for name, w in writers.items() for what in ("docs", "rows", "tokens")},
-    }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return TokenCache(final, meta)
-
-
-def write_splits(
-    corpus: CorpusConfig, tokenizer, sep, folder: Path, *, seed: int, val_fraction: float, block: int
-) -> dict[str, BlockWriter]:
-    """Stream the corpus into ``folder``/train.arrow and val.arrow (side: ``is_heldout``); return the closed writers."""
-    eos = tokenizer.eos_token_id
-    writers = {split: BlockWriter(folder / f"{split}.arrow", block, eos) for split in ("train", "val")}
-    sides: deque[str] = deque()  # sides of documents read but not yet encoded (≤ ENCODE_BATCH)
-
-    def docs() -> Iterator[Document]:
         for doc in iter_corpus(corpus):
-            sides.append("val" if is_heldout(doc.text, seed, val_fraction) else "train")
-            yield doc
-
-    for ids in encode_stream(docs(), tokenizer, sep):
-        writers[sides.popleft()].add(ids)
-    for w in writers.values():
-        w.close()
-    return writers
+            build.add(doc)
+    except BaseException:
+        build.abort()
+        raise
+    return build.finish()

@@ -20,7 +20,7 @@ from harness.models.loading import LoadedModel, load_model
 from harness.record.schema import CurvePoint, DriftRecord, FinetuneRecord
 from harness.train import distributed
 from harness.train.checkpoint import checkpoint_dirs
-from harness.train.data import TokenCache, build_cache
+from harness.train.data import CacheBuild, TokenCache, build_cache
 from harness.train.drift import reference_blocks
 from harness.train.engine import CheckpointPolicy, TrainPlan, TrainResult, evaluate_loss, prepare_model, train
 from harness.train.lora import attach_lora, lora_summary, merge, trainable_parameters
@@ -46,7 +46,7 @@ def finetune(
     check_output_folder(out_dir)
     loaded, settings = load_base(base_model, config)
     tok, total = loaded.tokenizer, loaded.parameters  # counted before LoRA adds its matrices
-    block = context_length(loaded.model, config)
+    block = context_length(loaded.model.config, config)
     cache = tokenize_corpus(corpus, tok, config, seed, block)
     train_set, val_set = cache.blocks("train"), cache.blocks("val")
     model = trainable_model(loaded.model, config, settings)
@@ -115,31 +115,52 @@ def engine_settings(device: str, config: FinetuneConfig):
     )
 
 
-def context_length(model, config: FinetuneConfig) -> int:
-    """``finetune.block_size``, capped at the model's context window."""
-    if hasattr(model.config, "n_positions"):
-        return min(config.block_size, model.config.n_positions)
+def context_length(model_config, config: FinetuneConfig) -> int:
+    """``finetune.block_size``, capped at the model's context window (``model_config``: a transformers config)."""
+    if hasattr(model_config, "n_positions"):
+        return min(config.block_size, model_config.n_positions)
     return config.block_size
+
+
+def cache_settings(config: FinetuneConfig, seed: int, block: int) -> dict:
+    """The token cache's settings for a fine-tune (``data.CacheBuild``); the audit stage feeds the same entry."""
+    return {
+        "seed": seed,
+        "val_fraction": config.val_fraction,
+        "block_size": block,
+        "turn_separator": config.turn_separator,
+        "cache_dir": config.cache_dir,
+    }
 
 
 def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int):
     """The corpus's token cache (data.build_cache); rank 0 builds it and the other ranks reuse it."""
-    build = partial(
-        build_cache,
-        corpus,
-        tokenizer,
-        seed=seed,
-        val_fraction=config.val_fraction,
-        block_size=block,
-        turn_separator=config.turn_separator,
-        cache_dir=config.cache_dir,
-    )
+    build = partial(build_cache, corpus, tokenizer, **cache_settings(config, seed, block))
     if distributed.rank() == 0:
         cache = build()
     distributed.barrier()
     if distributed.rank() != 0:
         cache = build()
     return cache
+
+
+def open_corpus_cache(base_model: str | Path, corpus: CorpusConfig, config: FinetuneConfig, seed: int):
+    """The token-cache entry ``finetune`` will read, opened for the audit stage to feed (``data.CacheBuild``).
+
+    The audit streams the corpus anyway; feeding the cache from that stream
+    spares the fine-tune a read of its own.  None when the base is not a plain
+    local model folder (a hub id, an adapter): the fine-tune then tokenizes
+    the corpus itself.
+    """
+    from transformers import AutoConfig
+
+    from harness.models.tokenizer import load_tokenizer
+
+    local = Path(base_model)
+    if not (local / "config.json").is_file() or (local / "adapter_config.json").is_file():
+        return None
+    block = context_length(AutoConfig.from_pretrained(local, local_files_only=True), config)
+    return CacheBuild(corpus, load_tokenizer(local), **cache_settings(config, seed, block))
 
 
 def trainable_model(model, config: FinetuneConfig, settings):
