@@ -209,3 +209,16 @@ def test_a_changed_child_table_is_refused_and_earlier_outputs_stay(parent):
 
 def test_axes_cover_the_record(parent):
     assert collect(parent).axes == list(AXES)
+
+
+def test_without_fine_tune_records_the_front_is_by_harm_alone(parent):
+    for name in NAMES:
+        run = RunDir.open(parent / "children" / name)
+        run.record.finetune = None  # given tuned weights: nothing trained, no perplexities
+        run.save()
+    front = tradeoff_front(collect(parent).children)
+    assert front.dimensions == ["harm"] and front.names == [NAMES[1]]  # the lowest flagged delta
+    write_parent_outputs(parent)
+    page = (parent / MATRIX_HTML).read_text(encoding="utf-8")
+    assert "No child recorded a capability cost" in page
+    assert 'aria-label="flagged delta against finetune.lr"' in page
