@@ -40,7 +40,8 @@ from harness.analysis.summary import pair_up, paired_delta, prompt_of
 from harness.csvfile import write_csv
 from harness.errors import HarnessError, InputError
 from harness.io import atomic_write_text
-from harness.matrix.collect import child_dir, is_matrix_parent, read_matrix
+from harness.matrix.collect import child_path
+from harness.matrix.paths import is_matrix, read_matrix
 from harness.record.rundir import SCORES, RunDir
 from harness.record.schema import ScoreRow
 from harness.report.compare_html import ROW_KEYS, RUN_KEYS, render_compare_many
@@ -154,11 +155,11 @@ def expand_runs(paths: Sequence[str | Path]) -> list[Path]:
     """The run directories to compare: a matrix parent stands for its complete children, in matrix.json order."""
     runs: list[Path] = []
     for path in map(Path, paths):
-        if not is_matrix_parent(path):
+        if not is_matrix(path):
             runs.append(path)
             continue
         record = read_matrix(path)
-        done = [child_dir(path, c.name) for c in record.children]
+        done = [child_path(path, c.name) for c in record.children]
         done = [d for d in done if RunDir.holds_run(d) and RunDir.open(d).record.status == "complete"]
         if not done:
             raise InputError("matrix parent has no complete child run to compare", path)

@@ -12,7 +12,8 @@ import pytest
 from harness.csvfile import read_csv
 from harness.errors import InputError
 from harness.matrix.collect import ROW_COLUMNS, collect, matrix_columns, pareto_front, tradeoff_front
-from harness.matrix.report import MATRIX_CSV, MATRIX_HTML, write_parent_outputs
+from harness.matrix.paths import MATRIX_CSV, MATRIX_HTML
+from harness.matrix.report import write_parent_outputs
 from harness.record.rundir import SUMMARY, RunDir
 from harness.record.schema import MatrixRecord
 from harness.report.render import CONTENT_SECURITY_POLICY

@@ -28,29 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from pydantic import ValidationError
-
 from harness.config import TUNED_ARM
 from harness.errors import InputError
-from harness.record.rundir import SUMMARY, RunDir, describe_validation
-from harness.record.schema import MATRIX_VERSION, MatrixChild, MatrixRecord, RunRecord
-
-# The parent's layout (harness/matrix/paths.py of the matrix-core work holds the same three facts;
-# these go when it lands).
-MATRIX_JSON = "matrix.json"
-CHILDREN = "children"
+from harness.matrix.paths import MATRIX_JSON, child_dir, read_matrix
+from harness.record.rundir import SUMMARY, RunDir
+from harness.record.schema import MatrixChild, MatrixRecord, RunRecord
 
 
-def children_dir(parent: Path) -> Path:
-    """Where a parent keeps its child run directories."""
-    return Path(parent) / CHILDREN
-
-
-def child_dir(parent: Path, name: str) -> Path:
-    """The run directory of child ``name``; a name that is not one folder name (``..``, ``a/b``) is refused."""
+def child_path(parent: Path, name: str) -> Path:
+    """``paths.child_dir``, refusing a name from matrix.json that is not one folder name (``..``, ``a/b``)."""
     if name in ("", ".", "..") or "/" in name or "\\" in name:
         raise InputError(f"child name {name!r} is not a folder name", Path(parent) / MATRIX_JSON)
-    return children_dir(parent) / name
+    return child_dir(parent, name)
 
 
 ALL = "all"
@@ -122,28 +111,6 @@ class Collected:
     def axes(self) -> list[str]:
         """The axis keys, in config order."""
         return list(self.record.axes)
-
-
-def read_matrix(parent: str | Path) -> MatrixRecord:
-    """The parent's matrix.json, validated (one clear line when missing, malformed or of another version)."""
-    path = Path(parent) / MATRIX_JSON
-    if not path.is_file():
-        raise InputError(f"not a matrix parent (no {MATRIX_JSON})", parent)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"not valid JSON ({err})", path) from None
-    if isinstance(data, dict) and data.get("version") != MATRIX_VERSION:
-        raise InputError(f"matrix record version {data.get('version')!r}; this harness reads {MATRIX_VERSION}", path)
-    try:
-        return MatrixRecord.model_validate(data)
-    except ValidationError as err:
-        raise InputError(describe_validation(err), path) from None
-
-
-def is_matrix_parent(path: str | Path) -> bool:
-    """True when ``path`` is a folder holding a matrix.json."""
-    return (Path(path) / MATRIX_JSON).is_file()
 
 
 def axis_cell(value: Any) -> str:
@@ -239,7 +206,7 @@ def collect_child(parent: Path, spec: MatrixChild, axes: Sequence[str]) -> Child
     A child that says it is complete but whose tables cannot be read is an
     ``InputError``: its numbers would be missing from the parent silently otherwise.
     """
-    path = child_dir(parent, spec.name)
+    path = child_path(parent, spec.name)
     result = ChildResult(spec, path)
     if not RunDir.holds_run(path):
         result.problem = f"{spec.status}: no run directory yet"

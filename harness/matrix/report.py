@@ -13,10 +13,8 @@ from pathlib import Path
 from harness.csvfile import write_csv
 from harness.io import atomic_write_text
 from harness.matrix.collect import collect, matrix_columns, matrix_rows, tradeoff_front
+from harness.matrix.paths import MATRIX_CSV, MATRIX_HTML
 from harness.report.matrix_html import render_matrix
-
-MATRIX_CSV = "matrix.csv"
-MATRIX_HTML = "matrix.html"
 
 
 def write_parent_outputs(parent: str | Path) -> list[Path]:

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.matrix.collect import (
-    CHILDREN,
     COST_NAMES,
     HARM_MEASURE,
     ChildResult,
@@ -22,6 +21,7 @@ from harness.matrix.collect import (
     Front,
     axis_cell,
 )
+from harness.matrix.paths import CHILDREN
 from harness.record.rundir import REPORT
 from harness.report.charts import ChartPoint, PointChart, point_chart
 from harness.report.numbers import MISSING, Cell, difference_cell
