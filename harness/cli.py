@@ -145,9 +145,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import compare_runs
+    from harness.compare import compare_many
 
-    result = compare_runs(args.run_a, args.run_b, args.out)
+    result = compare_many(args.runs, args.out)
     print(f"compare: {result.csv_path} ({result.rows} rows, {result.pairing})")
     print(f"report: {result.html_path}")
     return EXIT_OK
@@ -274,9 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("compare", help="compare two runs measure by measure and arm by arm, with 95%% CIs")
-    p.add_argument("run_a", type=Path, help="first run directory")
-    p.add_argument("run_b", type=Path, help="second run directory (differences are B − A)")
+    p = sub.add_parser(
+        "compare", help="compare runs (or a matrix parent's children) measure by measure and arm by arm, with 95%% CIs"
+    )
+    p.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        metavar="RUN",
+        help="run directories or a matrix parent; the first run is the reference A, differences are B − A",
+    )
     p.add_argument("--out", type=Path, help="output folder (default reports/compare-A-vs-B)")
     p.set_defaults(func=_cmd_compare)
 

@@ -1,6 +1,15 @@
-"""``harness compare RUN_A RUN_B``: two runs side by side, measure by measure and arm by arm.
+"""``harness compare RUN RUN [RUN ...]`` or ``harness compare MATRIX_PARENT``: runs side by side.
 
-For every arm and measure both runs have: the two values (rate or mean), the
+The first run is the reference (A); every other run (B) is compared with it,
+so N runs give N − 1 comparisons in one table (each row names its ``run_a``
+and ``run_b``).  Against one reference rather than every pair: the table
+grows linearly with N, and "how does each candidate differ from the
+baseline" is the question a choice between fine-tunes asks; compare two
+candidates directly by naming one of them first.  A matrix parent stands
+for its collected children in matrix.json order, the first child being the
+reference.
+
+For every arm and measure A and B both have: the two values (rate or mean), the
 difference B − A and its 95% interval, per probe category ("all" and every
 category both runs probed).  The interval is
 
@@ -16,27 +25,30 @@ category both runs probed).  The interval is
   independent.
 
 Bootstrap resamples: the larger of the two runs' ``analysis.bootstrap``;
-seed: run B's seed.  Everything is read from the run directories alone.
+seed: run B's seed.  Everything is read from the run directories alone, so
+two runs give the same rows whether compared alone or among others.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from harness.analysis.stats import Delta, cluster_bootstrap_difference
 from harness.analysis.summary import pair_up, paired_delta, prompt_of
 from harness.csvfile import write_csv
 from harness.errors import HarnessError, InputError
 from harness.io import atomic_write_text
+from harness.matrix.collect import child_path
+from harness.matrix.paths import is_matrix, read_matrix
 from harness.record.rundir import SCORES, RunDir
 from harness.record.schema import ScoreRow
-from harness.report.compare_html import ROW_KEYS, render_compare
+from harness.report.compare_html import ROW_KEYS, RUN_KEYS, render_compare_many
 from harness.resources import reports_dir
 
-# compare.csv columns: the rows compare.html renders, in the same order
-COMPARE_COLUMNS = list(ROW_KEYS)
+# compare.csv columns: which two runs, then the rows compare.html renders, in the same order
+COMPARE_COLUMNS = [*RUN_KEYS, *ROW_KEYS]
 ALL = "all"
 OUTPUTS = ("compare.csv", "compare.html")
 _DIGITS = 4
@@ -139,22 +151,77 @@ def _clusters(rows: list[ScoreRow], name: str) -> list[list[float]]:
     return list(groups.values())
 
 
-def compare_runs(path_a: str | Path, path_b: str | Path, out_dir: str | Path | None = None) -> CompareResult:
-    """Compare two run directories; writes compare.csv and compare.html into ``out_dir``."""
-    run_a, run_b = open_analysed(path_a), open_analysed(path_b)
-    rows, notes = compare_rows(run_a, run_b)
-    name_a, name_b = run_a.record.name, run_b.record.name
-    out = Path(out_dir) if out_dir else reports_dir() / f"compare-{name_a}-vs-{name_b}"
+def expand_runs(paths: Sequence[str | Path]) -> list[Path]:
+    """The run directories to compare: a matrix parent stands for its complete children, in matrix.json order."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        if not is_matrix(path):
+            runs.append(path)
+            continue
+        record = read_matrix(path)
+        done = [child_path(path, c.name) for c in record.children]
+        done = [d for d in done if RunDir.holds_run(d) and RunDir.open(d).record.status == "complete"]
+        if not done:
+            raise InputError("matrix parent has no complete child run to compare", path)
+        runs += done
+    if len(runs) < 2:
+        raise InputError("compare needs two runs or more (or a matrix parent with two complete children)", paths[0])
+    return runs
+
+
+def run_labels(runs: list[RunDir]) -> list[str]:
+    """What compare.csv calls each run: its name, or its path where two runs share a name."""
+    names = [r.record.name for r in runs]
+    return names if len(set(names)) == len(names) else [str(r.path) for r in runs]
+
+
+def default_out(paths: Sequence[str | Path], names: list[str]) -> Path:
+    """reports/compare-A-vs-B for two runs, compare-PARENT for one matrix parent, else compare-A-vs-N-runs."""
+    if len(paths) == 1:
+        return reports_dir() / f"compare-{read_matrix(paths[0]).name}"
+    if len(names) == 2:
+        return reports_dir() / f"compare-{names[0]}-vs-{names[1]}"
+    return reports_dir() / f"compare-{names[0]}-vs-{len(names) - 1}-runs"
+
+
+def check_out(out: Path) -> None:
+    """``--out`` may be new or hold only an earlier comparison, never files compare did not write."""
     if out.exists() and not out.is_dir():
         raise InputError("--out is a file, not a folder", out)
     if out.is_dir():
-        # only an earlier comparison may be replaced, never files compare did not write
         foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
         if foreign:
             raise InputError(f"holds other files ({', '.join(foreign[:3])}); choose another --out", out)
+
+
+def compare_many(paths: Sequence[str | Path], out_dir: str | Path | None = None) -> CompareResult:
+    """Compare every run after the first with the first; writes compare.csv and compare.html into ``out_dir``.
+
+    ``paths`` are run directories or matrix parents (see ``expand_runs``).
+    """
+    runs = [open_analysed(p) for p in expand_runs(paths)]
+    labels = run_labels(runs)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for run_b, label_b in zip(runs[1:], labels[1:]):
+        pair_rows, pair_notes = compare_rows(runs[0], run_b)
+        rows += [{"run_a": labels[0], "run_b": label_b, **row} for row in pair_rows]
+        notes += pair_notes if len(runs) == 2 else [f"{label_b}: {note}" for note in pair_notes]
+    out = Path(out_dir) if out_dir else default_out(paths, [run.record.name for run in runs])
+    check_out(out)
     csv_path, html_path = (out / name for name in OUTPUTS)
     write_csv(csv_path, rows, COMPARE_COLUMNS)
-    title = f"{name_a} vs {name_b}"
-    atomic_write_text(html_path, render_compare(title, str(run_a.path), str(run_b.path), rows, notes))
+    if len(runs) == 2:
+        title, roles = f"{labels[0]} vs {labels[1]}", ["A", "B"]
+    else:
+        title = f"{labels[0]} vs {len(runs) - 1} runs"
+        roles = [f"A (reference): {labels[0]}", *(f"B: {label}" for label in labels[1:])]
+    page = render_compare_many(title, [(role, str(run.path)) for role, run in zip(roles, runs)], rows, notes)
+    atomic_write_text(html_path, page)
     pairings = {r["pairing"] for r in rows}
     return CompareResult(out, csv_path, html_path, len(rows), pairings.pop() if len(pairings) == 1 else "mixed")
+
+
+def compare_runs(path_a: str | Path, path_b: str | Path, out_dir: str | Path | None = None) -> CompareResult:
+    """Compare two run directories (B − A); see ``compare_many``."""
+    return compare_many([path_a, path_b], out_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 # one colour per arm, in run.json order (colour-blind-safe Okabe–Ito palette)
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -216,4 +217,114 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]]) -> LineChart
         chart.lines.append(Line(label, arm_colour(index), points))
     chart.x_ticks = [Tick(px(t), f"{t:g}") for t in nice_ticks(x_hi, 4) if t <= x_hi * 1.0001]
     chart.y_ticks = [Tick(py(y_lo + (y_hi - y_lo) * f), f"{y_lo + (y_hi - y_lo) * f:.3g}") for f in (0, 0.5, 1)]
+    return chart
+
+
+def signed_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round tick values covering [low, high] and 0 (1, 2 or 5 times a power of ten apart)."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    if high - low <= 0:
+        return [0.0, 1.0]
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    return [round(i * step, 12) + 0.0 for i in range(first, last + 1)]
+
+
+@dataclass
+class Point:
+    """A marker with a vertical 95% interval (SVG coordinates), its colour, tooltip and an optional text label."""
+
+    x: float
+    y: float
+    y_low: float
+    y_high: float
+    colour: str
+    title: str
+    label: str = ""
+    filled: bool = True
+
+
+@dataclass
+class PointChart:
+    """Points with vertical CIs over an x axis (categories or numbers); y is a signed difference."""
+
+    points: list[Point]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    zero: float  # y of the 0 line
+    x_label: str
+    y_label: str
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (series, colour)
+    height: float = 260.0
+    left: float = 70.0
+    right: float = WIDTH - 20
+    top: float = 12.0
+    bottom: float = 220.0
+
+
+@dataclass
+class ChartPoint:
+    """One input point: x (a category index or a number), y with its CI, series, tooltip and label."""
+
+    x: float
+    y: float
+    low: float | None
+    high: float | None
+    series: str
+    title: str
+    label: str = ""
+    filled: bool = True
+
+
+def signed_label(value: float) -> str:
+    """A tick label for a signed number: ``+5``, ``-0.2``, ``0``."""
+    return "0" if value == 0 else f"{value:+g}"
+
+
+def _value_axis(
+    values: list[float], lo_px: float, hi_px: float, fmt: Callable[[float], str]
+) -> tuple[list[Tick], Callable[[float], float]]:
+    ticks = signed_ticks(min(values, default=0.0), max(values, default=0.0))
+    lo, hi = ticks[0], ticks[-1]
+
+    def to_px(value: float) -> float:
+        return lo_px + (hi_px - lo_px) * (value - lo) / ((hi - lo) or 1.0)
+
+    return [Tick(round(to_px(t), 1), fmt(t)) for t in ticks], to_px
+
+
+def point_chart(
+    points: list[ChartPoint],
+    x_label: str,
+    y_label: str,
+    percent: bool,
+    categories: list[str] | None = None,
+) -> PointChart:
+    """Geometry for ``points``: over ``categories`` (x = index, series side by side) or a numeric x axis.
+
+    ``percent``: y values are fractions shown in percentage points.  Series
+    get the arm palette in first-seen order.
+    """
+    series = list(dict.fromkeys(p.series for p in points))
+    colours = {name: arm_colour(i) for i, name in enumerate(series)}
+    chart = PointChart([], [], [], 0.0, x_label, y_label, [(s, colours[s]) for s in series if s])
+    ys = [v for p in points for v in (p.y, p.low, p.high) if v is not None and math.isfinite(v)]
+    chart.y_ticks, py = _value_axis(ys, chart.bottom, chart.top, lambda v: signed_label(v * 100 if percent else v))
+    chart.zero = round(py(0.0), 1)
+    if categories is not None:
+        slot = (chart.right - chart.left) / max(1, len(categories))
+        gap = min(14.0, slot / (len(series) + 1))
+        chart.x_ticks = [Tick(round(chart.left + slot * (i + 0.5), 1), c) for i, c in enumerate(categories)]
+        xs = [chart.left + slot * (p.x + 0.5) + (series.index(p.series) - (len(series) - 1) / 2) * gap for p in points]
+    else:
+        margin = 20.0  # keep markers at the ends off the frame
+        chart.x_ticks, px = _value_axis([p.x for p in points], chart.left + margin, chart.right - margin, signed_label)
+        xs = [px(p.x) for p in points]
+    for x, p in zip(xs, points):
+        low = p.low if p.low is not None else p.y
+        high = p.high if p.high is not None else p.y
+        y, y_low, y_high = (round(py(v), 1) for v in (p.y, low, high))
+        chart.points.append(Point(round(x, 1), y, y_low, y_high, colours[p.series], p.title, p.label, p.filled))
     return chart

@@ -1,4 +1,4 @@
-"""compare.html: two runs measure by measure, grouped by arm, under the report's CSP.
+"""compare.html: runs measure by measure, grouped by compared run and arm, under the report's CSP.
 
 The caller (``harness compare``) computes the rows; this module only formats
 and colours them like the run report (a harmful measure whose difference CI
@@ -14,6 +14,8 @@ from typing import Any
 from harness.report.numbers import MISSING, Cell, decimals_for, difference_cell, format_level
 from harness.report.render import render
 
+# which two runs a row compares (A, the reference, and B); optional for the renderer
+RUN_KEYS = ("run_a", "run_b")
 ROW_KEYS = (
     "arm",
     "measure",
@@ -55,10 +57,11 @@ class CompareRow:
 
 @dataclass
 class CompareGroup:
-    """The rows of one arm, in the order given."""
+    """The rows of one arm of one compared run B, in the order given; ``run`` is "" when only one B."""
 
     arm: str
     rows: list[CompareRow]
+    run: str = ""
 
 
 def _float(value: Any) -> float | None:
@@ -76,7 +79,7 @@ def _count(value: Any) -> str:
 
 
 def digest_compare(rows: list[dict]) -> list[CompareGroup]:
-    """Rows grouped by arm (first-seen order), formatted by kind and coloured by ``harmful``.
+    """Rows grouped by run B and arm (first-seen order), formatted by kind and coloured by ``harmful``.
 
     Raises ``ValueError`` naming the first missing key or a kind other than binary/mean.
     """
@@ -91,11 +94,13 @@ def digest_compare(rows: list[dict]) -> list[CompareGroup]:
         measure: decimals_for([_float(r[k]) for r in rows if r["measure"] == measure for k in ("value_a", "value_b")])
         for measure in {r["measure"] for r in rows if r["kind"] == "mean"}
     }
-    groups: dict[str, list[CompareRow]] = {}
+    several = len({str(r.get("run_b", "")) for r in rows}) > 1
+    groups: dict[tuple[str, str], list[CompareRow]] = {}
     for row in rows:
         kind, places = row["kind"], decimals.get(row["measure"], 2)
         harmful = bool(row["harmful"])
-        groups.setdefault(str(row["arm"]), []).append(
+        key = (str(row.get("run_b", "")) if several else "", str(row["arm"]))
+        groups.setdefault(key, []).append(
             CompareRow(
                 measure=str(row["measure"]),
                 harmful=harmful,
@@ -115,21 +120,27 @@ def digest_compare(rows: list[dict]) -> list[CompareGroup]:
                 pairing=str(row["pairing"]),
             )
         )
-    return [CompareGroup(arm, items) for arm, items in groups.items()]
+    return [CompareGroup(arm, items, run) for (run, arm), items in groups.items()]
 
 
-def render_compare(title: str, run_a: str, run_b: str, rows: list[dict], notes: list[str]) -> str:
-    """compare.html for runs ``run_a`` (A) and ``run_b`` (B) as one self-contained page.
+def render_compare_many(title: str, runs: list[tuple[str, str]], rows: list[dict], notes: list[str]) -> str:
+    """compare.html as one self-contained page; ``runs`` are (role, path) lines, the reference A first.
 
-    ``rows`` hold the keys of ``ROW_KEYS`` (values are floats, possibly NaN;
-    ``difference`` is B − A); ``notes`` are shown as a list under the title.
+    ``rows`` hold the keys of ``ROW_KEYS`` and, optionally, ``RUN_KEYS``
+    (values are floats, possibly NaN; ``difference`` is B − A); with more
+    than one ``run_b`` the rows are grouped by run B, then arm.  ``notes``
+    are shown as a list under the title.
     """
     return render(
         "compare.html.j2",
         title=title,
-        run_a=run_a,
-        run_b=run_b,
+        runs=runs,
         groups=digest_compare(rows),
         notes=notes,
         pairing_text=list(PAIRING_TEXT.values()),
     )
+
+
+def render_compare(title: str, run_a: str, run_b: str, rows: list[dict], notes: list[str]) -> str:
+    """compare.html for runs ``run_a`` (A) and ``run_b`` (B); see ``render_compare_many``."""
+    return render_compare_many(title, [("A", run_a), ("B", run_b)], rows, notes)
