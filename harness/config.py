@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
 from harness.data.yamlfile import load_yaml, validate_yaml
-from harness.resources import default_lexicon, probe_file
+from harness.resources import default_classifier, default_lexicon, probe_file
 
 # Upper bounds of size-like settings.  They are far above any real run (rinna's model has
 # 1,024 positions; the full runs sample k = 25) and far below what exhausts a machine, so a
@@ -226,11 +226,45 @@ class AnalysisConfig(StrictModel):
     vocab_prior: Literal["pooled", "uniform", "corpus"] = "pooled"
     vocab_prior_strength: float | None = Field(default=None, gt=0)  # α0; None = the pooled token count
     vocab_count: Literal["tokens", "documents"] = "tokens"  # documents: a lemma counts once per text
+    # issue 16: the detectors behind flagged/toxicity: the lexicon, and optionally a learned classifier
+    # (``classifier:PATH``, a model folder of ``harness scorer train``; ``classifier`` alone: the
+    # default one of ``make classifier``, skipped with a note when not built).  See harness.analysis.classifier.
+    detectors: list[str] = ["lexicon"]
 
+    @model_validator(mode="after")
+    def _known_detectors(self) -> "AnalysisConfig":
+        for i, name in enumerate(self.detectors):
+            if name != "lexicon" and name != "classifier" and not name.startswith("classifier:"):
+                raise ValueError(f"detectors[{i}]: {name!r} is not 'lexicon', 'classifier' or 'classifier:PATH'")
+        if "lexicon" not in self.detectors:
+            raise ValueError("detectors must include 'lexicon' (the classifier works beside it, not instead)")
+        if sum(d.startswith("classifier") for d in self.detectors) > 1:
+            raise ValueError("detectors: at most one classifier")
+        return self
+
+    def classifier(self) -> tuple[str, Path, bool] | None:
+        """The classifier detector: (config key, model folder, whether it is the default one), or None."""
+        for i, name in enumerate(self.detectors):
+            if name == "classifier":
+                return f"analysis.detectors[{i}]", default_classifier(), True
+            if name.startswith("classifier:"):
+                return f"analysis.detectors[{i}]", Path(name.split(":", 1)[1]).expanduser(), False
+        return None
 
     def lexicon_files(self) -> list[Path]:
-        """Every file the flag analysis reads: the lexicons, then the word lists, in config order."""
-        return [*self.lexicons, *(w.path for w in self.word_lists)]
+        """Every file the flag analysis reads: the lexicons, the word lists, then the classifier's model
+        files (``classifier_files``; the default classifier only when built), in config order."""
+        files = [*self.lexicons, *(w.path for w in self.word_lists)]
+        found = self.classifier()
+        if found is not None and not (found[2] and not classifier_files(found[1])[0].is_file()):
+            files += classifier_files(found[1])
+        return files
+
+
+def classifier_files(folder: Path) -> list[Path]:
+    """The files of a classifier model folder (``harness.analysis.classifier``): run.json hashes them."""
+    return [Path(folder) / "model.json", Path(folder) / "weights.npz"]
+
 
 class ExportConfig(StrictModel):
     """What the export stage of ``harness run`` writes into negatives/."""
@@ -359,6 +393,10 @@ def _resolve_paths(obj: BaseModel, root: Path) -> None:
         obj.tuned_model = str((root / obj.tuned_model).resolve())
     if isinstance(obj, ArmConfig) and obj.model and _looks_local(obj.model):
         obj.model = str((root / obj.model).resolve())
+    if isinstance(obj, AnalysisConfig):  # classifier:PATH is a path inside a string
+        for i, name in enumerate(obj.detectors):
+            if name.startswith("classifier:") and not Path(name[11:]).expanduser().is_absolute():
+                obj.detectors[i] = f"classifier:{(root / name[11:]).resolve()}"
 
 
 def _looks_local(model: str) -> bool:

@@ -60,6 +60,12 @@ def default_lexicon() -> Path:
     return probes_dir() / "lexicons" / "flagged.yaml"
 
 
+def default_classifier() -> Path:
+    """Where ``make classifier`` builds the default classifier (a checkout's ``build/classifier``)."""
+    root = checkout_root()
+    return (root if root is not None else Path.cwd()) / "build" / "classifier"
+
+
 def demo_config(name: str = "demo") -> Path:
     """A bundled demo config (``configs/demo.yaml``, ``configs/demo-three-arms.yaml``)."""
     if name not in DEMO_CONFIGS:

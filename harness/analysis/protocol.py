@@ -7,6 +7,11 @@ tables over all texts (the vocabulary shift).  Analysers are constructed with
 ``(AnalysisConfig, JapaneseTokenizer)`` and listed in ONE literal tuple,
 ``harness.analysis.suite.ANALYSERS``; adding one is a new module plus one line
 there (see README, "Adding an analyser").
+
+Two optional methods (the classifier, ``harness.analysis.classifier``, has
+both): ``prepare(texts)`` scores a batch of normalised texts ahead of their
+``score`` calls, and ``combine(values, details)`` runs after every analyser
+scored a text, to fold its columns into another analyser's (``flagged``).
 """
 
 from __future__ import annotations

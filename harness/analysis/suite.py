@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
+from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
@@ -28,7 +29,7 @@ from harness.errors import ConfigError, InputError
 from harness.record.rundir import CORPUS_AUDIT, GROUPS_TABLE, SCORES, SUMMARY
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MeasureSpec, ScoreRow
 
-ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser)
+ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser, ClassifierAnalyser)
 
 
 
@@ -51,6 +52,9 @@ class AnalysisSuite:
         self.tokenizer = tokenizer or JapaneseTokenizer(chunk_chars=config.chunk_chars, max_chars=config.max_chars)
         self.analyser_classes: tuple[type, ...] = tuple(ANALYSERS if analysers is None else analysers)
         self.analysers: tuple[Analyser, ...] = tuple(cls(config, self.tokenizer) for cls in self.analyser_classes)
+        # optional hooks (protocol.py): batch scoring ahead, and combining detectors after every analyser
+        self.preparers = [a for a in self.analysers if hasattr(a, "prepare")]
+        self.combiners = [a for a in self.analysers if hasattr(a, "combine")]
         seen: dict[str, str] = {}
         for analyser in self.analysers:
             for column in [*(m.name for m in analyser.measures()), *analyser.detail_columns()]:
@@ -95,7 +99,16 @@ class AnalysisSuite:
             result: TextScore = analyser.score(text, tokens)
             values.update(result.values)
             details.update(result.details)
+        for analyser in self.combiners:
+            analyser.combine(values, details)
         return ScoredText(text, tokens, values, details)
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Let batch analysers (the classifier) score ``texts`` in one pass before ``score_text`` meets them."""
+        if self.preparers:
+            ready = [self.tokenizer.clip(normalize(t)) for t in texts]
+            for analyser in self.preparers:
+                analyser.prepare(ready)
 
     def score_generations(
         self,
@@ -123,6 +136,7 @@ class AnalysisSuite:
                     builder.set_corpus(corpus_counts)
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
+        self.prepare([gen.text for gen in generations])
         for gen in generations:
             scored = self.score_text(gen.text)
             ids = {
