@@ -6,7 +6,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install install-test clean
+CLASSIFIER := build/classifier
+POSTS := ../shared/corpora/open2ch-ranking-dev/dev.tsv
+CLASSIFIER_LABELS := labels/open2ch-dev.csv tests/data/dev_labels.csv
+
+.PHONY: demo test install install-test clean classifier
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,7 +31,18 @@ install-test: $(VENV)/.installed-test
 demo: install
 	$(BIN)/harness demo
 
-test: install-test
+# The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
+# the labels and ../shared.  Without ../shared the harness flags with the lexicon alone.
+classifier: install-test
+	@if [ -f $(POSTS) ]; then \
+		OMP_NUM_THREADS=1 $(BIN)/harness scorer train $(addprefix --labels ,$(CLASSIFIER_LABELS)) \
+			--text-from $(POSTS) --out $(CLASSIFIER); \
+	else echo "classifier: $(POSTS) not found; no default classifier (the lexicon flags alone)"; fi
+
+$(CLASSIFIER)/model.json:
+	$(MAKE) classifier
+
+test: install-test $(CLASSIFIER)/model.json
 	$(BIN)/ruff check harness tests benchmarks
 	$(BIN)/python -m pytest -q
 

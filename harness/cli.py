@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.errors import GateFailed, HarnessError
+from harness.labels.posts import DEFAULT_CORPUS as DEFAULT_POSTS
 
 EXIT_OK, EXIT_ERROR, EXIT_GATE = 0, 1, 3
 
@@ -85,6 +86,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         scores=args.scores,
         text_key=args.text_key,
         workers=args.workers,
+        detectors=["lexicon", f"classifier:{args.classifier.resolve()}"] if args.classifier else None,
     )
     print(f"audit: {path}")
     return EXIT_OK
@@ -180,6 +182,19 @@ def _cmd_probes_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_scorer_train(args: argparse.Namespace) -> int:
+    from harness.scorer.train import train
+
+    result = train(args.labels, args.text_from, args.out)
+    m = result["metrics"]["weighted"]
+    print(
+        f"scorer: {args.out} ({result['training']['posts']} posts, threshold {result['threshold']}; "
+        f"cross-validated weighted F1 classifier {m['classifier']['f1']:.3f}, lexicon {m['lexicon']['f1']:.3f}, "
+        f"combined {m['combined']['f1']:.3f})"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; every command has help text (tests check it)."""
     from harness.export import FORMATS
@@ -214,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post"
     )
     p.add_argument("--lexicon", type=Path, action="append", help="lexicon YAML (default probes/lexicons/flagged.yaml)")
+    p.add_argument(
+        "--classifier", type=Path, help="also flag with this classifier model folder (harness scorer train)"
+    )
     p.add_argument("--out", type=Path, default=Path("reports/audit"), help="run directory to write")
     p.add_argument("--force", action="store_true", help="replace a finished audit run in --out")
     p.add_argument(
@@ -307,6 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("sources", nargs="+", type=Path, help="the shards' cache folders (RUN/cache/generations)")
     q.add_argument("--into", type=Path, required=True, help="the cache folder of the run that assembles them")
     q.set_defaults(func=_cmd_probes_merge)
+
+    p = sub.add_parser("scorer", help="the learned detector (analysis.detectors: classifier:PATH)")
+    scorer_sub = p.add_subparsers(dest="scorer_command", required=True, metavar="SUBCOMMAND")
+    q = scorer_sub.add_parser("train", help="train a classifier model folder on the train split (needs scikit-learn)")
+    q.add_argument(
+        "--labels", type=Path, action="append", required=True, help="label file (repeatable; split 'dev' trains)"
+    )
+    q.add_argument("--text-from", type=Path, default=DEFAULT_POSTS, help=f"the posts' corpus (default {DEFAULT_POSTS})")
+    q.add_argument("--out", type=Path, required=True, help="the model folder to write")
+    q.set_defaults(func=_cmd_scorer_train)
     return parser
 
 

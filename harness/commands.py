@@ -51,12 +51,14 @@ def audit_corpus(
     scores: bool = False,
     text_key: str = "text",
     workers: int = 1,
+    detectors: Sequence[str] | None = None,
 ) -> Path:
     """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json, pii.csv).
 
     ``scores``: also ``scores.csv``, one row per input document in input order
     (duplicates are kept, so rows line up with the input); ``text_key`` names
-    the JSONL field or CSV column; ``workers`` > 1 scores on a process pool.
+    the JSONL field or CSV column; ``workers`` > 1 scores on a process pool;
+    ``detectors``: ``analysis.detectors`` (default: the lexicon only).
     """
     require_file(corpus, "corpus file")
     config = build_config(
@@ -69,7 +71,12 @@ def audit_corpus(
             # one scores row per input document: keep duplicates
             **({"dedupe": False} if scores else {}),
         },
-        analysis={**analysis_config(lexicons), "audit_scores": scores, "workers": workers},
+        analysis={
+            **analysis_config(lexicons),
+            "audit_scores": scores,
+            "workers": workers,
+            **({"detectors": list(detectors)} if detectors else {}),
+        },
     )
     env = StageEnv(log=print)
     with start_run(config, Path(out_dir), ["audit"], env, force=force) as run:

@@ -57,6 +57,10 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     checks += [(f"probes.files[{i}]", p) for i, p in enumerate(config.probes.files)]
     checks += [(f"analysis.lexicons[{i}]", p) for i, p in enumerate(config.analysis.lexicons)]
     checks += [(f"analysis.word_lists[{i}].path", w.path) for i, w in enumerate(config.analysis.word_lists)]
+    lexicons = len(config.analysis.lexicons) + len(config.analysis.word_lists)
+    found = config.analysis.classifier()
+    if found is not None:  # its model files, when lexicon_files lists them (the default one only when built)
+        checks += [(found[0], p) for p in config.analysis.lexicon_files()[lexicons:]]
     if config.base is not None and config.base.init is not None:
         init = config.base.init
         checks.append(("base.init.corpus.path", init.corpus.path))
@@ -66,6 +70,9 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
 
 def check_inputs(config: RunConfig, stages: Sequence[str]) -> None:
     """Fail before any work when an input file is missing (names the config key)."""
+    found = config.analysis.classifier()
+    if found is not None and not found[2] and not Path(found[1]).is_dir():
+        raise ConfigError(f"{found[0]}: classifier model folder not found: {found[1]}")
     for key, path in input_paths(config):
         if key.startswith("probes.") and "probe" not in stages:
             continue

@@ -1,0 +1,194 @@
+"""The learned second detector: training (deterministic, blind split kept out), numpy scoring, the plug-in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from harness.analysis.classifier import CLF_FLAGGED, CLF_TOXICITY, combine_detectors, load_model  # noqa: E402
+from harness.analysis.suite import AnalysisSuite  # noqa: E402
+from harness.commands import build_config  # noqa: E402
+from harness.config import AnalysisConfig, classifier_files  # noqa: E402
+from harness.errors import ConfigError, InputError  # noqa: E402
+from harness.labels.labelfile import MERGED_COLUMNS  # noqa: E402
+from harness.scorer.data import training_set  # noqa: E402
+from harness.scorer.train import Candidate, fit, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ",".join(MERGED_COLUMNS)
+# a made-up insult (ズンドコ) that no lexicon lists: only a learned detector can find it
+TOXIC = [f"おい{n}番のズンドコ野郎はさっさと消えろズンドコ" for n in range(14)] + [
+    f"ズンドコな{w}は黙ってろ" for w in ("あいつ", "お前", "そいつ", "こいつ", "奴", "君", "あんた", "貴様")
+]
+CLEAN = [f"今日は{w}で散歩して{n}時に帰りました" for n in range(6) for w in ("公園", "駅前", "川沿い", "海辺", "山道")]
+FAST = [Candidate(1, 2, 10.0, False)]
+
+
+def write_data(tmp: Path) -> tuple[Path, Path]:
+    """A tiny corpus (label column + posts) and a merged label file over it; lines 1-2 are the blind split.
+
+    Line 3 repeats line 1's post under a dev key: it must not train either.
+    """
+    posts = ["ズンドコ野郎の秘密の投稿", "公園の秘密の投稿です", "ズンドコ野郎の秘密の投稿", *TOXIC, *CLEAN]
+    corpus = tmp / "dev.tsv"
+    corpus.write_text("".join(f"0\t{p}\n" for p in posts), encoding="utf-8")
+    rows = []
+    for line, text in enumerate(posts, start=1):
+        split = "test" if line <= 2 else "dev"
+        toxic = "ズンドコ" in text
+        rows.append(f"{line},1,{split},rest,{2.0 if toxic else 5.0},{'toxic' if toxic else 'clean'},"
+                    f"{'insult' if toxic else ''},t,1")
+    labels = tmp / "labels.csv"
+    labels.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return labels, corpus
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("clf")
+    labels, corpus = write_data(tmp)
+    train([labels], corpus, tmp / "model", candidates=FAST)
+    return labels, corpus, tmp / "model"
+
+
+def test_blind_split_rows_never_reach_training(trained):
+    labels, corpus, folder = trained
+    examples, dropped = training_set([labels], corpus)
+    keys = {(e.key.line, e.key.post) for e in examples}
+    assert not keys & {(1, 1), (2, 1)}  # the test split
+    assert (3, 1) not in keys and dropped == 1  # the blind post's text under a dev key
+    assert len(examples) == len(TOXIC) + len(CLEAN)
+    assert json.loads((folder / "model.json").read_text())["training"]["posts"] == len(examples)
+
+
+def test_training_is_byte_identical(trained, tmp_path):
+    labels, corpus, folder = trained
+    train([labels], corpus, tmp_path / "again", candidates=FAST)
+    for first, second in zip(classifier_files(folder), classifier_files(tmp_path / "again")):
+        assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("cand", [Candidate(1, 2, 10.0, False), Candidate(1, 3, 3.0, True)])
+def test_numpy_scoring_equals_sklearn(tmp_path, cand):
+    labels, corpus = write_data(tmp_path)
+    train([labels], corpus, tmp_path / "m", candidates=[cand])
+    examples, _ = training_set([labels], corpus)
+    vectorizer, model = fit(examples, cand)
+    texts = [e.text for e in examples] + ["全く関係のない文", ""]
+    expected = model.predict_proba(vectorizer.transform(texts))[:, 1]
+    got = load_model(tmp_path / "m").probabilities(texts)
+    assert np.max(np.abs(got - expected)) < 1e-9
+
+
+def test_model_folder_holds_no_pickle(trained):
+    _, _, folder = trained
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "weights.npz"]
+    with zipfile.ZipFile(folder / "weights.npz") as npz:
+        assert sorted(npz.namelist()) == ["coef.npy", "idf.npy"]
+    with np.load(folder / "weights.npz", allow_pickle=False) as arrays:
+        assert all(arrays[k].dtype == np.float64 for k in arrays.files)
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["training"]["guideline"] >= 1 and len(meta["training"]["texts_sha256"]) == 64
+    assert meta["calibration_curve"] and meta["versions"]["scikit-learn"]
+
+
+def test_plugin_adds_columns_and_combines_flagged(trained):
+    _, _, folder = trained
+    suite = AnalysisSuite(AnalysisConfig(detectors=["lexicon", f"classifier:{folder}"]))
+    names = [m.name for m in suite.catalogue()]
+    assert CLF_TOXICITY in names and CLF_FLAGGED in names
+    hit = suite.score_text("ズンドコなお前は黙ってろズンドコ")
+    assert hit.values[CLF_FLAGGED] == 1 and hit.values["flagged"] == 1
+    assert "classifier" in hit.details["detectors"].split(";")
+    assert hit.values["toxicity"] >= hit.values[CLF_TOXICITY]
+    calm = suite.score_text("今日は公園で散歩しました")
+    assert calm.values[CLF_FLAGGED] == 0 and calm.values["flagged"] == 0 and calm.details["detectors"] == ""
+    # batch scoring (prepare) gives what one-by-one scoring gives
+    suite.prepare(["ズンドコなお前は黙ってろズンドコ"])
+    assert suite.score_text("ズンドコなお前は黙ってろズンドコ").values == hit.values
+    plain = AnalysisSuite(AnalysisConfig())
+    assert CLF_TOXICITY not in [m.name for m in plain.catalogue()]
+
+
+def test_combination_rule():
+    values = {"flagged": 1, "toxicity": 0.5, CLF_TOXICITY: 0.2, CLF_FLAGGED: 0}
+    details = {"detectors": "lexicon"}
+    combine_detectors(values, details)
+    assert values["flagged"] == 1 and values["toxicity"] == 0.5 and details["detectors"] == "lexicon"
+    values = {"flagged": 0, "toxicity": 0.0, CLF_TOXICITY: 0.8, CLF_FLAGGED: 1}
+    combine_detectors(values, details := {"detectors": ""})
+    assert values["flagged"] == 1 and values["toxicity"] == 0.8 and details["detectors"] == "classifier"
+
+
+def test_missing_model_folder_is_refused_before_work(tmp_path):
+    from harness.pipeline import check_inputs
+
+    config = build_config(name="x", analysis={"detectors": ["lexicon", f"classifier:{tmp_path / 'none'}"]})
+    with pytest.raises(ConfigError, match=r"analysis\.detectors\[1\]: classifier model folder not found"):
+        check_inputs(config, ["analyse"])
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("こんにちは\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "harness", "audit", str(corpus), "--classifier", str(tmp_path / "none"), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1 and not out.exists()
+    assert done.stderr.count("\n") == 1 and "analysis.detectors[1]" in done.stderr
+
+
+def test_corrupt_model_folder_names_the_key(trained, tmp_path):
+    _, _, folder = trained
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.json").write_text("{", encoding="utf-8")
+    (bad / "weights.npz").write_bytes((folder / "weights.npz").read_bytes())
+    with pytest.raises(ConfigError, match=r"analysis\.detectors\[1\]: .*not a readable classifier model folder"):
+        AnalysisSuite(AnalysisConfig(detectors=["lexicon", f"classifier:{bad}"]))
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_model_is_a_hashed_guarded_input(trained, tmp_path):
+    from harness.pipeline import new_record
+    from harness.stages import check_analysis_inputs_unchanged
+
+    _, _, folder = trained
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for f in classifier_files(folder):
+        (copy / f.name).write_bytes(f.read_bytes())
+    config = build_config(name="x", analysis={"detectors": ["lexicon", f"classifier:{copy}"]})
+    record = new_record(config, ["analyse"])
+    assert {str(p) for p in classifier_files(copy)} <= set(record.hashes)
+    check_analysis_inputs_unchanged(config, record)
+    meta = json.loads((copy / "model.json").read_text())
+    meta["threshold"] = 0.01
+    (copy / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(InputError, match="model.json"):
+        check_analysis_inputs_unchanged(config, record)
+
+
+def test_detectors_config_is_checked():
+    with pytest.raises(Exception, match="must include 'lexicon'"):
+        AnalysisConfig(detectors=["classifier:/x"])
+    with pytest.raises(Exception, match="is not 'lexicon'"):
+        AnalysisConfig(detectors=["lexicon", "bert"])
+
+
+POSTS = ROOT.parent / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
+DEFAULT = ROOT / "build" / "classifier"
+
+
+@pytest.mark.skipif(not POSTS.is_file() or not (DEFAULT / "model.json").is_file(), reason="no ../shared or make classifier")
+def test_default_classifier_rebuilds_byte_identically(tmp_path):
+    labels = [ROOT / "labels" / "open2ch-dev.csv", ROOT / "tests" / "data" / "dev_labels.csv"]
+    train(labels, POSTS, tmp_path / "again")
+    for first, second in zip(classifier_files(DEFAULT), classifier_files(tmp_path / "again")):
+        assert first.read_bytes() == second.read_bytes(), first.name
