@@ -137,7 +137,8 @@ def test_missing_model_folder_is_refused_before_work(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("こんにちは\n", encoding="utf-8")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "harness", "audit", str(corpus), "--classifier", str(tmp_path / "none"), "--out", str(out)]
+    cmd = [sys.executable, "-m", "harness", "audit", str(corpus), "--classifier", str(tmp_path / "none")]
+    cmd += ["--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 1 and not out.exists()
     assert done.stderr.count("\n") == 1 and "analysis.detectors[1]" in done.stderr
@@ -186,7 +187,9 @@ POSTS = ROOT.parent / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
 DEFAULT = ROOT / "build" / "classifier"
 
 
-@pytest.mark.skipif(not POSTS.is_file() or not (DEFAULT / "model.json").is_file(), reason="no ../shared or make classifier")
+@pytest.mark.skipif(
+    not POSTS.is_file() or not (DEFAULT / "model.json").is_file(), reason="no ../shared or make classifier"
+)
 def test_default_classifier_rebuilds_byte_identically(tmp_path):
     labels = [ROOT / "labels" / "open2ch-dev.csv", ROOT / "tests" / "data" / "dev_labels.csv"]
     train(labels, POSTS, tmp_path / "again")
