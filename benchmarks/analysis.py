@@ -12,11 +12,14 @@ in rounds (machine speed drifts), and the best round of each is reported:
 Linearity: the harness on the posts and on 10× the posts (every post ten
 times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--workers N``: the corpus audit driver on N processes vs 1 (speed-up).
+``--classifier DIR``: also time the suite with ``analysis.detectors: [lexicon,
+classifier:DIR]`` in the same rounds, text by text and in batches of 256
+(``AnalysisSuite.prepare``, as ``score_generations`` does).
 ``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
 ``git archive daf955e | tar -x -C DIR``) against this one, each in its own
 process, alternating — a fair relative speed even on a busy machine.
 
-    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
+    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR] [--classifier DIR]
 """
 
 from __future__ import annotations
@@ -55,10 +58,14 @@ def walk(tagger, posts: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def harness(suite: AnalysisSuite, posts: list[str]) -> float:
+def harness(suite: AnalysisSuite, posts: list[str], batch: int = 0) -> float:
     start = time.perf_counter()
-    for post in posts:
-        suite.score_text(post)
+    for i in range(0, len(posts), batch or len(posts) or 1):
+        chunk = posts[i : i + batch] if batch else posts
+        if batch:
+            suite.prepare(chunk)
+        for post in chunk:
+            suite.score_text(post)
     return time.perf_counter() - start
 
 
@@ -107,6 +114,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=25_000)
     parser.add_argument("--workers", type=int, default=0, help="also time the audit on this many processes")
     parser.add_argument("--repo", type=Path, help="another checkout to time against this one")
+    parser.add_argument("--classifier", type=Path, help="also time with this classifier model folder")
     args = parser.parse_args()
     if not POSTS.is_file():
         print(f"skipped: {POSTS} is missing")
@@ -121,15 +129,25 @@ def main() -> int:
     tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{unidic_lite.DICDIR}/mecabrc"')
     suite = AnalysisSuite(AnalysisConfig())
     suite.score_text("ウォームアップ")
-    walks, runs = [], []
+    with_clf = None
+    if args.classifier:
+        with_clf = AnalysisSuite(AnalysisConfig(detectors=["lexicon", f"classifier:{args.classifier.resolve()}"]))
+    walks, runs, clf_one, clf_batch = [], [], [], []
     for _ in range(args.rounds):
         walks.append(walk(tagger, posts))
         runs.append(harness(suite, posts))
+        if with_clf is not None:
+            clf_one.append(harness(with_clf, posts))
+            clf_batch.append(harness(with_clf, posts, batch=256))
     w, h = chars / min(walks), chars / min(runs)
     print(f"{len(posts)} posts, {chars:,} chars, best of {args.rounds} interleaved rounds")
     print(f"bare fugashi token walk: {w:,.0f} chars/s")
     print(f"harness, every analyser: {h:,.0f} chars/s")
     print(f"ratio {h / w:.2f}")
+    if with_clf is not None:
+        one, batched = chars / min(clf_one), chars / min(clf_batch)
+        print(f"with the classifier, text by text: {one:,.0f} chars/s (ratio {one / w:.2f})")
+        print(f"with the classifier, batches of 256: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
     tenfold = [f"{p} {i}" for i in range(10) for p in posts]
     small = min(harness(suite, posts) for _ in range(2))
     large = harness(suite, tenfold)

@@ -14,10 +14,11 @@ then the detail cells workers send back (``KEPT_DETAILS``:
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import KEPT_DETAILS, score_parallel
+from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.vocab_shift import lemma_counts
@@ -72,13 +73,16 @@ def audit_corpus_docs(
         return str(doc.line) if k == 0 else f"{doc.line}.{k}"
 
     if workers <= 1:
-        for doc in docs:
-            scored = audit.add(doc.text)
-            if stats is not None:
-                stats.add(doc.text)
-                stats.lemmas.update(lemma_counts([scored.tokens]))
-            if want_scores:
-                rows.append(_score_row(doc_id(doc), scored.values, scored.details))
+        stream = iter(docs)
+        while batch := list(islice(stream, BATCH)):
+            suite.prepare([doc.text for doc in batch])  # batch analysers (the classifier) score these at once
+            for doc in batch:
+                scored = audit.add(doc.text)
+                if stats is not None:
+                    stats.add(doc.text)
+                    stats.lemmas.update(lemma_counts([scored.tokens]))
+                if want_scores:
+                    rows.append(_score_row(doc_id(doc), scored.values, scored.details))
     else:
         pending: deque[str] = deque()
 

@@ -51,6 +51,7 @@ def _score_batch(texts: list[str]) -> tuple[list[ScoredValues], Counter[tuple[st
     limit = _SUITE.tokenizer.max_chars
     out = []
     lemmas: Counter[tuple[str, str]] = Counter()  # one Counter a batch: far fewer bytes than per text
+    _SUITE.prepare(texts)  # batch analysers (the classifier) score the batch at once
     for text in texts:
         scored = _SUITE.score_text(text)
         details = {k: scored.details.get(k, "") for k in KEPT_DETAILS}
