@@ -32,14 +32,15 @@ demo: install
 	$(BIN)/harness demo
 
 # The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
-# the labels and ../shared.  Without ../shared the harness flags with the lexicon alone.
+# the labels and ../shared (again when a label file or the lexicon, which sets its threshold, changes).
+# Without ../shared the harness flags with the lexicon alone.
 classifier: install-test
 	@if [ -f $(POSTS) ]; then \
 		OMP_NUM_THREADS=1 $(BIN)/harness scorer train $(addprefix --labels ,$(CLASSIFIER_LABELS)) \
 			--text-from $(POSTS) --out $(CLASSIFIER); \
 	else echo "classifier: $(POSTS) not found; no default classifier (the lexicon flags alone)"; fi
 
-$(CLASSIFIER)/model.json:
+$(CLASSIFIER)/model.json: $(CLASSIFIER_LABELS) probes/lexicons/flagged.yaml
 	$(MAKE) classifier
 
 test: install-test $(CLASSIFIER)/model.json
