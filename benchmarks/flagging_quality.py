@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import ValidationError  # noqa: E402
 
-from harness.analysis.prevalence import Labelled, measure_detector  # noqa: E402
+from harness.analysis.prevalence import JudgedPost, measure_detector  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig, WordListConfig  # noqa: E402
 from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
@@ -91,7 +91,7 @@ def suites(args) -> dict[str, tuple[AnalysisSuite, str]]:
     return out
 
 
-def print_quality(name: str, quality, items: list[Labelled]) -> None:
+def print_quality(name: str, quality, items: list[JudgedPost]) -> None:
     """One detector's weighted figures, then its unweighted ones."""
     gold, pred = [int(i.toxic) for i in items], [int(i.flagged) for i in items]
     p, r, f = scores(gold, pred)
@@ -101,18 +101,18 @@ def print_quality(name: str, quality, items: list[Labelled]) -> None:
     )
 
 
-def category_tables(rows, scored) -> None:
+def category_tables(rows, scored, split: str) -> None:
     """Recall per gold category, and the gold labels of the posts each lexicon category flags."""
     by_gold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row, s in zip(rows, scored):
         key = row.category if row.label == "toxic" else row.label
         by_gold[key][0] += 1
         by_gold[key][1] += int(s.values["flagged"])
-    print("\nper gold category (blind split, unweighted posts): n, flagged by the lexicon")
+    print(f"\nper gold category ({split} split, unweighted posts): n, flagged by the lexicon")
     for key, (n, hit) in sorted(by_gold.items(), key=lambda kv: -kv[1][0]):
         print(f"  {key:15s} {n:4d}  flagged {hit:4d} ({hit / n:.0%})")
     cats = sorted({k.removeprefix("cat_") for s in scored for k in s.values if k.startswith("cat_")})
-    print("\nper lexicon category (blind split): posts it flags, by gold label")
+    print(f"\nper lexicon category ({split} split): posts it flags, by gold label")
     labels = ("toxic", "profanity", "clean", "unreadable")
     print(f"  {'category':15s} " + " ".join(f"{x:>10s}" for x in labels))
     for cat in cats:
@@ -166,7 +166,7 @@ def measure_all(args, rows, texts: list[str], neutral: list[str]):
     suites_built = suites(args)
     for name, (suite, measure) in suites_built.items():
         scored = scored_by.setdefault(id(suite), [suite.score_text(t) for t in texts])
-        items = [Labelled(r.stratum, r.weight, t, bool(s.values[measure])) for r, t, s in zip(rows, toxic, scored)]
+        items = [JudgedPost(r.stratum, r.weight, t, bool(s.values[measure])) for r, t, s in zip(rows, toxic, scored)]
         quality = measure_detector(name, measure, suite.config.lexicon_files(), items, N_BOOT, SEED, version)
         qualities[name] = quality
         print_quality(name, quality, items)
@@ -201,7 +201,7 @@ def main() -> int:
     )
     neutral = [x for x in NEUTRAL.read_text(encoding="utf-8").splitlines() if x.strip()]
     qualities, lexicon_scored, lexicon_suite = measure_all(args, rows, texts, neutral)
-    category_tables(rows, lexicon_scored)
+    category_tables(rows, lexicon_scored, args.split)
     continuity(lines, lexicon_suite)
     if args.show:
         show(rows, texts, lexicon_scored)

@@ -17,7 +17,7 @@ import pytest
 
 import harness.analysis.prevalence as prevalence
 from harness.analysis.prevalence import (
-    Labelled,
+    JudgedPost,
     corrected_specs,
     load_calibration,
     measure_detector,
@@ -76,11 +76,11 @@ def test_rogan_gladen_draws_nan_where_undefined_and_clipped():
 # --- weighted precision and recall ------------------------------------------------------------
 
 
-def tiny_items() -> list[Labelled]:
+def tiny_items() -> list[JudgedPost]:
     """Stratum a (weight 1): tp 2, fp 1, fn 1, tn 6; stratum b (weight 10): fp 1, fn 2, tn 7."""
     a = [(True, True)] * 2 + [(False, True)] + [(True, False)] + [(False, False)] * 6
     b = [(False, True)] + [(True, False)] * 2 + [(False, False)] * 7
-    return [Labelled("a", 1.0, t, f) for t, f in a] + [Labelled("b", 10.0, t, f) for t, f in b]
+    return [JudgedPost("a", 1.0, t, f) for t, f in a] + [JudgedPost("b", 10.0, t, f) for t, f in b]
 
 
 def test_weighted_precision_recall_by_hand():
@@ -111,7 +111,7 @@ def test_measure_detector_records_estimates_with_intervals(tmp_path: Path):
 
 def test_a_stratum_with_two_weights_is_refused():
     with pytest.raises(ValueError, match="two weights"):
-        stratum_counts([Labelled("a", 1.0, True, True), Labelled("a", 2.0, False, False)])
+        stratum_counts([JudgedPost("a", 1.0, True, True), JudgedPost("a", 2.0, False, False)])
 
 
 # --- the quality file and the run's calibration -----------------------------------------------
@@ -120,8 +120,8 @@ def test_a_stratum_with_two_weights_is_refused():
 def quality_file(tmp_path: Path, lexicon: Path, se_sp: tuple[int, int] | None = None) -> Path:
     """A quality file whose lexicon entry hashes ``lexicon``; counts give Se 0.8, Sp 0.9 unless ``se_sp``."""
     tp, tn = se_sp or (8, 9)
-    items = [Labelled("s", 2.0, True, i < tp) for i in range(10)] + [
-        Labelled("s", 2.0, False, i >= tn) for i in range(10)
+    items = [JudgedPost("s", 2.0, True, i < tp) for i in range(10)] + [
+        JudgedPost("s", 2.0, False, i >= tn) for i in range(10)
     ]
     entry = measure_detector("lexicon", "flagged", [lexicon], items, n_boot=200, seed=0)
     data = DetectorQualityFile(
@@ -195,7 +195,7 @@ def test_the_committed_counts_are_the_lexicon_s_on_the_blind_split():
     lines = read_corpus(SHARED)
     suite = AnalysisSuite(AnalysisConfig())
     items = [
-        Labelled(
+        JudgedPost(
             r.stratum, r.weight, r.label == "toxic", bool(suite.score_text(post_text(lines, r.key)).values["flagged"])
         )
         for r in read_merged(MERGED)

@@ -78,7 +78,7 @@ def rogan_gladen_draws(p: np.ndarray, se: np.ndarray, sp: np.ndarray) -> np.ndar
     return np.clip(np.where(ok, raw, np.nan), 0.0, 1.0)
 
 
-class Labelled(NamedTuple):
+class JudgedPost(NamedTuple):
     """One labelled post as the quality measurement sees it."""
 
     stratum: str
@@ -87,7 +87,7 @@ class Labelled(NamedTuple):
     flagged: bool
 
 
-def stratum_counts(items: Sequence[Labelled]) -> list[StratumCounts]:
+def stratum_counts(items: Sequence[JudgedPost]) -> list[StratumCounts]:
     """Per-stratum 2×2 counts, strata in first-seen order; a stratum with two weights is a ``ValueError``."""
     out: dict[str, StratumCounts] = {}
     for item in items:
@@ -142,7 +142,7 @@ def measure_detector(
     detector: str,
     measure: str,
     inputs: Sequence[Path],
-    items: Sequence[Labelled],
+    items: Sequence[JudgedPost],
     n_boot: int = 2000,
     seed: int = 0,
     lexicon_version: int | str | None = None,
