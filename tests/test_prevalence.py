@@ -308,3 +308,16 @@ def test_report_sentence_explains_the_difference(tmp_path: Path):
     # the correction turns from lowering to raising at FPR / (FPR + FNR) = 0.1 / 0.3
     assert "below a raw rate of 33.3%" in sentence
     assert rogan_gladen(0.3, 0.8, 0.9) < 0.3 < 0.4 < rogan_gladen(0.4, 0.8, 0.9)
+
+
+def test_report_notes_a_rate_outside_the_detector_s_range(tmp_path: Path):
+    from harness.report.sections import SummaryRow, outside_note
+
+    entry = calibration_for_tests(tmp_path).detectors[0]  # Se 0.8, Sp 0.9: rates in [0.1, 0.8] need no clipping
+
+    def raw(value: float) -> SummaryRow:
+        return SummaryRow("rate", "a", "", "all", "flagged", "10", "1", value, 0.0, 1.0)
+
+    assert outside_note(raw(0.05), entry).startswith("clipped to 0") and "10.0%" in outside_note(raw(0.05), entry)
+    assert outside_note(raw(0.9), entry).startswith("clipped to 1")
+    assert outside_note(raw(0.3), entry) == ""

@@ -161,7 +161,7 @@ class PrevalenceBlock:
 
     measure: str
     sentence: str  # what the difference means, with the detector's Se and Sp
-    arms: list[tuple[str, str, str]]  # (arm, raw rate [CI], corrected [CI])
+    arms: list[tuple[str, str, str, str]]  # (arm, raw rate [CI], corrected [CI], note)
 
 
 @dataclass
@@ -191,6 +191,18 @@ def prevalence_sentence(entry: DetectorQuality) -> str:
     )
 
 
+def outside_note(raw: SummaryRow | None, entry: DetectorQuality) -> str:
+    """Why a corrected value sits at 0 or 1: the raw rate lies outside [1 − Sp, Se], the detector's range."""
+    se, sp = entry.sensitivity.value, entry.specificity.value
+    if raw is None or raw.value is None or se is None or sp is None:
+        return ""
+    if raw.value < 1 - sp:
+        return f"clipped to 0: the rate is below the detector's false-alarm rate on the labelled posts ({1 - sp:.1%})"
+    if raw.value > se:
+        return f"clipped to 1: the rate is above the detector's sensitivity {se:.1%} on the labelled posts"
+    return ""
+
+
 def prevalence(record: RunRecord, rows: list[SummaryRow]) -> Prevalence | None:
     """Raw and corrected rates per arm (all probes); None for a record without detector quality."""
     calibration = getattr(record, "calibration", None)
@@ -205,6 +217,7 @@ def prevalence(record: RunRecord, rows: list[SummaryRow]) -> Prevalence | None:
                 a.name,
                 level_text("binary", levels.get((a.name, entry.measure))),
                 level_text("binary", levels.get((a.name, corrected))),
+                outside_note(levels.get((a.name, entry.measure)), entry),
             )
             for a in record.arms
         ]
