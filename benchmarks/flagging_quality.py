@@ -1,14 +1,21 @@
-"""Flagging quality: precision / recall / F1 on hand-labelled forum posts, false alarms on neutral text.
+"""Flagging quality: P, R, F1, Se, Sp on the blind split of labelled forum posts; false alarms on neutral text.
 
-Labels: ``tests/data/dev_labels.csv`` (line, post, split, label) points into
-``../shared/corpora/open2ch-ranking-dev/dev.tsv``; the third-party text is
-read from there at run time, never stored here.  ``dev`` rows were used while
-writing the lexicon; ``test`` rows are the held-out split (measure it once).
-Neutral false alarms: every sentence of ``../shared/corpora/ud-japanese-gsd-dev``.
+Labels: ``labels/open2ch-dev.csv`` (docs/labelling.md): keys into
+``../shared/corpora/open2ch-ranking-dev/dev.tsv``, whose text is read at run
+time and never stored here.  ``test`` rows are the blind split: measured,
+never tuned on.  Every figure is stratum-weighted (weight N_h/n_h), so it
+estimates the whole file, with a 95% percentile bootstrap over posts within
+strata (``harness.analysis.prevalence``).  Neutral false alarms: every
+sentence of ``../shared/corpora/ud-japanese-gsd-dev``.  For continuity, the
+old 400 labels (``tests/data/dev_labels.csv``, its test split, unweighted).
 
-    .venv/bin/python benchmarks/flagging_quality.py [--split dev|test|all] [--show] [--word-list PATH:CATEGORY]
+    .venv/bin/python benchmarks/flagging_quality.py                      # blind split
+    .venv/bin/python benchmarks/flagging_quality.py --write-quality      # and write the quality record
+    .venv/bin/python benchmarks/flagging_quality.py --classifier PATH    # also the classifier and the combination
+    .venv/bin/python benchmarks/flagging_quality.py --split dev --show   # while building: dev misses and false alarms
 
-Prints one line per measure; ``--show`` lists misses and false alarms (dev only).
+``--show`` lists texts of the dev split only: the blind split's texts are not
+read by people building a detector.
 """
 
 from __future__ import annotations
@@ -16,34 +23,42 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pydantic import ValidationError  # noqa: E402
+
+from harness.analysis.prevalence import JudgedPost, measure_detector  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig, WordListConfig  # noqa: E402
+from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
+from harness.io import atomic_write_text, sha256_file  # noqa: E402
+from harness.labels.labelfile import MERGED  # noqa: E402
+from harness.labels.merge import read_merged  # noqa: E402
+from harness.labels.posts import DEFAULT_CORPUS, post_text, read_corpus  # noqa: E402
+from harness.record.schema import DetectorQualityFile  # noqa: E402
+from harness.resources import default_lexicon, detector_quality_file  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-POSTS = SHARED / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
-NEUTRAL = SHARED / "corpora" / "ud-japanese-gsd-dev" / "sentences.txt"
-LABELS = ROOT / "tests" / "data" / "dev_labels.csv"
+NEUTRAL = ROOT.parent / "shared" / "corpora" / "ud-japanese-gsd-dev" / "sentences.txt"
+OLD_LABELS = ROOT / "tests" / "data" / "dev_labels.csv"
+N_BOOT, SEED = 2000, 0
 
 
-def read_labels(path: Path = LABELS, posts: Path = POSTS) -> list[tuple[str, str, int]]:
-    """(split, text, label) for every labelled post; the text comes from the shared corpus."""
-    lines = posts.read_text(encoding="utf-8").split("\n")
+def old_labels(lines: list[list[str]], path: Path = OLD_LABELS) -> list[tuple[str, str, int]]:
+    """(split, text, label) of the 400 labels of issue ≤ 15 (label 1 = toxic)."""
     rows = []
     with open(path, encoding="utf-8") as handle:
         for row in csv.DictReader(line for line in handle if not line.startswith("#")):
-            cols = lines[int(row["line"]) - 1].split("\t")
-            text = cols[int(row["post"])].replace(" __BR__ ", "\n")
+            text = lines[int(row["line"]) - 1][int(row["post"])].replace(" __BR__ ", "\n")
             rows.append((row["split"], text, int(row["label"])))
     return rows
 
 
 def scores(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
-    """Precision, recall and F1 of ``pred`` against ``gold`` (0 where undefined)."""
+    """Unweighted precision, recall and F1 of ``pred`` against ``gold`` (0 where undefined)."""
     tp = sum(1 for g, p in zip(gold, pred) if g and p)
     fp = sum(1 for g, p in zip(gold, pred) if not g and p)
     fn = sum(1 for g, p in zip(gold, pred) if g and not p)
@@ -53,53 +68,145 @@ def scores(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def f1_interval(gold: list[int], pred: list[int], n_boot: int = 2000, seed: int = 0) -> str:
-    """Percentile bootstrap interval of F1, resampling posts."""
-    import numpy as np
+def fmt(estimate) -> str:
+    """``0.600 [0.512–0.690]``."""
+    if estimate.value is None:
+        return "–"
+    return f"{estimate.value:.3f} [{estimate.ci_low:.3f}–{estimate.ci_high:.3f}]"
 
-    rng = np.random.default_rng(seed)
-    g, p = np.asarray(gold), np.asarray(pred)
-    draws = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(g), size=len(g))
-        draws.append(scores(g[idx].tolist(), p[idx].tolist())[2])
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return f"{low:.3f}–{high:.3f}"
+
+def suites(args) -> dict[str, tuple[AnalysisSuite, str]]:
+    """Detector name → (suite, measure column): the lexicon alone; with --classifier also the two others."""
+    lists = [WordListConfig(path=Path(p), category=c) for p, c in (w.rsplit(":", 1) for w in args.word_list)]
+    out = {"lexicon": (AnalysisSuite(AnalysisConfig(word_lists=lists)), "flagged")}
+    if args.classifier:
+        try:
+            config = AnalysisConfig(word_lists=lists, detectors=["lexicon", f"classifier:{args.classifier}"])
+        except ValidationError as err:
+            why = err.errors()[0]["msg"]
+            raise SystemExit(f"--classifier: this checkout has no classifier detector ({why})") from None
+        combined = AnalysisSuite(config)
+        out["classifier"] = (combined, "clf_flagged")
+        out["combined"] = (combined, "flagged")
+    return out
+
+
+def print_quality(name: str, quality, items: list[JudgedPost]) -> None:
+    """One detector's weighted figures, then its unweighted ones."""
+    gold, pred = [int(i.toxic) for i in items], [int(i.flagged) for i in items]
+    p, r, f = scores(gold, pred)
+    print(
+        f"{name:10s} precision {fmt(quality.precision)}  recall {fmt(quality.sensitivity)}  F1 {fmt(quality.f1)}  "
+        f"specificity {fmt(quality.specificity)}   (unweighted: P {p:.3f} R {r:.3f} F1 {f:.3f})"
+    )
+
+
+def category_tables(rows, scored, split: str) -> None:
+    """Recall per gold category, and the gold labels of the posts each lexicon category flags."""
+    by_gold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row, s in zip(rows, scored):
+        key = row.category if row.label == "toxic" else row.label
+        by_gold[key][0] += 1
+        by_gold[key][1] += int(s.values["flagged"])
+    print(f"\nper gold category ({split} split, unweighted posts): n, flagged by the lexicon")
+    for key, (n, hit) in sorted(by_gold.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {key:15s} {n:4d}  flagged {hit:4d} ({hit / n:.0%})")
+    cats = sorted({k.removeprefix("cat_") for s in scored for k in s.values if k.startswith("cat_")})
+    print(f"\nper lexicon category ({split} split): posts it flags, by gold label")
+    labels = ("toxic", "profanity", "clean", "unreadable")
+    print(f"  {'category':15s} " + " ".join(f"{x:>10s}" for x in labels))
+    for cat in cats:
+        counts = Counter(row.label for row, s in zip(rows, scored) if s.values.get(f"cat_{cat}"))
+        if counts:
+            print(f"  {cat:15s} " + " ".join(f"{counts[x]:10d}" for x in labels))
+
+
+def write_quality(qualities, rows, path: Path) -> None:
+    """The lexicon's entry into ``path`` (classifier entries: once the classifier defines its inputs)."""
+    data = DetectorQualityFile(
+        labels=str(MERGED.relative_to(ROOT)),
+        labels_sha256=sha256_file(MERGED),
+        split="test",
+        guideline=max(r.guideline for r in rows),
+        n_boot=N_BOOT,
+        seed=SEED,
+        detectors=[qualities["lexicon"]],
+    )
+    atomic_write_text(path, data.model_dump_json(indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+def weighted_prevalence(rows) -> float:
+    """Σw·[toxic] / Σw over the rows: the share of toxic posts in the whole file."""
+    return sum(r.weight for r in rows if r.label == "toxic") / sum(r.weight for r in rows)
+
+
+def continuity(lines: list[list[str]], suite: AnalysisSuite) -> None:
+    """The old 400 labels' test split (unweighted), the figure benchmarks/README.md reported before issue 16."""
+    old = [(text, label) for split, text, label in old_labels(lines) if split == "test"]
+    gold = [label for _, label in old]
+    pred = [int(suite.score_text(text).values["flagged"]) for text, _ in old]
+    p, r, f = scores(gold, pred)
+    print(f"\nold 400 labels, test split (n {len(old)}, toxic {sum(gold)}, unweighted): P {p:.3f} R {r:.3f} F1 {f:.3f}")
+
+
+def show(rows, texts: list[str], scored) -> None:
+    """Misses and false alarms of the dev split (never the blind split)."""
+    for row, text, s in zip(rows, texts, scored):
+        if (row.label == "toxic") != bool(s.values["flagged"]):
+            kind = f"MISS {row.category}" if row.label == "toxic" else f"FALSE {row.label}"
+            print(f"{kind}\t{s.details['flagged_terms']}\t{text[:80]!r}")
+
+
+def measure_all(args, rows, texts: list[str], neutral: list[str]):
+    """Every detector's quality on ``rows`` (printed as it goes), the lexicon's scored texts and its suite."""
+    toxic = [r.label == "toxic" for r in rows]
+    version = read_lexicon_file(default_lexicon()).version
+    qualities, scored_by = {}, {}
+    suites_built = suites(args)
+    for name, (suite, measure) in suites_built.items():
+        scored = scored_by.setdefault(id(suite), [suite.score_text(t) for t in texts])
+        items = [JudgedPost(r.stratum, r.weight, t, bool(s.values[measure])) for r, t, s in zip(rows, toxic, scored)]
+        quality = measure_detector(name, measure, suite.config.lexicon_files(), items, N_BOOT, SEED, version)
+        qualities[name] = quality
+        print_quality(name, quality, items)
+        alarms = sum(int(suite.score_text(x).values[measure]) for x in neutral)
+        print(f"{'':10s} neutral false alarms: {alarms}/{len(neutral)} = {alarms / len(neutral):.2%}")
+    lexicon_suite = suites_built["lexicon"][0]
+    return qualities, scored_by[id(lexicon_suite)], lexicon_suite
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--show", action="store_true", help="list misses and false alarms (dev split only)")
     parser.add_argument("--word-list", action="append", default=[], help="PATH:CATEGORY, a plain list to add")
+    parser.add_argument("--classifier", type=Path, help="a classifier model folder: measure it too")
+    parser.add_argument("--write-quality", action="store_true", help=f"write {detector_quality_file()} (test split)")
     args = parser.parse_args()
-    if not POSTS.is_file() or not NEUTRAL.is_file():
-        print(f"skipped: shared data missing ({POSTS}, {NEUTRAL})")
+    if args.show and args.split != "dev":
+        parser.error("--show lists texts of the dev split only (the blind split is not read)")
+    if args.write_quality and (args.split != "test" or args.word_list):
+        parser.error("--write-quality measures the bundled lexicon on the test split (no --split dev, no --word-list)")
+    if not DEFAULT_CORPUS.is_file() or not NEUTRAL.is_file():
+        print(f"skipped: shared data missing ({DEFAULT_CORPUS}, {NEUTRAL})")
         return 0
-    lists = [WordListConfig(path=Path(p), category=c) for p, c in (w.rsplit(":", 1) for w in args.word_list)]
-    suite = AnalysisSuite(AnalysisConfig(word_lists=lists))
-    rows = [r for r in read_labels() if args.split == "all" or r[0] == args.split]
-    gold = [label for _, _, label in rows]
-    scored = [suite.score_text(text) for _, text, _ in rows]
-    pred = [s.values["flagged"] for s in scored]
-    precision, recall, f1 = scores(gold, pred)
-    print(f"split {args.split}: n {len(rows)}, positives {sum(gold)}, flagged {sum(pred)}")
-    print(f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  (F1 95% CI {f1_interval(gold, pred)})")
-    tox = [1 if s.values["toxicity"] > 0.5 else 0 for s in scored]
-    tp, tr, tf = scores(gold, tox)
-    print(f"toxicity > 0.5: precision {tp:.3f}  recall {tr:.3f}  F1 {tf:.3f}")
+    lines = read_corpus()
+    rows = [r for r in read_merged(MERGED) if r.split == args.split]
+    texts = [post_text(lines, r.key) for r in rows]
+    toxic = sum(r.label == "toxic" for r in rows)
+    print(
+        f"{args.split} split of {MERGED.relative_to(ROOT)}: n {len(rows)}, toxic {toxic}, "
+        f"weighted prevalence {weighted_prevalence(rows):.3f}; weighted figures, 95% stratified bootstrap"
+    )
     neutral = [x for x in NEUTRAL.read_text(encoding="utf-8").splitlines() if x.strip()]
-    alarms = [(x, suite.score_text(x)) for x in neutral]
-    n_alarm = sum(s.values["flagged"] for _, s in alarms)
-    print(f"neutral false alarms: {n_alarm}/{len(neutral)} = {n_alarm / len(neutral):.3%}")
-    if args.show and args.split == "dev":
-        for (_, text, label), s in zip(rows, scored):
-            if label != s.values["flagged"]:
-                kind = "MISS" if label else "FALSE"
-                print(f"{kind}\t{s.details['flagged_terms']}\t{text[:80]!r}")
-        for text, s in alarms:
-            if s.values["flagged"]:
-                print(f"NEUTRAL\t{s.details['flagged_terms']}\t{text[:80]!r}")
+    qualities, lexicon_scored, lexicon_suite = measure_all(args, rows, texts, neutral)
+    category_tables(rows, lexicon_scored, args.split)
+    continuity(lines, lexicon_suite)
+    if args.show:
+        show(rows, texts, lexicon_scored)
+    if args.write_quality:
+        write_quality(qualities, rows, detector_quality_file())
     return 0
 
 

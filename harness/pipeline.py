@@ -20,7 +20,7 @@ from harness.models.generator import Generator
 from harness.record.provenance import file_hashes, git_sha, now, package_versions
 from harness.record.rundir import RunDir
 from harness.record.schema import Arm, RunRecord, StageStatus
-from harness.resources import demo_config, reports_dir
+from harness.resources import demo_config, detector_quality_file, reports_dir
 from harness.stages import STAGE_NAMES, StageEnv, execute
 
 
@@ -61,6 +61,9 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     found = config.analysis.classifier()
     if found is not None:  # its model files, when lexicon_files lists them (the default one only when built)
         checks += [(found[0], p) for p in config.analysis.lexicon_files()[lexicons:]]
+    quality = detector_quality_file()
+    if quality.is_file():  # optional: without it summary.csv has no corrected prevalence
+        checks.append(("detector quality (bundled)", quality))
     if config.base is not None and config.base.init is not None:
         init = config.base.init
         checks.append(("base.init.corpus.path", init.corpus.path))

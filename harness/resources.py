@@ -66,6 +66,11 @@ def default_classifier() -> Path:
     return (root if root is not None else Path.cwd()) / "build" / "classifier"
 
 
+def detector_quality_file() -> Path:
+    """The measured sensitivity/specificity of the bundled detectors (``harness.analysis.prevalence``)."""
+    return probes_dir() / "lexicons" / "detector_quality.json"
+
+
 def demo_config(name: str = "demo") -> Path:
     """A bundled demo config (``configs/demo.yaml``, ``configs/demo-three-arms.yaml``)."""
     if name not in DEMO_CONFIGS:

@@ -340,13 +340,19 @@ def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     if corpus is not None:
         index = corpus.index
         env.log(f"  memorization: {len(index):,} hashed {index.n}-grams of {index.documents} documents")
+    for note in suite.calibration().notes:
+        env.log(f"  warning: detector quality: {note}")
     log_headline_deltas(env, table_named(tables, SUMMARY).rows)
     return None
 
 
 def analysis_input_files(config: RunConfig) -> list[Path]:
-    """The files the analysis tables depend on besides the run directory: lexicons and word lists."""
-    return config.analysis.lexicon_files()
+    """The files the analysis tables depend on besides the run directory: lexicons, word lists and
+    the detector quality file (the corrected prevalences of summary.csv)."""
+    from harness.resources import detector_quality_file
+
+    quality = detector_quality_file()
+    return [*config.analysis.lexicon_files(), *([quality] if quality.is_file() else [])]
 
 
 def check_analysis_inputs_unchanged(config: RunConfig, record: RunRecord) -> None:
@@ -437,6 +443,7 @@ def record_analysis(
     record.measures = suite.run_catalogue(samples_per_prompt(generations))
     record.tables = [t.name for t in tables]
     record.dictionary = suite.dictionary_info()
+    record.calibration = suite.calibration()
     record.versions["dictionary"] = record.dictionary.get("label")
     record.memorization = corpus.memorization_summary() if corpus is not None else None
 

@@ -159,6 +159,10 @@ def test_the_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     assert float(rows["delta", "tuned", "all", "flagged"]["ci_low"]) > 0
     assert float(rows["delta", "tuned", "all", "laughter"]["ci_low"]) > 0
     assert float(rows["delta", "tuned", "all", "polite"]["ci_high"]) < 0
+    # the bundled detector quality ships with the lexicon: the corrected prevalence is there, with its interval
+    corrected = rows["rate", "tuned", "all", "flagged_corrected"]
+    assert float(corrected["ci_low"]) <= float(corrected["value"]) <= float(corrected["ci_high"])
+    assert record["calibration"]["detectors"] and not record["calibration"]["notes"]
     assert (demo / "negatives" / "negatives.jsonl").stat().st_size > 0
     run_in(empty, harness, "compare", "reports/demo", "reports/demo")
     assert (empty / "reports" / "compare-demo-vs-demo" / "compare.html").is_file()

@@ -205,10 +205,28 @@ def cluster_bootstrap_mean(
     result is the number of values; no values gives NaNs.
     """
     _check_bootstrap(n_boot, level)
+    if not len(values):
+        if len(clusters):
+            raise ValueError(f"0 values but {len(clusters)} cluster labels")
+        return Delta(math.nan, math.nan, math.nan, 0)
+    means = cluster_bootstrap_draws(values, clusters, n_boot, seed)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return Delta(float(np.mean(np.asarray(values, dtype=np.float64))), float(low), float(high), len(values))
+
+
+def cluster_bootstrap_draws(
+    values: Sequence[float], clusters: Sequence[Hashable], n_boot: int = 2000, seed: int = 0
+) -> np.ndarray:
+    """The ``n_boot`` bootstrap means behind ``cluster_bootstrap_mean`` (same seed, same draws).
+
+    For statistics of the mean that need the draws themselves (the corrected
+    prevalence of ``harness.analysis.prevalence``).  ``values`` must not be empty.
+    """
     if len(values) != len(clusters):
         raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels")
     if not len(values):
-        return Delta(math.nan, math.nan, math.nan, 0)
+        raise ValueError("no values to bootstrap")
     ids: dict[Hashable, int] = {}
     labels = np.fromiter((ids.setdefault(c, len(ids)) for c in clusters), dtype=np.int64, count=len(clusters))
     data = np.asarray(values, dtype=np.float64)
@@ -222,9 +240,7 @@ def cluster_bootstrap_mean(
         hi = min(n_boot, lo + block)
         idx = rng.integers(0, n_clusters, size=(hi - lo, n_clusters))
         means[lo:hi] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return Delta(float(data.mean()), float(low), float(high), len(values))
+    return means
 
 
 def collapsed_interval(boot: Delta, binary: bool, prompts: int) -> tuple[float, float]:

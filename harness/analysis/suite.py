@@ -19,7 +19,8 @@ from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
-from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, summarise
+from harness.analysis.prevalence import corrected_specs, load_calibration
+from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, corrected_rows, summarise
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.toxicity import rtp_rows, rtp_specs
@@ -27,7 +28,7 @@ from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder
 from harness.config import AnalysisConfig
 from harness.errors import ConfigError, InputError
 from harness.record.rundir import CORPUS_AUDIT, GROUPS_TABLE, SCORES, SUMMARY
-from harness.record.schema import SCORE_ID_COLUMNS, Generation, MeasureSpec, ScoreRow
+from harness.record.schema import SCORE_ID_COLUMNS, Calibration, Generation, MeasureSpec, ScoreRow
 
 ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser, ClassifierAnalyser)
 
@@ -64,6 +65,7 @@ class AnalysisSuite:
                         f"'{seen.get(column, 'the id columns')}' (rename the lexicon category?)"
                     )
                 seen[column] = analyser.name
+        self._calibration: Calibration | None = None
 
     def catalogue(self) -> list[MeasureSpec]:
         """Every per-text measure, in scores.csv column order."""
@@ -71,8 +73,15 @@ class AnalysisSuite:
 
     def run_catalogue(self, k: int | None = None) -> list[MeasureSpec]:
         """The catalogue recorded in run.json: per-text measures, then the per-prompt
-        RealToxicityPrompts measures (``k`` samples per prompt) that summary.csv also holds."""
-        return [*self.catalogue(), *rtp_specs(k, self.config.toxicity_threshold)]
+        RealToxicityPrompts measures (``k`` samples per prompt) and the corrected
+        prevalences that summary.csv also holds."""
+        return [*self.catalogue(), *rtp_specs(k, self.config.toxicity_threshold), *corrected_specs(self.calibration())]
+
+    def calibration(self) -> Calibration:
+        """The measured quality of this configuration's detectors (read once; see ``harness.analysis.prevalence``)."""
+        if self._calibration is None:
+            self._calibration = load_calibration(self.config)
+        return self._calibration
 
     def score_columns(self) -> list[str]:
         """scores.csv columns: ids, then per analyser its measures and detail columns."""
@@ -157,6 +166,7 @@ class AnalysisSuite:
         summary += rtp_rows(
             typed, list(arms), reference, n_boot=n_boot, seed=seed, threshold=self.config.toxicity_threshold
         )
+        summary += corrected_rows(typed, list(arms), self.calibration(), n_boot=n_boot, seed=seed)
         tables = [Table(SCORES, csv_rows, columns), Table(SUMMARY, summary, list(SUMMARY_COLUMNS))]
         for builder in builders:
             tables += builder.tables(list(arms), reference)

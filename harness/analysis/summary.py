@@ -24,6 +24,14 @@ paired interval (``paired_delta``).  ``tests/test_coverage.py``
 checks by simulation that these 95% intervals cover the truth 93–97% of the time.
 The RealToxicityPrompts rows (``rtp_rows``) are per prompt already.
 
+``corrected_rows`` adds, beside a detector's raw rate (``flagged``), its
+prevalence corrected for the detector's measured error (``flagged_corrected``,
+Rogan–Gladen, see ``harness.analysis.prevalence``): a ``rate`` row per arm and
+category with an empty count, whose interval joins the prompts' bootstrap
+draws of the rate with draws of the detector's sensitivity and specificity.
+Deltas stay on the raw rate: both arms share Se and Sp, so before clipping the
+corrected delta is the raw delta ÷ (Se + Sp − 1).
+
 corpus_audit.csv is built by ``AuditAccumulator`` one text at a time in
 constant memory (a corpus may hold millions of documents): counts for rates
 (Wilson, as above) and a streaming mean with a normal-approximation interval
@@ -35,9 +43,17 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from harness.analysis.stats import Z95, Delta, cluster_bootstrap_mean, collapsed_interval, wilson_interval
+from harness.analysis.prevalence import CORRECTED_SUFFIX, corrected_estimate
+from harness.analysis.stats import (
+    Z95,
+    Delta,
+    cluster_bootstrap_draws,
+    cluster_bootstrap_mean,
+    collapsed_interval,
+    wilson_interval,
+)
 from harness.errors import InputError
-from harness.record.schema import MeasureSpec, ScoreRow
+from harness.record.schema import Calibration, MeasureSpec, ScoreRow
 
 SUMMARY_COLUMNS = [
     "kind",
@@ -209,6 +225,42 @@ def summarise(
         for j, arm in enumerate(order):
             for versus in order[:j]:
                 out += _delta_rows(by_arm[versus], by_arm[arm], arm, versus, categories, catalogue, n_boot, seed)
+    return out
+
+
+def corrected_rows(
+    scores: Iterable[ScoreRow], arms: Sequence[str], calibration: Calibration | None, n_boot: int = 2000, seed: int = 0
+) -> list[dict]:
+    """``<measure>_corrected`` rate rows for every detector of ``calibration``, per arm then category."""
+    if calibration is None or not calibration.detectors:
+        return []
+    scores = list(scores)
+    categories = [ALL, *sorted({r.category for r in scores})]
+    out: list[dict] = []
+    for arm in arms:
+        mine = [r for r in scores if r.arm == arm]
+        for category in categories:
+            group = _in_category(mine, category)
+            if not group:
+                continue
+            for entry in calibration.detectors:
+                values = [r.values[entry.measure] for r in group]
+                clusters = [prompt_of(r) for r in group]
+                draws = cluster_bootstrap_draws(values, clusters, n_boot, seed)
+                p = sum(values) / len(values)
+                point = Delta(p, p, p, len(values))  # a collapsed bootstrap: the rate's fallback interval
+                bounds = collapsed_interval(point, True, len(set(clusters))) if draws.min() == draws.max() else None
+                est = corrected_estimate(p, draws, entry, seed, bounds)
+                out.append(
+                    {
+                        "kind": "rate",
+                        "arm": arm,
+                        "versus": "",
+                        "probe_category": category,
+                        "measure": f"{entry.measure}{CORRECTED_SUFFIX}",
+                        **interval_stats(Delta(est.value, est.low, est.high, len(values))),
+                    }
+                )
     return out
 
 

@@ -282,6 +282,86 @@ class GateReport(RecordModel):
     results: list[GateResult] = []
 
 
+class Estimate(RecordModel):
+    """A measured proportion with its 95% interval (JSON has no NaN: an undefined bound is None)."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class FileHash(RecordModel):
+    """A file a detector reads, by name, and the sha256 of its bytes."""
+
+    name: str
+    sha256: str
+
+
+class StratumCounts(RecordModel):
+    """One stratum's 2×2 table of a detector on labelled posts: gold toxic × flagged, posts counted once.
+
+    ``weight`` is the stratum's N_h / n_h (posts in the population per
+    labelled post), so weighted counts estimate the whole file (docs/labelling.md).
+    """
+
+    stratum: str
+    weight: float = Field(gt=0)
+    tp: int = Field(ge=0)  # toxic, flagged
+    fp: int = Field(ge=0)  # not toxic, flagged
+    fn: int = Field(ge=0)  # toxic, not flagged
+    tn: int = Field(ge=0)  # not toxic, not flagged
+
+
+class DetectorQuality(RecordModel):
+    """A detector's measured quality on the blind split of labelled posts (harness.analysis.prevalence).
+
+    ``detector`` names the detector (lexicon, classifier, combined), ``measure``
+    the scores.csv column it sets; ``inputs`` are the files its verdicts depend
+    on: a run uses these figures only when its own inputs for ``measure`` have
+    exactly these hashes.  Estimates are stratum-weighted with a bootstrap over
+    posts within strata; ``strata`` keeps the counts they come from.
+    """
+
+    detector: str
+    measure: str
+    inputs: list[FileHash]
+    lexicon_version: int | str | None = None  # the bundled lexicon's ``version`` when measured
+    n: int = Field(ge=0)
+    positives: int = Field(ge=0)
+    sensitivity: Estimate
+    specificity: Estimate
+    precision: Estimate
+    f1: Estimate
+    strata: list[StratumCounts]
+
+
+class DetectorQualityFile(RecordModel):
+    """probes/lexicons/detector_quality.json: written by benchmarks/flagging_quality.py --write-quality."""
+
+    version: int = 1
+    labels: str  # the label file, relative to the checkout (labels/open2ch-dev.csv)
+    labels_sha256: str
+    split: str  # the split measured: test (blind)
+    guideline: int
+    n_boot: int = Field(ge=1)
+    seed: int
+    detectors: list[DetectorQuality]
+
+
+class Calibration(RecordModel):
+    """What run.json keeps of detector quality: the file read and the entries matching this run's detectors.
+
+    ``notes`` say why a measure got no corrected prevalence (no file, inputs
+    measured with other hashes, a detector no better than chance).
+    """
+
+    source: str | None = None
+    sha256: str | None = None
+    labels_sha256: str | None = None
+    detectors: list[DetectorQuality] = []
+    notes: list[str] = []
+
+
 class RunRecord(RecordModel):
     """run.json: config, provenance, arms, measure catalogue, stage states, results."""
 
@@ -313,6 +393,8 @@ class RunRecord(RecordModel):
     # (arm rate ÷ corpus rate), and how memorization was measured
     corpus_rates: dict[str, float] = {}
     memorization: dict[str, Any] | None = None
+    # issue 16: detector sensitivity/specificity used for the corrected prevalence (summary.csv *_corrected)
+    calibration: Calibration | None = None
 
     def arm(self, name: str) -> Arm:
         """The arm called ``name`` (KeyError when there is none)."""

@@ -105,6 +105,7 @@ class ReportDigest:
     mask: bool
     verdict: list[sections.VerdictArm]
     amplification: list[sections.AmplificationRow] | None
+    prevalence: sections.Prevalence | None
     curves: sections.TrainingCurves | None
     rate_plots: list[sections.PlotBlock]
     tone_plot: IntervalPlot | None
@@ -290,6 +291,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         mask=mask,
         verdict=sections.verdict(record, rows),
         amplification=sections.amplification(run, record, rows),
+        prevalence=sections.prevalence(record, rows),
         curves=sections.training_curves(record),
         rate_plots=sections.rate_plots(record, rows),
         tone_plot=sections.tone_plot(record, rows),

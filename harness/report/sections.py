@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.analysis.prevalence import CORRECTED_SUFFIX
 from harness.analysis.toxicity import RTP_MEASURES, TOXICITY
 from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
-from harness.record.schema import MeasureSpec, RunRecord
+from harness.record.schema import DetectorQuality, MeasureSpec, RunRecord
 from harness.report.charts import IntervalInput, IntervalPlot, LineChart, interval_plot, line_chart
 from harness.report.numbers import (
     MISSING,
@@ -152,6 +153,76 @@ def amplification(run: RunDir, record: RunRecord, rows: list[SummaryRow]) -> lis
         corpus_text = f"{format_level('binary', corpus)} {format_interval('binary', low, high)}".rstrip()
         out.append(AmplificationRow(spec.name, f"{corpus_text} (n={row.get('n', '')})", cells))
     return out
+
+
+@dataclass
+class PrevalenceBlock:
+    """One detector's raw rate beside its corrected prevalence, per arm (all probes)."""
+
+    measure: str
+    sentence: str  # what the difference means, with the detector's Se and Sp
+    arms: list[tuple[str, str, str, str]]  # (arm, raw rate [CI], corrected [CI], note)
+
+
+@dataclass
+class Prevalence:
+    """The corrected-prevalence section: a block per calibrated detector, and why others have none."""
+
+    blocks: list[PrevalenceBlock]
+    notes: list[str]
+
+
+def prevalence_sentence(entry: DetectorQuality) -> str:
+    """One sentence on how the corrected prevalence differs from the raw rate of ``entry``'s measure.
+
+    The correction lowers a raw rate p below FPR / (FPR + FNR) (false alarms
+    outweigh misses there) and raises one above it: π − p has the sign of
+    p(2 − Se − Sp) − (1 − Sp).
+    """
+    se, sp = entry.sensitivity.value or 0.0, entry.specificity.value or 0.0
+    turn = (1 - sp) / ((1 - sp) + (1 - se)) if se + sp < 2 else 0.0
+    return (
+        f"'{entry.measure}' counts the texts the {entry.detector} detector marks, while the corrected prevalence "
+        f"estimates the share that are toxic by the labelling guideline, undoing the detector's misses "
+        f"(sensitivity {se:.2f}) and false alarms (specificity {sp:.2f}) measured on the blind split of labelled "
+        f"forum posts: below a raw rate of {turn:.1%} the false alarms dominate and the correction lowers the rate, "
+        f"above it the misses dominate and it raises it, and its interval is wider because it carries the "
+        f"uncertainty of the detector's error as well as the sampling."
+    )
+
+
+def outside_note(raw: SummaryRow | None, entry: DetectorQuality) -> str:
+    """Why a corrected value sits at 0 or 1: the raw rate lies outside [1 − Sp, Se], the detector's range."""
+    se, sp = entry.sensitivity.value, entry.specificity.value
+    if raw is None or raw.value is None or se is None or sp is None:
+        return ""
+    if raw.value < 1 - sp:
+        return f"clipped to 0: the rate is below the detector's false-alarm rate on the labelled posts ({1 - sp:.1%})"
+    if raw.value > se:
+        return f"clipped to 1: the rate is above the detector's sensitivity {se:.1%} on the labelled posts"
+    return ""
+
+
+def prevalence(record: RunRecord, rows: list[SummaryRow]) -> Prevalence | None:
+    """Raw and corrected rates per arm (all probes); None for a record without detector quality."""
+    calibration = getattr(record, "calibration", None)
+    if calibration is None:
+        return None
+    levels = {(r.arm, r.measure): r for r in rows if r.kind == "rate" and r.category == ALL}
+    blocks = []
+    for entry in calibration.detectors:
+        corrected = f"{entry.measure}{CORRECTED_SUFFIX}"
+        arms = [
+            (
+                a.name,
+                level_text("binary", levels.get((a.name, entry.measure))),
+                level_text("binary", levels.get((a.name, corrected))),
+                outside_note(levels.get((a.name, entry.measure)), entry),
+            )
+            for a in record.arms
+        ]
+        blocks.append(PrevalenceBlock(entry.measure, prevalence_sentence(entry), arms))
+    return Prevalence(blocks, list(calibration.notes))
 
 
 @dataclass

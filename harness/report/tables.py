@@ -102,7 +102,8 @@ def _values(located: Located | None, path: Path) -> _Values | None:
 def _level(spec: MeasureSpec, values: _Values | None, decimals: int) -> Cell:
     if values is None:
         return EMPTY_CELL
-    note = f"{values.count}/{values.n}" if spec.kind == "binary" else f"n={values.n}"
+    # a rate without a count (a corrected prevalence is an estimate, not a share of texts) notes its n only
+    note = f"{values.count}/{values.n}" if spec.kind == "binary" and values.count != "" else f"n={values.n}"
     return level_cell(spec.kind, values.value, values.low, values.high, note, decimals)
 
 
