@@ -107,7 +107,10 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
     matches: list[FlagMatch] = []
     n = len(tokens)
     resume = 0  # the token after the last match: matches never overlap
-    for i in _candidates(columns, index, folded, bounds):
+    starts = _candidates(columns, index, folded, bounds)
+    if starts and not isinstance(tokens, list):
+        tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
+    for i in starts:
         if i < resume:
             continue
         tok = tokens[i]
@@ -176,22 +179,22 @@ def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds:
     text, so a text without any costs no Python statement per token.
     """
     surfaces = columns.surface
-    lemma_keys = list(zip(columns.lemma, columns.l_form))
-    by_surface = index.by_surface.keys() & set(surfaces)
-    by_lemma = index.by_lemma.keys() & set(lemma_keys)
-    hits: set[int] = set()
-    if by_surface:
-        hits.update(compress(count(), map(by_surface.__contains__, surfaces)))
-    if by_lemma:
-        hits.update(compress(count(), map(by_lemma.__contains__, lemma_keys)))
+    hits: list[int] = []
+    if not index.by_surface.keys().isdisjoint(surfaces):
+        hits += compress(count(), map(index.by_surface.__contains__, surfaces))
+    if not index.lemmas.isdisjoint(columns.lemma):
+        hits += compress(count(), map(index.by_lemma.__contains__, zip(columns.lemma, columns.l_form)))
     if bounds:
         heads = bounds[:-1]
         starts = index.folded_starts
-        for width in (1, 2):
-            windows = list(map(folded.__getitem__, map(slice, heads, map(add, heads, repeat(width)))))
-            if not starts.isdisjoint(windows):
-                hits.update(compress(count(), map(starts.__contains__, windows)))
-    return sorted(hits)
+        windows = list(map(folded.__getitem__, map(slice, heads, map(add, heads, repeat(2)))))
+        if not starts.isdisjoint(windows):
+            hits += compress(count(), map(starts.__contains__, windows))
+        if index.short_keys:  # one-character keys: the window is the head's first character
+            firsts = list(map(folded.__getitem__, heads))
+            if not starts.isdisjoint(firsts):
+                hits += compress(count(), map(starts.__contains__, firsts))
+    return sorted(set(hits))
 
 
 _VOWELS = "あいうえおんっ"

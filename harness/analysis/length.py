@@ -36,8 +36,9 @@ _DIGITS = 4
 
 def distinct_2(surfaces: Sequence[str]) -> float:
     """Share of distinct bigrams among all bigrams (1.0 below two tokens)."""
-    bigrams = list(zip(surfaces, surfaces[1:]))
-    return len(set(bigrams)) / len(bigrams) if bigrams else 1.0
+    if len(surfaces) < 2:
+        return 1.0
+    return len(set(zip(surfaces, surfaces[1:]))) / (len(surfaces) - 1)
 
 
 def longest_repeat(surfaces: list[str], max_period: int = MAX_PERIOD) -> int:
@@ -68,6 +69,8 @@ def repeats_at_least(surfaces: Sequence[str], k: int, max_period: int = MAX_PERI
     """
     if k <= 1:
         return True
+    if len(surfaces) - len(set(surfaces)) < k - 1:
+        return False  # a repeated unit repeats its first token k − 1 times
     for period in range(1, max_period + 1):
         if len(surfaces) < k * period:
             break

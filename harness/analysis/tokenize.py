@@ -23,9 +23,9 @@ import os
 import re
 import sys
 from importlib import metadata
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import add, mul, sub
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from harness.errors import HarnessError, MissingDependency
 from harness.text import normalize
@@ -37,6 +37,7 @@ __all__ = [
     "JapaneseTokenizer",
     "Token",
     "TokenColumns",
+    "Tokens",
     "normalize",
     "split_points",
     "token_columns",
@@ -112,8 +113,51 @@ class TokenColumns(NamedTuple):
 _NO_COLUMNS = TokenColumns((), (), (), (), (), (), (), (), ())
 
 
+class Tokens(Sequence[Token]):
+    """A text's tokens, as ``JapaneseTokenizer.tokenize`` returns them: a read-only sequence of ``Token``.
+
+    They are kept as ``columns`` (one tuple per field), which is what the
+    analysers scan; ``Token`` objects are built, all at once, only when the
+    sequence is first indexed or iterated.  Equal to a list of the same tokens.
+    """
+
+    __slots__ = ("_list", "columns")
+
+    def __init__(self, columns: TokenColumns) -> None:
+        self.columns = columns
+        self._list: list[Token] | None = None
+
+    def _tokens(self) -> list[Token]:
+        if self._list is None:
+            self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self.columns.surface)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._tokens()[index]
+
+    def __iter__(self) -> Iterator[Token]:
+        return iter(self._tokens())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Tokens):
+            return self.columns == other.columns
+        if isinstance(other, (list, tuple)):
+            return self._tokens() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Tokens({self._tokens()!r})"
+
+
 def token_columns(tokens: Sequence[Token]) -> TokenColumns:
-    """``tokens`` transposed: one tuple per field (empty tuples for no tokens)."""
+    """``tokens`` field by field (empty tuples for no tokens); free for ``Tokens``."""
+    if isinstance(tokens, Tokens):
+        return tokens.columns
     return TokenColumns(*zip(*tokens)) if tokens else _NO_COLUMNS
 
 
@@ -136,7 +180,11 @@ class _LineCache:
         self.lines: dict[str, tuple] = {}
 
     def fields(self, lines: list[str]) -> list[tuple]:
-        """Per line ``(surface, lemma, orth_base, pos1, pos2, c_form, l_form, whitespace, length)``."""
+        """Per line ``(surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length)``.
+
+        ``length`` is the surface's length in characters, ``rlength`` that
+        plus the whitespace before it.
+        """
         known = self.lines
         parts = list(map(known.get, lines))
         if None in parts:
@@ -161,7 +209,8 @@ class _LineCache:
                 "" if l_form in _EMPTY else l_form,
             )
         )
-        parsed = (*fields, int(rlength) - int(length), len(surface))
+        # the whitespace MeCab skipped before the token is rlength − length bytes, one character each
+        parsed = (*fields, len(surface) + int(rlength) - int(length), len(surface))
         if len(self.lines) < self.limit:
             self.lines[line] = parsed
         return parsed
@@ -204,7 +253,7 @@ class JapaneseTokenizer:
         """``text`` cut to ``max_chars`` characters (unchanged when shorter)."""
         return text if len(text) <= self.max_chars else text[: self.max_chars]
 
-    def tokenize(self, text: str) -> list[Token]:
+    def tokenize(self, text: str) -> Tokens:
         """Normalise ``text`` (NFKC), clip it to ``max_chars``; its tokens with character offsets.
 
         Offsets index the normalised, clipped text however many chunks it took.
@@ -221,34 +270,37 @@ class JapaneseTokenizer:
         except UnicodeEncodeError:
             tagged = tagged.encode("utf-8", "replace").decode("utf-8")
             surrogates = True
-        tokens: list[Token] = []
-        start = 0
-        for end in split_points(tagged, self.chunk_chars):
-            self._tokenize_chunk(tagged, start, end, tokens)
-            start = end
+        if len(tagged) <= self.chunk_chars:
+            columns = self._tokenize_chunk(tagged, 0, len(tagged))
+        else:
+            ends = split_points(tagged, self.chunk_chars)
+            chunks = [self._tokenize_chunk(tagged, start, stop) for start, stop in zip([0, *ends], ends)]
+            columns = TokenColumns(*map(_concat, *chunks))
         if surrogates:
             # a '?' that stands for a lone surrogate: the surface is the text's own character
-            tokens[:] = [tok._replace(surface=text[tok.start : tok.end]) for tok in tokens]
-        return tokens
+            surfaces = tuple(map(text.__getitem__, map(slice, columns.start, columns.end)))
+            columns = columns._replace(surface=surfaces)
+        return Tokens(columns)
 
-    def _tokenize_chunk(self, tagged: str, start: int, stop: int, tokens: list[Token]) -> None:
-        """Append the tokens of ``tagged[start:stop]``, offsets relative to the whole text.
+    def _tokenize_chunk(self, tagged: str, start: int, stop: int) -> TokenColumns:
+        """The tokens of ``tagged[start:stop]``, offsets relative to the whole text.
 
-        One MeCab call; its output lines become tokens through C loops (map,
+        One MeCab call; its output lines become columns through C loops (map,
         zip, accumulate), never a Python statement per token.
         """
         chunk = tagged[start:stop] if start or stop < len(tagged) else tagged
         out = self._tagger.parse(chunk)  # fugashi drops the last newline
         if not out:
-            return
+            return _NO_COLUMNS
         lines = out.split("\n")
-        surface, lemma, orth_base, pos1, pos2, c_form, l_form, space, length = zip(*self._lines.fields(lines))
-        ends = list(accumulate(map(add, space, length), initial=start))
-        del ends[0]
-        _check_offsets(chunk, surface, space, ends[-1] - start)
-        starts = map(sub, ends, length)
-        fields = zip(surface, lemma, orth_base, pos1, pos2, c_form, starts, ends, l_form)
-        tokens.extend(map(tuple.__new__, repeat(Token), fields))
+        surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length = zip(*self._lines.fields(lines))
+        if start:
+            ends = tuple(accumulate(rlength, initial=start))[1:]
+        else:
+            ends = tuple(accumulate(rlength))
+        _check_offsets(chunk, surface, rlength, length, ends[-1] - start)
+        starts = tuple(map(sub, ends, length))
+        return TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, starts, ends, l_form)
 
     def reading(self, text: str) -> str | None:
         """The katakana reading of a short text (unidic ``kana`` per token), None if a token has none.
@@ -285,13 +337,21 @@ class JapaneseTokenizer:
         }
 
 
-def _check_offsets(chunk: str, surfaces: tuple[str, ...], spaces: tuple[int, ...], covered: int) -> None:
+def _concat(*parts: tuple) -> tuple:
+    return tuple(chain.from_iterable(parts))
+
+
+def _check_offsets(
+    chunk: str, surfaces: tuple[str, ...], rlengths: tuple[int, ...], lengths: tuple[int, ...], covered: int
+) -> None:
     """Raise unless the surfaces, each after its whitespace, spell ``chunk`` (then only whitespace).
 
-    Offsets come from lengths alone; this proves them right for every token
-    at once: were one wrong, the text rebuilt from them would differ.
+    Offsets come from lengths alone (``rlengths``: with the whitespace
+    before); this proves them right for every token at once: were one wrong,
+    the text rebuilt from them would differ.
     """
-    if any(spaces):
+    if rlengths != lengths:
+        spaces = map(sub, rlengths, lengths)
         rebuilt = "".join(map(add, map(mul, repeat(" "), spaces), surfaces))
         ok = rebuilt == chunk[:covered].translate(_WS_TO_SPACE)
     else:

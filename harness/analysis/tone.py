@@ -35,7 +35,6 @@ sentence_final_particle
 from __future__ import annotations
 
 import unicodedata
-from operator import methodcaller
 
 from harness.analysis.protocol import TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize, token_columns
@@ -57,7 +56,7 @@ TONE_MEASURES = tuple(TONE_CATALOGUE)
 ROUGH_SECOND_PERSON = frozenset({"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"})
 _POLITE = frozenset({("助動詞", "です"), ("助動詞", "ます")})  # (pos1, lemma)
 _FINAL_PARTICLE = ("助詞", "終助詞")  # (pos1, pos2)
-_IMPERATIVE = "命令形"  # cForm prefix
+_IMPERATIVE = "\n命令形"  # a cForm starting with 命令形, in the cForms joined after newlines
 _LAUGH_STRINGS = ("(笑)", "(爆笑)")
 _QUESTION_PARTICLES = frozenset({"か", "の"})
 
@@ -73,21 +72,25 @@ def tone_features(tokens: list[Token], text: str) -> dict[str, int]:
     if not unicodedata.is_normalized("NFKC", text):
         text = normalize(text)
     columns = token_columns(tokens)
-    surface, pos1, pos2 = columns.surface, columns.pos1, columns.pos2
+    surface, lemma, pos1, pos2 = columns.surface, columns.lemma, columns.pos1, columns.pos2
     question = "?" in text
-    laughter = any(s in text for s in _LAUGH_STRINGS) or "草" in surface or _has_laughter_w(tokens, text)
+    laughter = (
+        ("笑)" in text and any(s in text for s in _LAUGH_STRINGS))
+        or "草" in surface
+        or _has_laughter_w(tokens, text)
+    )
     final: list[int] = []  # the sentence-final particles
     if _FINAL_PARTICLE[1] in pos2:
         final = [i for i, pair in enumerate(zip(pos1, pos2)) if pair == _FINAL_PARTICLE]
     if not question:
         question = any(surface[i] in _QUESTION_PARTICLES and _sentence_final(tokens, i, text) for i in final)
+    polite = ("です" in lemma or "ます" in lemma) and not _POLITE.isdisjoint(zip(pos1, lemma))
+    rough = not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base)
     return {
-        "polite": int(not _POLITE.isdisjoint(zip(pos1, columns.lemma))),
+        "polite": int(polite),
         "laughter": int(laughter),
-        "rough_second_person": int(
-            not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base)
-        ),
-        "imperative": int(any(map(methodcaller("startswith", _IMPERATIVE), columns.c_form))),
+        "rough_second_person": int(rough),
+        "imperative": int(_IMPERATIVE in "\n".join(("", *columns.c_form))),
         "question": int(question),
         "sentence_final_particle": int(bool(final)),
     }
