@@ -91,7 +91,7 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     return ";".join(sorted(found))
 
 
-def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
+def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
     """All non-overlapping lexicon matches in ``tokens``, in text order.
 
     ``text`` is the normalised text the tokens index; without it, ``not_in``
@@ -349,7 +349,7 @@ class FlaggedAnalyser:
     def detail_columns(self) -> list[str]:
         return list(FLAG_DETAILS)
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))

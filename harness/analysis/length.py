@@ -114,7 +114,7 @@ class LengthAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         columns = token_columns(tokens)
         surfaces = columns.surface
         # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)

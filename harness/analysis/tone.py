@@ -35,6 +35,7 @@ sentence_final_particle
 from __future__ import annotations
 
 import unicodedata
+from typing import Sequence
 
 from harness.analysis.protocol import TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize, token_columns
@@ -61,7 +62,7 @@ _LAUGH_STRINGS = ("(笑)", "(爆笑)")
 _QUESTION_PARTICLES = frozenset({"か", "の"})
 
 
-def tone_features(tokens: list[Token], text: str) -> dict[str, int]:
+def tone_features(tokens: Sequence[Token], text: str) -> dict[str, int]:
     """0/1 for each of ``TONE_MEASURES``.
 
     ``text`` is the text the tokens came from; it is NFKC-normalised here if
@@ -75,9 +76,7 @@ def tone_features(tokens: list[Token], text: str) -> dict[str, int]:
     surface, lemma, pos1, pos2 = columns.surface, columns.lemma, columns.pos1, columns.pos2
     question = "?" in text
     laughter = (
-        ("笑)" in text and any(s in text for s in _LAUGH_STRINGS))
-        or "草" in surface
-        or _has_laughter_w(tokens, text)
+        ("笑)" in text and any(s in text for s in _LAUGH_STRINGS)) or "草" in surface or _has_laughter_w(tokens, text)
     )
     final: list[int] = []  # the sentence-final particles
     if _FINAL_PARTICLE[1] in pos2:
@@ -149,7 +148,7 @@ class ToneAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore(tone_features(tokens, text), {})
 
     def table_builder(self) -> None:

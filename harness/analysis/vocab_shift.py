@@ -270,7 +270,7 @@ class VocabShiftAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore({}, {})
 
     def table_builder(self) -> VocabShiftBuilder:
