@@ -5,14 +5,14 @@ core.  ``score_parallel`` hands batches of texts to a pool of worker
 processes, each with its own ``AnalysisSuite`` (built once per worker from the
 same ``AnalysisConfig`` and the same analyser classes, so an analyser the
 caller's suite has is never missing in a worker), and yields the results in
-input order.  Workers are forked on Linux while torch is not loaded: they
-start in milliseconds with the modules already imported, where ``spawn``
-imports the harness again in each (~1 s of CPU per worker, which ate most of
-the speed-up on a corpus scored in seconds).  Once torch is loaded they are
-spawned: forking a process that has run torch (OpenMP threads) can
-deadlock.  Only values and a few detail cells travel back — every measure
-value and the ``KEPT_DETAILS`` cells, never tokens — so the pipe carries
-~200 bytes a text.
+input order.  Workers are forked where that is safe — on Linux, in a process
+with one thread and no torch loaded — and start in milliseconds with the
+modules already imported; ``spawn`` imports the harness again in each (~1 s
+of CPU per worker, most of the speed-up on a corpus scored in seconds).
+Elsewhere they are spawned: a fork copies locks that other threads may hold
+(torch's OpenMP pool, BLAS threads), and the child can deadlock on them.
+Only values and a few detail cells travel back — every measure value and the
+``KEPT_DETAILS`` cells, never tokens — so the pipe carries ~200 bytes a text.
 
 Speed-up: see ``benchmarks/analysis.py`` (``--workers``), which times one
 process against the pool in the same run.
@@ -21,6 +21,7 @@ process against the pool in the same run.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections import Counter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
@@ -64,10 +65,14 @@ def _score_batch(texts: list[str]) -> tuple[list[ScoredValues], Counter[tuple[st
 
 
 def start_method() -> str:
-    """``fork`` on Linux while torch is not imported, else ``spawn`` (see the module docstring)."""
-    if sys.platform.startswith("linux") and "torch" not in sys.modules:
-        return "fork"
-    return "spawn"
+    """``fork`` on Linux in a single-threaded process without torch, else ``spawn`` (see the module docstring)."""
+    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+        return "spawn"
+    try:
+        threads = len(os.listdir("/proc/self/task"))  # OS threads, BLAS pools included
+    except OSError:
+        return "spawn"
+    return "fork" if threads == 1 else "spawn"
 
 
 def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
