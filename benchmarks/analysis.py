@@ -1,7 +1,9 @@
 """Analysis speed: every analyser on the shared forum posts vs a bare fugashi token walk, and the process pool.
 
 Baseline: one unidic-lite ``fugashi.Tagger`` iterating the nodes of each post
-(no feature reads) — the floor any token-based analysis pays.  Harness:
+(no feature reads) — the floor any token-based analysis pays.  Run it alone:
+it prints the load average at start and end, and figures taken with other
+work on the machine are not comparable.  Harness:
 ``AnalysisSuite.score_text`` per post with every analyser of ``ANALYSERS``
 (flags with variants and context rules, toxicity, tone, length, PII, vocab
 counts are per-arm tables and cost nothing per text here).  The two alternate
@@ -25,6 +27,7 @@ process, alternating — a fair relative speed even on a busy machine.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -124,6 +127,8 @@ def main() -> int:
 
     posts = read_posts(args.limit)
     chars = sum(len(p) for p in posts)
+    # other processes skew every figure: say how busy the machine was (1-minute load average)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if args.repo:
         compare_repos(args.repo.resolve(), posts, args.rounds)
     tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{unidic_lite.DICDIR}/mecabrc"')
@@ -161,6 +166,7 @@ def main() -> int:
         audit_corpus_docs(suite, docs, workers=args.workers)
         many = time.perf_counter() - many
         print(f"audit of 10× on 1 process {one:.1f} s, on {args.workers}: {many:.1f} s: speed-up {one / many:.2f}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+import threading
+import types
+from collections import Counter
 from pathlib import Path
 
 import pydantic
@@ -20,10 +25,11 @@ import pytest
 import harness.analysis.suite as suite_module
 from harness.analysis.flagged import FLAG_DETAILS
 from harness.analysis.length import LengthAnalyser
+from harness.analysis.parallel import score_parallel, start_method
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, summarise
 from harness.analysis.tone import TONE_MEASURES, ToneAnalyser
-from harness.analysis.vocab_shift import VOCAB_COLUMNS, VOCAB_TABLE
+from harness.analysis.vocab_shift import VOCAB_COLUMNS, VOCAB_TABLE, lemma_counts
 from harness.config import AnalysisConfig
 from harness.csvfile import read_csv, write_csv
 from harness.errors import ConfigError, InputError
@@ -506,3 +512,29 @@ def test_suite_needs_a_lexicon(tmp_path):
         AnalysisSuite(AnalysisConfig(lexicons=[]))
     with pytest.raises(InputError, match="not found"):
         AnalysisSuite(AnalysisConfig(lexicons=[Path(tmp_path) / "missing.yaml"]))
+
+
+def test_workers_are_forked_only_where_it_is_safe(monkeypatch):
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    alone = sys.platform.startswith("linux") and len(os.listdir("/proc/self/task")) == 1
+    assert start_method() == ("fork" if alone else "spawn")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"  # another thread may hold a lock the child would wait on forever
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    assert start_method() == "spawn"  # forking after torch's OpenMP threads ran can deadlock
+
+
+def test_the_pool_scores_as_one_process_does(suite):
+    texts = ["お前ﾊﾞｶだろｗｗ", "今日はいい天気ですね。", "老害はカス", "", "090-1234-5678 に電話して", "草"] * 3
+    lemmas: Counter = Counter()
+    pooled = list(score_parallel(suite.config, texts, workers=2, batch=4, lemmas=lemmas))
+    scored = [suite.score_text(t) for t in texts]
+    assert [p.values for p in pooled] == [s.values for s in scored]
+    assert [p.details["flagged_categories"] for p in pooled] == [s.details["flagged_categories"] for s in scored]
+    assert lemmas == lemma_counts(s.tokens for s in scored)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
-from harness.errors import MissingDependency
+from harness.analysis.tokenize import JapaneseTokenizer, Token, Tokens, normalize, token_columns
+from harness.errors import HarnessError, MissingDependency
 
 DEV_TSV = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
 
@@ -114,3 +114,43 @@ def test_missing_fugashi_names_the_pip_command(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(MissingDependency, match="pip install fugashi unidic-lite"):
         JapaneseTokenizer()
+
+
+def test_tokens_are_built_lazily_from_columns_and_equal_a_list(tok):
+    tokens = tok.tokenize("お前 はバカだ")
+    assert isinstance(tokens, Tokens)
+    columns = token_columns(tokens)
+    assert columns.surface == ("お前", "は", "バカ", "だ")
+    assert columns.start == (0, 3, 4, 6) and columns.end == (2, 4, 6, 7)
+    as_list = list(tokens)
+    assert tokens == as_list and as_list == tokens and tokens == tuple(as_list)
+    assert tokens[1] == Token("は", "は", "は", "助詞", "係助詞", "*", 3, 4, "ハ")
+    assert tokens[1:3] == as_list[1:3] and len(tokens) == 4
+    # a plain list of tokens has the same columns
+    assert token_columns(as_list) == columns
+    assert token_columns([]) == token_columns(tok.tokenize("  "))
+
+
+def test_line_cache_is_bounded_and_gives_the_same_tokens(tok):
+    small = JapaneseTokenizer()
+    small._lines.limit = 3  # noqa: SLF001  (the cache only changes speed: fill it past its bound)
+    text = "今日はいい天気ですね。明日も晴れるといいな。"
+    assert small.tokenize(text) == tok.tokenize(text) == small.tokenize(text)
+    assert len(small._lines.lines) == 3  # noqa: SLF001
+
+
+def test_offsets_are_checked_against_the_text(tok, monkeypatch):
+    """Offsets come from MeCab's lengths; were MeCab's output off, tokenizing fails rather than mislabel spans."""
+
+    class Shifted:
+        def parse(self, text):
+            # claim one more byte of whitespace before the second token than there is
+            lines = tok._tagger.parse(text).split("\n")  # noqa: SLF001
+            surface, length, rlength, feature = lines[1].split("\t", 3)
+            lines[1] = "\t".join([surface, length, str(int(rlength) + 1), feature])
+            return "\n".join(lines)
+
+    broken = JapaneseTokenizer()
+    monkeypatch.setattr(broken, "_tagger", Shifted())
+    with pytest.raises(HarnessError, match="offsets lost"):
+        broken.tokenize("お前 はバカだ")

@@ -23,7 +23,14 @@ import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from harness.analysis.length import MAX_PERIOD, MIN_REPEATS, distinct_2, is_degenerate, longest_repeat
+from harness.analysis.length import (
+    MAX_PERIOD,
+    MIN_REPEATS,
+    distinct_2,
+    is_degenerate,
+    longest_repeat,
+    repeats_at_least,
+)
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.tokenize import JapaneseTokenizer, split_points
 from harness.analysis.vocab_shift import VOCAB_COLUMNS, VocabShiftBuilder
@@ -376,6 +383,17 @@ def test_repeated_unit_is_degenerate(prefix: list[str], unit: list[str], k: int,
     surfaces = prefix + unit * k + suffix
     assert longest_repeat(surfaces) >= k
     assert is_degenerate(surfaces)
+
+
+@FAST
+@given(
+    st.lists(st.sampled_from(["w", "草", "a", "b"]), max_size=60),
+    st.integers(0, 8),
+    st.integers(1, MAX_PERIOD + 1),
+)
+def test_repeat_test_by_byte_runs_agrees_with_longest_repeat(surfaces: list[str], k: int, period: int) -> None:
+    """The fast test the analyser uses (issue 17) says exactly what ``longest_repeat`` says."""
+    assert repeats_at_least(surfaces, k, period) == (longest_repeat(surfaces, period) >= k)
 
 
 @SLOW

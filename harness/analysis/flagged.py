@@ -43,11 +43,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import accumulate, compress, count, repeat
+from operator import add
+from typing import Sequence
 
 from harness.analysis.context_rules import has_target, inside_phrase
-from harness.analysis.lexicon import Entry, Lexicon, load_lexicon, load_word_list, merge_lexicons
+from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenColumns, token_columns
 from harness.analysis.toxicity import combine
 from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
@@ -88,20 +91,28 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     return ";".join(sorted(found))
 
 
-def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
+def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
     """All non-overlapping lexicon matches in ``tokens``, in text order.
 
     ``text`` is the normalised text the tokens index; without it, ``not_in``
-    and ``exceptions`` cannot be checked and are ignored.
+    and ``exceptions`` cannot be checked and are ignored.  Only the tokens
+    where a match can start (``_candidates``) are looked at; elsewhere the
+    scan would find nothing and move on by one token.
     """
     index = lexicon.index
     entries = lexicon.entries
-    folded, bounds = _folded(tokens) if index.by_folded else ("", [])
+    columns = token_columns(tokens)
+    folded, bounds = _folded(columns.surface) if index.by_folded else ("", [])
     prefixes, by_folded = index.folded_prefixes, index.by_folded
     matches: list[FlagMatch] = []
     n = len(tokens)
-    i = 0
-    while i < n:
+    resume = 0  # the token after the last match: matches never overlap
+    starts = _candidates(columns, index, folded, bounds)
+    if starts and not isinstance(tokens, list):
+        tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
+    for i in starts:
+        if i < resume:
+            continue
         tok = tokens[i]
         found: list[tuple[tuple[int, int, int], int, int]] = []  # (rank, entry position, token count)
         candidates = index.by_surface.get(tok.surface, [])
@@ -140,7 +151,6 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
                             continue
                         found.append(((j - i, 0, -pos), pos, j - i))
         if not found:
-            i += 1
             continue
         best = None
         for rank, pos, length in sorted(found, reverse=True):
@@ -148,7 +158,6 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
                 best = (rank, pos, length)
                 break
         if best is None:
-            i += 1
             continue
         rank, pos, length = best
         entry = entries[pos]
@@ -156,8 +165,36 @@ def find_flags(tokens: list[Token], lexicon: Lexicon, text: str | None = None) -
         via = "variant" if rank[1] == 0 else "token"
         context = entry.context == "target"
         matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via, context))
-        i += length
+        resume = i + length
     return matches
+
+
+def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds: list[int]) -> list[int]:
+    """The token positions where a match may start, in order; every other one cannot start one.
+
+    A match starts on a token whose surface or lemma key begins an entry
+    (``by_surface``, ``by_lemma``), or whose folded text begins a variant key:
+    then the key's first two characters (its only one, for a one-character
+    key) start there.  Found by set operations and C loops over the whole
+    text, so a text without any costs no Python statement per token.
+    """
+    surfaces = columns.surface
+    hits: list[int] = []
+    if not index.by_surface.keys().isdisjoint(surfaces):
+        hits += compress(count(), map(index.by_surface.__contains__, surfaces))
+    if not index.lemmas.isdisjoint(columns.lemma):
+        hits += compress(count(), map(index.by_lemma.__contains__, zip(columns.lemma, columns.l_form)))
+    if bounds:
+        heads = bounds[:-1]
+        starts = index.folded_starts
+        windows = list(map(folded.__getitem__, map(slice, heads, map(add, heads, repeat(2)))))
+        if not starts.isdisjoint(windows):
+            hits += compress(count(), map(starts.__contains__, windows))
+        if index.short_keys:  # one-character keys: the window is the head's first character
+            firsts = list(map(folded.__getitem__, heads))
+            if not starts.isdisjoint(firsts):
+                hits += compress(count(), map(starts.__contains__, firsts))
+    return sorted(set(hits))
 
 
 _VOWELS = "あいうえおんっ"
@@ -179,24 +216,20 @@ def _tail_forms(key: str) -> tuple[str, ...]:
 _FOLD_CACHE: dict[str, str] = {}
 
 
-def _folded(tokens: list[Token]) -> tuple[str, list[int]]:
-    """The folded surfaces of ``tokens`` concatenated, and each token's start offset in it (plus the end)."""
-    parts = []
-    bounds = [0]
-    total = 0
-    cache = _FOLD_CACHE
-    for tok in tokens:
-        part = cache.get(tok.surface)
-        if part is None:
-            part = fold(tok.surface)
-            if len(cache) < 200_000:  # bounded: a long corpus must not grow it forever
-                cache[tok.surface] = part
-        parts.append(part)
-        total += len(part)
-        bounds.append(total)
+def _folded(surfaces: Sequence[str]) -> tuple[str, list[int]]:
+    """The folded ``surfaces`` concatenated, and each one's start offset in it (plus the end)."""
+    parts = list(map(_FOLD_CACHE.get, surfaces))
+    if None in parts:
+        parts = [_fold_cached(s) if p is None else p for p, s in zip(parts, surfaces)]
     # a token that folds to nothing (ー alone) cannot start a variant match
-    folded = "".join(parts) + "\x00"
-    return folded, bounds
+    return "".join(parts) + "\x00", [0, *accumulate(map(len, parts))]
+
+
+def _fold_cached(surface: str) -> str:
+    part = fold(surface)
+    if len(_FOLD_CACHE) < 200_000:  # bounded: a long corpus must not grow it forever
+        _FOLD_CACHE[surface] = part
+    return part
 
 
 _NO_VARIANT_START = frozenset({"助詞", "助動詞", "接尾辞"})
@@ -277,6 +310,7 @@ class FlaggedAnalyser:
         ]
         self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
         self._harmful = self.lexicon.harmful_categories()
+        self._nothing = self._cells("", [])
 
     def measures(self) -> list[MeasureSpec]:
         """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
@@ -315,8 +349,14 @@ class FlaggedAnalyser:
     def detail_columns(self) -> list[str]:
         return list(FLAG_DETAILS)
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
+        if not flags:  # most texts: the cells of no match, made once
+            return TextScore(dict(self._nothing.values), dict(self._nothing.details))
+        return self._cells(text, flags)
+
+    def _cells(self, text: str, flags: list[FlagMatch]) -> TextScore:
+        """The measures and detail cells of ``flags`` in ``text``."""
         hit = {f.category for f in flags}
         harmful = bool(hit & self._harmful)
         values: dict[str, float | int] = {"flagged": int(harmful)}

@@ -19,8 +19,11 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
+from operator import eq
+from typing import Sequence
+
 from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.tokenize import JapaneseTokenizer, Token, token_columns
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -31,10 +34,11 @@ MIN_REPEATS = 4
 _DIGITS = 4
 
 
-def distinct_2(surfaces: list[str]) -> float:
+def distinct_2(surfaces: Sequence[str]) -> float:
     """Share of distinct bigrams among all bigrams (1.0 below two tokens)."""
-    bigrams = list(zip(surfaces, surfaces[1:]))
-    return len(set(bigrams)) / len(bigrams) if bigrams else 1.0
+    if len(surfaces) < 2:
+        return 1.0
+    return len(set(zip(surfaces, surfaces[1:]))) / (len(surfaces) - 1)
 
 
 def longest_repeat(surfaces: list[str], max_period: int = MAX_PERIOD) -> int:
@@ -56,11 +60,31 @@ def longest_repeat(surfaces: list[str], max_period: int = MAX_PERIOD) -> int:
     return best
 
 
-def is_degenerate(surfaces: list[str]) -> bool:
+def repeats_at_least(surfaces: Sequence[str], k: int, max_period: int = MAX_PERIOD) -> bool:
+    """``longest_repeat(surfaces, max_period) >= k``, by C loops.
+
+    A unit of p tokens repeats k times in a row exactly where (k − 1)·p
+    consecutive tokens each equal the token p further on: a run of
+    (k − 1)·p ones in the bytes of those comparisons.
+    """
+    if k <= 1:
+        return True
+    if len(surfaces) - len(set(surfaces)) < k - 1:
+        return False  # a repeated unit repeats its first token k − 1 times
+    for period in range(1, max_period + 1):
+        if len(surfaces) < k * period:
+            break
+        same = bytes(map(eq, surfaces, surfaces[period:]))
+        if b"\x01" * ((k - 1) * period) in same:
+            return True
+    return False
+
+
+def is_degenerate(surfaces: Sequence[str]) -> bool:
     """The looping rule of the module docstring."""
     if len(surfaces) >= MIN_TOKENS and distinct_2(surfaces) < MIN_DISTINCT_2:
         return True
-    return longest_repeat(surfaces) >= MIN_REPEATS
+    return repeats_at_least(surfaces, MIN_REPEATS)
 
 
 class LengthAnalyser:
@@ -90,8 +114,12 @@ class LengthAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
-        surfaces = [t.surface for t in tokens if t.pos1 != "空白" and t.surface.strip()]
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
+        columns = token_columns(tokens)
+        surfaces = columns.surface
+        # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
+        if "空白" in columns.pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
+            surfaces = tuple(s for s, p in zip(surfaces, columns.pos1) if p != "空白" and s.strip())
         values = {
             "characters": len(text),
             "tokens": len(surfaces),

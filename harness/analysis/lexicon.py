@@ -90,6 +90,11 @@ class LexiconIndex:
     folded_first: frozenset[str]  # first characters of variant keys
     folded_max: int  # longest variant key, in characters
     folded_prefixes: frozenset[str] = frozenset()  # every prefix of every variant key (stops scans early)
+    # first two characters of every variant key (the key itself when it has one): a
+    # text's tokens whose folded text starts otherwise cannot start a variant match
+    folded_starts: frozenset[str] = frozenset()
+    short_keys: bool = False  # some variant key has one character
+    lemmas: frozenset[str] = frozenset()  # the lemmas of ``by_lemma`` (a quick test before the keys)
 
 
 @dataclass
@@ -119,7 +124,10 @@ class Lexicon:
         first = frozenset(k[0] for k in by_folded)
         longest = max((len(k) for k in by_folded), default=0)
         prefixes = frozenset(k[:i] for k in by_folded for i in range(1, len(k) + 1))
-        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes)
+        starts = frozenset(k[:2] for k in by_folded)
+        short = any(len(k) == 1 for k in by_folded)
+        lemmas = frozenset(lemma for lemma, _ in by_lemma)
+        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes, starts, short, lemmas)
 
     def harmful_categories(self) -> set[str]:
         """Names of the categories whose matches count as ``flagged``."""

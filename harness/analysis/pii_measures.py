@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Sequence
 
 from harness.analysis.pii import PII_KINDS, find_pii
 from harness.analysis.protocol import ScoredText, Table, TextScore
@@ -92,7 +93,7 @@ class PiiAnalyser:
     def detail_columns(self) -> list[str]:
         return ["pii_kinds"]
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         # cheap gate: every format needs a digit, '@' or "www"/"http"
         if _GATE.search(text) is None:
             return TextScore({"pii": 0}, {"pii_kinds": ""})

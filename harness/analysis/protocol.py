@@ -16,7 +16,7 @@ scored a text, to fold its columns into another analyser's (``flagged``).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Sequence
 
 from harness.analysis.tokenize import Token
 from harness.record.schema import MeasureSpec
@@ -26,7 +26,7 @@ class ScoredText(NamedTuple):
     """All analysers' results on one text, plus its tokens (what table builders observe)."""
 
     text: str
-    tokens: list[Token]
+    tokens: Sequence[Token]  # a ``Tokens`` from the tokenizer (see ``token_columns`` for fast scans)
     values: dict[str, Any]
     details: dict[str, Any]
 
@@ -67,7 +67,7 @@ class Analyser(Protocol):
     def detail_columns(self) -> list[str]:
         """Extra scores.csv columns that are not summarised."""
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         """Measure one NFKC-normalised text from its tokens."""
 
     def table_builder(self) -> TableBuilder | None:

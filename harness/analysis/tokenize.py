@@ -18,17 +18,30 @@ boundaries, and texts longer than ``MAX_CHARS`` are cut to that length first
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import sys
-from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable
+from itertools import accumulate, chain, repeat
+from operator import add, mul, sub
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from harness.errors import HarnessError, MissingDependency
 from harness.text import normalize
 
-__all__ = ["CHUNK_CHARS", "DICTIONARY_NAME", "MAX_CHARS", "JapaneseTokenizer", "Token", "normalize", "split_points"]
+__all__ = [
+    "CHUNK_CHARS",
+    "DICTIONARY_NAME",
+    "MAX_CHARS",
+    "JapaneseTokenizer",
+    "Token",
+    "TokenColumns",
+    "Tokens",
+    "normalize",
+    "split_points",
+    "token_columns",
+]
 
 DICTIONARY_NAME = "unidic-lite"
 
@@ -47,10 +60,13 @@ _SPACES = re.compile(r"\s")
 
 # unidic writes '*' for "no value"; unknown words get no lemma/orthBase at all.
 _EMPTY = ("", "*", None)
+_KANA = 17  # unidic's kana field
+# Parsed MeCab lines kept per tokenizer (~300 bytes each): a large corpus's
+# common words; rarer ones are parsed again each time they occur.
+LINE_CACHE = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One MeCab token of a normalised text.
 
     ``start``/``end`` are character offsets into the normalised text, so
@@ -59,6 +75,9 @@ class Token:
     unidic's lemma reading (語彙素読み, '' for unknown words): together with
     ``lemma`` it identifies a lexeme.  まとも (decent) and 正面 (front) share
     the lemma 正面 but not the reading (マトモ vs ショウメン).
+
+    A named tuple, so that a text's tokens are built and taken apart
+    (``zip(*tokens)``, see ``token_columns``) by C loops, not per-token Python.
     """
 
     surface: str
@@ -75,6 +94,126 @@ class Token:
     def lemma_key(self) -> tuple[str, str]:
         """``(lemma, l_form)``: the key lexicon lemma matching compares."""
         return (self.lemma, self.l_form)
+
+
+class TokenColumns(NamedTuple):
+    """A text's tokens field by field (``token_columns``): what the analysers scan."""
+
+    surface: tuple[str, ...]
+    lemma: tuple[str, ...]
+    orth_base: tuple[str, ...]
+    pos1: tuple[str, ...]
+    pos2: tuple[str, ...]
+    c_form: tuple[str, ...]
+    start: tuple[int, ...]
+    end: tuple[int, ...]
+    l_form: tuple[str, ...]
+
+
+_NO_COLUMNS = TokenColumns((), (), (), (), (), (), (), (), ())
+
+
+class Tokens(Sequence[Token]):
+    """A text's tokens, as ``JapaneseTokenizer.tokenize`` returns them: a read-only sequence of ``Token``.
+
+    They are kept as ``columns`` (one tuple per field), which is what the
+    analysers scan; ``Token`` objects are built, all at once, only when the
+    sequence is first indexed or iterated.  Equal to a list of the same tokens.
+    """
+
+    __slots__ = ("_list", "columns")
+
+    def __init__(self, columns: TokenColumns) -> None:
+        self.columns = columns
+        self._list: list[Token] | None = None
+
+    def _tokens(self) -> list[Token]:
+        if self._list is None:
+            self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self.columns.surface)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._tokens()[index]
+
+    def __iter__(self) -> Iterator[Token]:
+        return iter(self._tokens())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Tokens):
+            return self.columns == other.columns
+        if isinstance(other, (list, tuple)):
+            return self._tokens() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Tokens({self._tokens()!r})"
+
+
+def token_columns(tokens: Sequence[Token]) -> TokenColumns:
+    """``tokens`` field by field (empty tuples for no tokens); free for ``Tokens``."""
+    if isinstance(tokens, Tokens):
+        return tokens.columns
+    return TokenColumns(*zip(*tokens)) if tokens else _NO_COLUMNS
+
+
+# What MeCab prints per token: surface, its length in bytes, its length with
+# the whitespace skipped before it (so the difference is that whitespace:
+# MeCab skips only \t \n \v and space, one byte each), and the raw feature.
+# Emitting chosen fields (%f[7] …) would cost MeCab a CSV split per token,
+# more than the whole token walk; a line is instead looked up in a cache of
+# parsed lines (``_LineCache``), which misses on a text's new words only.
+_NODE_FORMAT = r"%m\t%pl\t%pL\t%H\n"
+_WS_TO_SPACE = str.maketrans("\t\n\v", "   ")
+_MECAB_SPACE = " \t\n\v"
+
+
+class _LineCache:
+    """MeCab output line → the token's fields; bounded (``limit`` lines), first come first kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: dict[str, tuple] = {}
+
+    def fields(self, lines: list[str]) -> list[tuple]:
+        """Per line ``(surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length)``.
+
+        ``length`` is the surface's length in characters, ``rlength`` that
+        plus the whitespace before it.
+        """
+        known = self.lines
+        parts = list(map(known.get, lines))
+        if None in parts:
+            parts = [p or self._parse(line) for p, line in zip(parts, lines)]
+        return parts
+
+    def _parse(self, line: str) -> tuple:
+        surface, length, rlength, raw = line.split("\t", 3)
+        # as fugashi reads a feature: CSV only when a field is quoted; unknown words have 6 fields
+        feature = next(csv.reader([raw])) if '"' in raw else raw.split(",")
+        feature += [None] * (11 - len(feature))
+        lemma, orth_base, l_form = feature[7], feature[10], feature[6]
+        fields = tuple(
+            sys.intern(f)
+            for f in (
+                surface,
+                surface if lemma in _EMPTY else lemma,
+                surface if orth_base in _EMPTY else orth_base,
+                feature[0] or "*",
+                feature[1] or "*",
+                feature[5] or "*",
+                "" if l_form in _EMPTY else l_form,
+            )
+        )
+        # the whitespace MeCab skipped before the token is rlength − length bytes, one character each
+        parsed = (*fields, len(surface) + int(rlength) - int(length), len(surface))
+        if len(self.lines) < self.limit:
+            self.lines[line] = parsed
+        return parsed
 
 
 class JapaneseTokenizer:
@@ -100,16 +239,21 @@ class JapaneseTokenizer:
         rcfile = os.path.join(dicdir, "mecabrc")
         # Name the dictionary explicitly: a bare Tagger() prefers the full
         # 'unidic' package when it is installed, and results depend on it.
+        # -O '' drops unidic's own output format so that ours applies.
+        formats = " ".join(f"--{kind}-format='{_NODE_FORMAT}'" for kind in ("node", "unk"))
         try:
-            self._tagger = fugashi.Tagger(f'-d "{dicdir}" -r "{rcfile}"')
+            self._tagger = fugashi.GenericTagger(
+                f'-d "{dicdir}" -r "{rcfile}" -O "" {formats} --bos-format= --eos-format='
+            )
         except RuntimeError as err:
             raise HarnessError(f"cannot start MeCab with unidic-lite at {dicdir}: {err}") from None
+        self._lines = _LineCache(LINE_CACHE)
 
     def clip(self, text: str) -> str:
         """``text`` cut to ``max_chars`` characters (unchanged when shorter)."""
         return text if len(text) <= self.max_chars else text[: self.max_chars]
 
-    def tokenize(self, text: str) -> list[Token]:
+    def tokenize(self, text: str) -> Tokens:
         """Normalise ``text`` (NFKC), clip it to ``max_chars``; its tokens with character offsets.
 
         Offsets index the normalised, clipped text however many chunks it took.
@@ -119,57 +263,44 @@ class JapaneseTokenizer:
         # it by a space keeps every offset valid (same length, never a surface).
         # Lone surrogates cannot be encoded to UTF-8 at all; 'replace' swaps
         # each for one '?', again keeping the length.
-        tagged = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
-        tokens: list[Token] = []
-        # fugashi returns fresh strings for every feature of every token.  The
-        # tokens of a long text share them interned (~190 instead of ~600 bytes
-        # a token); a short text's tokens die soon, and interning would cost
-        # ~15% of the time there (str() returns its argument unchanged).
-        share = sys.intern if len(tagged) > self.chunk_chars else str
-        start = 0
-        for end in split_points(tagged, self.chunk_chars):
-            self._tokenize_chunk(text, tagged, start, end, tokens, share)
-            start = end
-        return tokens
+        tagged = text.replace("\x00", " ")
+        try:
+            tagged.encode("utf-8")
+            surrogates = False
+        except UnicodeEncodeError:
+            tagged = tagged.encode("utf-8", "replace").decode("utf-8")
+            surrogates = True
+        if len(tagged) <= self.chunk_chars:
+            columns = self._tokenize_chunk(tagged, 0, len(tagged))
+        else:
+            ends = split_points(tagged, self.chunk_chars)
+            chunks = [self._tokenize_chunk(tagged, start, stop) for start, stop in zip([0, *ends], ends)]
+            columns = TokenColumns(*map(_concat, *chunks))
+        if surrogates:
+            # a '?' that stands for a lone surrogate: the surface is the text's own character
+            surfaces = tuple(map(text.__getitem__, map(slice, columns.start, columns.end)))
+            columns = columns._replace(surface=surfaces)
+        return Tokens(columns)
 
-    def _tokenize_chunk(
-        self, text: str, tagged: str, start: int, stop: int, tokens: list[Token], share: Callable[[str], str]
-    ) -> None:
-        """Append the tokens of ``tagged[start:stop]``, offsets relative to the whole text."""
+    def _tokenize_chunk(self, tagged: str, start: int, stop: int) -> TokenColumns:
+        """The tokens of ``tagged[start:stop]``, offsets relative to the whole text.
+
+        One MeCab call; its output lines become columns through C loops (map,
+        zip, accumulate), never a Python statement per token.
+        """
         chunk = tagged[start:stop] if start or stop < len(tagged) else tagged
-        pos = 0
-        for node in self._tagger(chunk):
-            surface = node.surface
-            if not surface:
-                continue
-            # white_space is the whitespace MeCab skipped before this node.
-            pos += len(node.white_space)
-            if not chunk.startswith(surface, pos):
-                # Should not happen; fall back to searching rather than
-                # emitting wrong offsets.
-                found = chunk.find(surface, pos)
-                if found < 0:
-                    raise HarnessError(f"tokenizer offsets lost at {start + pos} in {text[:40]!r}")
-                pos = found
-            end = pos + len(surface)
-            feature = node.feature
-            lemma = feature.lemma
-            orth_base = feature.orthBase
-            l_form = feature.lForm
-            tokens.append(
-                Token(
-                    surface=share(text[start + pos : start + end]),
-                    lemma=share(surface if lemma in _EMPTY else lemma),
-                    orth_base=share(surface if orth_base in _EMPTY else orth_base),
-                    pos1=share(feature.pos1 or "*"),
-                    pos2=share(feature.pos2 or "*"),
-                    c_form=share(feature.cForm or "*"),
-                    start=start + pos,
-                    end=start + end,
-                    l_form="" if l_form in _EMPTY else share(l_form),
-                )
-            )
-            pos = end
+        out = self._tagger.parse(chunk)  # fugashi drops the last newline
+        if not out:
+            return _NO_COLUMNS
+        lines = out.split("\n")
+        surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length = zip(*self._lines.fields(lines))
+        if start:
+            ends = tuple(accumulate(rlength, initial=start))[1:]
+        else:
+            ends = tuple(accumulate(rlength))
+        _check_offsets(chunk, surface, rlength, length, ends[-1] - start)
+        starts = tuple(map(sub, ends, length))
+        return TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, starts, ends, l_form)
 
     def reading(self, text: str) -> str | None:
         """The katakana reading of a short text (unidic ``kana`` per token), None if a token has none.
@@ -178,7 +309,8 @@ class JapaneseTokenizer:
         """
         parts = []
         for node in self._tagger(normalize(text)):
-            kana = getattr(node.feature, "kana", None)
+            feature = node.feature  # a plain tuple (GenericTagger); unknown words have 6 fields
+            kana = feature[_KANA] if len(feature) > _KANA else None
             if kana in _EMPTY:
                 return None
             parts.append(kana)
@@ -203,6 +335,29 @@ class JapaneseTokenizer:
             "fugashi": fugashi_version,
             "label": f"{DICTIONARY_NAME} {version} (sys.dic {dic_version}, fugashi {fugashi_version})",
         }
+
+
+def _concat(*parts: tuple) -> tuple:
+    return tuple(chain.from_iterable(parts))
+
+
+def _check_offsets(
+    chunk: str, surfaces: tuple[str, ...], rlengths: tuple[int, ...], lengths: tuple[int, ...], covered: int
+) -> None:
+    """Raise unless the surfaces, each after its whitespace, spell ``chunk`` (then only whitespace).
+
+    Offsets come from lengths alone (``rlengths``: with the whitespace
+    before); this proves them right for every token at once: were one wrong,
+    the text rebuilt from them would differ.
+    """
+    if rlengths != lengths:
+        spaces = map(sub, rlengths, lengths)
+        rebuilt = "".join(map(add, map(mul, repeat(" "), spaces), surfaces))
+        ok = rebuilt == chunk[:covered].translate(_WS_TO_SPACE)
+    else:
+        ok = "".join(surfaces) == chunk[:covered]
+    if not ok or chunk[covered:].strip(_MECAB_SPACE):
+        raise HarnessError(f"tokenizer offsets lost in {chunk[:40]!r}: MeCab's tokens do not spell the text")
 
 
 def split_points(text: str, limit: int) -> list[int]:

@@ -35,9 +35,10 @@ sentence_final_particle
 from __future__ import annotations
 
 import unicodedata
+from typing import Sequence
 
 from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
+from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize, token_columns
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -54,45 +55,51 @@ TONE_CATALOGUE = {
 TONE_MEASURES = tuple(TONE_CATALOGUE)
 
 ROUGH_SECOND_PERSON = frozenset({"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"})
-_POLITE_LEMMAS = frozenset({"です", "ます"})
+_POLITE = frozenset({("助動詞", "です"), ("助動詞", "ます")})  # (pos1, lemma)
+_FINAL_PARTICLE = ("助詞", "終助詞")  # (pos1, pos2)
+_IMPERATIVE = "\n命令形"  # a cForm starting with 命令形, in the cForms joined after newlines
 _LAUGH_STRINGS = ("(笑)", "(爆笑)")
 _QUESTION_PARTICLES = frozenset({"か", "の"})
 
 
-def tone_features(tokens: list[Token], text: str) -> dict[str, int]:
+def tone_features(tokens: Sequence[Token], text: str) -> dict[str, int]:
     """0/1 for each of ``TONE_MEASURES``.
 
     ``text`` is the text the tokens came from; it is NFKC-normalised here if
-    it is not already, so that token offsets index it correctly.
+    it is not already, so that token offsets index it correctly.  Each marker
+    is a scan of one token field in C (set and sequence operations); Python
+    looks at single tokens only for w runs and sentence-final か/の.
     """
     if not unicodedata.is_normalized("NFKC", text):
         text = normalize(text)
-    polite = laughter = rough = imperative = final_particle = 0
-    question = int("?" in text)
-    if any(s in text for s in _LAUGH_STRINGS):
-        laughter = 1
-    for i, tok in enumerate(tokens):
-        pos1 = tok.pos1
-        if pos1 == "助動詞" and tok.lemma in _POLITE_LEMMAS:
-            polite = 1
-        if tok.c_form.startswith("命令形"):
-            imperative = 1
-        if tok.surface in ROUGH_SECOND_PERSON or tok.orth_base in ROUGH_SECOND_PERSON:
-            rough = 1
-        if not laughter and (tok.surface == "草" or is_laughter_w(tok, text)):
-            laughter = 1
-        if tok.pos2 == "終助詞" and pos1 == "助詞":
-            final_particle = 1
-            if not question and tok.surface in _QUESTION_PARTICLES and _sentence_final(tokens, i, text):
-                question = 1
+    columns = token_columns(tokens)
+    surface, lemma, pos1, pos2 = columns.surface, columns.lemma, columns.pos1, columns.pos2
+    question = "?" in text
+    laughter = (
+        ("笑)" in text and any(s in text for s in _LAUGH_STRINGS)) or "草" in surface or _has_laughter_w(tokens, text)
+    )
+    final: list[int] = []  # the sentence-final particles
+    if _FINAL_PARTICLE[1] in pos2:
+        final = [i for i, pair in enumerate(zip(pos1, pos2)) if pair == _FINAL_PARTICLE]
+    if not question:
+        question = any(surface[i] in _QUESTION_PARTICLES and _sentence_final(tokens, i, text) for i in final)
+    polite = ("です" in lemma or "ます" in lemma) and not _POLITE.isdisjoint(zip(pos1, lemma))
+    rough = not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base)
     return {
-        "polite": polite,
-        "laughter": laughter,
-        "rough_second_person": rough,
-        "imperative": imperative,
-        "question": question,
-        "sentence_final_particle": final_particle,
+        "polite": int(polite),
+        "laughter": int(laughter),
+        "rough_second_person": int(rough),
+        "imperative": int(_IMPERATIVE in "\n".join(("", *columns.c_form))),
+        "question": int(question),
+        "sentence_final_particle": int(bool(final)),
     }
+
+
+def _has_laughter_w(tokens: list[Token], text: str) -> bool:
+    """Some token is a laughter w run (``is_laughter_w``)."""
+    if "w" not in text:
+        return False
+    return any(is_laughter_w(tok, text) for tok in tokens if tok.surface.startswith("w"))
 
 
 def is_laughter_w(tok: Token, text: str) -> bool:
@@ -141,7 +148,7 @@ class ToneAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore(tone_features(tokens, text), {})
 
     def table_builder(self) -> None:

@@ -35,13 +35,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from typing import Collection, Iterable, Mapping
+from typing import Collection, Iterable, Mapping, Sequence
 
 from harness.analysis.protocol import ScoredText, Table, TextScore
 import numpy as np
 
 from harness.analysis.stats import jensen_shannon_bits, log_odds_dirichlet
-from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.tokenize import JapaneseTokenizer, Token, token_columns
 from harness.config import AnalysisConfig
 from harness.record.rundir import DIVERGENCE_TABLE, VOCAB_TABLE
 from harness.record.schema import MeasureSpec
@@ -87,11 +87,14 @@ def prior_shares(
     return None
 
 
-def lemma_counts(token_lists: Iterable[list[Token]]) -> Counter[tuple[str, str]]:
+def lemma_counts(token_lists: Iterable[Sequence[Token]]) -> Counter[tuple[str, str]]:
     """Count tokens by ``(lemma, pos1)`` over all lists, without punctuation/whitespace."""
     counts: Counter[tuple[str, str]] = Counter()
     for tokens in token_lists:
-        counts.update((t.lemma, t.pos1) for t in tokens if t.pos1 not in _EXCLUDED_POS)
+        columns = token_columns(tokens)
+        counts.update(zip(columns.lemma, columns.pos1))  # in C; the excluded pos1 go after
+    for key in [key for key in counts if key[1] in _EXCLUDED_POS]:
+        del counts[key]
     return counts
 
 
@@ -267,7 +270,7 @@ class VocabShiftAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def score(self, text: str, tokens: list[Token]) -> TextScore:
+    def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore({}, {})
 
     def table_builder(self) -> VocabShiftBuilder:
