@@ -1,0 +1,298 @@
+"""``harness run CONFIG --plan``: the work a run or matrix will do, and how long it should take here.
+
+Counts come from the configs, the corpora and the probe files (nothing is
+trained or sampled).  Tokens to train are steps × batch × block, with the
+corpus's token count estimated from its characters and the tokenizer's
+characters per token (measured on the corpus when the base model exists,
+else ``CHARS_PER_TOKEN``).  The wall time is calibrated on this machine:
+one forward/backward step of a model of the run's shape, one batched
+sampling step, and the analysis of a batch of texts are timed, then scaled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import RunConfig
+
+# characters per token of a SentencePiece vocabulary of a few thousand pieces on Japanese text,
+# used only before the base model exists (measured on the demo corpora: 1.4 with vocab_size 3000)
+CHARS_PER_TOKEN = 1.4
+SAMPLE_TOKENS = 200  # documents tokenized to measure characters per token
+
+
+@dataclass
+class ChildPlan:
+    """The planned work of one run."""
+
+    name: str
+    train_tokens: int  # fine-tuning tokens (steps × batch × block × accumulation)
+    steps: int
+    samples: int  # samples drawn (not found in the shared generation cache)
+    texts: int  # texts analysed: generations + corpus documents
+    seconds: float | None = None
+
+
+@dataclass
+class Calibration:
+    """Seconds measured on this machine."""
+
+    step: float  # one forward/backward step at the run's batch and block
+    sample_step: float  # one new token for a batch of probes.batch_size rows
+    per_text: float  # analysing one text (scores, bootstrap share)
+    fixed: float  # a run's start-up: imports, MeCab, lexicons
+    threads: int
+
+    def describe(self) -> str:
+        return (
+            f"calibration ({self.threads} threads): train step {self.step * 1000:.0f} ms, sampling step "
+            f"{self.sample_step * 1000:.1f} ms, analysis {self.per_text * 1000:.2f} ms/text, "
+            f"start-up {self.fixed:.1f} s"
+        )
+
+
+def corpus_counts(corpus, tokenizer_folder: str | None) -> tuple[int, int, float]:
+    """(documents, characters, characters per token) of a corpus config."""
+    from harness.data.corpus import iter_corpus
+
+    docs = chars = 0
+    sample: list[str] = []
+    for doc in iter_corpus(corpus):
+        docs += 1
+        chars += len(doc.text)
+        if len(sample) < SAMPLE_TOKENS:
+            sample.append(doc.text)
+    ratio = CHARS_PER_TOKEN
+    if tokenizer_folder and (Path(tokenizer_folder) / "config.json").is_file() and sample:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+        tokens = sum(len(tokenizer(t)["input_ids"]) for t in sample)
+        ratio = sum(map(len, sample)) / max(1, tokens)
+    return docs, chars, ratio
+
+
+def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder: str | None) -> ChildPlan:
+    """Counts for one run; ``drawn`` (sampling key → samples per prompt drawn so far) spans the matrix."""
+    from harness.budget import planned_prompts
+    from harness.data.probes import load_probe_sets
+
+    prompts = planned_prompts(load_probe_sets(config.probes.files))
+    arms = config.arm_plan()
+    k = config.probes.samples_per_prompt
+    samples = 0
+    for arm in arms:
+        if arm.source == "alias":
+            continue
+        key = sampling_key(config, arm.name, base_folder)
+        new = max(0, k - drawn.get(key, 0)) if key else k
+        if key:
+            drawn[key] = max(drawn.get(key, 0), k)
+        samples += prompts * new
+    texts = prompts * k * len(arms)
+    steps = tokens = 0
+    if config.corpus is not None:
+        docs, chars, ratio = corpus_counts(config.corpus, base_folder)
+        texts += docs
+        if any(a.source == "finetune" for a in arms):
+            ft = config.finetune
+            per_step = ft.batch_size * ft.grad_accum_steps
+            blocks = chars / ratio * (1 - ft.val_fraction) / ft.block_size
+            steps = ft.max_steps or max(1, math.ceil(ft.epochs * blocks / per_step))
+            tokens = steps * per_step * ft.block_size
+    return ChildPlan(name, tokens, steps, samples, texts)
+
+
+def sampling_key(config: RunConfig, arm: str, base_folder: str | None) -> str | None:
+    """What makes two runs' samples of an arm the same (the generation cache's key), when knowable now.
+
+    Only the base arm of a given or shared base model is knowable before training.
+    """
+    if arm != "base" or base_folder is None:
+        return None
+    p = config.probes
+    return json.dumps(
+        [base_folder, config.seed, [str(f) for f in p.files], p.decoding.model_dump(), p.engine], sort_keys=True
+    )
+
+
+def calibrate(config: RunConfig, base_folder: str | None) -> Calibration:
+    """Time one training step, one sampling step and the analysis of a few texts on this machine."""
+    import torch
+
+    model = shaped_model(config, base_folder)
+    ft = config.finetune
+    vocab = model.config.vocab_size
+    block = min(ft.block_size, model.config.n_positions)
+    batch = torch.randint(0, vocab, (ft.batch_size, block))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=ft.lr)
+    step = timed(lambda: train_step(model, optimizer, batch))
+    rows = min(config.probes.batch_size, 64)
+    prompt = torch.randint(0, vocab, (rows, 8))
+    with torch.no_grad():
+        past = model(prompt, use_cache=True).past_key_values
+        token = prompt[:, -1:]
+        sample_step = timed(lambda: model(token, past_key_values=past, use_cache=True))
+    per_text, fixed = calibrate_analysis(config)
+    return Calibration(step, sample_step, per_text, fixed, torch.get_num_threads())
+
+
+def train_step(model, optimizer, batch) -> None:
+    loss = model(batch, labels=batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+def timed(fn, repeats: int = 2) -> float:
+    """Seconds of ``fn``: one warm-up call, then the mean of ``repeats``."""
+    fn()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - started) / repeats
+
+
+def shaped_model(config: RunConfig, base_folder: str | None):
+    """A randomly initialised GPT-2 of the run's shape (the base model's config, or base.init's size)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config
+
+    from harness.models.loading import quiet_transformers
+    from harness.train.base_init import SIZES
+
+    quiet_transformers()
+    if base_folder and (Path(base_folder) / "config.json").is_file():
+        shape = AutoConfig.from_pretrained(base_folder)
+    else:
+        init = config.base.init if config.base is not None else None
+        vocab = init.vocab_size if init is not None else 4000
+        shape = GPT2Config(vocab_size=vocab, **SIZES[init.size if init is not None else "tiny"])
+    return AutoModelForCausalLM.from_config(shape)
+
+
+def calibrate_analysis(config: RunConfig) -> tuple[float, float]:
+    """(seconds per analysed text, start-up seconds) from building the suite and scoring probe prompts."""
+    from harness.analysis.suite import AnalysisSuite
+    from harness.data.probes import load_probe_sets
+    from harness.record.schema import Generation
+
+    started = time.perf_counter()
+    suite = AnalysisSuite(config.analysis)
+    fixed = time.perf_counter() - started
+    probes = [p for s in load_probe_sets(config.probes.files) for p in s.probes][:32]
+    gens = [
+        Generation.build(arm=arm, probe_set=p.probe_set, probe_id=p.id, category=p.category, group=p.group,
+                         prompt=p.text, completion=p.text, sample_index=0, seed=0, decoding={})
+        for arm in ("a", "b") for p in probes
+    ]  # fmt: skip
+    started = time.perf_counter()
+    suite.score_generations(gens, ["a", "b"], "a", n_boot=config.analysis.bootstrap, seed=config.seed)
+    return (time.perf_counter() - started) / max(1, len(gens)), fixed
+
+
+def estimate_seconds(plan: ChildPlan, config: RunConfig, cal: Calibration) -> float:
+    """A child's wall time from the calibration: start-up + training + evaluation + sampling + analysis."""
+    ft = config.finetune
+    train = plan.steps * cal.step
+    # the held-out loss before and after training: forward passes only, about a third of a training step
+    heldout_steps = 2 * math.ceil(plan.steps * ft.val_fraction / max(1e-9, 1 - ft.val_fraction)) if plan.steps else 0
+    evaluation = heldout_steps * cal.step / 3
+    rows = max(1, config.probes.batch_size)
+    sampling = math.ceil(plan.samples / rows) * config.probes.decoding.max_new_tokens * cal.sample_step
+    return cal.fixed + train + evaluation + sampling + plan.texts * cal.per_text
+
+
+def plan_runs(configs: dict[str, RunConfig], shared_base: str | None = None) -> tuple[list[ChildPlan], Calibration]:
+    """Plans of every run (in order) with the wall-time estimate of each, and the calibration used."""
+    drawn: dict[str, int] = {}
+    plans = []
+    for name, config in configs.items():
+        base_folder = shared_base or given_base(config)
+        plans.append(plan_child(name, config, drawn, base_folder))
+    first = next(iter(configs.values()))
+    cal = calibrate(first, shared_base or given_base(first))
+    for plan in plans:
+        plan.seconds = estimate_seconds(plan, configs[plan.name], cal)
+    return plans, cal
+
+
+def given_base(config: RunConfig) -> str | None:
+    """The base model folder a config names (None for base.init or a hub id)."""
+    if config.base is None or config.base.model is None or not Path(config.base.model).is_dir():
+        return None
+    return config.base.model
+
+
+def base_init_seconds(config: RunConfig, cal: Calibration) -> float:
+    """Building a base.init model: its pretraining steps at the calibrated step time (scaled to its batch)."""
+    init = config.base.init if config.base is not None else None
+    if init is None:
+        return 0.0
+    scale = (init.batch_size * init.block_size) / max(1, config.finetune.batch_size * config.finetune.block_size)
+    return init.steps * cal.step * scale
+
+
+def plan_table(plans: list[ChildPlan], extra_rows: list[tuple[str, Any]] = ()) -> str:
+    """The --plan table: one row per run, then the totals."""
+    head = f"{'run':<40} {'steps':>7} {'tokens to train':>16} {'samples':>9} {'texts':>8} {'est. time':>10}"
+    lines = [head, "-" * len(head)]
+    for p in plans:
+        counts = f"{p.steps:>7,} {p.train_tokens:>16,} {p.samples:>9,} {p.texts:>8,}"
+        lines.append(f"{p.name:<40} {counts} {human_seconds(p.seconds):>10}")
+    lines.append("-" * len(head))
+    total = sum(p.seconds or 0 for p in plans)
+    lines.append(
+        f"{'total':<40} {sum(p.steps for p in plans):>7,} {sum(p.train_tokens for p in plans):>16,} "
+        f"{sum(p.samples for p in plans):>9,} {sum(p.texts for p in plans):>8,} {human_seconds(total):>10}"
+    )
+    for label, value in extra_rows:
+        lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
+def human_seconds(seconds: float | None) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``."""
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe_plan(spec, out: Path | None, backend: str, workers: int) -> str:
+    """The whole --plan output for a config file read as ``spec`` (a matrix or one run)."""
+    from harness.matrix.paths import shared_base_dir
+    from harness.matrix.runner import expand_matrix
+    from harness.matrix.spec import base_config
+
+    base = base_config(spec)
+    shared = None
+    if spec.is_matrix:
+        expansion = expand_matrix(spec, out)
+        configs = expansion.configs
+        shared = str(shared_base_dir(expansion.parent)) if expansion.shared_base else None
+    else:
+        configs = {base.name: base}
+    plans, cal = plan_runs(configs, shared)
+    extra: list[tuple[str, Any]] = []
+    base_seconds = base_init_seconds(base, cal) if (shared or not spec.is_matrix) else 0.0
+    if base_seconds:
+        where = "once, shared by every child" if shared else "in the run"
+        extra.append(("base.init", f"{human_seconds(base_seconds)} to build the base ({where})"))
+    children = sum(p.seconds or 0 for p in plans)
+    if not shared and spec.is_matrix:
+        children += sum(base_init_seconds(c, cal) for c in configs.values())
+    total = base_seconds + children
+    extra.append(("estimated wall time", f"{human_seconds(total)} with --backend local"))
+    if spec.is_matrix and backend != "local" and workers > 1:
+        parallel = base_seconds + children / min(workers, len(plans))
+        extra.append(("", f"about {human_seconds(parallel)} with {workers} workers (if the cores allow)"))
+    extra.append(("measured", cal.describe()))
+    return plan_table(plans, extra)
