@@ -122,18 +122,13 @@ def sampling_key(config: RunConfig, arm: str, base_folder: str | None) -> str | 
 
 
 def calibrate(config: RunConfig, base_folder: str | None) -> Calibration:
-    """Time one training step, one sampling step and the analysis of a few texts on this machine."""
+    """Time training steps of the harness engine, one sampling step and the analysis of a few texts, here."""
     import torch
 
     model = shaped_model(config, base_folder)
-    ft = config.finetune
-    vocab = model.config.vocab_size
-    block = min(ft.block_size, model.config.n_positions)
-    batch = torch.randint(0, vocab, (ft.batch_size, block))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=ft.lr)
-    step = timed(lambda: train_step(model, optimizer, batch))
+    step = time_train_step(model, config)
     rows = min(config.probes.batch_size, 64)
-    prompt = torch.randint(0, vocab, (rows, 8))
+    prompt = torch.randint(0, model.config.vocab_size, (rows, 8))
     with torch.no_grad():
         past = model(prompt, use_cache=True).past_key_values
         token = prompt[:, -1:]
@@ -142,11 +137,25 @@ def calibrate(config: RunConfig, base_folder: str | None) -> Calibration:
     return Calibration(step, sample_step, per_text, fixed, torch.get_num_threads())
 
 
-def train_step(model, optimizer, batch) -> None:
-    loss = model(batch, labels=batch).loss
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad()
+def time_train_step(model, config: RunConfig) -> float:
+    """Seconds of one optimiser step of the fine-tune engine at the config's batch and block (after a warm-up)."""
+    import torch
+
+    from harness.train.engine import TrainPlan, prepare_model, train
+    from harness.train.finetune import engine_settings
+
+    ft = config.finetune
+    settings = engine_settings("cpu", ft)
+    prepare_model(model, settings)
+    block = min(ft.block_size, model.config.n_positions)
+    blocks = torch.randint(0, model.config.vocab_size, (ft.batch_size * ft.grad_accum_steps, block))
+
+    def steps(n: int) -> float:
+        plan = TrainPlan(steps=n, batch_size=ft.batch_size, lr=ft.lr, seed=0, warmup_steps=0)
+        return train(model, blocks, plan, settings, progress=False).seconds
+
+    steps(1)  # warm-up: first-call allocations
+    return steps(2) / 2
 
 
 def timed(fn, repeats: int = 2) -> float:
