@@ -170,6 +170,24 @@ def test_load_config_reads_a_matrix_file_as_its_base_run(tmp_path):
     assert config.name == "mx" and config.analysis.bootstrap == 100
 
 
+def test_plan_prints_the_work_and_does_none(tmp_path, capsys):
+    out = tmp_path / "parent"
+    assert main(["run", str(matrix_config(tmp_path)), "--plan", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.startswith("c0")}
+    # steps, tokens, samples, texts, time: the given models are sampled once across children (the cache)
+    assert {name: cells[2] for name, cells in rows.items()} == {
+        "c01-bootstrap-100_samples_per_prompt-1": "4",
+        "c02-bootstrap-100_samples_per_prompt-2": "4",
+        "c03-bootstrap-150_samples_per_prompt-1": "0",
+        "c04-bootstrap-150_samples_per_prompt-2": "0",
+    }
+    # texts: generations (2 prompts × k × 2 arms) + the 3 corpus documents
+    assert [cells[3] for cells in rows.values()] == ["7", "11", "7", "11"]
+    assert "estimated wall time:" in text and "measured: calibration" in text
+    assert not out.exists()
+
+
 # -- the parent, resume, the shared cache ----------------------------------------------------
 
 

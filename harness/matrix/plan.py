@@ -11,9 +11,11 @@ sampling step, and the analysis of a batch of texts are timed, then scaled.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,15 +52,24 @@ class Calibration:
 
     def describe(self) -> str:
         return (
-            f"calibration ({self.threads} threads): train step {self.step * 1000:.0f} ms, sampling step "
+            f"calibration ({self.threads} thread{'s' * (self.threads != 1)}): train step {self.step * 1000:.0f} ms, "
+            "sampling step "
             f"{self.sample_step * 1000:.1f} ms, analysis {self.per_text * 1000:.2f} ms/text, "
             f"start-up {self.fixed:.1f} s"
         )
 
 
 def corpus_counts(corpus, tokenizer_folder: str | None) -> tuple[int, int, float]:
-    """(documents, characters, characters per token) of a corpus config."""
+    """(documents, characters, characters per token) of a corpus config (each corpus is read once)."""
+    return _corpus_counts(corpus.model_dump_json(), tokenizer_folder)
+
+
+@functools.lru_cache(maxsize=64)
+def _corpus_counts(corpus_json: str, tokenizer_folder: str | None) -> tuple[int, int, float]:
+    from harness.config import CorpusConfig
     from harness.data.corpus import iter_corpus
+
+    corpus = CorpusConfig.model_validate_json(corpus_json)
 
     docs = chars = 0
     sample: list[str] = []
@@ -78,7 +89,8 @@ def corpus_counts(corpus, tokenizer_folder: str | None) -> tuple[int, int, float
 
 
 def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder: str | None) -> ChildPlan:
-    """Counts for one run; ``drawn`` (sampling key → samples per prompt drawn so far) spans the matrix."""
+    """Counts for one run; ``drawn`` (sampling key → samples per prompt drawn so far) spans the matrix,
+    so a given model the children share is counted once, as the generation cache samples it."""
     from harness.budget import planned_prompts
     from harness.data.probes import load_probe_sets
 
@@ -89,7 +101,7 @@ def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder:
     for arm in arms:
         if arm.source == "alias":
             continue
-        key = sampling_key(config, arm.name, base_folder)
+        key = sampling_key(config, arm.model) if arm.source == "given" else None
         new = max(0, k - drawn.get(key, 0)) if key else k
         if key:
             drawn[key] = max(drawn.get(key, 0), k)
@@ -108,17 +120,16 @@ def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder:
     return ChildPlan(name, tokens, steps, samples, texts)
 
 
-def sampling_key(config: RunConfig, arm: str, base_folder: str | None) -> str | None:
-    """What makes two runs' samples of an arm the same (the generation cache's key), when knowable now.
-
-    Only the base arm of a given or shared base model is knowable before training.
-    """
-    if arm != "base" or base_folder is None:
-        return None
+def sampling_key(config: RunConfig, model: str | None) -> str:
+    """What makes two runs' samples of a given model the same (the generation cache's key, up to the
+    model's content): a fine-tuned arm is new in every run, so only given models are keyed."""
     p = config.probes
-    return json.dumps(
-        [base_folder, config.seed, [str(f) for f in p.files], p.decoding.model_dump(), p.engine], sort_keys=True
-    )
+    return json.dumps([model, config.seed, [str(f) for f in p.files], p.decoding.model_dump(), p.engine])
+
+
+def work_units(plan: ChildPlan, config: RunConfig) -> int:
+    """A rough size of a run's work (tokens trained + tokens sampled), to start the largest children first."""
+    return plan.train_tokens + plan.samples * config.probes.decoding.max_new_tokens
 
 
 def calibrate(config: RunConfig, base_folder: str | None) -> Calibration:
@@ -129,7 +140,8 @@ def calibrate(config: RunConfig, base_folder: str | None) -> Calibration:
     step = time_train_step(model, config)
     rows = min(config.probes.batch_size, 64)
     prompt = torch.randint(0, model.config.vocab_size, (rows, 8))
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers renames past_key_values; same step
         past = model(prompt, use_cache=True).past_key_values
         token = prompt[:, -1:]
         sample_step = timed(lambda: model(token, past_key_values=past, use_cache=True))

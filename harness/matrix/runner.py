@@ -195,6 +195,10 @@ def run_matrix(spec: MatrixSpec, out: Path | None = None, options: MatrixOptions
         finish(expansion.parent, record)
         write_parent_outputs(expansion.parent)
         seconds["collect"] = collect.seconds + time.perf_counter() - timer  # type: ignore[attr-defined]
+        options.log(
+            f"matrix: the parent's own work: expansion {seconds['expand']:.2f} s, shared base "
+            f"{seconds['shared_base']:.1f} s, collection and outputs {seconds['collect']:.2f} s"
+        )
     finally:
         lock.release()
     return MatrixResult(expansion.parent, record, seconds)
@@ -203,7 +207,7 @@ def run_matrix(spec: MatrixSpec, out: Path | None = None, options: MatrixOptions
 def pending_jobs(expansion: Expansion, record: MatrixRecord, options: MatrixOptions) -> list[ChildJob]:
     """A job per child that is not complete (every child with ``force``)."""
     threads = threads_per_job(options.backend, options.workers)
-    jobs = []
+    jobs: list[ChildJob] = []
     for child in record.children:
         if child.status == "complete" and not options.force:
             options.log(f"matrix: {child.name}: complete earlier, skipped")
@@ -221,7 +225,21 @@ def pending_jobs(expansion: Expansion, record: MatrixRecord, options: MatrixOpti
                 num_cpus=num_cpus,
             )
         )
+    if options.backend != "local" and len(jobs) > 1:
+        jobs = largest_first(jobs, expansion)
     return jobs
+
+
+def largest_first(jobs: list[ChildJob], expansion: Expansion) -> list[ChildJob]:
+    """Side by side, the largest children start first, so a long one does not run alone at the end."""
+    from harness.matrix.plan import plan_child, work_units
+
+    shared = str(shared_base_dir(expansion.parent)) if expansion.shared_base else None
+    size = {}
+    for job in jobs:
+        config = expansion.configs[job.name]
+        size[job.name] = work_units(plan_child(job.name, config, {}, shared), config)
+    return sorted(jobs, key=lambda job: -size[job.name])  # stable: equal sizes keep config order
 
 
 def starter(parent: Path, record: MatrixRecord) -> Callable[[ChildJob], None]:
