@@ -22,10 +22,9 @@ from typing import Any
 
 from harness.config import RunConfig
 
-# characters per token of a SentencePiece vocabulary of a few thousand pieces on Japanese text,
-# used only before the base model exists (measured on the demo corpora: 1.4 with vocab_size 3000)
-CHARS_PER_TOKEN = 1.4
-SAMPLE_TOKENS = 200  # documents tokenized to measure characters per token
+# characters per token when no tokenizer can be had (a hub base): rinna's on Japanese forum text
+CHARS_PER_TOKEN = 2.0
+SAMPLE_DOCS = 2000  # documents tokenized to measure characters per token
 
 
 @dataclass
@@ -46,8 +45,8 @@ class Calibration:
 
     step: float  # one forward/backward step at the run's batch and block
     sample_step: float  # one new token for a batch of probes.batch_size rows
-    per_text: float  # analysing one text (scores, bootstrap share)
-    fixed: float  # a run's start-up: imports, MeCab, lexicons
+    per_text: float  # analysing one more text
+    fixed: float  # a run's analysis start-up (MeCab, lexicons) and what does not grow with the texts
     threads: int
 
     def describe(self) -> str:
@@ -59,36 +58,63 @@ class Calibration:
         )
 
 
-def corpus_counts(corpus, tokenizer_folder: str | None) -> tuple[int, int, float]:
-    """(documents, characters, characters per token) of a corpus config (each corpus is read once)."""
-    return _corpus_counts(corpus.model_dump_json(), tokenizer_folder)
+def corpus_counts(corpus, base_folder: str | None, init=None) -> tuple[int, float]:
+    """(documents, tokens) of a corpus config, tokens measured on a sample of its documents.
+
+    The tokenizer is the base model's (``base_folder``) or, before a ``base.init`` model
+    exists, a SentencePiece model trained like its tokenizer on a sample of its corpora.
+    Each corpus is read once per plan.
+    """
+    init_json = init.model_dump_json() if init is not None else None
+    return _corpus_counts(corpus.model_dump_json(), base_folder, init_json)
 
 
 @functools.lru_cache(maxsize=64)
-def _corpus_counts(corpus_json: str, tokenizer_folder: str | None) -> tuple[int, int, float]:
+def _corpus_counts(corpus_json: str, base_folder: str | None, init_json: str | None) -> tuple[int, float]:
     from harness.config import CorpusConfig
     from harness.data.corpus import iter_corpus
 
-    corpus = CorpusConfig.model_validate_json(corpus_json)
-
     docs = chars = 0
     sample: list[str] = []
-    for doc in iter_corpus(corpus):
+    for doc in iter_corpus(CorpusConfig.model_validate_json(corpus_json)):
         docs += 1
         chars += len(doc.text)
-        if len(sample) < SAMPLE_TOKENS:
+        if len(sample) < SAMPLE_DOCS:
             sample.append(doc.text)
+    tokenizer = plan_tokenizer(base_folder, init_json)
     ratio = CHARS_PER_TOKEN
-    if tokenizer_folder and (Path(tokenizer_folder) / "config.json").is_file() and sample:
+    if tokenizer is not None and sample:
+        tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in sample)
+        ratio = sum(map(len, sample)) / max(1, tokens)
+    return docs, chars / ratio + docs  # + one separator (end-of-text) per document, as the packing adds
+
+
+@functools.lru_cache(maxsize=8)
+def plan_tokenizer(base_folder: str | None, init_json: str | None):
+    """The base model's tokenizer, or one trained on a sample as ``base.init`` would; None when neither."""
+    if base_folder and (Path(base_folder) / "config.json").is_file():
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-        tokens = sum(len(tokenizer(t)["input_ids"]) for t in sample)
-        ratio = sum(map(len, sample)) / max(1, tokens)
-    return docs, chars, ratio
+        return AutoTokenizer.from_pretrained(base_folder)
+    if init_json is None:
+        return None
+    import itertools
+    import tempfile
+
+    from harness.config import BaseInitConfig
+    from harness.data.corpus import iter_corpus
+    from harness.models.tokenizer import spm_to_fast_tokenizer
+    from harness.train.base_init import train_sentencepiece
+
+    init = BaseInitConfig.model_validate_json(init_json)
+    texts = [d.text for c in [init.corpus, *init.tokenizer_corpora] for d in itertools.islice(iter_corpus(c), 20_000)]
+    with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp:
+        return spm_to_fast_tokenizer(train_sentencepiece(texts, init.vocab_size, Path(tmp) / "spiece.model"))
 
 
-def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder: str | None) -> ChildPlan:
+def plan_child(
+    name: str, config: RunConfig, drawn: dict[str, int], base_folder: str | None, init=None
+) -> ChildPlan:
     """Counts for one run; ``drawn`` (sampling key → samples per prompt drawn so far) spans the matrix,
     so a given model the children share is counted once, as the generation cache samples it."""
     from harness.budget import planned_prompts
@@ -109,12 +135,12 @@ def plan_child(name: str, config: RunConfig, drawn: dict[str, int], base_folder:
     texts = prompts * k * len(arms)
     steps = tokens = 0
     if config.corpus is not None:
-        docs, chars, ratio = corpus_counts(config.corpus, base_folder)
+        docs, corpus_tokens = corpus_counts(config.corpus, base_folder, init or (config.base and config.base.init))
         texts += docs
         if any(a.source == "finetune" for a in arms):
             ft = config.finetune
             per_step = ft.batch_size * ft.grad_accum_steps
-            blocks = chars / ratio * (1 - ft.val_fraction) / ft.block_size
+            blocks = corpus_tokens * (1 - ft.val_fraction) / ft.block_size
             steps = ft.max_steps or max(1, math.ceil(ft.epochs * blocks / per_step))
             tokens = steps * per_step * ft.block_size
     return ChildPlan(name, tokens, steps, samples, texts)
@@ -197,23 +223,35 @@ def shaped_model(config: RunConfig, base_folder: str | None):
 
 
 def calibrate_analysis(config: RunConfig) -> tuple[float, float]:
-    """(seconds per analysed text, start-up seconds) from building the suite and scoring probe prompts."""
+    """(seconds per analysed text, seconds per run) from scoring 32 and then 64 texts (probe prompts).
+
+    Two sizes separate what grows with the texts from what does not (the suite's
+    start-up, the bootstrap over the summary's cells).
+    """
     from harness.analysis.suite import AnalysisSuite
     from harness.data.probes import load_probe_sets
     from harness.record.schema import Generation
 
     started = time.perf_counter()
     suite = AnalysisSuite(config.analysis)
-    fixed = time.perf_counter() - started
+    startup = time.perf_counter() - started
     probes = [p for s in load_probe_sets(config.probes.files) for p in s.probes][:32]
-    gens = [
-        Generation.build(arm=arm, probe_set=p.probe_set, probe_id=p.id, category=p.category, group=p.group,
-                         prompt=p.text, completion=p.text, sample_index=0, seed=0, decoding={})
-        for arm in ("a", "b") for p in probes
-    ]  # fmt: skip
-    started = time.perf_counter()
-    suite.score_generations(gens, ["a", "b"], "a", n_boot=config.analysis.bootstrap, seed=config.seed)
-    return (time.perf_counter() - started) / max(1, len(gens)), fixed
+    probes = (probes * (32 // max(1, len(probes)) + 1))[:32]
+
+    def score(copies: int) -> float:
+        gens = [
+            Generation.build(arm=arm, probe_set=p.probe_set, probe_id=f"{p.id}-{c}", category=p.category,
+                             group=p.group, prompt=p.text, completion=p.text, sample_index=i, seed=0, decoding={})
+            for c in range(copies) for arm in ("a", "b") for i, p in enumerate(probes)
+        ]  # fmt: skip
+        started = time.perf_counter()
+        suite.score_generations(gens, ["a", "b"], "a", n_boot=config.analysis.bootstrap, seed=config.seed)
+        return time.perf_counter() - started
+
+    score(1)  # warm-up: MeCab and the lexicon matchers
+    small, large = score(1), score(2)
+    per_text = max(0.0, large - small) / 64
+    return per_text, startup + max(0.0, small - 64 * per_text)
 
 
 def estimate_seconds(plan: ChildPlan, config: RunConfig, cal: Calibration) -> float:
@@ -228,13 +266,18 @@ def estimate_seconds(plan: ChildPlan, config: RunConfig, cal: Calibration) -> fl
     return cal.fixed + train + evaluation + sampling + plan.texts * cal.per_text
 
 
-def plan_runs(configs: dict[str, RunConfig], shared_base: str | None = None) -> tuple[list[ChildPlan], Calibration]:
-    """Plans of every run (in order) with the wall-time estimate of each, and the calibration used."""
+def plan_runs(
+    configs: dict[str, RunConfig], shared_base: str | None = None, init=None
+) -> tuple[list[ChildPlan], Calibration]:
+    """Plans of every run (in order) with the wall-time estimate of each, and the calibration used.
+
+    ``init``: the ``base.init`` settings of a shared base not built yet (its tokenizer is sampled).
+    """
     drawn: dict[str, int] = {}
     plans = []
     for name, config in configs.items():
         base_folder = shared_base or given_base(config)
-        plans.append(plan_child(name, config, drawn, base_folder))
+        plans.append(plan_child(name, config, drawn, base_folder, init))
     first = next(iter(configs.values()))
     cal = calibrate(first, shared_base or given_base(first))
     for plan in plans:
@@ -301,7 +344,7 @@ def describe_plan(spec, out: Path | None, backend: str, workers: int) -> str:
         shared = str(shared_base_dir(expansion.parent)) if expansion.shared_base else None
     else:
         configs = {base.name: base}
-    plans, cal = plan_runs(configs, shared)
+    plans, cal = plan_runs(configs, shared, base.base.init if shared and base.base else None)
     extra: list[tuple[str, Any]] = []
     base_seconds = base_init_seconds(base, cal) if (shared or not spec.is_matrix) else 0.0
     if base_seconds:
