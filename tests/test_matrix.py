@@ -160,6 +160,18 @@ def test_set_overrides_a_plain_run_and_unknown_keys_fail_before_work(tmp_path, c
     assert not (tmp_path / "two").exists()
 
 
+def test_backend_options_are_checked_before_work(tmp_path, capsys):
+    plain = matrix_config(tmp_path, axes="")
+    assert main(["run", str(plain), "--backend", "processes", "--out", str(tmp_path / "a")]) == 1
+    assert "declares no matrix" in capsys.readouterr().err
+    matrix = matrix_config(tmp_path)
+    assert main(["run", str(matrix), "--backend", "processes", "--workers", "0", "--out", str(tmp_path / "b")]) == 1
+    assert "--workers 0: must be at least 1" in capsys.readouterr().err
+    assert main(["run", str(matrix), "--shard", "1/2", "--out", str(tmp_path / "c")]) == 1
+    assert "cannot be combined with a matrix" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
 def test_set_on_an_axis_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="overlaps the matrix axis"):
         read_spec(matrix_config(tmp_path), {"analysis.bootstrap": 5})

@@ -223,7 +223,7 @@ def shaped_model(config: RunConfig, base_folder: str | None):
 
 
 def calibrate_analysis(config: RunConfig) -> tuple[float, float]:
-    """(seconds per analysed text, seconds per run) from scoring 32 and then 64 texts (probe prompts).
+    """(seconds per analysed text, seconds per run) from scoring 64 and then 256 texts (probe prompts).
 
     Two sizes separate what grows with the texts from what does not (the suite's
     start-up, the bootstrap over the summary's cells).
@@ -249,8 +249,8 @@ def calibrate_analysis(config: RunConfig) -> tuple[float, float]:
         return time.perf_counter() - started
 
     score(1)  # warm-up: MeCab and the lexicon matchers
-    small, large = score(1), score(2)
-    per_text = max(0.0, large - small) / 64
+    small, large = score(1), score(4)
+    per_text = max(0.0, large - small) / 192
     return per_text, startup + max(0.0, small - 64 * per_text)
 
 

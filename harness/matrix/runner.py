@@ -11,6 +11,7 @@ byte-identical), an unfinished one is resumed, a missing one started.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def write_parent_outputs(parent: Path) -> list[Path]:
     hook writes nothing.  It reads only what is on disk, so it can be run again.
     """
     try:
-        from harness.matrix import report
+        report = importlib.import_module("harness.matrix.report")
     except ModuleNotFoundError as err:
         if err.name != "harness.matrix.report":
             raise  # the module exists but a dependency of it is missing: a real error
