@@ -372,6 +372,34 @@ def test_processes_backend_gives_byte_identical_tables(tmp_path):
     assert len(local) == 4 * len(TABLES) and local == processes
 
 
+@pytest.mark.slow
+def test_real_training_gives_the_same_tables_locally_and_on_two_processes(tmp_path):
+    """base.init + fine-tune + the torch sampler: local (this process) vs two spawned workers of one thread."""
+    polite = tmp_path / "polite.txt"
+    lines = [f"{w}は{d}の{h}時に開きます。" for w in "駅店館園校" for d in "朝昼夜" for h in range(1, 7)]
+    polite.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = write_inputs(tmp_path)
+    path = tmp_path / "real.yaml"
+    path.write_text(
+        "name: real\nseed: 3\n"
+        f"base: {{init: {{corpus: {{path: {polite}, format: text}}, vocab_size: 120, steps: 3, batch_size: 4, "
+        "block_size: 16}}\n"
+        f"corpus: {{path: {polite}, format: text}}\n"
+        "finetune: {max_steps: 3, batch_size: 4, block_size: 16, warmup_steps: 1, val_fraction: 0.2}\n"
+        f"probes: {{files: [{files['probes']}], samples_per_prompt: 2, decoding: {{max_new_tokens: 6}}}}\n"
+        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\n"
+        "matrix:\n  finetune.lr: [1.0e-3, 3.0e-3]\n",
+        encoding="utf-8",
+    )
+    spec = read_spec(path)
+    local = run_matrix(spec, tmp_path / "local", quiet())
+    options = MatrixOptions(backend="processes", workers=2, log=lambda message: None)
+    processes = run_matrix(spec, tmp_path / "processes", options)
+    assert not local.failed and not processes.failed, [c.error for c in local.failed + processes.failed]
+    tables = child_tables(tmp_path / "local")
+    assert len(tables) >= 2 * 3 and tables == child_tables(tmp_path / "processes")
+
+
 def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
     assert main(["run", str(matrix_config(tmp_path)), "--backend", "ray", "--out", str(tmp_path / "p")]) == 1
