@@ -39,8 +39,8 @@ TABLES = ("generations.jsonl", "scores.csv", "summary.csv")
 
 def build_base(work: Path) -> tuple[Path, float]:
     """The demo matrix's shared base, built once by the runner's own function; (folder, seconds)."""
-    from harness.matrix.runner import build_shared_base, expand_matrix
-    from harness.matrix.spec import read_spec
+    from harness.matrix.runner import build_shared_base
+    from harness.matrix.spec import expand_matrix, read_spec
 
     expansion = expand_matrix(read_spec(CONFIG), work / "base-parent")
     started = time.perf_counter()

@@ -303,7 +303,7 @@ def test_a_base_init_no_axis_touches_is_built_once_in_the_parent(tmp_path):
 
 
 def test_an_axis_on_the_seed_builds_the_base_in_each_child(tmp_path):
-    from harness.matrix.runner import expand_matrix
+    from harness.matrix.spec import expand_matrix
 
     polite = tmp_path / "polite.txt"
     polite.write_text("駅は朝に開きます。\n", encoding="utf-8")

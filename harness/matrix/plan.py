@@ -333,8 +333,7 @@ def human_seconds(seconds: float | None) -> str:
 def describe_plan(spec, out: Path | None, backend: str, workers: int) -> str:
     """The whole --plan output for a config file read as ``spec`` (a matrix or one run)."""
     from harness.matrix.paths import shared_base_dir
-    from harness.matrix.runner import expand_matrix
-    from harness.matrix.spec import base_config
+    from harness.matrix.spec import base_config, expand_matrix
 
     base = base_config(spec)
     shared = None

@@ -16,14 +16,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from harness.config import RunConfig
 from harness.errors import ConfigError, InputError, RunExists
 from harness.io import atomic_write_text
 from harness.matrix.backends import ChildJob, ChildOutcome, dispatch, threads_per_job
-from harness.matrix.paths import MATRIX_JSON, child_dir, generation_cache, is_matrix, read_matrix, shared_base_dir
-from harness.matrix.spec import MatrixSpec, base_config, child_config, expand
+from harness.matrix.paths import MATRIX_JSON, child_dir, is_matrix, read_matrix, shared_base_dir
+from harness.matrix.spec import Expansion, MatrixSpec, base_config, expand_matrix
 from harness.record.lock import RunLock
 from harness.record.provenance import now
 from harness.record.rundir import RUN_JSON, RunDir, read_record
@@ -54,46 +53,6 @@ class MatrixResult:
     def failed(self) -> list[MatrixChild]:
         """Children that did not complete."""
         return [c for c in self.record.children if c.status != "complete"]
-
-
-@dataclass
-class Expansion:
-    """The children of a matrix with their validated configs."""
-
-    spec: MatrixSpec
-    parent: Path
-    name: str
-    shared_base: bool
-    configs: dict[str, RunConfig]
-    overrides: dict[str, dict[str, Any]]
-
-
-def uses_shared_base(spec: MatrixSpec, base: RunConfig) -> bool:
-    """A base built by ``base.init`` that no axis changes (``base.*``, ``seed``) is built once for all."""
-    if base.base is None or base.base.init is None:
-        return False
-    return not any(key == "seed" or key == "base" or key.startswith("base.") for key in spec.axes)
-
-
-def expand_matrix(spec: MatrixSpec, out: Path | None = None) -> Expansion:
-    """Validate the base run and every child config; no work is done and nothing is written."""
-    from harness.pipeline import check_inputs, default_out_dir
-    from harness.stages import STAGE_NAMES
-
-    base = base_config(spec)
-    parent = Path(out or default_out_dir(base)).resolve()
-    shared = uses_shared_base(spec, base)
-    configs, overrides = {}, {}
-    for child in expand(spec):
-        extra: dict[str, Any] = {"out_dir": str(child_dir(parent, child.name))}
-        if base.probes.cache_dir is None:  # children with the same base model sample it once
-            extra["probes.cache_dir"] = str(generation_cache(parent))
-        if shared:
-            extra["base"] = {"model": str(shared_base_dir(parent))}
-        config = child_config(spec, child, f"{base.name}.{child.name}", extra)
-        check_inputs(config, STAGE_NAMES)
-        configs[child.name], overrides[child.name] = config, child.overrides
-    return Expansion(spec, parent, base.name, shared, configs, overrides)
 
 
 def child_state(folder: Path) -> str:

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from harness.config import MATRIX_KEYS, RunConfig, config_from_yaml
 from harness.data.yamlfile import LocatedYaml, load_yaml
 from harness.errors import ConfigError
+from harness.matrix.paths import child_dir, generation_cache, shared_base_dir
 
 AXES, EXCLUDE = MATRIX_KEYS
 # set by the matrix for every child: an axis or --set on them would be overwritten
@@ -268,3 +269,43 @@ def child_config(spec: MatrixSpec, child: ChildSpec, run_name: str, extra: dict[
         return config_from_yaml(dataclasses.replace(spec.doc, data=data, lines=lines))
     except ConfigError as err:
         raise ConfigError(f"{err} (matrix child {child.name})") from None
+
+
+@dataclasses.dataclass
+class Expansion:
+    """The children of a matrix with their validated configs."""
+
+    spec: MatrixSpec
+    parent: Path
+    name: str
+    shared_base: bool
+    configs: dict[str, RunConfig]
+    overrides: dict[str, dict[str, Any]]
+
+
+def uses_shared_base(spec: MatrixSpec, base: RunConfig) -> bool:
+    """A base built by ``base.init`` that no axis changes (``base.*``, ``seed``) is built once for all."""
+    if base.base is None or base.base.init is None:
+        return False
+    return not any(key == "seed" or key == "base" or key.startswith("base.") for key in spec.axes)
+
+
+def expand_matrix(spec: MatrixSpec, out: Path | None = None) -> Expansion:
+    """Validate the base run and every child config; no work is done and nothing is written."""
+    from harness.pipeline import check_inputs, default_out_dir
+    from harness.stages import STAGE_NAMES
+
+    base = base_config(spec)
+    parent = Path(out or default_out_dir(base)).resolve()
+    shared = uses_shared_base(spec, base)
+    configs, overrides = {}, {}
+    for child in expand(spec):
+        extra: dict[str, Any] = {"out_dir": str(child_dir(parent, child.name))}
+        if base.probes.cache_dir is None:  # children with the same base model sample it once
+            extra["probes.cache_dir"] = str(generation_cache(parent))
+        if shared:
+            extra["base"] = {"model": str(shared_base_dir(parent))}
+        config = child_config(spec, child, f"{base.name}.{child.name}", extra)
+        check_inputs(config, STAGE_NAMES)
+        configs[child.name], overrides[child.name] = config, child.overrides
+    return Expansion(spec, parent, base.name, shared, configs, overrides)
