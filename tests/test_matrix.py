@@ -24,7 +24,7 @@ from harness.config import load_config
 from harness.errors import ConfigError, RunExists
 from harness.matrix.paths import child_dir, generation_cache, read_matrix
 from harness.matrix.runner import MatrixOptions, run_matrix
-from harness.matrix.spec import check_key, child_name, expand, parse_sets, read_spec
+from harness.matrix.spec import check_key, child_name, expand, expand_matrix, parse_sets, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("scores.csv", "summary.csv", "generations.jsonl", "groups.csv", "vocab_shift.csv", "pii.csv")
@@ -85,8 +85,13 @@ def test_parse_sets_reads_yaml_values_and_refuses_bad_items():
         parse_sets(["finetune.lr"])
     with pytest.raises(ConfigError, match=r"unknown key 'finetune\.rate'"):
         parse_sets(["finetune.rate=1"])
-    with pytest.raises(ConfigError, match="set by the matrix itself"):
-        parse_sets(["name=x"])
+    assert parse_sets(["name=x"]) == {"name": "x"}
+
+
+def test_set_name_renames_the_matrix_and_its_children(tmp_path):
+    expansion = expand_matrix(read_spec(matrix_config(tmp_path), {"name": "other"}), tmp_path / "p")
+    assert expansion.name == "other"
+    assert {c.name for c in expansion.configs.values()} == {f"other.{n}" for n in expansion.configs}
 
 
 def test_child_names_follow_the_shared_design():
@@ -303,8 +308,6 @@ def test_a_base_init_no_axis_touches_is_built_once_in_the_parent(tmp_path):
 
 
 def test_an_axis_on_the_seed_builds_the_base_in_each_child(tmp_path):
-    from harness.matrix.spec import expand_matrix
-
     polite = tmp_path / "polite.txt"
     polite.write_text("駅は朝に開きます。\n", encoding="utf-8")
     path = matrix_config(tmp_path, "matrix:\n  seed: [1, 2]\n")

@@ -37,7 +37,7 @@ from harness.errors import ConfigError
 from harness.matrix.paths import child_dir, generation_cache, shared_base_dir
 
 AXES, EXCLUDE = MATRIX_KEYS
-# set by the matrix for every child: an axis or --set on them would be overwritten
+# set by the matrix for every child (from the parent's): an axis on them would be overwritten
 RESERVED = ("name", "out_dir")
 
 
@@ -114,7 +114,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         key = key.strip()
         if not sep:
             raise ConfigError(f"--set {item}: expected KEY=VALUE (like --set finetune.lr=3e-4)")
-        problem = check_key(key) or (f"'{key}' is set by the matrix itself" if key in RESERVED else None)
+        problem = check_key(key)
         if problem:
             raise ConfigError(f"--set {item}: {problem}")
         try:
