@@ -43,7 +43,7 @@ class MatrixOptions:
 
 @dataclass
 class MatrixResult:
-    """Where the matrix is, its record, and the children's run records as they ended."""
+    """Where the matrix is, its record as the run left it, and the seconds of the parent's own work."""
 
     parent: Path
     record: MatrixRecord
