@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, NamedTuple
 
 from harness.errors import ConfigError, HarnessError, MissingDependency
@@ -110,14 +111,18 @@ def run_processes(jobs: Iterable[ChildJob], done: Done, started: Started, worker
     jobs = list(jobs)
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold torch threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending = set()
+        pending = {}
         for job in jobs:
             started(job)  # submitted: it runs as soon as a worker is free
-            pending.add(pool.submit(run_child, job))
+            pending[pool.submit(run_child, job)] = job
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                done(future.result())
+                job = pending.pop(future)
+                try:
+                    done(future.result())
+                except BrokenProcessPool:  # a worker was killed (out of memory?): its children stay unfinished
+                    done(ChildOutcome(job.name, 0.0, "its worker process died (killed, or out of memory)"))
 
 
 def import_ray():
