@@ -165,6 +165,15 @@ def test_set_overrides_a_plain_run_and_unknown_keys_fail_before_work(tmp_path, c
     assert not (tmp_path / "two").exists()
 
 
+def test_a_relative_out_is_relative_to_the_working_folder(tmp_path, monkeypatch):
+    """Before, --out went through the config's path resolution: `--out reports/x` landed beside the config."""
+    path = matrix_config(tmp_path / "configs", axes="")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(path), "--out", "reports/one", "--quiet"]) == 0
+    assert (tmp_path / "reports" / "one" / "run.json").is_file()
+    assert not (tmp_path / "configs" / "reports").exists()
+
+
 def test_backend_options_are_checked_before_work(tmp_path, capsys):
     plain = matrix_config(tmp_path, axes="")
     assert main(["run", str(plain), "--backend", "processes", "--out", str(tmp_path / "a")]) == 1
