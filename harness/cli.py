@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from harness.errors import GateFailed, HarnessError
+from harness.errors import ConfigError, GateFailed, HarnessError
 from harness.labels.posts import DEFAULT_CORPUS as DEFAULT_POSTS
 
 EXIT_OK, EXIT_ERROR, EXIT_GATE = 0, 1, 3
@@ -27,7 +27,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import load_config
+    from harness.matrix.spec import base_config, parse_sets, read_spec, set_dotted
+
+    spec = read_spec(args.config, parse_sets(args.set))
+    out = args.out.resolve() if args.out else None  # --out is relative to the working folder
+    if args.plan:
+        from harness.matrix.plan import describe_plan
+
+        print(describe_plan(spec, out, args.backend, args.workers))
+        return EXIT_OK
+    if spec.is_matrix:
+        return _run_matrix(args, spec, out)
+    if args.backend != "local":
+        raise ConfigError(f"--backend {args.backend}: {args.config} declares no matrix: (one run runs locally)")
+    if out is not None:
+        set_dotted(spec.doc.data, "out_dir", str(out))
+    return _run_one(args, base_config(spec))
+
+
+def _run_one(args: argparse.Namespace, config) -> int:
     from harness.pipeline import ExportFailed, run
 
     shard = None
@@ -36,10 +54,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         shard = parse_shard(args.shard)
         use_local_gpu()  # one GPU per process under torchrun/accelerate (LOCAL_RANK)
-        if args.out and "{shard}" in str(args.out):  # one run directory per shard process
-            args.out = Path(str(args.out).replace("{shard}", str(shard.index)))
-    overrides = {"out_dir": args.out} if args.out else {}
-    config = load_config(args.config, overrides)
+        if config.out_dir and "{shard}" in str(config.out_dir):  # one run directory per shard process
+            config.out_dir = Path(str(config.out_dir).replace("{shard}", str(shard.index)))
     if shard is not None:
         result = run(config, resume=args.resume, force=args.force, progress=not args.quiet, shard=shard)
         print(f"{result.record.stages['probe'].note}; when every shard is done: harness run CONFIG --resume")
@@ -52,6 +68,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _finish(failed.result)
         return EXIT_ERROR
     return _finish(result)
+
+
+def _run_matrix(args: argparse.Namespace, spec, out: Path | None) -> int:
+    """A matrix config: every child run (finished ones skipped), then the parent's table and exit code."""
+    from harness.matrix.runner import MatrixOptions, check_backend, child_gates, run_matrix
+
+    if args.shard:
+        raise ConfigError("--shard runs one shard of one run: it cannot be combined with a matrix: config")
+    check_backend(args.backend, args.workers)
+    options = MatrixOptions(
+        backend=args.backend,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    result = run_matrix(spec, out, options)
+    gates = child_gates(result.parent, result.record)
+    for child in result.record.children:
+        verdict = {True: "gates passed", False: "gates FAILED", None: "no gates"}[gates.get(child.name)]
+        state = verdict if child.status == "complete" else f"{child.status}: {child.error}"
+        print(f"  {child.name:<40} {state}")
+    print(f"matrix: {result.parent / 'matrix.json'} ({len(result.record.children)} children)")
+    for name in ("matrix.csv", "matrix.html"):
+        if (result.parent / name).is_file():
+            print(f"{name.split('.')[1]}: {result.parent / name}")
+    if result.failed:
+        raise HarnessError(f"{len(result.failed)} child run(s) failed: {', '.join(c.name for c in result.failed)}")
+    failed_gates = [name for name, passed in gates.items() if passed is False]
+    if failed_gates:
+        raise GateFailed(f"gate failed in {', '.join(failed_gates)} (see each child's run.json)")
+    return EXIT_OK
 
 
 def _finish(result, enforce_gates: bool = True) -> int:
@@ -211,9 +259,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="batch evaluation run from a YAML config (exit 0 pass, 1 error, 3 gate failed)")
     p.add_argument("config", type=Path, help="run config YAML (see configs/)")
     p.add_argument("--out", type=Path, help="run directory (default out_dir or reports/<name>)")
-    p.add_argument("--resume", action="store_true", help="continue an unfinished run, skipping finished stages")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an unfinished run, skipping finished stages (a matrix always skips its finished children)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting by its dotted key, the value read as YAML (e.g. --set finetune.lr=3e-4); repeatable",
+    )
+    p.add_argument("--plan", action="store_true", help="do no work: print the runs, their work and an estimated time")
+    p.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "processes", "ray"],
+        help="where a matrix's child runs run: local (one after the other, default), processes, ray",
+    )
+    p.add_argument("--workers", type=int, default=2, help="--backend processes: child runs side by side (default 2)")
+    p.add_argument(
+        "--ray-address", metavar="auto|HOST:PORT", help="--backend ray: the cluster to join (default: start Ray here)"
+    )
     p.add_argument(
         "--shard",
         metavar="I/N",

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
-from harness.data.yamlfile import load_yaml, validate_yaml
+from harness.data.yamlfile import LocatedYaml, load_yaml, validate_yaml
 from harness.resources import default_classifier, default_lexicon, probe_file
 
 # Upper bounds of size-like settings.  They are far above any real run (rinna's model has
@@ -403,10 +403,17 @@ def _looks_local(model: str) -> bool:
     return model.startswith((".", "/", "~")) or Path(model).exists()
 
 
+# Keys of a matrix config (harness.matrix) that are not run settings: load_config drops them, so
+# the same file read as one run is the matrix's base run; harness.matrix.spec reads them.
+MATRIX_KEYS = ("matrix", "matrix_exclude")
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Read a YAML run config, apply CLI ``overrides`` (top-level keys), validate.
 
-    Raises ``ConfigError`` with file, line and key for the first problem.
+    ``matrix:`` and ``matrix_exclude:`` (a run matrix, see harness.matrix) are
+    set aside: what is validated is the matrix's base run.  Raises
+    ``ConfigError`` with file, line and key for the first problem.
     """
     located = load_yaml(path)
     data = located.data
@@ -414,7 +421,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise ConfigError(f"{path}: the config file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: a run config must be a mapping of keys")
+    run_data = {k: v for k, v in data.items() if k not in MATRIX_KEYS}
     # CLI overrides replace top-level keys; errors still point into the file
-    config = validate_yaml(dataclasses.replace(located, data={**data, **(overrides or {})}), RunConfig)
+    return config_from_yaml(dataclasses.replace(located, data={**run_data, **(overrides or {})}))
+
+
+def config_from_yaml(located: LocatedYaml) -> RunConfig:
+    """Validate ``located.data`` as a RunConfig (errors at its file and lines); resolve relative paths
+    against the file's folder."""
+    config = validate_yaml(located, RunConfig)
     _resolve_paths(config, located.path.resolve().parent)
     return config
