@@ -312,7 +312,7 @@ def test_a_base_init_no_axis_touches_is_built_once_in_the_parent(tmp_path):
         assert not (child_dir(parent, child.name) / "base_model").exists()
         fingerprints.add(next(a for a in run["arms"] if a["name"] == "base")["source"])
     assert fingerprints == {"given"}
-    layout = [".harness.lock", "base_model", "cache", "children", "matrix.json"]
+    layout = [".harness.lock", "base_model", "cache", "children", "matrix.csv", "matrix.html", "matrix.json"]
     assert sorted(p.name for p in parent.iterdir()) == layout
 
 
