@@ -245,3 +245,14 @@ def trajectory_run(
             rundir.save()
         execute(config, rundir, env)
         return RunResult(run_dir=rundir.path, record=rundir.record)
+
+
+def crossing_lines(run_dir: str | Path) -> list[str]:
+    """One line per gate a checkpoint crossed ("the model turned here"), as the report marks it."""
+    from harness.report.trajectory import find_crossings
+
+    run = RunDir.open(run_dir)
+    crossings = find_crossings(run, trajectory_points(run.record))
+    if not crossings:
+        return ["no checkpoint crossed a gate"]
+    return [f"{c.gate}: turned at {c.arm} (step {c.step}, {c.tokens_seen:,} tokens seen): {c.value}" for c in crossings]
