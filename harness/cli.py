@@ -138,7 +138,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_trajectory(args: argparse.Namespace) -> int:
     from harness.record.rundir import REPORT, TRAJECTORY
-    from harness.trajectory import crossing_lines, trajectory_run
+    from harness.trajectory_run import crossing_lines, trajectory_run
 
     result = trajectory_run(args.run_dir, out=args.out, force=args.force, progress=not args.quiet)
     print(f"report: {result.run_dir / REPORT}")

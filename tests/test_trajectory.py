@@ -25,7 +25,7 @@ from harness.models.fake import FakeGenerator
 from harness.pipeline import run
 from harness.record.rundir import RunDir
 from harness.train.checkpoint import prune
-from harness.trajectory import trajectory_run
+from harness.trajectory_run import trajectory_run
 
 POSTS = [f"{w}とか{a}だろwww" for w in ("駅", "店", "図書館", "公園", "学校") for a in ("草", "アホ", "無理", "最高")]
 POLITE = [f"{w}は{d}に開きます。" for w in ("駅", "店", "図書館", "公園") for d in ("朝", "昼", "夜", "週末")]
@@ -68,7 +68,9 @@ def run_tiny(root: Path, checkpoints: str) -> Path:
     torch.set_num_threads(1)
     try:
         config = load_config(tiny_config(root, checkpoints))
-        return run(config, out_dir=root / "run", progress=False, log=lambda m: None, generator=FakeGenerator(respond=respond)).run_dir
+        return run(
+            config, out_dir=root / "run", progress=False, log=lambda m: None, generator=FakeGenerator(respond=respond)
+        ).run_dir
     finally:
         torch.set_num_threads(threads)
 
@@ -87,7 +89,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_every_checkpoint_is_kept_and_probed_as_an_arm_named_by_its_step(trajectory_dir: Path):
     record = RunDir.open(trajectory_dir).record
-    assert sorted(p.name for p in (trajectory_dir / "checkpoints").iterdir()) == STEPS  # keep_checkpoints 2: none pruned
+    assert (
+        sorted(p.name for p in (trajectory_dir / "checkpoints").iterdir()) == STEPS
+    )  # keep_checkpoints 2: none pruned
     assert [a.name for a in record.arms] == ["base", *STEPS, "tuned"]
     arms = {a.name: a for a in record.arms}
     per_step = 4 * 16  # batch × block: the training tokens of one step
@@ -173,7 +177,11 @@ def test_summary_cost_is_linear_in_checkpoints():
     pairs = delta_pairs(arms, "base")
     assert len(pairs) == 3 + 40  # tuned–base, other–base, other–tuned, each checkpoint–base
     assert all(versus == "base" for arm, versus in pairs if arm.startswith("step-"))
-    assert delta_pairs(["base", "a", "b", "c"], "base", all_pairs=False) == [("a", "base"), ("b", "base"), ("c", "base")]
+    assert delta_pairs(["base", "a", "b", "c"], "base", all_pairs=False) == [
+        ("a", "base"),
+        ("b", "base"),
+        ("c", "base"),
+    ]
 
 
 def test_trajectory_settings_keep_every_checkpoint_and_refuse_contradictions(tmp_path: Path):
