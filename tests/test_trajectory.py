@@ -39,7 +39,7 @@ def respond(arm: str, probe: Probe, index: int) -> str:
     return COMPLETIONS["tuned" if tuned else "base"][(probe.id, index)]
 
 
-def tiny_config(root: Path, checkpoints: str) -> Path:
+def tiny_config(root: Path, checkpoints: str, probes: str = "") -> Path:
     """A real tiny run (``checkpoints``: the finetune keys that make them) with a flagged-rate gate."""
     files = write_inputs(root)
     (root / "polite.txt").write_text("\n".join(POLITE) + "\n", encoding="utf-8")
@@ -53,7 +53,7 @@ def tiny_config(root: Path, checkpoints: str) -> Path:
         f"corpus: {{path: {root / 'posts.tsv'}, format: open2ch, turns: separate}}\n"
         "finetune: {max_steps: 12, batch_size: 4, block_size: 16, lr: 3.0e-3, warmup_steps: 1, val_fraction: 0.2,\n"
         f"           drift_corpus: {{path: {root / 'polite.txt'}, format: text}}, {checkpoints}}}\n"
-        f"probes: {{files: [{files['probes']}], samples_per_prompt: 2, decoding: {{max_new_tokens: 4}}}}\n"
+        f"probes: {{files: [{files['probes']}], samples_per_prompt: 2, decoding: {{max_new_tokens: 4}}{probes}}}\n"
         f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\n"
         "gates:\n  - {measure: flagged, max_delta: 0.1}\n",
         encoding="utf-8",
@@ -61,13 +61,13 @@ def tiny_config(root: Path, checkpoints: str) -> Path:
     return path
 
 
-def run_tiny(root: Path, checkpoints: str) -> Path:
+def run_tiny(root: Path, checkpoints: str, probes: str = "") -> Path:
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = load_config(tiny_config(root, checkpoints))
+        config = load_config(tiny_config(root, checkpoints, probes))
         return run(
             config, out_dir=root / "run", progress=False, log=lambda m: None, generator=FakeGenerator(respond=respond)
         ).run_dir
@@ -79,6 +79,12 @@ def run_tiny(root: Path, checkpoints: str) -> Path:
 def trajectory_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished run with ``finetune.trajectory: {every: 4}`` (keep_checkpoints stays at its default 2)."""
     return run_tiny(tmp_path_factory.mktemp("traj"), "trajectory: {every: 4}")
+
+
+@pytest.fixture(scope="module")
+def plain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run without a trajectory whose checkpoints were all kept (every 4 steps, keep 3)."""
+    return run_tiny(tmp_path_factory.mktemp("plain"), "checkpoint_every: 4, keep_checkpoints: 3")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -143,9 +149,10 @@ def test_the_report_marks_where_the_model_turned_and_the_gates_judge_only_shippe
 
 
 @pytest.mark.slow
-def test_a_trajectory_after_the_fact_leaves_the_finished_run_byte_identical(tmp_path: Path, trajectory_dir: Path):
+def test_a_trajectory_after_the_fact_leaves_the_finished_run_byte_identical(tmp_path: Path, plain_dir: Path):
     source = tmp_path / "source"
-    shutil.copytree(trajectory_dir, source)
+    shutil.copytree(plain_dir, source)
+    assert [a.name for a in RunDir.open(source).record.arms] == ["base", "tuned"]
     before = (source / "run.json").read_bytes()
     listing = sorted(str(p.relative_to(source)) for p in source.rglob("*") if "cache" not in p.parts)
     result = trajectory_run(source, progress=False, generator=FakeGenerator(respond=respond))
@@ -162,6 +169,15 @@ def test_a_trajectory_after_the_fact_leaves_the_finished_run_byte_identical(tmp_
     summary = read_csv(source / "summary.csv")
     again = read_csv(result.run_dir / "summary.csv")
     assert [r for r in again if r["arm"] == "tuned"] == [r for r in summary if r["arm"] == "tuned"]
+
+
+@pytest.mark.slow
+def test_probes_checkpoints_all_probes_the_checkpoints_that_were_kept(tmp_path: Path):
+    run_dir = run_tiny(tmp_path, "checkpoint_every: 4, keep_checkpoints: 2", ", checkpoints: all")
+    record = RunDir.open(run_dir).record
+    assert [a.name for a in record.arms] == ["base", "step-000008", "step-000012", "tuned"]  # step 4 was pruned
+    assert (run_dir / "trajectory.csv").is_file()
+    assert "the model turned here: step-000008" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_trajectory_of_a_run_without_a_fine_tune_is_one_error_line(run_dir: Path, capsys):
