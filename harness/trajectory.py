@@ -144,7 +144,7 @@ def point_losses(config: RunConfig, folders: Sequence[str]) -> dict[str, tuple[f
     for folder in dict.fromkeys(folders):
         loaded = load_model(folder, device=tune.device, allow_hub=allow_hub)
         if held_out is None:  # every point shares the base's tokenizer: the same blocks for all
-            block = context_length(loaded.model, tune)
+            block = context_length(loaded.model.config, tune)
             held_out = tokenize_corpus(config.corpus, loaded.tokenizer, tune, config.seed, block).blocks("val")
             drift = drift_reference(tune, loaded.tokenizer, block)
         settings = engine_settings(loaded.device, tune)
