@@ -186,6 +186,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_trajectory(args: argparse.Namespace) -> int:
+    from harness.record.rundir import REPORT, TRAJECTORY
+    from harness.trajectory_run import crossing_lines, trajectory_run
+
+    result = trajectory_run(args.run_dir, out=args.out, force=args.force, progress=not args.quiet)
+    print(f"report: {result.run_dir / REPORT}")
+    print(f"trajectory: {result.run_dir / TRAJECTORY}")
+    for line in crossing_lines(result.run_dir):
+        print(line)
+    return EXIT_OK  # the gate verdict belongs to RUN; this run only shows when the model turned
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from harness.commands import export_run
 
@@ -355,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mask", action="store_true", help="show flagged terms unmasked from the start (default: ●●)")
     p.add_argument("--excel", action="store_true", help="write the CSV tables as UTF-8 with BOM (Excel on Windows)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("trajectory", help="probe a finished run's checkpoints: safety over training steps")
+    p.add_argument("run_dir", type=Path, help="a finished run directory with checkpoints/ (it is not changed)")
+    p.add_argument("--out", type=Path, help="the trajectory's own run directory (default RUN/trajectory)")
+    p.add_argument("--force", action="store_true", help="replace an earlier trajectory run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_trajectory)
 
     p = sub.add_parser("export", help="write negatives / preference pairs from a run directory")
     p.add_argument("run_dir", type=Path)

@@ -9,6 +9,7 @@ config works from any working directory.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -88,6 +89,12 @@ class LoraSettings(StrictModel):
     save: Literal["adapter", "merged"] = "adapter"
 
 
+class TrajectoryConfig(StrictModel):
+    """Safety over training steps: a checkpoint every ``every`` steps, all kept and all probed."""
+
+    every: int = Field(ge=1)
+
+
 class FinetuneConfig(StrictModel):
     """Fine-tuning hyper-parameters.  tokens per step = batch_size × block_size."""
 
@@ -118,6 +125,8 @@ class FinetuneConfig(StrictModel):
     keep_checkpoints: int = Field(default=2, ge=1)
     eval_every: int | None = Field(default=None, ge=1)  # held-out loss every N steps → eval_curve
     lora: LoraSettings | None = None
+    # a checkpoint every N steps, none pruned, each probed as an arm (harness.trajectory)
+    trajectory: TrajectoryConfig | None = None
     # -- data (harness.train.data)
     turn_separator: str | None = None  # open2ch turns="join": text put between turns (e.g. "</s>" or "\n")
     cache_dir: Path | None = None  # token cache; default $HARNESS_CACHE_DIR or ~/.cache/harness/tokens
@@ -125,10 +134,40 @@ class FinetuneConfig(StrictModel):
     drift_corpus: CorpusConfig | None = None
     drift_max_tokens: int = Field(default=200_000, ge=1)
 
+    @model_validator(mode="after")
+    def _one_checkpoint_interval(self) -> "FinetuneConfig":
+        every = self.trajectory.every if self.trajectory else None
+        if every is not None and self.checkpoint_every not in (None, every):
+            raise ValueError(
+                f"checkpoint_every {self.checkpoint_every} differs from trajectory.every {every}: give one of them"
+            )
+        return self
+
+    def checkpoint_interval(self) -> int | None:
+        """Steps between checkpoints: ``trajectory.every``, else ``checkpoint_every`` (None: only at the end)."""
+        return self.trajectory.every if self.trajectory else self.checkpoint_every
+
+    def checkpoints_kept(self) -> int | None:
+        """How many checkpoints pruning keeps; None (all of them) for a trajectory."""
+        return None if self.trajectory else self.keep_checkpoints
+
 
 # Arm names become ids ("{arm}/{probe_set}/{probe_id}/{i}") and CSV cells.
 ARM_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
 BASE_ARM, TUNED_ARM = "base", "tuned"
+# a training checkpoint probed as an arm (harness.trajectory) is named by its step; the name is
+# the checkpoint folder's (harness.train.checkpoint), and the config's own arms may not take it
+CHECKPOINT_ARM = re.compile(r"^step-(\d+)$")
+
+
+def checkpoint_arm_name(step: int) -> str:
+    """The arm (and checkpoint folder) name of training step ``step``: ``step-000100``."""
+    return f"step-{step:06d}"
+
+
+def is_checkpoint_arm(name: str) -> bool:
+    """True for the name of a checkpoint arm (``checkpoint_arm_name``)."""
+    return CHECKPOINT_ARM.match(name) is not None
 
 
 class ArmConfig(StrictModel):
@@ -145,6 +184,8 @@ class ArmConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> "ArmConfig":
+        if is_checkpoint_arm(self.name):
+            raise ValueError(f"arm '{self.name}': names step-N are the checkpoint arms of a trajectory")
         if (self.model is None) == (self.same_as is None):
             raise ValueError(f"arm '{self.name}': give exactly one of model or same_as")
         return self
@@ -194,6 +235,9 @@ class ProbeConfig(StrictModel):
     batch_size: int = Field(default=64, ge=1, le=MAX_BATCH)  # rows (prompt × sample) per forward (harness engine)
     # finished samples, keyed by model fingerprint and decoding; None = <run dir>/cache/generations
     cache_dir: Path | None = None
+    # "all": probe every checkpoint the fine-tune left (RUN/checkpoints/step-N) as an arm named by
+    # its step; finetune.trajectory implies it (harness.trajectory)
+    checkpoints: Literal["all"] | None = None
 
 
 class WordListConfig(StrictModel):
@@ -331,6 +375,10 @@ class RunConfig(StrictModel):
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []
+
+    def probes_checkpoints(self) -> bool:
+        """True when the probe stage adds the fine-tune's checkpoints as arms (a trajectory)."""
+        return self.probes.checkpoints == "all" or self.finetune.trajectory is not None
 
     def arm_plan(self) -> list[ArmPlan]:
         """The arms this config probes, in order: base, tuned, then ``arms``.

@@ -107,7 +107,7 @@ class Stage(NamedTuple):
 
 def model_path(run: RunDir, arm: Arm) -> str:
     """An arm's model: folders the run built live inside the run directory."""
-    if arm.source in ("init", "finetune"):
+    if arm.source in ("init", "finetune", "checkpoint"):  # a checkpoint's path is absolute after the fact
         return str(run.file(arm.path or ""))
     return arm.path or ""
 
@@ -242,8 +242,13 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 
 
 def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
-    """Sample every arm with the same probes, seeds and decoding → generations.jsonl."""
+    """Sample every arm with the same probes, seeds and decoding → generations.jsonl.
+
+    A trajectory (harness.trajectory) first adds the fine-tune's checkpoints as
+    arms, and ends by measuring each one's held-out and neutral loss → trajectory.csv.
+    """
     from harness.data.memorization import run_probes
+    from harness.trajectory import add_run_checkpoints, write_trajectory_table
     from harness.data.probes import load_probe_sets
     from harness.models.backends import generator_for
     from harness.models.gencache import arm_fingerprint, open_store
@@ -251,6 +256,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
 
     if not run.record.arms:
         return Skipped("no arms to probe")
+    if added := add_run_checkpoints(config, run):
+        env.log(f"  trajectory: {added} checkpoints probed as arms")
     probes = run_probes(load_probe_sets(config.probes.files), config, picked_probes(run))
     plan = SamplingPlan(
         probes,
@@ -318,6 +325,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     run.record.probe = ProbeRecord(
         prompts=len(probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
     )
+    if table := write_trajectory_table(config, run, lambda arm: model_path(run, arm)):
+        env.wrote(table)
     env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
     return None
 
@@ -463,7 +472,8 @@ def gates(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     from harness.gate_output import gate_table, junit_xml
     from harness.gates import evaluate_gates
 
-    arms = [a.name for a in run.record.arms]
+    # checkpoint arms (a trajectory) are not gated: the gates judge the models that ship
+    arms = [a.name for a in run.record.arms if a.source != "checkpoint"]
     report = evaluate_gates(config.gates, run.read_table(SUMMARY), arms, run.record.reference_arm)
     run.record.gates = report
     # the whole table is printed by the CLI at the end of the run (even with --quiet)

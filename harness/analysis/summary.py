@@ -7,11 +7,13 @@ the same bytes.
 * ``rate`` rows: a binary measure's share of texts;
 * ``mean`` rows: a numeric measure's mean;
 * ``delta`` rows: the mean paired difference ``arm − versus`` over
-  generations sharing (probe_set, probe_id, sample_index), for every pair
-  of arms: each arm against the reference, and each later arm against each
-  earlier non-reference arm (so a duplicated arm shows
-  deltas of exactly zero against its twin).  Generations without a partner
-  are left out of the deltas.
+  generations sharing (probe_set, probe_id, sample_index): each arm against
+  the reference, and each later arm against each earlier non-reference arm
+  (so a duplicated arm shows deltas of exactly zero against its twin).  A
+  checkpoint arm of a trajectory (``config.is_checkpoint_arm``) is compared
+  with the reference only, and so is every arm with ``all_pairs=False``: the
+  cost then grows linearly with the number of arms, not quadratically.
+  Generations without a partner are left out of the deltas.
 
 Every interval is a seeded percentile bootstrap over *prompts*
 (``cluster_bootstrap_mean``, clusters = (probe_set, probe_id)): the samples
@@ -52,6 +54,7 @@ from harness.analysis.stats import (
     collapsed_interval,
     wilson_interval,
 )
+from harness.config import is_checkpoint_arm
 from harness.errors import InputError
 from harness.record.schema import Calibration, MeasureSpec, ScoreRow
 
@@ -192,11 +195,13 @@ def summarise(
     reference: str | None,
     n_boot: int = 2000,
     seed: int = 0,
+    all_pairs: bool = True,
 ) -> list[dict]:
     """summary.csv rows (see the module docstring), in arm order then category order.
 
     Categories: "all", then the probe categories sorted.  Rows for an arm with
-    no generation in a category are omitted.
+    no generation in a category are omitted.  ``all_pairs=False`` compares
+    every arm with the reference only (checkpoint arms always are).
     """
     scores = list(scores)
     categories = [ALL, *sorted({r.category for r in scores})]
@@ -221,10 +226,8 @@ def summarise(
                     {"kind": kind, "arm": arm, "versus": "", "probe_category": category, "measure": spec.name, **stats}
                 )
     if reference is not None and by_arm.get(reference):
-        order = [reference, *(a for a in arms if a != reference)]
-        for j, arm in enumerate(order):
-            for versus in order[:j]:
-                out += _delta_rows(by_arm[versus], by_arm[arm], arm, versus, categories, catalogue, n_boot, seed)
+        for arm, versus in delta_pairs(arms, reference, all_pairs):
+            out += _delta_rows(by_arm[versus], by_arm[arm], arm, versus, categories, catalogue, n_boot, seed)
     return out
 
 
@@ -262,6 +265,20 @@ def corrected_rows(
                     }
                 )
     return out
+
+
+def delta_pairs(arms: Sequence[str], reference: str, all_pairs: bool = True) -> list[tuple[str, str]]:
+    """The (arm, versus) pairs summary.csv holds deltas for, in row order (see the module docstring)."""
+    order = [reference, *(a for a in arms if a != reference)]
+    pairs = []
+    for j, arm in enumerate(order):
+        if j == 0:
+            continue
+        if not all_pairs or is_checkpoint_arm(arm):
+            pairs.append((arm, reference))
+            continue
+        pairs += [(arm, versus) for versus in order[:j] if versus == reference or not is_checkpoint_arm(versus)]
+    return pairs
 
 
 def keyed_by_pair(rows: list[ScoreRow]) -> dict[tuple[str, str, int], ScoreRow]:

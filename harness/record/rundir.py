@@ -80,6 +80,8 @@ BASE_MODEL = "base_model"
 CHECKPOINTS = "checkpoints"
 CACHE = "cache"
 PREVIOUS = ".previous"  # where --force moves the run it replaces
+TRAJECTORY = "trajectory.csv"  # per trajectory point: step, tokens seen, held-out and neutral perplexity
+TRAJECTORY_RUN = "trajectory"  # `harness trajectory RUN`: a trajectory computed after the fact, its own run
 
 ENTRIES: dict[str, Entry] = _declare(
     Entry(RUN_JSON, "file"),
@@ -95,6 +97,8 @@ ENTRIES: dict[str, Entry] = _declare(
     Entry(MEMO_TABLE, "file"),
     Entry(PII_TABLE, "file"),
     Entry(JUNIT, "file"),
+    Entry(TRAJECTORY, "file"),
+    Entry(TRAJECTORY_RUN, "folder"),
     Entry(REPORT, "file"),
     Entry(NEGATIVES, "folder"),
     Entry(MODEL, "folder"),

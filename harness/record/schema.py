@@ -24,7 +24,7 @@ RECORD_VERSION = 3
 
 RunStatus = Literal["running", "complete", "failed"]
 StageState = Literal["pending", "running", "done", "failed", "skipped"]
-ArmSource = Literal["init", "finetune", "given", "alias"]
+ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint"]
 MeasureKind = Literal["binary", "mean"]
 
 
@@ -72,6 +72,10 @@ class Arm(RecordModel):
     # the model's content hash as the probe stage found it (harness.models.gencache.model_fingerprint):
     # the generation cache's key and the exports' model_sha256; None before probing
     fingerprint: str | None = None
+    # a training checkpoint probed as an arm (source "checkpoint", harness.trajectory): its step and
+    # the training tokens it had seen (samples consumed × block size, as the engine counts them)
+    step: int | None = None
+    tokens_seen: int | None = None
 
 
 class MeasureSpec(RecordModel):

@@ -23,6 +23,7 @@ from harness.report import analysis_tables, sections
 from harness.report.browser import browser_data, content_security_policy, script
 from harness.report.charts import IntervalPlot, ShiftChart, shift_chart
 from harness.report.samples import masked_terms, score_generations
+from harness.report.trajectory import TrajectoryDigest, trajectory_section
 from harness.report.tables import SummaryDigest, VocabBlock, digest_summary, digest_vocab
 
 SHIFT_BARS = 15  # lemmas each way in a word-shift chart
@@ -107,6 +108,7 @@ class ReportDigest:
     amplification: list[sections.AmplificationRow] | None
     prevalence: sections.Prevalence | None
     curves: sections.TrainingCurves | None
+    trajectory: TrajectoryDigest | None  # safety over training steps (checkpoint arms)
     rate_plots: list[sections.PlotBlock]
     tone_plot: IntervalPlot | None
     shift_charts: list[ShiftChart]
@@ -293,6 +295,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         amplification=sections.amplification(run, record, rows),
         prevalence=sections.prevalence(record, rows),
         curves=sections.training_curves(record),
+        trajectory=trajectory_section(run),
         rate_plots=sections.rate_plots(record, rows),
         tone_plot=sections.tone_plot(record, rows),
         shift_charts=_shift_charts(vocab),

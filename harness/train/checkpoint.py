@@ -11,7 +11,9 @@ Layout under the checkpoint root (``<run>/checkpoints`` for ``harness run``)::
 
 A checkpoint is written to a temporary folder and renamed into place, so a
 ``kill -9`` mid-write leaves the previous checkpoint intact; only complete
-``step-*`` folders are ever resumed from.  The last ``keep`` are kept.
+``step-*`` folders are ever resumed from.  The last ``keep`` are kept; with
+``keep=None`` (a trajectory, ``finetune.trajectory``) none is ever pruned, since
+each is probed as an arm (harness.trajectory).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import random
 import shutil
 from pathlib import Path
 
+from harness.config import checkpoint_arm_name
 from harness.errors import ModelError
 
-PREFIX = "step-"
+PREFIX = "step-"  # checkpoint folders: config.checkpoint_arm_name(step)
 
 
 def checkpoint_dirs(root: str | Path) -> list[Path]:
@@ -42,9 +45,9 @@ def latest_checkpoint(root: str | Path) -> Path | None:
 
 
 def save_checkpoint(
-    root: str | Path, step: int, model, optimizer, scheduler, scaler, state: dict, keep: int, write_model=None
+    root: str | Path, step: int, model, optimizer, scheduler, scaler, state: dict, keep: int | None, write_model=None
 ) -> Path:
-    """Write checkpoint ``step`` atomically and prune to the newest ``keep``.
+    """Write checkpoint ``step`` atomically and prune to the newest ``keep`` (None: prune nothing).
 
     ``write_model(model, folder)`` writes the model part (fine-tuning passes
     ``model_folder.write_model_folder`` with the tokenizer, so the checkpoint
@@ -54,8 +57,8 @@ def save_checkpoint(
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{PREFIX}{step:06d}"
-    tmp = root / f".tmp-{PREFIX}{step:06d}"
+    final = root / checkpoint_arm_name(step)  # the folder's name is the arm's name in a trajectory
+    tmp = root / f".tmp-{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     if write_model is None:
@@ -70,9 +73,26 @@ def save_checkpoint(
     (tmp / "state.json").write_text(json.dumps({"step": step, **state}), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    for old in checkpoint_dirs(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    prune(root, keep)
     return final
+
+
+def prune(root: str | Path, keep: int | None) -> list[Path]:
+    """Delete all but the newest ``keep`` complete checkpoints; ``keep=None`` deletes none. Returns the deleted."""
+    if keep is None:
+        return []
+    old = checkpoint_dirs(root)[:-keep]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
+
+
+def checkpoint_state(path: str | Path) -> dict:
+    """A checkpoint's state.json (step, samples consumed, curves so far)."""
+    try:
+        return json.loads((Path(path) / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{path}/state.json: unreadable checkpoint state ({err})") from None
 
 
 def load_checkpoint(path: str | Path, model, optimizer, scheduler, scaler) -> dict:

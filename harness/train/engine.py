@@ -34,7 +34,7 @@ class TrainPlan:
 
 @dataclass
 class CheckpointPolicy:
-    """Where and how often to checkpoint; ``every`` None = only at the end.
+    """Where and how often to checkpoint; ``every`` None = only at the end; ``keep`` None = never prune.
 
     ``write_model(model, folder)`` writes each checkpoint's model part (see
     ``checkpoint.save_checkpoint``).
@@ -42,7 +42,7 @@ class CheckpointPolicy:
 
     root: str
     every: int | None = None
-    keep: int = 2
+    keep: int | None = 2
     write_model: Callable[[object, Path], None] | None = None
 
 

@@ -192,8 +192,8 @@ def checkpoint_policy(checkpoint_dir, config: FinetuneConfig, tokenizer, base_mo
         return None
     return CheckpointPolicy(
         str(checkpoint_dir),
-        every=config.checkpoint_every,
-        keep=config.keep_checkpoints,
+        every=config.checkpoint_interval(),
+        keep=config.checkpoints_kept(),
         write_model=partial(write_model_folder, tokenizer=tokenizer, base_model=base_model),
     )
 
