@@ -5,6 +5,10 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
+# tcmalloc where installed (Debian: libtcmalloc-minimal4): CPU fine-tuning ~10% less CPU a step and
+# ~0.25 GB lower peak RSS than glibc malloc (benchmarks/README.md); empty = glibc. Same list as
+# benchmarks/finetune_cpu.py's TCMALLOC_GLOBS.
+TCMALLOC ?= $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib64/libtcmalloc_minimal.so.4 /usr/local/lib/libtcmalloc_minimal.so.4))
 
 CLASSIFIER := build/classifier
 POSTS := ../shared/corpora/open2ch-ranking-dev/dev.tsv
@@ -29,7 +33,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(BIN)/harness demo
+	LD_PRELOAD=$(TCMALLOC) $(BIN)/harness demo
 
 # The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
 # the labels and ../shared (again when a label file or the lexicon, which sets its threshold, changes).

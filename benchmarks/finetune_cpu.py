@@ -17,6 +17,13 @@ Each side runs in its own subprocess (peak RSS = that process's ru_maxrss),
 alternating harness/baseline for ``--rounds`` rounds; the medians are printed
 with ``ratio X`` for tokens/s (target ≥ 1.2) and peak RSS (target ≤ 0.6).
 
+Allocator: the harness side runs as ``make`` runs the harness — with
+tcmalloc preloaded (``LD_PRELOAD``) where ``libtcmalloc_minimal.so.4`` exists
+(Debian: ``apt-get install libtcmalloc-minimal4``), glibc malloc otherwise; the
+baseline runs on glibc malloc, as ``python run_clm.py`` does.
+``--allocator`` / ``--baseline-allocator`` (tcmalloc | glibc) choose per side,
+e.g. both on tcmalloc to see what the allocator alone gives the Trainer.
+
     .venv/bin/python benchmarks/finetune_cpu.py            # 3 rounds × 12 steps
     .venv/bin/python benchmarks/finetune_cpu.py --quick    # 1 round × 3 steps (smoke)
 """
@@ -24,6 +31,7 @@ with ``ratio X`` for tokens/s (target ≥ 1.2) and peak RSS (target ≤ 0.6).
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import resource
@@ -41,6 +49,17 @@ POSTS = SHARED / "corpora/open2ch-ranking-dev/dev.tsv"
 SPM = SHARED / "tokenizers/rinna-japanese-gpt2/spiece.model"
 BATCH, BLOCK, LR, WARMUP, SEED = 16, 128, 5e-4, 2, 0
 SHAPE = {"vocab_size": 32000, "n_embd": 256, "n_layer": 4, "n_head": 4, "n_positions": BLOCK}
+# the same places the Makefile's TCMALLOC looks (keep the two lists alike)
+TCMALLOC_GLOBS = (
+    "/usr/lib/*/libtcmalloc_minimal.so.4",
+    "/usr/lib64/libtcmalloc_minimal.so.4",
+    "/usr/local/lib/libtcmalloc_minimal.so.4",
+)
+
+
+def tcmalloc_library() -> str | None:
+    """The first tcmalloc (minimal) shared library found, or None."""
+    return next((hit for pattern in TCMALLOC_GLOBS for hit in sorted(glob.glob(pattern))), None)
 
 
 def corpus_config():
@@ -144,15 +163,19 @@ def side_baseline(steps: int, cache_dir: str) -> dict:
     return {"tokens": steps * BATCH * BLOCK, "seconds": times[1] - times[0], "mean_loss": out.training_loss}
 
 
-def run_side(name: str, steps: int, threads: int) -> dict:
-    """Run one side in a fresh subprocess; returns its measurements."""
+def run_side(name: str, steps: int, threads: int, allocator: str) -> dict:
+    """Run one side in a fresh subprocess (``allocator``: tcmalloc preloaded, or glibc); returns its measurements."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TRANSFORMERS_VERBOSITY": "error"}
+    env.pop("LD_PRELOAD", None)
+    if allocator == "tcmalloc":
+        env["LD_PRELOAD"] = tcmalloc_library()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, __file__, "--side", name, "--steps", str(steps), "--threads", str(threads), "--tmp", tmp]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"finetune_cpu: the {name} side failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**row, "allocator": allocator}
 
 
 def main(argv=None) -> int:
@@ -161,6 +184,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 round × 3 steps (smoke run)")
+    choices = ["tcmalloc", "glibc"]
+    parser.add_argument("--allocator", choices=choices, help="harness side (default: tcmalloc where found)")
+    parser.add_argument("--baseline-allocator", choices=choices, default="glibc", help="baseline side")
     parser.add_argument("--side", choices=["harness", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -179,15 +205,20 @@ def main(argv=None) -> int:
             sys.exit(f"finetune_cpu: {needed} not found (the benchmark needs ../shared)")
     if args.quick:
         args.steps, args.rounds = 3, 1
+    allocators = {"harness": args.allocator or ("tcmalloc" if tcmalloc_library() else "glibc")}
+    allocators["baseline"] = args.baseline_allocator
+    if "tcmalloc" in allocators.values() and not tcmalloc_library():
+        sys.exit("finetune_cpu: tcmalloc not found (apt-get install libtcmalloc-minimal4)")
     print(
         f"pinned model {SHAPE}, batch {BATCH} × block {BLOCK}, {args.steps} steps, {args.threads} threads, "
-        f"{args.rounds} round(s), interleaved"
+        f"{args.rounds} round(s), interleaved; allocator: harness {allocators['harness']}, "
+        f"baseline {allocators['baseline']} ({tcmalloc_library() or 'no tcmalloc found'})"
     )
     rows: dict[str, list[dict]] = {"harness": [], "baseline": []}
     for r in range(args.rounds):
         order = ("harness", "baseline") if r % 2 == 0 else ("baseline", "harness")
         for name in order:
-            row = run_side(name, args.steps, args.threads)
+            row = run_side(name, args.steps, args.threads, allocators[name])
             rows[name].append(row)
             print(
                 f"  round {r + 1} {name:<8} {row['tokens_per_second']:8.0f} tokens/s  peak RSS "

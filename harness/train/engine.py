@@ -115,8 +115,13 @@ class LossModule:
         return _Loss()
 
 
-def prepare_model(model, settings: EngineSettings):
-    """Attention kernel, gradient checkpointing and compile, in place."""
+def prepare_model(model, settings: EngineSettings, compile_mode: str | None = None):
+    """Attention kernel, gradient checkpointing and compile, in place.
+
+    ``compile_mode`` is torch.compile's ``mode`` (e.g. "max-autotune", which
+    tries CUDA graphs and tuned matmul kernels); None = torch's default.
+    benchmarks/reference_gpu.py --sweep reports what each mode gives.
+    """
     from harness.train.loss import body_of
     from harness.train.precision import set_attention
 
@@ -131,7 +136,8 @@ def prepare_model(model, settings: EngineSettings):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         model.config.use_cache = False
     if settings.compile:
-        body_of(model).compile()  # in place: state-dict keys stay the same
+        # in place: state-dict keys stay the same
+        body_of(model).compile(**({"mode": compile_mode} if compile_mode else {}))
     return model
 
 

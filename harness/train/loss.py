@@ -44,8 +44,10 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
             with torch.enable_grad():
                 h.requires_grad_(need_h)
                 wc = w.requires_grad_(need_w) if need_w else w
-                logits = h @ wc.t()
-                loss = F.cross_entropy(logits.float(), y, ignore_index=IGNORE_INDEX, reduction="sum")
+                # no name for the logits: autograd keeps only the log-softmax output, so the
+                # [chunk, vocab] logits are freed as soon as it exists (one vocabulary-sized
+                # tensor less at the loss's peak; measured in benchmarks/README.md)
+                loss = F.cross_entropy((h @ wc.t()).float(), y, ignore_index=IGNORE_INDEX, reduction="sum")
                 inputs = [t for t, need in ((h, need_h), (wc, need_w)) if need]
                 grads = torch.autograd.grad(loss, inputs)
             total += loss.detach()
@@ -53,7 +55,7 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
                 grad_hidden[start : start + chunk] = grads[0].to(hidden.dtype)
             if need_w:
                 grad_weight.add_(grads[-1])
-            del logits, loss, grads
+            del loss, grads
         if need_h:
             grad_hidden.div_(denom.to(grad_hidden.dtype))
         if need_w:
