@@ -373,7 +373,7 @@ class TrackingConfig(StrictModel):
 
 
 def resolve_tracking_uri(uri: str, root: Path) -> str:
-    """A local tracking URI made absolute against ``root`` (file: URIs and plain paths → file:///…); others unchanged."""
+    """A local tracking URI made absolute against ``root`` (file: URIs, plain paths → file:///…); others as they are."""
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         return "sqlite:///" + str((root / uri.removeprefix("sqlite:///")).resolve())
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", uri) and not uri.startswith("file:"):

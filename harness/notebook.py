@@ -266,14 +266,16 @@ class NotebookRun:
 
     def matrix(self) -> "pd.DataFrame":
         """Only a matrix parent has a matrix table; this is one run."""
-        raise InputError(f"a run directory, not a matrix parent (no {MATRIX_JSON}); matrix() needs the parent", self.path)
+        message = f"a run directory, not a matrix parent (no {MATRIX_JSON}); matrix() needs the parent"
+        raise InputError(message, self.path)
 
     def table(self, name: str, columns: Sequence[str], types_of: Mapping[str, str]) -> "pd.DataFrame":
         """A contract table of the run as a typed DataFrame; a table the run did not write is an error naming it."""
         run = self.rundir
         if not run.has(name):
             listed = ", ".join(self.record.tables) or "none"
-            why = "missing: `harness report RUN` rebuilds it" if name in self.record.tables else "not written by this run"
+            listed_here = name in self.record.tables
+            why = "missing: `harness report RUN` rebuilds it" if listed_here else "not written by this run"
             raise InputError(f"{why} (run.json lists: {listed})", run.file(name))
         rows = run.read_table(name)
         if rows:

@@ -75,7 +75,8 @@ def check_tracking_ready(settings: MlflowSettings) -> None:
         return
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise InputError("tracking.mlflow.tracking_uri: the MLflow file store cannot be written here", existing or folder)
+        message = "tracking.mlflow.tracking_uri: the MLflow file store cannot be written here"
+        raise InputError(message, existing or folder)
 
 
 def file_store(uri: str) -> Path | None:
@@ -141,7 +142,7 @@ def summary_metrics(run: RunDir) -> dict[str, float]:
 
 
 def add(out: dict[str, float], key: str, number: Any) -> None:
-    """Set ``out[key]`` to a defined number; two rows landing on one name are a harness bug, never a silent overwrite."""
+    """Set ``out[key]`` to a defined number; two rows on one name are a harness bug, never an overwrite."""
     if number in (None, "") or number != number:
         return
     if key in out:
@@ -236,7 +237,8 @@ def track_run(
     check_tracking_ready(settings)
     record = run.record
     if record.status != "complete":
-        raise InputError(f"run is {record.status}, not complete: finish it (harness run --resume) before tracking it", run.path)
+        message = f"run is {record.status}, not complete: finish it (harness run --resume) before tracking it"
+        raise InputError(message, run.path)
     metrics = {**summary_metrics(run), **gate_metrics(record)}
     flat, curves = finetune_metrics(record)
     metrics |= flat
