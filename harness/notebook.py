@@ -42,14 +42,14 @@ from harness.analysis.summary import SUMMARY_COLUMNS
 from harness.analysis.vocab_shift import VOCAB_COLUMNS
 from harness.matrix.collect import Collected, collect, matrix_columns, matrix_rows
 from harness.matrix.paths import MATRIX_JSON, child_dir, is_matrix, read_matrix
-from harness.record.rundir import GROUPS_TABLE, RUN_JSON, SUMMARY, VOCAB_TABLE, RunDir
+from harness.record.rundir import GENERATIONS, GROUPS_TABLE, RUN_JSON, SCORES, SUMMARY, VOCAB_TABLE, RunDir
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MatrixRecord, RunRecord, ScoreRow
 from harness.record.spans import parse_spans, split_list
 
 # -- column types --------------------------------------------------------------------------
 # What each column of a contract table holds.  The column lists themselves are the contracts'
 # (SUMMARY_COLUMNS, GROUP_COLUMNS, …); tests/test_notebook.py checks every one has a type here.
-CATEGORY, TEXT, INT, NULLABLE_INT, FLOAT, BOOL, NULLABLE_BOOL, LIST, OBJECT = (
+CATEGORY, TEXT, INT, NULLABLE_INT, FLOAT, BOOL, NULLABLE_BOOL, OBJECT = (
     "category",
     "text",
     "int",
@@ -57,8 +57,7 @@ CATEGORY, TEXT, INT, NULLABLE_INT, FLOAT, BOOL, NULLABLE_BOOL, LIST, OBJECT = (
     "float",
     "bool",
     "nullable_bool",
-    "list",
-    "object",
+    "object",  # lists, dicts: the Python objects themselves
 )
 # record fields that are labels, not free text (generations.jsonl, scores.csv id columns)
 CATEGORICAL = frozenset({"arm", "probe_set", "category", "group"})
@@ -206,51 +205,55 @@ def frame(
 # -- the opened run ----------------------------------------------------------------------------
 
 
+def orders(record: RunRecord) -> dict[str, list[str]]:
+    """The category order of label columns: arms as the record lists them, measures as the catalogue does."""
+    arms = [a.name for a in record.arms]
+    return {"arm": arms, "versus": arms, "reference": arms, "measure": [m.name for m in record.measures]}
+
+
 @dataclass(frozen=True)
 class NotebookRun:
     """A run directory opened for analysis: ``record`` (the typed run.json), ``path``, and its tables as DataFrames.
 
-    Each method reads its file anew (after a ``harness report --reanalyse`` the
-    next call sees the new table); a file changed since the run wrote it raises
+    ``record`` is run.json as ``open_run`` read it; each table method reads
+    run.json and its file anew (after ``harness report --reanalyse`` the next
+    call sees the new table).  A file changed since the run wrote it raises
     ``ChangedFile``, exactly as the CLI does.
     """
 
     path: Path
     record: RunRecord
 
-    @property
     def rundir(self) -> RunDir:
-        """The run directory reader (no lock: reading only)."""
-        return RunDir(self.path, self.record)
-
-    def orders(self) -> dict[str, list[str]]:
-        """The category order of label columns: arms as the record lists them, measures as the catalogue does."""
-        arms = [a.name for a in self.record.arms]
-        return {"arm": arms, "versus": arms, "reference": arms, "measure": [m.name for m in self.record.measures]}
+        """The run directory as it is on disk now (no lock: reading only)."""
+        return RunDir.open(self.path)
 
     def generations(self) -> "pd.DataFrame":
         """generations.jsonl, one row per sample; columns are ``Generation``'s fields (``decoding`` a dict)."""
-        rows = [g.model_dump() for g in self.rundir.read_generations()]
+        run = self.rundir()
+        rows = [g.model_dump() for g in run.read_generations()]
         fields = Generation.model_fields
         types_of = {name: annotation_type(name, f.annotation) for name, f in fields.items()}
-        return frame(rows, list(fields), types_of, self.path / "generations.jsonl", self.orders(), first_line=1)
+        return frame(rows, list(fields), types_of, run.file(GENERATIONS), orders(run.record), first_line=1)
 
     def scores(self) -> "pd.DataFrame":
         """scores.csv: the id columns, each per-text measure (binary → bool, mean → float), then the details."""
-        scored = self.rundir.read_scores()
-        measures = [m for m in self.record.measures if m.per_text]
+        run = self.rundir()
+        scored = run.read_scores()
+        measures = [m for m in run.record.measures if m.per_text]
         details = list(dict.fromkeys(k for row in scored for k in row.details))
         rows = [{**row.model_dump(exclude={"values", "details"}), **row.values, **row.details} for row in scored]
         types_of = {c: annotation_type(c, ScoreRow.model_fields[c].annotation) for c in SCORE_ID_COLUMNS}
         types_of |= {m.name: BOOL if m.kind == "binary" else FLOAT for m in measures}
         types_of |= {d: INT if d in INT_DETAILS else TEXT for d in details if d not in LIST_DETAILS}
-        path = self.path / "scores.csv"
+        path = run.file(SCORES)
         for name, split in LIST_DETAILS.items():
             for line, row in enumerate(rows, start=2):
                 if name in row:
                     row[name] = split_cell(split, row[name], name, path, line)
         types_of |= dict.fromkeys(LIST_DETAILS, OBJECT)
-        return frame(rows, [*SCORE_ID_COLUMNS, *(m.name for m in measures), *details], types_of, path, self.orders())
+        columns = [*SCORE_ID_COLUMNS, *(m.name for m in measures), *details]
+        return frame(rows, columns, types_of, path, orders(run.record))
 
     def summary(self) -> "pd.DataFrame":
         """summary.csv: rates, means and paired deltas with their 95% CIs (docs/run-directory.md)."""
@@ -271,10 +274,10 @@ class NotebookRun:
 
     def table(self, name: str, columns: Sequence[str], types_of: Mapping[str, str]) -> "pd.DataFrame":
         """A contract table of the run as a typed DataFrame; a table the run did not write is an error naming it."""
-        run = self.rundir
+        run = self.rundir()
         if not run.has(name):
-            listed = ", ".join(self.record.tables) or "none"
-            listed_here = name in self.record.tables
+            listed = ", ".join(run.record.tables) or "none"
+            listed_here = name in run.record.tables
             why = "missing: `harness report RUN` rebuilds it" if listed_here else "not written by this run"
             raise InputError(f"{why} (run.json lists: {listed})", run.file(name))
         rows = run.read_table(name)
@@ -283,7 +286,7 @@ class NotebookRun:
             if missing:
                 raise InputError(f"missing column(s) {', '.join(missing)}", run.file(name), 1)
         extra = [c for c in (rows[0] if rows else ()) if c not in columns]
-        return frame(rows, [*columns, *extra], types_of, run.file(name), self.orders())
+        return frame(rows, [*columns, *extra], types_of, run.file(name), orders(run.record))
 
 
 def split_cell(split: Callable[[str], list], cell: Any, column: str, path: Path, line: int) -> list:

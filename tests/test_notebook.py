@@ -129,6 +129,7 @@ def test_a_changed_file_is_refused_as_the_cli_refuses_it(run_dir):
 
 
 def test_a_bad_cell_names_file_line_and_column(run_dir):
+    opened = open_run(run_dir)  # before the edit: each table call reads run.json and the file anew
     path = run_dir / "summary.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     cells = lines[2].split(",")
@@ -137,7 +138,7 @@ def test_a_bad_cell_names_file_line_and_column(run_dir):
     path.write_text("".join(lines), encoding="utf-8")
     accept_edit(run_dir, "summary.csv")  # past the sha256 check: the cell check is what is tested
     with pytest.raises(InputError, match=r"summary.csv:3: column 'value': 'abc' is not a number"):
-        open_run(run_dir).summary()
+        opened.summary()
 
 
 def test_a_missing_table_is_an_error_not_an_empty_frame(run_dir):
