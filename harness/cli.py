@@ -46,7 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace, config) -> int:
-    from harness.pipeline import ExportFailed, run
+    from harness.pipeline import ExportFailed, TrackingFailed, run
 
     shard = None
     if args.shard:
@@ -62,7 +62,7 @@ def _run_one(args: argparse.Namespace, config) -> int:
         return EXIT_OK
     try:
         result = run(config, resume=args.resume, force=args.force, progress=not args.quiet)
-    except ExportFailed as failed:
+    except (ExportFailed, TrackingFailed) as failed:
         # the report was written: show the gate verdict, which decides the exit code (3 beats 1)
         print(f"harness: error: {failed}", file=sys.stderr)
         _finish(failed.result)
@@ -203,6 +203,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     for path in export_run(Path(args.run_dir), args.format, mask=args.mask):
         print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from harness.tracking import track_dir
+
+    track_dir(args.run_dir, args.mlflow_uri, args.experiment, args.run_name)
     return EXIT_OK
 
 
@@ -380,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=list(FORMATS))
     p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("track", help="log a finished run to MLflow: config, every estimate and CI, gates, report")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--mlflow-uri", help="tracking URI (default: the config's tracking.mlflow, else ./mlruns)")
+    p.add_argument("--experiment", help="MLflow experiment (default: the config's tracking.mlflow.experiment)")
+    p.add_argument("--run-name", help="MLflow run name (default: the run's name)")
+    p.set_defaults(func=_cmd_track)
 
     p = sub.add_parser(
         "compare", help="compare runs (or a matrix parent's children) measure by measure and arm by arm, with 95%% CIs"

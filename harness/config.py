@@ -357,6 +357,33 @@ class GateConfig(StrictModel):
         return self
 
 
+class MlflowSettings(StrictModel):
+    """``tracking.mlflow``: log the finished run to MLflow (harness.tracking; needs ``harness[tracking]``)."""
+
+    # a relative file store (file:./mlruns, ./mlruns, sqlite:///runs.db) resolves against the config's folder
+    tracking_uri: str = "file:./mlruns"
+    experiment: str = Field(min_length=1)
+    run_name: str | None = None  # default: the run's name
+
+
+class TrackingConfig(StrictModel):
+    """Where a finished run is logged besides its run directory (README "Experiment tracking")."""
+
+    mlflow: MlflowSettings | None = None
+
+
+def resolve_tracking_uri(uri: str, root: Path) -> str:
+    """A local tracking URI made absolute against ``root`` (file: URIs, plain paths → file:///…); others as they are."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str((root / uri.removeprefix("sqlite:///")).resolve())
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", uri) and not uri.startswith("file:"):
+        return uri  # a tracking server or database: nothing local to resolve
+    path = uri.removeprefix("file:")
+    if path.startswith("//"):  # file:///abs (or file://host/...): already absolute
+        return uri
+    return (root / Path(path).expanduser()).resolve().as_uri()
+
+
 class RunConfig(StrictModel):
     """Everything a batch evaluation run needs (see configs/*.yaml)."""
 
@@ -375,6 +402,7 @@ class RunConfig(StrictModel):
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []
+    tracking: TrackingConfig | None = None  # MLflow (harness.tracking), after the run's last stage
 
     def probes_checkpoints(self) -> bool:
         """True when the probe stage adds the fine-tune's checkpoints as arms (a trajectory)."""
@@ -441,6 +469,8 @@ def _resolve_paths(obj: BaseModel, root: Path) -> None:
         obj.tuned_model = str((root / obj.tuned_model).resolve())
     if isinstance(obj, ArmConfig) and obj.model and _looks_local(obj.model):
         obj.model = str((root / obj.model).resolve())
+    if isinstance(obj, MlflowSettings):
+        obj.tracking_uri = resolve_tracking_uri(obj.tracking_uri, root)
     if isinstance(obj, AnalysisConfig):  # classifier:PATH is a path inside a string
         for i, name in enumerate(obj.detectors):
             if name.startswith("classifier:") and not Path(name[11:]).expanduser().is_absolute():

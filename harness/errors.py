@@ -39,8 +39,9 @@ class ModelError(HarnessError):
 class MissingDependency(HarnessError):
     """An optional dependency is absent; the message names the pip command."""
 
-    def __init__(self, package: str, purpose: str):
-        super().__init__(f"{purpose} needs the '{package}' package: pip install {package}")
+    def __init__(self, package: str, purpose: str, install: str | None = None):
+        # ``install``: what to pip install when it is not the package itself (an extra: 'harness[tracking]')
+        super().__init__(f"{purpose} needs the '{package}' package: pip install {install or package}")
 
 
 class RunExists(HarnessError):

@@ -49,6 +49,44 @@ class ExportFailed(HarnessError):
         self.result = result
 
 
+class TrackingFailed(HarnessError):
+    """Every stage ran and the run is complete, but logging it to MLflow failed (``harness track`` retries).
+
+    ``result`` is the finished run; the CLI exits 3 when a gate failed too, else 1.
+    """
+
+    def __init__(self, error: Exception, result: RunResult) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.result = result
+
+
+def check_tracking(config: RunConfig) -> None:
+    """``tracking.mlflow``: mlflow installed and a file store writable, before any work (one line otherwise)."""
+    if config.tracking is not None and config.tracking.mlflow is not None:
+        from harness.tracking import check_tracking_ready
+
+        check_tracking_ready(config.tracking.mlflow)
+
+
+def track_finished(config: RunConfig, rundir: RunDir, log: Callable[[str], None]) -> None:
+    """The post-run hook: log a complete run to MLflow when the config asks (harness.tracking).
+
+    Not a stage: it writes nothing into the run directory and reads only what
+    the stages left (run.json, summary.csv, report.html), so ``harness report``
+    and ``--force`` have nothing of it to rebuild or move aside, and a failed
+    logging leaves the run complete (``harness track RUN`` logs it later).
+    """
+    if config.tracking is None or config.tracking.mlflow is None or not rundir.finished:
+        return
+    from harness.tracking import track_run
+
+    try:
+        track_run(rundir, config.tracking.mlflow, log)
+    except HarnessError as err:
+        raise TrackingFailed(err, RunResult(run_dir=rundir.path, record=rundir.record)) from err
+
+
 def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     """Every input file of a config with the config key that names it."""
     checks: list[tuple[str, Path]] = []
@@ -227,6 +265,8 @@ def run(
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     env = StageEnv(log=log, progress=progress, generator=generator, shard=shard)
     target = Path(out_dir) if out_dir else default_out_dir(config)
+    if shard is None:
+        check_tracking(config)
     with start_run(config, target.resolve(), STAGE_NAMES, env, resume=resume, force=force) as rundir:
         if shard is not None:
             names = list(rundir.record.plan)
@@ -240,6 +280,7 @@ def run(
             if rundir.stage("export").status == "failed" and rundir.stage("report").status == "done":
                 raise ExportFailed(err, RunResult(run_dir=rundir.path, record=rundir.record)) from err
             raise
+        track_finished(config, rundir, log)
         return RunResult(run_dir=rundir.path, record=rundir.record)
 
 
