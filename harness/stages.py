@@ -164,7 +164,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         result = audit_corpus_docs(
             suite, docs, workers=a.workers, want_scores=a.audit_scores, stats=stats, scored=scored
         )
-        if tally is not None and tally.documents == len(tally.rows):
+        if tally is not None and feeds.cache is not None and tally.documents == len(tally.rows):
             raise InputError(f"corpus.filter drops all {tally.documents} documents: nothing is left to fine-tune on")
         picked = feeds.finish()
     except BaseException:
