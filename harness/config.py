@@ -56,7 +56,7 @@ class CorpusFilter(StrictModel):
     @model_validator(mode="after")
     def _something_to_drop(self) -> "CorpusFilter":
         if not self.drop and self.min_toxicity is None and not self.drop_pii:
-            raise ValueError("corpus.filter drops nothing: give drop: [flagged | <category>…], min_toxicity or drop_pii")
+            raise ValueError("drops nothing: give drop: [flagged | <category>…], min_toxicity or drop_pii")
         for i, name in enumerate(self.drop):
             if name in self.drop[:i]:
                 raise ValueError(f"drop[{i}]: {name!r} is given twice")

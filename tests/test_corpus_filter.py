@@ -19,7 +19,6 @@ from conftest import LEXICON
 from harness.cli import main
 from harness.config import CorpusConfig, CorpusFilter, RunConfig, load_config
 from harness.data.corpus_filter import drop_reasons, filter_key
-from harness.errors import ConfigError
 from harness.train.data import cache_key
 
 TEXTS = ["今日は晴れ", "お前カスか", "草生える", "老害乙", "駅で会おう", "バカじゃねーの", "せやな", "お前カスか"]
@@ -46,7 +45,7 @@ def read_dropped(path: Path) -> list[dict]:
 
 FORMATS = {
     "text": ("corpus.txt", lambda texts: "".join(f"{t}\n" for t in texts), ()),
-    "jsonl": ("corpus.jsonl", lambda texts: "".join(json.dumps({"text": t, "id": i}) + "\r\n" for i, t in enumerate(texts)), ()),
+    "jsonl": ("corpus.jsonl", lambda texts: "".join(json.dumps({"text": t}) + "\r\n" for t in texts), ()),
     # a quoted cell spanning two lines: the record is written (or removed) whole
     "csv": ("corpus.csv", lambda texts: "id,text\n" + "".join(f'{i},"{t}\n続き"\n' for i, t in enumerate(texts)), ()),
     "open2ch join": ("corpus.tsv", lambda texts: "".join(f"{t}\tせやな{i}\n" for i, t in enumerate(texts)), ()),
@@ -109,7 +108,8 @@ def test_max_docs_writes_only_what_the_audit_read(tmp_path):
     from harness.data.corpus_write import write_filtered
 
     config = CorpusConfig(path=corpus, format="text", max_docs=3, filter=CorpusFilter(drop=["flagged"]))
-    written = write_filtered(config, [{"line": "2", "doc_id": "2", "reasons": "flagged", "categories": "insult"}], tmp_path / "o")
+    dropped = [{"line": "2", "doc_id": "2", "reasons": "flagged", "categories": "insult"}]
+    written = write_filtered(config, dropped, tmp_path / "o")
     assert (written.units_kept, written.units_removed, written.units_unread) == (2, 1, 5)
     assert written.corpus.read_text(encoding="utf-8") == "今日は晴れ\n草生える\n"
 
@@ -219,7 +219,11 @@ def test_a_filtered_run_trains_on_the_kept_documents_only(tmp_path, monkeypatch)
     posts = (tmp_path / "posts.tsv").read_text(encoding="utf-8").splitlines()
     posts[1::3] = [f"{line}\tお前カスか{i}" for i, line in enumerate(posts[1::3])]
     (tmp_path / "posts.tsv").write_text("\n".join(posts) + "\n", encoding="utf-8")
+    # the base's tokenizer is trained on a copy of the posts: the reads counted are the tuning corpus's
+    (tmp_path / "tokenizer-posts.tsv").write_bytes((tmp_path / "posts.tsv").read_bytes())
     text = path.read_text(encoding="utf-8").replace("turns: separate}", "turns: separate, filter: {drop: [flagged]}}")
+    text = text.replace(f"[{{path: {tmp_path / 'posts.tsv'}", f"[{{path: {tmp_path / 'tokenizer-posts.tsv'}")
+    assert "tokenizer-posts.tsv" in text
     path.write_text(text, encoding="utf-8")
     assert load_config(path).corpus.filter is not None
     opens = count_opens(monkeypatch, (tmp_path / "posts.tsv").resolve())
@@ -227,10 +231,9 @@ def test_a_filtered_run_trains_on_the_kept_documents_only(tmp_path, monkeypatch)
     assert result.record.status == "complete"
     filt = result.record.corpus_filter
     assert filt is not None and filt.dropped == len(posts[1::3]) and filt.by_reason == {"flagged": filt.dropped}
-    # base.init's tokenizer corpus is the same file: its reads are 2 (train the tokenizer); the tuning corpus: 2
-    assert len(opens) == 4, opens
-    (entry,) = (tmp_path / "token-cache").glob("*/meta.json")
-    meta = json.loads(entry.read_text(encoding="utf-8"))
+    assert len(opens) == 2, opens  # the decode check and the audit's stream, as without a filter
+    metas = {p: json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "token-cache").glob("*/meta.json")}
+    ((entry, meta),) = [(p, m) for p, m in metas.items() if Path(m["corpus"]).name == "posts.tsv"]  # not base.init's
     assert meta["train_docs"] + meta["val_docs"] == filt.kept
     report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert "Corpus filter" in report and f"{filt.dropped:,} of {filt.documents:,}" in report

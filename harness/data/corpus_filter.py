@@ -124,7 +124,8 @@ class FilterTally:
             categories = str(details.get("flagged_categories", "") or "")
             self.by_reason.update(reasons)
             self.by_category.update(c for c in categories.split("|") if c)
-            self.rows.append({"line": doc.line, "doc_id": doc_id, "reasons": "|".join(reasons), "categories": categories})
+            row = {"line": doc.line, "doc_id": doc_id, "reasons": "|".join(reasons), "categories": categories}
+            self.rows.append(row)
         return kept
 
     @property

@@ -156,7 +156,7 @@ def amplification(run: RunDir, record: RunRecord, rows: list[SummaryRow]) -> lis
 
 
 def corpus_filter(record: RunRecord) -> list[tuple[str, str]] | None:
-    """What ``corpus.filter`` left out of the fine-tune (run.json ``corpus_filter``) as label/value rows; None without."""
+    """What ``corpus.filter`` left out of the fine-tune (run.json ``corpus_filter``), label/value rows; None without."""
     f = getattr(record, "corpus_filter", None)
     if f is None:
         return None
