@@ -121,6 +121,13 @@ def _finish(result, enforce_gates: bool = True) -> int:
     raise GateFailed(f"gate failed: {failed} (see {result.run_dir / 'run.json'})")
 
 
+def audit_filter(args: argparse.Namespace) -> dict | None:
+    """``corpus.filter`` from ``harness audit``'s --drop, --min-toxicity and --drop-pii (None: no filter)."""
+    if not (args.drop or args.min_toxicity is not None or args.drop_pii):
+        return None
+    return {"drop": args.drop or [], "min_toxicity": args.min_toxicity, "drop_pii": args.drop_pii}
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from harness.commands import audit_corpus
 
@@ -135,6 +142,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         text_key=args.text_key,
         workers=args.workers,
         detectors=["lexicon", f"classifier:{args.classifier.resolve()}"] if args.classifier else None,
+        corpus_filter=audit_filter(args),
+        write_filtered=args.write_filtered,
     )
     print(f"audit: {path}")
     return EXIT_OK
@@ -328,6 +337,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--text-key", default="text", help="JSONL field or CSV column holding the text (default text)")
     p.add_argument("--workers", type=int, default=1, help="processes for scoring (default 1)")
+    p.add_argument(
+        "--write-filtered",
+        type=Path,
+        metavar="OUT",
+        help="write the documents the filter keeps to OUT/<corpus file name>, in the input's format, and "
+        "OUT/dropped.csv (line, reasons, categories; no text); default filter --drop flagged",
+    )
+    p.add_argument(
+        "--drop",
+        action="append",
+        metavar="NAME",
+        help="drop documents that are 'flagged' or match this lexicon category (repeatable; corpus.filter.drop)",
+    )
+    p.add_argument("--min-toxicity", type=float, metavar="X", help="drop documents with toxicity ≥ X")
+    p.add_argument("--drop-pii", action="store_true", help="drop documents with personal data (pii)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("base", help="build a tiny from-scratch base model")

@@ -19,7 +19,7 @@ from harness.errors import InputError, RunExists
 from harness.io import require_file
 from harness.pipeline import start_run
 from harness.resources import default_lexicon
-from harness.record.rundir import CORPUS_AUDIT, RunDir, describe_validation, tables_missing
+from harness.record.rundir import CORPUS_AUDIT, CORPUS_DROPPED, RunDir, describe_validation, tables_missing
 from harness.stages import StageEnv, execute, run_stage, stage_named
 
 def build_config(**fields) -> RunConfig:
@@ -52,6 +52,8 @@ def audit_corpus(
     text_key: str = "text",
     workers: int = 1,
     detectors: Sequence[str] | None = None,
+    corpus_filter: dict | None = None,
+    write_filtered: Path | None = None,
 ) -> Path:
     """The audit stage alone: a corpus's rates → ``out_dir/corpus_audit.csv`` (+ run.json, pii.csv).
 
@@ -59,8 +61,14 @@ def audit_corpus(
     (duplicates are kept, so rows line up with the input); ``text_key`` names
     the JSONL field or CSV column; ``workers`` > 1 scores on a process pool;
     ``detectors``: ``analysis.detectors`` (default: the lexicon only).
+    ``corpus_filter``: ``corpus.filter`` settings (the run then lists what
+    they drop in corpus_dropped.csv); ``write_filtered``: a folder to write
+    the kept corpus and dropped.csv to (harness.data.corpus_write), by
+    default with ``drop: [flagged]``.
     """
     require_file(corpus, "corpus file")
+    if write_filtered is not None and not corpus_filter:
+        corpus_filter = {"drop": ["flagged"]}
     config = build_config(
         name=run_name(out_dir),
         corpus={
@@ -70,6 +78,7 @@ def audit_corpus(
             "text_key": text_key,
             # one scores row per input document: keep duplicates
             **({"dedupe": False} if scores else {}),
+            **({"filter": corpus_filter} if corpus_filter else {}),
         },
         analysis={
             **analysis_config(lexicons),
@@ -82,6 +91,16 @@ def audit_corpus(
     with start_run(config, Path(out_dir), ["audit"], env, force=force) as run:
         execute(config, run, env)
         rows = run.read_table(CORPUS_AUDIT)
+        if write_filtered is not None:
+            from harness.data.corpus_write import write_filtered as write
+
+            assert config.corpus is not None
+            written = write(config.corpus, run.read_table(CORPUS_DROPPED), write_filtered)
+            print(
+                f"  filtered: {written.units_kept:,} units kept, {written.units_removed:,} removed"
+                + (f", {written.units_unread:,} after max_docs not written" if written.units_unread else "")
+                + f" → {written.corpus} (removed: {written.dropped})"
+            )
     for row in rows:
         interval = f"[{float(row['ci_low']):.3f}, {float(row['ci_high']):.3f}]"
         count = f"{row['count']}/{row['n']}" if row["count"] else f"n={row['n']}"

@@ -37,6 +37,32 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+FILTER_FLAGGED = "flagged"  # corpus.filter.drop: any harmful match (the audit's ``flagged`` measure)
+
+
+class CorpusFilter(StrictModel):
+    """Which documents the fine-tune leaves out, decided by the audit's per-document scores.
+
+    See harness.data.corpus_filter.  ``drop``: ``flagged`` and/or lexicon
+    category names (checked against the run's lexicons before any work);
+    ``min_toxicity``: drop a document whose ``toxicity`` is at least this;
+    ``drop_pii``: drop a document with personal data (the ``pii`` measure).
+    """
+
+    drop: list[str] = []
+    min_toxicity: float | None = Field(default=None, gt=0, le=1)
+    drop_pii: bool = False
+
+    @model_validator(mode="after")
+    def _something_to_drop(self) -> "CorpusFilter":
+        if not self.drop and self.min_toxicity is None and not self.drop_pii:
+            raise ValueError("drops nothing: give drop: [flagged | <category>…], min_toxicity or drop_pii")
+        for i, name in enumerate(self.drop):
+            if name in self.drop[:i]:
+                raise ValueError(f"drop[{i}]: {name!r} is given twice")
+        return self
+
+
 class CorpusConfig(StrictModel):
     """A corpus file and how to read it (see harness.data.corpus)."""
 
@@ -48,6 +74,8 @@ class CorpusConfig(StrictModel):
     text_key: str = "text"  # JSONL field / CSV column holding the text
     dedupe: bool = True  # drop exact duplicate documents after normalisation
     max_docs: int | None = Field(default=None, ge=1)
+    # the tuning corpus only: fine-tune on the documents the audit keeps (harness.data.corpus_filter)
+    filter: CorpusFilter | None = None
 
 
 class BaseInitConfig(StrictModel):
@@ -61,6 +89,14 @@ class BaseInitConfig(StrictModel):
     batch_size: int = Field(default=16, ge=1, le=MAX_BATCH)
     block_size: int = Field(default=64, ge=8, le=MAX_BLOCK)
     lr: float = Field(default=2e-3, gt=0)
+
+    @model_validator(mode="after")
+    def _no_filter(self) -> "BaseInitConfig":
+        # the filter acts through the audit of the tuning corpus; a base's corpora are never audited
+        for key, corpus in [("corpus", self.corpus), *(("tokenizer_corpora", c) for c in self.tokenizer_corpora)]:
+            if corpus.filter is not None:
+                raise ValueError(f"{key}.filter: only the tuning corpus (corpus.filter) can be filtered")
+        return self
 
 
 class BaseConfig(StrictModel):

@@ -6,15 +6,19 @@ this run will fine-tune and the entry does not exist yet) and pick the
 memorization probes (``data.memorization.MemorizationPicker``, for each
 ``from_corpus`` probe set).  With the decode check at validation, which
 also hashes the file, a run reads the corpus twice (tests/test_corpus_reads.py).
+
+Documents reach the feeds after the audit scored them (``add``), so that a
+filtered run (``corpus.filter``, harness.data.corpus_filter) feeds only the
+documents it keeps: the token cache and the memorization probes then hold
+exactly what the fine-tune trains on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator
-
 from harness.config import RunConfig
 from harness.data.corpus import Document
+from harness.data.corpus_filter import filter_key
 from harness.data.memorization import MemorizationPicker, pickers
 from harness.data.probes import load_probe_sets
 from harness.record.schema import PickedProbe
@@ -35,20 +39,18 @@ class CorpusFeeds:
         if will_finetune and base_model is not None:
             from harness.train.finetune import open_corpus_cache
 
-            cache = open_corpus_cache(base_model, config.corpus, config.finetune, config.seed)
+            cache = open_corpus_cache(base_model, config.corpus, config.finetune, config.seed, filter_key(config))
             if cache is not None and cache.cached is not None:
                 cache = None  # the entry exists: nothing to build
         picks = pickers(load_probe_sets(config.probes.files), config) if will_probe else []
         return cls(cache, picks)
 
-    def tee(self, docs: Iterable[Document]) -> Iterator[Document]:
-        """``docs`` unchanged, each also handed to every feed as it passes."""
-        for doc in docs:
-            if self.cache is not None:
-                self.cache.add(doc)
-            for picker in self.picks:
-                picker.add(doc)
-            yield doc
+    def add(self, doc: Document) -> None:
+        """Hand one (kept) document to every feed, in the corpus's order."""
+        if self.cache is not None:
+            self.cache.add(doc)
+        for picker in self.picks:
+            picker.add(doc)
 
     def finish(self) -> dict[str, list[PickedProbe]]:
         """Close the token cache entry; the probes each picker chose, by probe set."""

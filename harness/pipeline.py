@@ -173,6 +173,10 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
                     check_safetensors(weights)
     if {"audit", "analyse"} & set(stages):
         env.suite(config)  # loads and validates the lexicons
+    if config.corpus is not None and config.corpus.filter is not None and {"audit", "finetune"} & set(stages):
+        from harness.data.corpus_filter import check_filter
+
+        check_filter(config.corpus.filter, env.suite(config).catalogue())  # drop: names the run's categories
     if "export" in stages:
         validate_export(config, env)
 

@@ -24,6 +24,7 @@ from harness.record.rundir import (
     CACHE,
     CHECKPOINTS,
     CORPUS_AUDIT,
+    CORPUS_DROPPED,
     CORPUS_SCORES,
     CORPUS_STATS,
     JUNIT,
@@ -138,21 +139,33 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     its size) also collects what the analysis of generations needs from the
     corpus (harness.analysis.corpus_stats), builds the fine-tune's token cache
     and picks the memorization probes (harness.corpus_feeds), so no later
-    stage reads the corpus.
+    stage reads the corpus.  With ``corpus.filter`` each document is kept or
+    dropped on its scores before it is fed on (harness.data.corpus_filter).
     """
     if config.corpus is None:
         return Skipped("no corpus in the config")
     from harness.analysis.corpus_audit import audit_corpus_docs
     from harness.analysis.corpus_stats import CorpusStats
     from harness.data.corpus import iter_corpus
+    from harness.data.corpus_filter import FilterTally
 
     suite = env.suite(config)
     stats = CorpusStats.empty(config.analysis) if "analyse" in run.record.plan else None
+    tally = FilterTally(config.corpus.filter) if config.corpus.filter is not None else None
     feeds = open_feeds(config, run, stats is not None)
     docs = iter_corpus(config.corpus)
+
+    def scored(doc_id: str, doc, values: dict, details: dict) -> None:
+        if tally is None or tally.keep(doc_id, doc, values, details):
+            feeds.add(doc)
+
     try:
         a = config.analysis
-        result = audit_corpus_docs(suite, feeds.tee(docs), workers=a.workers, want_scores=a.audit_scores, stats=stats)
+        result = audit_corpus_docs(
+            suite, docs, workers=a.workers, want_scores=a.audit_scores, stats=stats, scored=scored
+        )
+        if tally is not None and feeds.cache is not None and tally.documents == len(tally.rows):
+            raise InputError(f"corpus.filter drops all {tally.documents} documents: nothing is left to fine-tune on")
         picked = feeds.finish()
     except BaseException:
         feeds.abort()
@@ -161,7 +174,7 @@ def audit(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         stats.picked = picked
     write_audit_outputs(config, run, env, result, stats)
     env.log(f"  audit: {result.documents} documents")
-    notes = []
+    notes = [] if tally is None else [f"corpus.filter: {write_filter_outputs(run, env, tally)}"]
     if result.truncated:
         many = result.truncated
         notes.append(f"{many} document{'s' * (many != 1)} truncated to {suite.tokenizer.max_chars:,} characters")
@@ -212,12 +225,22 @@ def write_audit_outputs(config: RunConfig, run: RunDir, env: StageEnv, result, s
     run.record.corpus_rates = result.rates
 
 
+def write_filter_outputs(run: RunDir, env: StageEnv, tally) -> str:
+    """corpus_dropped.csv and run.json ``corpus_filter`` (a ``data.corpus_filter.FilterTally``); the summary line."""
+    from harness.data.corpus_filter import DROPPED_COLUMNS, summary_line
+
+    env.wrote(run.write_table(CORPUS_DROPPED, tally.rows, DROPPED_COLUMNS))
+    run.record.corpus_filter = tally.record()
+    return summary_line(run.record.corpus_filter)
+
+
 def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
     """Fine-tune the base arm on the corpus into model/ when the tuned arm comes from fine-tuning."""
     arms = {a.name: a for a in run.record.arms}
     tuned = arms.get(TUNED_ARM)
     if tuned is None or tuned.source != "finetune":
         return Skipped("tuned weights are given" if tuned else "no tuned arm (no base or no corpus)")
+    from harness.data.corpus_filter import kept_documents
     from harness.train.finetune import finetune as train
 
     assert config.corpus is not None  # a "finetune" arm exists only with a corpus
@@ -229,6 +252,7 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
         seed=config.seed,
         progress=env.progress,
         checkpoint_dir=run.output(CHECKPOINTS),  # resumed from after a crash (harness run --resume)
+        kept=kept_documents(config, run),  # corpus.filter: the audit's decisions
     )
     run.record.finetune = result.model_copy(
         update={"model_dir": MODEL, "checkpoints": [f"{CHECKPOINTS}/{name}" for name in result.checkpoints]}

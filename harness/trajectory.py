@@ -112,7 +112,12 @@ def trajectory_rows(config: RunConfig, run: RunDir, model_folder: Callable[[Arm]
     """
     points = trajectory_points(run.record)
     measure = config.corpus is not None and config.probes.backend != "fake"
-    losses = point_losses(config, [model_folder(a) for a in points]) if measure and points else {}
+    if measure and points:
+        from harness.data.corpus_filter import kept_documents
+
+        losses = point_losses(config, [model_folder(a) for a in points], kept_documents(config, run))
+    else:
+        losses = {}
     rows = []
     for arm in points:
         held, drift = losses.get(model_folder(arm), (None, None))
@@ -130,8 +135,10 @@ def trajectory_rows(config: RunConfig, run: RunDir, model_folder: Callable[[Arm]
     return rows
 
 
-def point_losses(config: RunConfig, folders: Sequence[str]) -> dict[str, tuple[float, float | None]]:
-    """Held-out and drift loss (nats/token) of each model folder, on the fine-tune's own split and blocks."""
+def point_losses(config: RunConfig, folders: Sequence[str], kept=None) -> dict[str, tuple[float, float | None]]:
+    """Held-out and drift loss (nats/token) of each model folder, on the fine-tune's own split and blocks.
+
+    ``kept``: a filtered corpus's decisions (``harness.data.corpus_filter.kept_documents``)."""
     from harness.models.loading import load_model
     from harness.train.engine import evaluate_loss
     from harness.train.finetune import context_length, drift_reference, engine_settings, tokenize_corpus
@@ -145,7 +152,7 @@ def point_losses(config: RunConfig, folders: Sequence[str]) -> dict[str, tuple[f
         loaded = load_model(folder, device=tune.device, allow_hub=allow_hub)
         if held_out is None:  # every point shares the base's tokenizer: the same blocks for all
             block = context_length(loaded.model.config, tune)
-            held_out = tokenize_corpus(config.corpus, loaded.tokenizer, tune, config.seed, block).blocks("val")
+            held_out = tokenize_corpus(config.corpus, loaded.tokenizer, tune, config.seed, block, kept).blocks("val")
             drift = drift_reference(tune, loaded.tokenizer, block)
         settings = engine_settings(loaded.device, tune)
         held = evaluate_loss(loaded.model, held_out, tune.batch_size, settings)

@@ -9,13 +9,19 @@ when a line holds several), then every per-text measure of the suite's
 catalogue in scores.csv order (so a new analyser's measures are there too),
 then the detail cells workers send back (``KEPT_DETAILS``:
 ``flagged_categories``, ``detectors``, ``pii_kinds``).
+
+``scored``, when given, is called once per document after it is scored, in
+input order, with its doc_id, the document and its values and details: the
+audit stage decides there what the corpus filter keeps and feeds the kept
+documents on (``harness.corpus_feeds``), so nothing downstream sees a document
+before its scores.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from itertools import islice
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
 from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel
@@ -23,9 +29,12 @@ from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
+from harness.data.corpus_filter import DocIds
 from harness.text import normalize
 
 DOC_ID = "doc_id"
+# called with (doc_id, document, values, details) once a document is scored
+ScoredHook = Callable[[str, Document, dict[str, Any], dict[str, Any]], None]
 
 
 def corpus_score_columns(suite: AnalysisSuite) -> list[str]:
@@ -55,6 +64,7 @@ def audit_corpus_docs(
     workers: int = 1,
     want_scores: bool = False,
     stats: CorpusStats | None = None,
+    scored: ScoredHook | None = None,
 ) -> AuditResult:
     """Score every document once; see the module docstring.
 
@@ -63,33 +73,30 @@ def audit_corpus_docs(
     """
     audit = suite.corpus_audit()
     rows: list[dict] = []
-    last = [-1, 0]  # documents of one line come together: (line, how many so far)
+    doc_id = DocIds()
 
-    def doc_id(doc: Document) -> str:
-        if doc.line != last[0]:
-            last[0], last[1] = doc.line, 0
-        k = last[1]
-        last[1] += 1
-        return str(doc.line) if k == 0 else f"{doc.line}.{k}"
+    def done(key: str, doc: Document, values: dict[str, Any], details: dict[str, Any]) -> None:
+        if want_scores:
+            rows.append(_score_row(key, values, details))
+        if scored is not None:
+            scored(key, doc, values, details)
 
     if workers <= 1:
         stream = iter(docs)
         while batch := list(islice(stream, BATCH)):
             suite.prepare([doc.text for doc in batch])  # batch analysers (the classifier) score these at once
             for doc in batch:
-                scored = audit.add(doc.text)
+                result = audit.add(doc.text)
                 if stats is not None:
                     stats.add(doc.text)
-                    stats.lemmas.update(lemma_counts([scored.tokens]))
-                if want_scores:
-                    rows.append(_score_row(doc_id(doc), scored.values, scored.details))
+                    stats.lemmas.update(lemma_counts([result.tokens]))
+                done(doc_id(doc), doc, result.values, result.details)
     else:
-        pending: deque[str] = deque()
+        pending: deque[tuple[str, Document]] = deque()  # the documents in flight, in input order
 
         def texts() -> Iterator[str]:
             for doc in docs:
-                if want_scores:
-                    pending.append(doc_id(doc))
+                pending.append((doc_id(doc), doc))
                 if stats is not None:
                     stats.add(doc.text)
                 yield normalize(doc.text)
@@ -99,8 +106,7 @@ def audit_corpus_docs(
             suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes
         ):
             audit.add_scored(result.values, result.details, result.truncated)
-            if want_scores:
-                rows.append(_score_row(pending.popleft(), result.values, result.details))
+            done(*pending.popleft(), result.values, result.details)
     table = audit.table()
     if stats is not None:
         stats.pii = audit.pii

@@ -65,6 +65,7 @@ GENERATIONS = "generations.jsonl"
 CORPUS_AUDIT = "corpus_audit.csv"
 CORPUS_SCORES = "corpus_scores.csv"  # per-document scores of a full run (audit_scores)
 CORPUS_STATS = "corpus_stats"  # what the tuning corpus contributes to the analysis (harness.analysis.corpus_stats)
+CORPUS_DROPPED = "corpus_dropped.csv"  # the documents corpus.filter left out (harness.data.corpus_filter)
 SCORES = "scores.csv"
 SUMMARY = "summary.csv"
 VOCAB_TABLE = "vocab_shift.csv"
@@ -89,6 +90,7 @@ ENTRIES: dict[str, Entry] = _declare(
     Entry(CORPUS_AUDIT, "file"),
     Entry(CORPUS_SCORES, "file"),
     Entry(CORPUS_STATS, "folder"),
+    Entry(CORPUS_DROPPED, "file"),
     Entry(SCORES, "file"),
     Entry(SUMMARY, "file"),
     Entry(VOCAB_TABLE, "file"),

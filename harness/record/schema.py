@@ -366,6 +366,27 @@ class Calibration(RecordModel):
     notes: list[str] = []
 
 
+class CorpusFilterRecord(RecordModel):
+    """What ``corpus.filter`` left out of the fine-tune (harness.data.corpus_filter), counted in the audit's stream.
+
+    Characters and tokens are the audit's own (``characters``, ``tokens``:
+    NFKC characters and MeCab tokens of each document).  A document dropped
+    for several reasons counts once under each in ``by_reason``; ``by_category``
+    counts the dropped documents by the lexicon categories they matched.
+    """
+
+    documents: int = Field(ge=0)  # audited
+    kept: int = Field(ge=0)
+    dropped: int = Field(ge=0)
+    characters_kept: int = Field(ge=0)
+    characters_dropped: int = Field(ge=0)
+    tokens_kept: int = Field(ge=0)
+    tokens_dropped: int = Field(ge=0)
+    by_reason: dict[str, int] = {}  # flagged, cat_<category>, toxicity, pii → dropped documents
+    by_category: dict[str, int] = {}  # lexicon category → dropped documents that matched it
+    dropped_file: str  # the run's list of dropped documents: doc_id, line, reasons, categories (never text)
+
+
 class RunRecord(RecordModel):
     """run.json: config, provenance, arms, measure catalogue, stage states, results."""
 
@@ -397,6 +418,8 @@ class RunRecord(RecordModel):
     # (arm rate ÷ corpus rate), and how memorization was measured
     corpus_rates: dict[str, float] = {}
     memorization: dict[str, Any] | None = None
+    # issue 19: what corpus.filter dropped from the fine-tune's corpus (None: no filter)
+    corpus_filter: CorpusFilterRecord | None = None
     # issue 16: detector sensitivity/specificity used for the corrected prevalence (summary.csv *_corrected)
     calibration: Calibration | None = None
 

@@ -106,6 +106,7 @@ class ReportDigest:
     mask: bool
     verdict: list[sections.VerdictArm]
     amplification: list[sections.AmplificationRow] | None
+    corpus_filter: list[tuple[str, str]] | None  # what corpus.filter dropped from the fine-tune
     prevalence: sections.Prevalence | None
     curves: sections.TrainingCurves | None
     trajectory: TrajectoryDigest | None  # safety over training steps (checkpoint arms)
@@ -293,6 +294,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         mask=mask,
         verdict=sections.verdict(record, rows),
         amplification=sections.amplification(run, record, rows),
+        corpus_filter=sections.corpus_filter(record),
         prevalence=sections.prevalence(record, rows),
         curves=sections.training_curves(record),
         trajectory=trajectory_section(run),

@@ -155,6 +155,28 @@ def amplification(run: RunDir, record: RunRecord, rows: list[SummaryRow]) -> lis
     return out
 
 
+def corpus_filter(record: RunRecord) -> list[tuple[str, str]] | None:
+    """What ``corpus.filter`` left out of the fine-tune (run.json ``corpus_filter``), label/value rows; None without."""
+    f = getattr(record, "corpus_filter", None)
+    if f is None:
+        return None
+    settings = record.config.corpus.filter if record.config.corpus is not None else None
+
+    def share(part: int, whole: int) -> str:
+        return f"{part:,} of {whole:,} ({part / whole:.1%})" if whole else f"{part:,}"
+
+    rows = [
+        ("filter", settings.model_dump_json(exclude_defaults=True) if settings is not None else MISSING),
+        ("documents dropped", share(f.dropped, f.documents)),
+        ("tokens dropped (MeCab)", share(f.tokens_dropped, f.tokens_dropped + f.tokens_kept)),
+        ("characters dropped", share(f.characters_dropped, f.characters_dropped + f.characters_kept)),
+        ("by reason", ", ".join(f"{k}: {v:,}" for k, v in f.by_reason.items()) or MISSING),
+        ("by category", ", ".join(f"{k}: {v:,}" for k, v in f.by_category.items()) or MISSING),
+        ("dropped documents listed in", f.dropped_file),
+    ]
+    return rows
+
+
 @dataclass
 class PrevalenceBlock:
     """One detector's raw rate beside its corrected prevalence, per arm (all probes)."""

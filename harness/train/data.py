@@ -55,17 +55,25 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(f"{text}|eos={tokenizer.eos_token_id}".encode()).hexdigest()[:16]
 
 
-def cache_key(corpus: CorpusConfig, tokenizer, *, seed: int, val_fraction: float, block_size: int, sep) -> str:
-    """The cache folder name for these inputs (see the module docstring)."""
+def cache_key(
+    corpus: CorpusConfig, tokenizer, *, seed: int, val_fraction: float, block_size: int, sep, filter_key=None
+) -> str:
+    """The cache folder name for these inputs (see the module docstring).
+
+    ``filter_key``: ``harness.data.corpus_filter.filter_key`` of a filtered
+    corpus (the filter and everything its decisions depend on); an unfiltered
+    corpus keeps the key it always had.
+    """
     parts = {
         "version": CACHE_VERSION,
         "corpus_sha256": sha256_file(corpus_file(corpus)),
-        "corpus": corpus.model_dump(mode="json", exclude={"path"}),
+        "corpus": corpus.model_dump(mode="json", exclude={"path", "filter"}),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "turn_separator": sep,
         "seed": seed,
         "val_fraction": val_fraction,
         "block_size": block_size,
+        **({"filter": filter_key} if filter_key is not None else {}),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -246,13 +254,22 @@ class CacheBuild:
         turn_separator: str | None = None,
         cache_dir: str | Path | None = None,
         fraction_key: str | None = "finetune.val_fraction",
+        filter_key: str | None = None,
     ) -> None:
+        if (corpus.filter is None) != (filter_key is None):  # a filtered and an unfiltered entry never mix
+            raise ValueError("a filtered corpus's token cache needs its filter_key (harness.data.corpus_filter)")
         self.corpus, self.tokenizer, self.seed, self.val_fraction = corpus, tokenizer, seed, val_fraction
         self.block_size, self.fraction_key = block_size, fraction_key
         self.sep = separator_ids(tokenizer, turn_separator)
         root = default_cache_dir(cache_dir)
         self.key = cache_key(
-            corpus, tokenizer, seed=seed, val_fraction=val_fraction, block_size=block_size, sep=self.sep
+            corpus,
+            tokenizer,
+            seed=seed,
+            val_fraction=val_fraction,
+            block_size=block_size,
+            sep=self.sep,
+            filter_key=filter_key,
         )
         self.final = root / self.key
         self.cached: TokenCache | None = None
@@ -322,16 +339,19 @@ class CacheBuild:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def build_cache(corpus: CorpusConfig, tokenizer, **settings) -> TokenCache:
+def build_cache(corpus: CorpusConfig, tokenizer, kept=None, **settings) -> TokenCache:
     """Tokenize ``corpus`` into the cache (or reuse an existing entry) and return it.
 
     ``settings`` are ``CacheBuild``'s (seed, val_fraction, block_size, …).
+    ``kept``: for a filtered corpus, the audit's decisions
+    (``harness.data.corpus_filter.KeptDocuments``): its key and the documents it kept.
     """
-    build = CacheBuild(corpus, tokenizer, **settings)
+    build = CacheBuild(corpus, tokenizer, filter_key=kept.key if kept is not None else None, **settings)
     if build.cached is not None:
         return build.cached
+    docs = iter_corpus(corpus)
     try:
-        for doc in iter_corpus(corpus):
+        for doc in kept.select(docs) if kept is not None else docs:
             build.add(doc)
     except BaseException:
         build.abort()

@@ -36,8 +36,12 @@ def finetune(
     seed: int = 1234,
     progress: bool = True,
     checkpoint_dir: str | Path | None = None,
+    kept=None,
 ) -> FinetuneRecord:
     """Fine-tune ``base_model`` on ``corpus`` and save the result to ``out_dir``.
+
+    ``kept``: for a filtered corpus (``corpus.filter``), the audit's decisions
+    (``harness.data.corpus_filter.KeptDocuments``): training sees only the kept documents.
 
     With ``checkpoint_dir``, checkpoints (loadable model folders) go there and
     training resumes from the newest one found (``harness run --resume`` after a crash).
@@ -47,7 +51,7 @@ def finetune(
     loaded, settings = load_base(base_model, config)
     tok, total = loaded.tokenizer, loaded.parameters  # counted before LoRA adds its matrices
     block = context_length(loaded.model.config, config)
-    cache = tokenize_corpus(corpus, tok, config, seed, block)
+    cache = tokenize_corpus(corpus, tok, config, seed, block, kept)
     train_set, val_set = cache.blocks("train"), cache.blocks("val")
     model = trainable_model(loaded.model, config, settings)
     plan = training_plan(config, len(train_set), seed)
@@ -133,9 +137,9 @@ def cache_settings(config: FinetuneConfig, seed: int, block: int) -> dict:
     }
 
 
-def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int):
+def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int, kept=None):
     """The corpus's token cache (data.build_cache); rank 0 builds it and the other ranks reuse it."""
-    build = partial(build_cache, corpus, tokenizer, **cache_settings(config, seed, block))
+    build = partial(build_cache, corpus, tokenizer, kept, **cache_settings(config, seed, block))
     if distributed.rank() == 0:
         cache = build()
     distributed.barrier()
@@ -144,13 +148,15 @@ def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, see
     return cache
 
 
-def open_corpus_cache(base_model: str | Path, corpus: CorpusConfig, config: FinetuneConfig, seed: int):
+def open_corpus_cache(
+    base_model: str | Path, corpus: CorpusConfig, config: FinetuneConfig, seed: int, filter_key: str | None = None
+):
     """The token-cache entry ``finetune`` will read, opened for the audit stage to feed (``data.CacheBuild``).
 
     The audit streams the corpus anyway; feeding the cache from that stream
     spares the fine-tune a read of its own.  None when the base is not a plain
     local model folder (a hub id, an adapter): the fine-tune then tokenizes
-    the corpus itself.
+    the corpus itself.  ``filter_key``: a filtered corpus's (``harness.data.corpus_filter.filter_key``).
     """
     from transformers import AutoConfig
 
@@ -160,7 +166,7 @@ def open_corpus_cache(base_model: str | Path, corpus: CorpusConfig, config: Fine
     if not (local / "config.json").is_file() or (local / "adapter_config.json").is_file():
         return None
     block = context_length(AutoConfig.from_pretrained(local, local_files_only=True), config)
-    return CacheBuild(corpus, load_tokenizer(local), **cache_settings(config, seed, block))
+    return CacheBuild(corpus, load_tokenizer(local), filter_key=filter_key, **cache_settings(config, seed, block))
 
 
 def trainable_model(model, config: FinetuneConfig, settings):
