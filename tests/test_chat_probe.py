@@ -3,6 +3,8 @@ attention, the generation cache key, LoRA defaults, and a whole run on a tiny ch
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 
 import pytest
@@ -103,7 +105,12 @@ def test_llama_greedy_matches_transformers_generate(llama):
     for job in js:
         ids = torch.tensor([list(job.prompt)])
         out = llama.generate(
-            ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=10, eos_token_id=EOS, pad_token_id=PAD
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=10,
+            eos_token_id=EOS,
+            pad_token_id=PAD,
         )[0, ids.shape[1] :].tolist()
         assert ours[job.key][0] == (out[: out.index(EOS)] if EOS in out else out)
 
@@ -112,13 +119,15 @@ def test_kv_cache_surgery_on_a_llama_cache_gives_the_unbatched_logits(llama):
     """select_rows + trim_left + join on rotary, grouped-query caches: the next logits of each row
     equal those of the row run alone."""
     prompts = [[10, 11, 12, 13, 14], [20, 21], [30, 31, 32]]
+    # transformers ≥ 5.2x names the cache argument ``cache`` (``past_key_values`` is deprecated)
+    name = "cache" if "cache" in inspect.signature(llama.forward).parameters else "past_key_values"
 
     def prefill(rows):
         width = max(map(len, rows))
         ids = torch.tensor([[PAD] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         out = llama(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp_min(0), use_cache=True)
-        return out.past_key_values, mask
+        return getattr(out, name), mask
 
     with torch.inference_mode():
         cache, mask = prefill(prompts[:2])
@@ -129,7 +138,7 @@ def test_kv_cache_surgery_on_a_llama_cache_gives_the_unbatched_logits(llama):
         nxt = torch.tensor([[40], [41]])
         mask = torch.cat([mask, mask.new_ones((2, 1))], 1)
         positions = torch.tensor([[2], [3]])
-        joint = llama(input_ids=nxt, attention_mask=mask, position_ids=positions, past_key_values=cache).logits
+        joint = llama(input_ids=nxt, attention_mask=mask, position_ids=positions, **{name: cache}).logits
         for row, prompt in enumerate([prompts[1], prompts[2]]):
             alone = llama(input_ids=torch.tensor([prompt + [int(nxt[row])]])).logits[0, -1]
             assert torch.allclose(joint[row, -1], alone, atol=1e-4)
@@ -138,13 +147,15 @@ def test_kv_cache_surgery_on_a_llama_cache_gives_the_unbatched_logits(llama):
 def test_chat_auto_wraps_records_the_template_and_both_engines_agree(chat_dir):
     loaded = load_model(chat_dir, device="cpu")
     greedy = DecodingConfig(do_sample=False, max_new_tokens=8)
-    ours = generate_samples(loaded, "m", PROBES, greedy, 2, 7, progress=False, system="あなたは親切なアシスタントです。")
+    ours = generate_samples(
+        loaded, "m", PROBES, greedy, 2, 7, progress=False, system="あなたは親切なアシスタントです。"
+    )
     reference = generate_samples(
         loaded, "m", PROBES, greedy, 2, 7, progress=False, engine="reference", system="あなたは親切なアシスタントです。"
     )
     assert [s.completion for s in ours] == [s.completion for s in reference]
     sha = ours[0].chat_template_sha256
-    assert sha == __import__("hashlib").sha256(CHAT_TEMPLATE.encode()).hexdigest()
+    assert sha == hashlib.sha256(CHAT_TEMPLATE.encode()).hexdigest()
     first = ours[0]
     assert first.rendered_prompt == (
         "<|system|>\nあなたは親切なアシスタントです。</s>\n<|user|>\n今日の天気は？</s>\n<|assistant|>\n"
@@ -165,7 +176,9 @@ def test_chat_modes_and_their_errors(tmp_path, tokenizer):
         resolve(bare, True, None, "m")
     with pytest.raises(ModelError, match="probes.system is set but the tokenizer has no chat template"):
         resolve(bare, "auto", "sys", "m")
-    strict = chat_tokenizer(template="{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system') }}{% endif %}x")
+    strict = chat_tokenizer(
+        template="{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system') }}{% endif %}x"
+    )
     with pytest.raises(ModelError, match="cannot render.*no system"):
         render(strict, resolve(strict, True, "sys", "m"), "p")
     with pytest.raises(ValueError, match="probes.system is set but probes.chat is false"):
@@ -174,8 +187,10 @@ def test_chat_modes_and_their_errors(tmp_path, tokenizer):
 
 
 def test_chat_and_plain_samples_never_share_a_cache_entry(chat_dir, tmp_path):
-    plans = [SamplingPlan(PROBES, 1, DecodingConfig(), 7, chat=mode, system=s) for mode, s in
-             [("auto", None), (False, None), (True, None), ("auto", "sys")]]
+    plans = [
+        SamplingPlan(PROBES, 1, DecodingConfig(), 7, chat=mode, system=s)
+        for mode, s in [("auto", None), (False, None), (True, None), ("auto", "sys")]
+    ]
     assert len({decoding_hash(p.decoding, "harness", p) for p in plans}) == 4
     # the template is a model file: changing it changes the model fingerprint
     before = model_fingerprint(chat_dir)
@@ -188,7 +203,9 @@ def test_chat_and_plain_samples_never_share_a_cache_entry(chat_dir, tmp_path):
     # a stored chat sample comes back with its rendered prompt and template hash
     loaded = load_model(chat_dir, device="cpu")
     store = GenerationStore(tmp_path / "cache", "fp", "dec")
-    drawn = generate_samples(loaded, "m", PROBES[:1], DecodingConfig(max_new_tokens=4), 2, 7, progress=False, store=store)
+    drawn = generate_samples(
+        loaded, "m", PROBES[:1], DecodingConfig(max_new_tokens=4), 2, 7, progress=False, store=store
+    )
     store.close()
     again = GenerationStore(tmp_path / "cache", "fp", "dec")
     assert [again.get(s.probe, s.sample_index, s.seed) for s in drawn] == drawn
@@ -202,7 +219,8 @@ def test_lora_defaults_follow_the_architecture(tokenizer):
 
     llama = tiny_llama(tokenizer)
     assert target_modules(llama, LoraSettings()) == ["q_proj", "v_proj"]
-    adapted = {n.rsplit(".", 2)[-2] for n, p in attach_lora(llama, LoraSettings()).named_parameters() if p.requires_grad}
+    peft_model = attach_lora(llama, LoraSettings())
+    adapted = {name.rsplit(".", 1)[-1] for name, m in peft_model.named_modules() if hasattr(m, "lora_A")}
     assert adapted == {"q_proj", "v_proj"}
     assert lora_summary(LoraSettings(), llama)["target_modules"] == ["q_proj", "v_proj"]
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16))
@@ -232,10 +250,13 @@ def test_a_run_on_a_chat_model_records_the_template_and_reports(tmp_path):
     result = run(load_config(config_path), out_dir=tmp_path / "chat-run", progress=False, log=lambda m: None)
     rows = list(read_jsonl(result.run_dir / "generations.jsonl"))
     assert len(rows) == 2 * 2 * 2
-    sha = __import__("hashlib").sha256(CHAT_TEMPLATE.encode()).hexdigest()
+    sha = hashlib.sha256(CHAT_TEMPLATE.encode()).hexdigest()
     for row in rows:
         assert row["chat_template_sha256"] == sha
-        assert row["rendered_prompt"] == f"<|system|>\n丁寧に答えてください。</s>\n<|user|>\n{row['prompt']}</s>\n<|assistant|>\n"
+        assert (
+            row["rendered_prompt"]
+            == f"<|system|>\n丁寧に答えてください。</s>\n<|user|>\n{row['prompt']}</s>\n<|assistant|>\n"
+        )
     assert {r["arm"] for r in rows} == {"base", "tuned"}
     summary = (result.run_dir / "summary.csv").read_text(encoding="utf-8")
     assert "flagged" in summary

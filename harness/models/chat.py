@@ -65,9 +65,7 @@ def messages(prompt: str, system: str | None) -> list[dict[str, str]]:
 def render(tokenizer, chat: ChatFormat, prompt: str) -> str:
     """``prompt`` as the model sees it: the template applied, ending with the assistant's generation prompt."""
     try:
-        text = tokenizer.apply_chat_template(
-            messages(prompt, chat.system), add_generation_prompt=True, tokenize=False
-        )
+        text = tokenizer.apply_chat_template(messages(prompt, chat.system), add_generation_prompt=True, tokenize=False)
     except Exception as err:  # jinja2 raises TemplateError (raise_exception in a template) and others
         raise ModelError(
             f"chat template {chat.sha256[:12]} cannot render the prompt {prompt[:40]!r}: "

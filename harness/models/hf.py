@@ -13,8 +13,9 @@ Prompts are encoded *without* special tokens: the reference notebook's
 ``encode("ww")`` appended ``</s>`` and asked the model to continue after an
 end of text (NOTES.md).  A chat model's prompt is first rendered through its
 chat template (``probes.chat``, ``harness.models.chat``) and the rendered text
-encoded the same way: the template writes any special tokens it wants.  Finished samples go to the generation store as they
-finish, so a killed run resumes where it stopped.
+encoded the same way: the template writes any special tokens it wants.
+Finished samples go to the generation store as they finish, so a killed run
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -187,9 +188,7 @@ def generate_samples(
     ``shard`` (a ``shard.Shard``) limits the work to that shard's batches; ``chat``/``system`` are
     ``probes.chat``/``probes.system`` (``harness.models.chat``).
     """
-    plan = SamplingPlan(
-        tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard, chat, system
-    )
+    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard, chat, system)
     items = todo(plan, store)
     new: list[Sample] = []
 

@@ -51,9 +51,7 @@ def attach_lora(model, settings: LoraSettings):
             f"(it has e.g. {', '.join(sorted(n for n in names if n)[:12])})"
         )
     # GPT-2 stores its projections as Conv1D (weights transposed): peft must know
-    conv = any(
-        isinstance(m, Conv1D) and name.rsplit(".", 1)[-1] in targets for name, m in model.named_modules()
-    )
+    conv = any(isinstance(m, Conv1D) and name.rsplit(".", 1)[-1] in targets for name, m in model.named_modules())
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
