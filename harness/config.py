@@ -119,7 +119,8 @@ class LoraSettings(StrictModel):
     rank: int = Field(default=8, ge=1)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.05, ge=0, lt=1)
-    # module names to adapt; GPT-2: c_attn (q/k/v), c_proj (attention + MLP out), c_fc (MLP in)
+    # module names to adapt; GPT-2: c_attn (q/k/v), c_proj (attention + MLP out), c_fc (MLP in).
+    # Left unset, other architectures get their own default (harness.train.lora.target_modules)
     target_modules: list[str] = ["c_attn", "c_proj"]
     # "adapter": model/ holds the adapter (probed attached to the base); "merged": a plain model
     save: Literal["adapter", "merged"] = "adapter"
@@ -274,6 +275,16 @@ class ProbeConfig(StrictModel):
     # "all": probe every checkpoint the fine-tune left (RUN/checkpoints/step-N) as an arm named by
     # its step; finetune.trajectory implies it (harness.trajectory)
     checkpoints: Literal["all"] | None = None
+    # chat models (harness.models.chat): wrap each prompt in the tokenizer's chat template as a user
+    # turn; "auto" = when the tokenizer has one.  system: an optional system turn before it
+    chat: bool | Literal["auto"] = "auto"
+    system: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _system_needs_chat(self) -> "ProbeConfig":
+        if self.system is not None and self.chat is False:
+            raise ValueError("probes.system is set but probes.chat is false (a system prompt needs a chat template)")
+        return self
 
 
 class WordListConfig(StrictModel):

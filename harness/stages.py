@@ -291,6 +291,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         config.probes.batch_size,
         config.probes.engine,
         env.shard,
+        config.probes.chat,
+        config.probes.system,
     )
     cache_dir = config.probes.cache_dir or run.output(CACHE) / "generations"
     part = f".{env.shard.label}" if env.shard is not None else ""
@@ -338,6 +340,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
                     prompt_tokens=s.prompt_tokens,
                     completion_tokens=s.completion_tokens,
                     hit_max_tokens=s.hit_max_tokens,
+                    rendered_prompt=s.rendered_prompt,
+                    chat_template_sha256=s.chat_template_sha256,
                 )
                 for s in answer.samples
             ]

@@ -20,11 +20,13 @@ from typing import Iterable, NamedTuple, Sequence
 
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
+from harness.models.chat import cache_tag
 from harness.models.generator import Sample, SamplingPlan
 from harness.models.shard import select
 
-CACHE_VERSION = 1
-MODEL_FILES = ("*.json", "*.safetensors", "*.model", "*.txt")  # weights, config, tokenizer
+CACHE_VERSION = 2  # 2: lines of chat-wrapped samples carry rendered_prompt, chat_template_sha256
+# weights, config, tokenizer; *.jinja: transformers 5 keeps a chat template in chat_template.jinja
+MODEL_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "*.jinja")
 
 
 class Todo(NamedTuple):
@@ -35,9 +37,11 @@ class Todo(NamedTuple):
     seed: int
 
 
-def decoding_hash(decoding: DecodingConfig, engine: str) -> str:
-    """16 hex digits naming the decoding settings and the engine (both change the samples)."""
-    payload = json.dumps({"engine": engine, **decoding.model_dump()}, sort_keys=True)
+def decoding_hash(decoding: DecodingConfig, engine: str, plan: SamplingPlan | None = None) -> str:
+    """16 hex digits naming the decoding settings, the engine and the plan's chat settings (all change the
+    samples; no plan: the chat defaults)."""
+    plan_chat = (plan.chat, plan.system) if plan is not None else ("auto", None)
+    payload = json.dumps({"engine": engine, **decoding.model_dump(), **cache_tag(*plan_chat)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -113,6 +117,8 @@ class GenerationStore:
             line["prompt_tokens"],
             line["completion_tokens"],
             line["hit_max_tokens"],
+            line.get("rendered_prompt"),
+            line.get("chat_template_sha256"),
         )
 
     def add(self, sample: Sample) -> None:
@@ -129,6 +135,9 @@ class GenerationStore:
             "completion_tokens": sample.completion_tokens,
             "hit_max_tokens": sample.hit_max_tokens,
         }
+        if sample.rendered_prompt is not None:
+            line["rendered_prompt"] = sample.rendered_prompt
+            line["chat_template_sha256"] = sample.chat_template_sha256
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("a", encoding="utf-8")
@@ -193,9 +202,11 @@ def open_store(
     """The store for the model ``fingerprint`` names (the arm's recorded ``Arm.fingerprint``), or None when
     there is none (a backend without fingerprints: then nothing is cached).
 
-    Library versions join the decoding hash: a torch or transformers upgrade may change the samples.
+    Library versions join the decoding hash: a torch or transformers upgrade may change the samples.  So do
+    ``probes.chat``/``probes.system`` (the chat template itself is a model file, under the fingerprint), so
+    chat-wrapped and plain samples never share a store.
     """
     if fingerprint is None:
         return None
     engine = f"{plan.engine}/{_library_versions()}"
-    return GenerationStore(folder, fingerprint, decoding_hash(plan.decoding, engine), part, read_also)
+    return GenerationStore(folder, fingerprint, decoding_hash(plan.decoding, engine, plan), part, read_also)

@@ -30,6 +30,8 @@ class Sample(NamedTuple):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     hit_max_tokens: bool | None = None
+    rendered_prompt: str | None = None  # the prompt through the chat template (chat models only)
+    chat_template_sha256: str | None = None
 
 
 class SamplingPlan(NamedTuple):
@@ -42,6 +44,8 @@ class SamplingPlan(NamedTuple):
     batch_size: int = 64  # rows per forward (harness engine)
     engine: str = "harness"  # "harness" (sampler.py) or "reference" (one generate() call per prompt)
     shard: Any = None  # a shard.Shard: draw only its batches of the global batch plan (None = all)
+    chat: bool | str = "auto"  # probes.chat: wrap prompts in the tokenizer's chat template (harness.models.chat)
+    system: str | None = None  # probes.system: the system turn of a wrapped prompt
 
     def seed_of(self, probe: Probe, index: int) -> int:
         """Sample ``index`` of ``probe``'s stream seed (see ``rng.sample_seed``)."""

@@ -11,17 +11,21 @@ Two engines draw the samples (``probes.engine``):
 
 Prompts are encoded *without* special tokens: the reference notebook's
 ``encode("ww")`` appended ``</s>`` and asked the model to continue after an
-end of text (NOTES.md).  Finished samples go to the generation store as they
-finish, so a killed run resumes where it stopped.
+end of text (NOTES.md).  A chat model's prompt is first rendered through its
+chat template (``probes.chat``, ``harness.models.chat``) and the rendered text
+encoded the same way: the template writes any special tokens it wants.
+Finished samples go to the generation store as they finish, so a killed run
+resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.errors import ModelError
+from harness.models.chat import ChatFormat, render, resolve
 from harness.models.gencache import Todo, assemble, model_fingerprint, todo
 from harness.models.generator import ArmSamples, Sample, SamplingPlan, prompt_seed
 from harness.models.loading import LoadedModel, load_model
@@ -35,10 +39,23 @@ def token_budget(decoding: DecodingConfig, prompt_tokens: int) -> int:
     return decoding.max_new_tokens
 
 
-def encode_prompt(loaded: LoadedModel, probe: Probe, decoding: DecodingConfig) -> list[int]:
-    """A probe's token ids (no special tokens), checked against the budget and the model's positions."""
+class Prompt(NamedTuple):
+    """A probe as the model sees it: token ids, and the chat-rendered text when wrapped."""
+
+    ids: list[int]
+    rendered: str | None = None
+    template_sha256: str | None = None
+
+
+def encode_prompt(
+    loaded: LoadedModel, probe: Probe, decoding: DecodingConfig, chat: ChatFormat | None = None
+) -> Prompt:
+    """A probe's token ids (no special tokens added), wrapped in the chat template when ``chat`` is given,
+    checked against the budget and the model's positions."""
     tok = loaded.tokenizer
-    ids = tok(probe.text, add_special_tokens=False)["input_ids"] or [tok.bos_token_id]
+    rendered = render(tok, chat, probe.text) if chat is not None else None
+    ids = tok(rendered if chat is not None else probe.text, add_special_tokens=False)["input_ids"]
+    ids = ids or [tok.bos_token_id]
     budget = token_budget(decoding, len(ids))
     if budget < 1:
         raise ModelError(
@@ -52,28 +69,32 @@ def encode_prompt(loaded: LoadedModel, probe: Probe, decoding: DecodingConfig) -
             f"probe {probe.probe_set}/{probe.id}: {len(ids)} prompt tokens + {budget} new tokens exceed the "
             f"model's {positions} positions"
         )
-    return ids
+    return Prompt(ids, rendered, chat.sha256 if chat is not None else None)
+
+
+def chat_format(loaded: LoadedModel, plan: SamplingPlan) -> ChatFormat | None:
+    """The plan's chat settings resolved against this model's tokenizer (``harness.models.chat``)."""
+    return resolve(loaded.tokenizer, plan.chat, plan.system, loaded.path)
 
 
 def _decode(loaded: LoadedModel, ids: list[int]) -> str:
     return loaded.tokenizer.decode(ids, skip_special_tokens=True)
 
 
-def sample_batched(
-    loaded: LoadedModel, items: list[Todo], decoding: DecodingConfig, batch_size: int, on_sample, progress: Progress
-) -> None:
+def sample_batched(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan, on_sample, progress: Progress) -> None:
     """Draw ``items`` with the harness engine; ``on_sample(Sample)`` as each one finishes."""
     from harness.models.sampler import Job, SamplerSettings, sample
     from harness.models.topp import DrawSettings
 
     tok = loaded.tokenizer
-    encoded = {}
+    decoding, batch_size, chat = plan.decoding, plan.batch_size, chat_format(loaded, plan)
+    encoded: dict[Probe, Prompt] = {}
     jobs = []
     for key, item in enumerate(items):
-        ids = encoded.get(item.probe)
-        if ids is None:
-            ids = encoded[item.probe] = encode_prompt(loaded, item.probe, decoding)
-        jobs.append(Job(key, ids, item.seed, token_budget(decoding, len(ids))))
+        prompt = encoded.get(item.probe)
+        if prompt is None:
+            prompt = encoded[item.probe] = encode_prompt(loaded, item.probe, decoding, chat)
+        jobs.append(Job(key, prompt.ids, item.seed, token_budget(decoding, len(prompt.ids))))
     draw = DrawSettings(
         decoding.do_sample, decoding.temperature, decoding.top_p, decoding.top_k, decoding.repetition_penalty
     )
@@ -83,8 +104,20 @@ def sample_batched(
     for done in progress:
         item = items[done.key]
         text = _decode(loaded, done.tokens)
-        prompt_tokens = len(jobs[done.key].prompt)
-        on_sample(Sample(item.probe, item.index, item.seed, text, prompt_tokens, len(done.tokens), done.hit_max_tokens))
+        prompt = encoded[item.probe]
+        on_sample(
+            Sample(
+                item.probe,
+                item.index,
+                item.seed,
+                text,
+                len(prompt.ids),
+                len(done.tokens),
+                done.hit_max_tokens,
+                prompt.rendered,
+                prompt.template_sha256,
+            )
+        )
 
 
 def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan, on_sample, progress: Progress) -> None:
@@ -97,8 +130,10 @@ def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan,
     for item in items:
         wanted.setdefault(item.probe, {})[item.index] = item
     progress.iterable, progress.total = list(wanted.items()), len(wanted)
+    chat = chat_format(loaded, plan)
     for probe, by_index in progress:
-        ids = encode_prompt(loaded, probe, decoding)
+        prompt = encode_prompt(loaded, probe, decoding, chat)
+        ids = prompt.ids
         torch.manual_seed(prompt_seed(plan.run_seed, probe))
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(prompt_seed(plan.run_seed, probe))
@@ -126,7 +161,10 @@ def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan,
                 row = row[: row.index(tok.eos_token_id)]
             # the recorded seed stays the sample's stream id (the cache key); this engine's draws
             # come from torch's generator seeded per prompt, so they depend on k
-            on_sample(Sample(probe, index, by_index[index].seed, _decode(loaded, row), len(ids), len(row), not ended))
+            text = _decode(loaded, row)
+            seed = by_index[index].seed
+            chat_fields = (prompt.rendered, prompt.template_sha256)
+            on_sample(Sample(probe, index, seed, text, len(ids), len(row), not ended, *chat_fields))
 
 
 def generate_samples(
@@ -141,13 +179,16 @@ def generate_samples(
     engine: str = "harness",
     store: Any = None,
     shard: Any = None,
+    chat: bool | str = "auto",
+    system: str | None = None,
 ) -> list[Sample]:
     """Every probe × ``samples_per_prompt`` samples, in plan order (see the module docstring).
 
     ``store`` (a ``gencache.GenerationStore``) supplies samples drawn before and receives new ones;
-    ``shard`` (a ``shard.Shard``) limits the work to that shard's batches.
+    ``shard`` (a ``shard.Shard``) limits the work to that shard's batches; ``chat``/``system`` are
+    ``probes.chat``/``probes.system`` (``harness.models.chat``).
     """
-    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard)
+    plan = SamplingPlan(tuple(probes), samples_per_prompt, decoding, run_seed, batch_size, engine, shard, chat, system)
     items = todo(plan, store)
     new: list[Sample] = []
 
@@ -160,7 +201,7 @@ def generate_samples(
     if items and engine == "reference":
         sample_reference(loaded, items, plan, keep, bar)
     elif items:
-        sample_batched(loaded, items, decoding, batch_size, keep, bar)
+        sample_batched(loaded, items, plan, keep, bar)
     return assemble(plan, store, new)
 
 
@@ -199,6 +240,8 @@ class HFLocalGenerator:
             engine=plan.engine,
             store=store,
             shard=plan.shard,
+            chat=plan.chat,
+            system=plan.system,
         )
         return ArmSamples(samples, loaded.parameters)
 

@@ -145,7 +145,7 @@ def _load_from_hub(model_id: str, device: str) -> LoadedModel:  # pragma: no cov
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
+        folder = snapshot_download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
     except Exception as err:
         raise ModelError(f"cannot download {model_id}: {err}") from None
     return load_model(folder, device=device, allow_hub=False)

@@ -115,6 +115,10 @@ class Generation(RecordModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     hit_max_tokens: bool | None = None  # the sample stopped at its token budget, not at end-of-text
+    # chat models (probes.chat, harness.models.chat): the prompt as rendered through the tokenizer's
+    # chat template (what the model saw) and the template's sha256; None when the prompt went in as is
+    rendered_prompt: str | None = None
+    chat_template_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @classmethod
     def build(
@@ -133,6 +137,8 @@ class Generation(RecordModel):
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         hit_max_tokens: bool | None = None,
+        rendered_prompt: str | None = None,
+        chat_template_sha256: str | None = None,
     ) -> "Generation":
         """A generation with its id and normalised ``text`` derived once, here."""
         return cls(
@@ -151,6 +157,8 @@ class Generation(RecordModel):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             hit_max_tokens=hit_max_tokens,
+            rendered_prompt=rendered_prompt,
+            chat_template_sha256=chat_template_sha256,
         )
 
     @property

@@ -19,28 +19,44 @@ from harness.errors import ConfigError
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+def target_modules(model, settings: LoraSettings) -> list[str]:
+    """The modules to adapt: ``finetune.lora.target_modules`` when the config names them, else the
+    architecture's default — GPT-2: the config's default (c_attn, c_proj); any other architecture:
+    peft's per-architecture table (Llama, Qwen2, Mistral …: q_proj, v_proj)."""
+    if "target_modules" in settings.model_fields_set:
+        return list(settings.target_modules)
+    model_type = getattr(model.config, "model_type", None)
+    if model_type == "gpt2":
+        return list(settings.target_modules)
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
+
+    if model_type not in PEFT_DEFAULTS:
+        raise ConfigError(
+            f"finetune.lora.target_modules: no default for model type {model_type!r}; name the modules to adapt"
+        )
+    return list(PEFT_DEFAULTS[model_type])
+
+
 def attach_lora(model, settings: LoraSettings):
-    """Wrap ``model`` with fresh LoRA adapters; only they require gradients."""
+    """Wrap ``model`` with fresh LoRA adapters (on ``target_modules``); only they require gradients."""
     from peft import LoraConfig, get_peft_model
     from transformers.pytorch_utils import Conv1D
 
+    targets = target_modules(model, settings)
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in settings.target_modules if m not in names]
+    missing = [m for m in targets if m not in names]
     if missing:
         raise ConfigError(
             f"finetune.lora.target_modules: {', '.join(missing)} not in this model "
             f"(it has e.g. {', '.join(sorted(n for n in names if n)[:12])})"
         )
     # GPT-2 stores its projections as Conv1D (weights transposed): peft must know
-    conv = any(
-        isinstance(m, Conv1D) and name.rsplit(".", 1)[-1] in settings.target_modules
-        for name, m in model.named_modules()
-    )
+    conv = any(isinstance(m, Conv1D) and name.rsplit(".", 1)[-1] in targets for name, m in model.named_modules())
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=list(settings.target_modules),
+        target_modules=targets,
         fan_in_fan_out=conv,
         task_type="CAUSAL_LM",
     )
@@ -69,6 +85,9 @@ def merge(peft_model):
     return peft_model.merge_and_unload()
 
 
-def lora_summary(settings: LoraSettings) -> dict:
-    """What the record says about the adapter."""
-    return settings.model_dump(mode="json", exclude={"save"})
+def lora_summary(settings: LoraSettings, model=None) -> dict:
+    """What the record says about the adapter; given the model, the target modules actually adapted."""
+    summary = settings.model_dump(mode="json", exclude={"save"})
+    if model is not None:
+        summary["target_modules"] = target_modules(model, settings)
+    return summary

@@ -1,0 +1,81 @@
+"""Chat models: a probe becomes a user turn rendered through the tokenizer's chat template.
+
+``probes.chat`` decides whether prompts are wrapped: ``true`` (the tokenizer
+must have a template), ``false``, or ``auto`` (wrap when it has one).  A
+wrapped probe is ``[system?, {"role": "user", "content": probe text}]``
+rendered by ``tokenizer.apply_chat_template(..., add_generation_prompt=True)``
+as text, then encoded without adding special tokens (the template writes the
+ones it wants, e.g. a BOS).  Each generation records the rendered prompt and
+the template's sha256 (``Generation.rendered_prompt``,
+``Generation.chat_template_sha256``); the generation cache never mixes chat and
+plain samples because its key covers the template file (``gencache.MODEL_FILES``)
+and ``probes.chat``/``probes.system`` (``gencache.open_store``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import NamedTuple
+
+from harness.errors import ModelError
+
+
+class ChatFormat(NamedTuple):
+    """How prompts are wrapped for one model: its template, the template's hash and the system turn."""
+
+    template: str
+    sha256: str
+    system: str | None
+
+
+def template_of(tokenizer) -> str | None:
+    """The tokenizer's chat template as text (named templates as sorted JSON), or None."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        return None
+    if isinstance(template, dict):  # several named templates: hash them all, in a stable order
+        return json.dumps(template, sort_keys=True, ensure_ascii=False)
+    return str(template)
+
+
+def resolve(tokenizer, mode: bool | str, system: str | None, where: str) -> ChatFormat | None:
+    """The chat format for ``mode`` (``probes.chat``), or None when prompts stay plain text.
+
+    ``where`` names the model in errors.  ``true`` or a system prompt without a template is an error.
+    """
+    template = template_of(tokenizer)
+    if mode is False:
+        return None
+    if template is None:
+        if mode is True:
+            raise ModelError(f"{where}: probes.chat is true but the tokenizer has no chat template")
+        if system is not None:
+            raise ModelError(f"{where}: probes.system is set but the tokenizer has no chat template")
+        return None
+    return ChatFormat(template, hashlib.sha256(template.encode("utf-8")).hexdigest(), system)
+
+
+def messages(prompt: str, system: str | None) -> list[dict[str, str]]:
+    """The conversation a probe becomes: an optional system turn, then the prompt as the user's turn."""
+    turns = [{"role": "system", "content": system}] if system is not None else []
+    return turns + [{"role": "user", "content": prompt}]
+
+
+def render(tokenizer, chat: ChatFormat, prompt: str) -> str:
+    """``prompt`` as the model sees it: the template applied, ending with the assistant's generation prompt."""
+    try:
+        text = tokenizer.apply_chat_template(messages(prompt, chat.system), add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # jinja2 raises TemplateError (raise_exception in a template) and others
+        raise ModelError(
+            f"chat template {chat.sha256[:12]} cannot render the prompt {prompt[:40]!r}: "
+            f"{type(err).__name__}: {str(err)[:200]}"
+        ) from None
+    if not isinstance(text, str):  # transformers 5 may return a list for batched input
+        text = text[0]
+    return text
+
+
+def cache_tag(mode: bool | str, system: str | None) -> dict[str, object]:
+    """What the chat settings add to the generation cache's decoding hash."""
+    return {"chat": mode, "system": system}
