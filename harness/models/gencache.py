@@ -113,6 +113,8 @@ class GenerationStore:
             line["prompt_tokens"],
             line["completion_tokens"],
             line["hit_max_tokens"],
+            line.get("served_model"),
+            line.get("seed_honoured"),
         )
 
     def add(self, sample: Sample) -> None:
@@ -129,6 +131,10 @@ class GenerationStore:
             "completion_tokens": sample.completion_tokens,
             "hit_max_tokens": sample.hit_max_tokens,
         }
+        # a served arm's extras (harness.models.endpoint); local samples' lines stay as they were
+        for name in ("served_model", "seed_honoured"):
+            if getattr(sample, name) is not None:
+                line[name] = getattr(sample, name)
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("a", encoding="utf-8")

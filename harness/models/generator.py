@@ -30,6 +30,8 @@ class Sample(NamedTuple):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     hit_max_tokens: bool | None = None
+    served_model: str | None = None  # a served arm: the model name the server's response gave
+    seed_honoured: bool | None = None  # a served arm: the seed reproduced the text (None: not checked)
 
 
 class SamplingPlan(NamedTuple):
