@@ -430,3 +430,95 @@ def test_the_store_line_of_a_local_sample_is_unchanged(tmp_path):
     store.close()
     line = json.loads((tmp_path / "f-d.jsonl").read_text(encoding="utf-8"))
     assert "served_model" not in line and "seed_honoured" not in line
+
+
+# -- beside a local model ------------------------------------------------------
+
+
+def tiny_local_model(folder: Path) -> Path:
+    """A random-weight GPT-2 with a character tokenizer over TEXTS and the probes (built here, nothing fetched)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    chars = sorted(set("".join(TEXTS) + "ww高齢者についてどう思う？"))
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "[PAD]": 3, **{c: i + 4 for i, c in enumerate(chars)}}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))  # no merges: one token a character
+    backend.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="[PAD]"
+    )
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    shape = {"n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 64}
+    config = GPT2Config(vocab_size=len(vocab), bos_token_id=1, eos_token_id=2, pad_token_id=3, **shape)
+    GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_local_model(tmp_path_factory.mktemp("tiny-local"))
+
+
+def local_config(root: Path, model: Path, served: str = "") -> Path:
+    """The local tiny model as the base (reference) arm; ``served`` adds arms."""
+    files = write_inputs(root)
+    path = root / "local.yaml"
+    path.write_text(
+        f"name: local-run\nseed: 3\nbase: {{model: {model}}}\n"
+        f"probes: {{files: [{files['probes']}], samples_per_prompt: 3, decoding: {{max_new_tokens: 8}}, device: cpu}}\n"
+        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\n" + (f"arms:\n{served}" if served else ""),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_served_arm_against_a_local_model_gives_summary_and_report_and_never_writes_the_key(
+    tmp_path, local_model, monkeypatch
+):
+    monkeypatch.setenv("HARNESS_TEST_KEY", SECRET)
+    with StubServer(served_name="ja-served-v2") as stub:
+        served = (
+            f"  - {{name: served, endpoint: {{base_url: {stub.url}, model: ja-a, api: chat, "
+            "api_key_env: HARNESS_TEST_KEY, seed_check: 1}}\n"
+        )
+        result = run(
+            load_config(local_config(tmp_path, local_model, served)),
+            out_dir=tmp_path / "run",
+            progress=False,
+            log=lambda m: None,
+        )
+    assert stub.auth and set(stub.auth) == {f"Bearer {SECRET}"}
+    assert stub.requests == 2 * 3 + 1
+    record = RunDir.open(result.run_dir).record
+    assert [a.backend for a in record.arms] == ["hf-local", "endpoint"]
+    assert record.arm("served").served_model == "ja-served-v2" and record.arm("served").seed_honoured is True
+    assert record.arm("base").served_model is None and record.arm("base").seed_honoured is None
+    rows = generations(result.run_dir)
+    assert {r["served_model"] for r in rows if r["arm"] == "served"} == {"ja-served-v2"}
+    assert {r["served_model"] for r in rows if r["arm"] == "base"} == {None}
+    summary = (result.run_dir / "summary.csv").read_text(encoding="utf-8")
+    assert "served" in summary and "delta" in summary
+    assert "served" in (result.run_dir / "report.html").read_text(encoding="utf-8")
+    for path in result.run_dir.rglob("*"):  # run.json, generations, cache, tables, report
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_run_without_endpoint_arms_opens_no_socket(tmp_path, local_model, monkeypatch):
+    def refuse(sock, address):
+        raise AssertionError(f"a socket was opened to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    config = load_config(local_config(tmp_path / "local", local_model))
+    result = run(config, out_dir=tmp_path / "local" / "run", progress=False, log=lambda m: None)
+    assert (result.run_dir / "report.html").is_file()
+    # the guard does catch the endpoint backend's connections (so the run above really opened none)
+    with StubServer() as stub:
+        served = f"  - {{name: served, endpoint: {{base_url: {stub.url}, model: m, max_retries: 0}}}}\n"
+        config = load_config(local_config(tmp_path / "served", local_model, served))
+        with pytest.raises(AssertionError, match="a socket was opened to"):
+            run(config, out_dir=tmp_path / "served" / "run", progress=False, log=lambda m: None)
+    assert stub.requests == 0
