@@ -32,7 +32,7 @@ from harness.cli import main
 from harness.config import DecodingConfig, EndpointConfig, load_config
 from harness.data.probes import Probe
 from harness.errors import ConfigError, ModelError
-from harness.models.endpoint import EndpointGenerator, request_fields
+from harness.models.endpoint import EndpointGenerator, parse_reply, request_fields
 from harness.models.gencache import GenerationStore, open_store
 from harness.models.generator import SamplingPlan
 from harness.pipeline import run
@@ -104,6 +104,7 @@ class StubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args) -> None:
                 pass
@@ -205,6 +206,16 @@ def test_decoding_fields_greedy_and_extensions():
     assert request_fields(DecodingConfig(do_sample=False, max_new_tokens=9)) == {"max_tokens": 9, "temperature": 0.0}
     fields = request_fields(DecodingConfig(min_new_tokens=2, repetition_penalty=1.2))
     assert fields == {"max_tokens": 48, "temperature": 1.0, "top_p": 0.95, "min_tokens": 2, "repetition_penalty": 1.2}
+
+
+def test_untrusted_answers_parse_strictly_where_it_matters():
+    ok = {"model": 5, "choices": [{"text": "はい", "finish_reason": None}], "usage": {"prompt_tokens": "7"}}
+    assert parse_reply(json.dumps(ok).encode(), "completions") == ("はい", None, None, None, None)
+    for bad in ({"choices": []}, {"choices": [{"text": None}]}, [1], {"choices": [{"message": {}}]}):
+        with pytest.raises(ValueError):
+            parse_reply(json.dumps(bad).encode(), "chat" if "message" in str(bad) else "completions")
+    with pytest.raises(ValueError):
+        parse_reply(b'{"choices": [{"text": "\xe3\x81', "completions")
 
 
 def test_a_reply_cut_at_max_tokens_is_marked():

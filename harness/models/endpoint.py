@@ -121,14 +121,19 @@ def parse_reply(body: bytes, api: str) -> Reply:
     if not isinstance(text, str):
         raise ValueError("the answer's text is not a string")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    model = data.get("model")
     return Reply(
         text,
-        model if isinstance(model, str) else None,
-        choice.get("finish_reason"),
-        usage.get("prompt_tokens"),
-        usage.get("completion_tokens"),
+        of_type(data.get("model"), str),
+        of_type(choice.get("finish_reason"), str),
+        of_type(usage.get("prompt_tokens"), int),
+        of_type(usage.get("completion_tokens"), int),
     )
+
+
+def of_type(value: Any, kind: type) -> Any:
+    """``value`` when it is a ``kind`` (not a bool posing as an int), else None: optional fields of an
+    untrusted answer must not break the record."""
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def check_api_key(arm: str, endpoint: EndpointConfig) -> str | None:
@@ -253,14 +258,19 @@ class EndpointGenerator:
         connections = Connections(self.url, self.endpoint.timeout_s, self.headers(arm))
         self.failed = threading.Event()
         new: list[Sample] = []
+        pool = ThreadPoolExecutor(self.endpoint.concurrency, thread_name_prefix=f"endpoint-{arm}")
         try:
-            with ThreadPoolExecutor(self.endpoint.concurrency, thread_name_prefix=f"endpoint-{arm}") as pool:
-                futures = [
-                    pool.submit(self.draw, connections, arm, item, fields, item_key(item) in checked) for item in items
-                ]
-                bar = Progress(as_completed(futures), len(futures), f"probe {arm}", progress)
-                error = self.collect(futures, store, new, bar)
+            futures = [
+                pool.submit(self.draw, connections, arm, item, fields, item_key(item) in checked) for item in items
+            ]
+            error = self.collect(
+                futures, store, new, Progress(as_completed(futures), len(futures), f"probe {arm}", progress)
+            )
+        except BaseException:  # Ctrl-C: no new request starts; the stored samples stay for --resume
+            self.failed.set()
+            raise
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             connections.close()
         if error is not None:
             raise error
