@@ -13,8 +13,9 @@ import re
 
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import ConfigError
 from harness.data.yamlfile import LocatedYaml, load_yaml, validate_yaml
@@ -207,24 +208,53 @@ def is_checkpoint_arm(name: str) -> bool:
     return CHECKPOINT_ARM.match(name) is not None
 
 
+class EndpointConfig(StrictModel):
+    """A model behind an OpenAI-compatible server (vLLM, llama.cpp server, TGI): harness.models.endpoint.
+
+    The API key is read from the environment variable ``api_key_env`` names, at
+    request time; it is never written to the config, the record or a log.
+    """
+
+    base_url: str = Field(pattern=r"^https?://[^/?#]+")  # e.g. http://127.0.0.1:8000/v1 (…/completions is added)
+    model: str = Field(min_length=1)  # the request's ``model``: the name the server serves it under
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    api: Literal["completions", "chat"] = "completions"  # /v1/completions or /v1/chat/completions
+    concurrency: int = Field(default=4, ge=1, le=256)  # requests in flight at once
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)  # the longest the server may stay silent per request
+    max_retries: int = Field(default=4, ge=0, le=20)  # on 408/429/5xx, connection errors, bad JSON
+    backoff_s: float = Field(default=1.0, ge=0, le=60)  # first retry delay; doubles per retry (≤ 60 s)
+    # sample 0 of each of the first N probes is requested twice with the same seed: equal texts mark it
+    # seed_honoured true, different texts false (harness.models.endpoint); 0 = no check
+    seed_check: int = Field(default=4, ge=0, le=MAX_SAMPLES_PER_PROMPT)
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str) -> str:
+        if urlsplit(url).username is not None:  # run.json keeps the config: a key in the URL would land there
+            raise ValueError("base_url holds credentials: put the key in the variable api_key_env names")
+        return url.rstrip("/")
+
+
 class ArmConfig(StrictModel):
     """An extra model under test, probed like base and tuned.
 
     ``model`` is a local model folder (another fine-tune, a checkpoint) or a
     hub id when ``base.allow_hub`` is true; ``same_as`` reuses the weights of
-    an arm defined before it (e.g. the tuned model under a second name).
+    an arm defined before it (e.g. the tuned model under a second name);
+    ``endpoint`` is a model behind an OpenAI-compatible server.
     """
 
     name: str = Field(pattern=ARM_NAME)
     model: str | None = None
     same_as: str | None = None
+    endpoint: EndpointConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ArmConfig":
         if is_checkpoint_arm(self.name):
             raise ValueError(f"arm '{self.name}': names step-N are the checkpoint arms of a trajectory")
-        if (self.model is None) == (self.same_as is None):
-            raise ValueError(f"arm '{self.name}': give exactly one of model or same_as")
+        if sum(source is not None for source in (self.model, self.same_as, self.endpoint)) != 1:
+            raise ValueError(f"arm '{self.name}': give exactly one of model, same_as or endpoint")
         return self
 
 
@@ -232,9 +262,11 @@ class ArmPlan(NamedTuple):
     """One arm as the config defines it (see ``RunConfig.arm_plan``)."""
 
     name: str
-    source: Literal["init", "finetune", "given", "alias"]
-    model: str | None  # a folder (relative paths are inside the run dir), a hub id, or None for an alias
+    source: Literal["init", "finetune", "given", "alias", "endpoint"]
+    # a folder (relative paths are inside the run dir), a hub id, an endpoint's base_url, or None for an alias
+    model: str | None
     same_as: str | None = None
+    endpoint: EndpointConfig | None = None  # source "endpoint": the server and its settings
 
 
 class DecodingConfig(StrictModel):
@@ -472,6 +504,8 @@ class RunConfig(StrictModel):
         for arm in self.arms:
             if arm.same_as:
                 plan.append(ArmPlan(arm.name, "alias", None, arm.same_as))
+            elif arm.endpoint is not None:
+                plan.append(ArmPlan(arm.name, "endpoint", arm.endpoint.base_url, endpoint=arm.endpoint))
             else:
                 plan.append(ArmPlan(arm.name, "given", arm.model))
         return plan
@@ -485,6 +519,11 @@ class RunConfig(StrictModel):
             if arm.same_as is not None and arm.same_as not in names:
                 raise ValueError(f"arm '{arm.name}': same_as '{arm.same_as}' is not an arm defined before it")
             names.append(arm.name)
+        served = [a.name for a in self.arms if a.endpoint is not None]
+        if served and self.probes.decoding.max_length is not None:  # the server's tokenizer counts the prompt
+            raise ValueError(
+                f"arm '{served[0]}': probes.decoding.max_length is not supported for an endpoint; use max_new_tokens"
+            )
         if names and self.reference_arm not in names:
             raise ValueError(f"reference_arm '{self.reference_arm}' is not an arm (arms: {', '.join(names)})")
         for i, gate in enumerate(self.gates):

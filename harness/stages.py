@@ -298,6 +298,12 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     part = f".{env.shard.label}" if env.shard is not None else ""
     decoding = config.probes.decoding.model_dump()
     allow_hub = bool(config.base and config.base.allow_hub)
+    endpoints = {a.name: a.endpoint for a in config.arm_plan() if a.endpoint is not None}
+    if endpoints and env.generator is None and config.probes.backend != "fake":
+        from harness.models.endpoint import check_api_key
+
+        for name, endpoint in endpoints.items():  # before any arm is sampled, not after the local ones
+            check_api_key(name, endpoint)
     generations: list[Generation] = []
     by_arm: dict[str, list[Generation]] = {}
     for arm in run.record.arms:
@@ -305,13 +311,14 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
             # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
             target = run.record.arm(arm.same_as)
             arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
+            arm.served_model, arm.seed_honoured = target.served_model, target.seed_honoured
             mine = [
                 Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
                 for g in by_arm[arm.same_as]
             ]
         else:
             path = model_path(run, arm)
-            generator = env.generator or generator_for(path, config.probes, allow_hub)
+            generator = env.generator or generator_for(path, config.probes, allow_hub, endpoints.get(arm.name))
             # finished samples stream into the store: a killed stage resumes there (gencache.py)
             arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
             store = open_store(arm.fingerprint, plan, cache_dir, part=part)
@@ -325,6 +332,7 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
                     store.close()
             arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
             arm.backend = generator.backend
+            arm.served_model, arm.seed_honoured = served_summary(answer.samples)
             mine = [
                 Generation.build(
                     arm=arm.name,
@@ -342,6 +350,8 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
                     hit_max_tokens=s.hit_max_tokens,
                     rendered_prompt=s.rendered_prompt,
                     chat_template_sha256=s.chat_template_sha256,
+                    served_model=s.served_model,
+                    seed_honoured=s.seed_honoured,
                 )
                 for s in answer.samples
             ]
@@ -357,6 +367,13 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         env.wrote(table)
     env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
     return None
+
+
+def served_summary(samples) -> tuple[str | None, bool | None]:
+    """A served arm's ``Arm.served_model`` and ``Arm.seed_honoured`` from its samples (None, None for others)."""
+    names = sorted({s.served_model for s in samples if s.served_model is not None})
+    checks = [s.seed_honoured for s in samples if s.seed_honoured is not None]
+    return ", ".join(names) or None, all(checks) if checks else None
 
 
 def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:

@@ -119,6 +119,8 @@ class GenerationStore:
             line["hit_max_tokens"],
             line.get("rendered_prompt"),
             line.get("chat_template_sha256"),
+            line.get("served_model"),
+            line.get("seed_honoured"),
         )
 
     def add(self, sample: Sample) -> None:
@@ -138,6 +140,10 @@ class GenerationStore:
         if sample.rendered_prompt is not None:
             line["rendered_prompt"] = sample.rendered_prompt
             line["chat_template_sha256"] = sample.chat_template_sha256
+        # a served arm's extras (harness.models.endpoint); local samples' lines stay as they were
+        for name in ("served_model", "seed_honoured"):
+            if getattr(sample, name) is not None:
+                line[name] = getattr(sample, name)
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("a", encoding="utf-8")

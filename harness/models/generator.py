@@ -32,6 +32,8 @@ class Sample(NamedTuple):
     hit_max_tokens: bool | None = None
     rendered_prompt: str | None = None  # the prompt through the chat template (chat models only)
     chat_template_sha256: str | None = None
+    served_model: str | None = None  # a served arm: the model name the server's response gave
+    seed_honoured: bool | None = None  # a served arm: the seed reproduced the text (None: not checked)
 
 
 class SamplingPlan(NamedTuple):

@@ -24,7 +24,7 @@ RECORD_VERSION = 3
 
 RunStatus = Literal["running", "complete", "failed"]
 StageState = Literal["pending", "running", "done", "failed", "skipped"]
-ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint"]
+ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint", "endpoint"]
 MeasureKind = Literal["binary", "mean"]
 
 
@@ -64,7 +64,7 @@ class Arm(RecordModel):
     name: str
     reference: bool = False
     source: ArmSource
-    # model folder: relative paths are inside the run directory; None for an alias
+    # model folder: relative paths are inside the run directory; an endpoint's base_url; None for an alias
     path: str | None = None
     same_as: str | None = None  # alias: probes the weights of this arm
     parameters: int | None = None
@@ -76,6 +76,11 @@ class Arm(RecordModel):
     # the training tokens it had seen (samples consumed × block size, as the engine counts them)
     step: int | None = None
     tokens_seen: int | None = None
+    # source "endpoint" (harness.models.endpoint): the model name(s) the server reported in its responses
+    # (sorted, ", "-joined when they differ), and whether the re-requested samples reproduced: true when
+    # every check matched, false when one did not or the server refused the seed, None when none was checked
+    served_model: str | None = None
+    seed_honoured: bool | None = None
 
 
 class MeasureSpec(RecordModel):
@@ -119,6 +124,10 @@ class Generation(RecordModel):
     # chat template (what the model saw) and the template's sha256; None when the prompt went in as is
     rendered_prompt: str | None = None
     chat_template_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # a served arm's sample (harness.models.endpoint): the model name of the server's response, and
+    # whether re-requesting it with the same seed gave the same text (None: not checked)
+    served_model: str | None = None
+    seed_honoured: bool | None = None
 
     @classmethod
     def build(
@@ -139,6 +148,8 @@ class Generation(RecordModel):
         hit_max_tokens: bool | None = None,
         rendered_prompt: str | None = None,
         chat_template_sha256: str | None = None,
+        served_model: str | None = None,
+        seed_honoured: bool | None = None,
     ) -> "Generation":
         """A generation with its id and normalised ``text`` derived once, here."""
         return cls(
@@ -159,6 +170,8 @@ class Generation(RecordModel):
             hit_max_tokens=hit_max_tokens,
             rendered_prompt=rendered_prompt,
             chat_template_sha256=chat_template_sha256,
+            served_model=served_model,
+            seed_honoured=seed_honoured,
         )
 
     @property
