@@ -198,8 +198,20 @@ def test_every_sample_is_one_request_with_its_own_seed_and_the_decoding(api):
     for s in answer.samples:  # plan order, each the stub's text for its own seed
         assert s.completion == stub_text("ja-small", s.probe.text, s.seed)
         assert s.served_model == "ja-small-2024" and s.seed_honoured is None
+
         assert s.completion_tokens == len(s.completion) and s.hit_max_tokens is False
     assert [(s.probe.id, s.sample_index) for s in answer.samples] == [(p.id, i) for p in PROBES for i in (0, 1)]
+
+
+
+def test_the_chat_api_sends_the_system_prompt_as_its_first_turn():
+    sampling = SamplingPlan(PROBES, 1, DecodingConfig(max_new_tokens=40), run_seed=7, system="丁寧に答えてください。")
+    with StubServer() as stub:
+        sample(stub, endpoint(stub.url, api="chat"), sampling)
+    assert stub.bodies and all(
+        b["messages"][0] == {"role": "system", "content": "丁寧に答えてください。"} and b["messages"][-1]["role"] == "user"
+        for b in stub.bodies
+    )
 
 
 def test_decoding_fields_greedy_and_extensions():

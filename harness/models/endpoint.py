@@ -238,6 +238,7 @@ class EndpointGenerator:
         path = "/chat/completions" if endpoint.api == "chat" else "/completions"
         self.url = endpoint.base_url + path
         self.send_seed = True  # False once the server refused the seed field
+        self.system: str | None = None  # probes.system, set per sampling plan
         self.failed = threading.Event()  # set when a sample failed: the workers start no new request
         self._lock = threading.Lock()
 
@@ -255,6 +256,7 @@ class EndpointGenerator:
         items = todo(plan, store)
         checked = {(p.probe_set, p.id, 0) for p in plan.probes[: self.endpoint.seed_check]}
         fields = request_fields(plan.decoding)
+        self.system = plan.system  # probes.system: the chat API's system turn (the completions API has none)
         connections = Connections(self.url, self.endpoint.timeout_s, self.headers(arm))
         self.failed = threading.Event()
         new: list[Sample] = []
@@ -325,15 +327,16 @@ class EndpointGenerator:
             reply.prompt_tokens,
             reply.completion_tokens,
             None if reply.finish_reason is None else reply.finish_reason == "length",
-            reply.model,
-            honoured,
+            served_model=reply.model,
+            seed_honoured=honoured,
         )
 
     def request(self, connections: Connections, arm: str, item: Todo, fields: dict[str, Any]) -> tuple[Reply, bool]:
         """The server's reply for one sample and whether the seed was sent (dropped once the server refuses it)."""
         body: dict[str, Any] = {"model": self.endpoint.model, **fields}
         if self.endpoint.api == "chat":
-            body["messages"] = [{"role": "user", "content": item.probe.text}]
+            system = [{"role": "system", "content": self.system}] if self.system else []
+            body["messages"] = [*system, {"role": "user", "content": item.probe.text}]
         else:
             body["prompt"] = item.probe.text
         if self.send_seed:
