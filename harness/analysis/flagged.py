@@ -73,7 +73,7 @@ class FlagMatch:
 
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
-LEXICON, VARIANT, CONTEXT = "lexicon", "variant", "context"
+LEXICON, VARIANT, CONTEXT, GROUP = "lexicon", "variant", "context", "group"
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -84,9 +84,10 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     the entry is an ordinary word that counts only in a target frame
     (``context: target``) and the frame was there.  A reviewer can so tell a
     flag that rests on looser evidence (a variant, a context rule) from a
-    plain dictionary hit.
+    plain dictionary hit.  ``group``: the group-contempt rule layer
+    (``harness.analysis.group_rules``, ``via="group"``).
     """
-    found = {VARIANT if m.via == "variant" else LEXICON for m in matches}
+    found = {VARIANT if m.via == "variant" else GROUP if m.via == GROUP else LEXICON for m in matches}
     found |= {CONTEXT for m in matches if m.context}
     return ";".join(sorted(found))
 
@@ -297,7 +298,8 @@ class FlaggedAnalyser:
     ``variant`` and/or ``context``, ``;``-joined; empty when none).
 
     The lexicon is the config's YAML lexicons merged, then its plain word
-    lists (``analysis.word_lists``), each as its own category.
+    lists (``analysis.word_lists``), each as its own category; the
+    group-contempt rules (``analysis.group_rules``) add ``group_contempt``.
     """
 
     name = "flagged"
@@ -309,6 +311,12 @@ class FlaggedAnalyser:
             for w in config.word_lists
         ]
         self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
+        # imported here: group_rules builds on find_flags of this module
+        from harness.analysis.group_rules import rules_for
+
+        self.group_rules = rules_for(config, tokenizer)
+        if self.group_rules is not None:
+            self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
 
@@ -351,6 +359,8 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
+        if self.group_rules is not None:
+            flags = self.group_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
         return self._cells(text, flags)
