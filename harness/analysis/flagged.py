@@ -242,16 +242,17 @@ def _variant_may_start(tokens: list[Token], i: int) -> bool:
 
     Kana spellings collide with function words (多いしね is 多い+し+ね, not
     死ね; 見ていたい is not イタい): a kana variant is only taken where a
-    word can begin.
+    word can begin.  A particle that opens the text or a line (after a space
+    or a line break) has no word to attach to: there a kana word misread as
+    particles (a lone しね typed as the whole message) may start.
     """
     tok = tokens[i]
-    if tok.pos1 in _NO_VARIANT_START:
+    if i == 0:
+        return True
+    prev = tokens[i - 1]
+    if tok.pos1 in _NO_VARIANT_START and prev.end == tok.start:
         return False
-    if i > 0:
-        prev = tokens[i - 1]
-        if prev.surface in _VERB_LINKS or prev.pos1 == "動詞":
-            return False
-    return True
+    return not (prev.surface in _VERB_LINKS or prev.pos1 == "動詞")
 
 
 def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexicon: Lexicon, text: str | None) -> bool:
