@@ -47,7 +47,7 @@ from harness.analysis.flagged import FlagMatch, find_flags
 from harness.analysis.lexicon import Category, Lexicon, build_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
-from harness.data.lexicon_file import LexiconError, LexiconFile, TermSpec, read_lexicon_file
+from harness.data.lexicon_file import LexiconError, TermSpec, read_lexicon_file
 from harness.data.probes import load_group_file
 
 GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
@@ -58,7 +58,7 @@ VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for 
 TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", "も", "が", "ってのは"})
 BETWEEN = frozenset({"ども", "共", "ら", "達", "たち", "さん", "全員", "みんな", "皆"})
 _NEGATION_SKIP = frozenset({"じゃ", "で", "は", "も", "く"})
-_NEGATIONS = frozenset({"ない", "ぬ", "ず"})
+_NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})  # unidic lemmas: 助動詞 ない, 形容詞 無い
 _NOT_GROUP_NOUN = frozenset({"数詞", "代名詞"})  # pos2 of a noun that cannot take a group suffix (三人, 何人)
 
 
