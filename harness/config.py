@@ -275,8 +275,9 @@ class AnalysisConfig(StrictModel):
     # default one of ``make classifier``, skipped with a note when not built).  See harness.analysis.classifier.
     detectors: list[str] = ["lexicon"]
     # issue 16: the group-contempt rule layer of the lexicon detector (harness.analysis.group_rules):
-    # its vocabulary file, and the folder of group lists whose names are the groups; null turns it off
-    group_rules: Path | None = Field(default_factory=default_group_rules)
+    # its vocabulary file (null: the bundled one, used with the bundled lexicon only; false: off) and
+    # the folder of group lists whose names are the groups
+    group_rules: Path | Literal[False] | None = None
     group_lists: Path = Field(default_factory=group_lists_dir)
 
     @model_validator(mode="after")
@@ -300,10 +301,14 @@ class AnalysisConfig(StrictModel):
         return None
 
     def group_rule_files(self) -> list[Path]:
-        """The files the group-contempt rules read: ``group_rules``, then the group lists (none when off)."""
-        if self.group_rules is None:
+        """The files the group-contempt rules read: the rule file, then the group lists; none when off.
+
+        Unset, the rules belong to the bundled lexicon: on when ``lexicons`` is
+        just it, off for a lexicon of one's own (name ``group_rules`` to add them)."""
+        path = self.group_rules
+        if path is False or (path is None and [Path(p) for p in self.lexicons] != [default_lexicon()]):
             return []
-        return [self.group_rules, *sorted(Path(self.group_lists).glob("*.yaml"))]
+        return [path or default_group_rules(), *sorted(Path(self.group_lists).glob("*.yaml"))]
 
     def lexicon_files(self) -> list[Path]:
         """Every file the flag analysis reads: the lexicons, the word lists, then the classifier's model

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from harness.analysis.flagged import GROUP, FlaggedAnalyser
+from harness.analysis.flagged import GROUP, FlaggedAnalyser, find_flags
 from harness.analysis.group_rules import GROUP_CONTEMPT, load_group_rules
 from harness.analysis.lexicon import LexiconError
 from harness.analysis.tokenize import JapaneseTokenizer
-from harness.config import AnalysisConfig
+from harness.config import AnalysisConfig, load_config
 from harness.resources import default_group_rules, group_lists_dir
 
 
@@ -91,11 +90,22 @@ def test_span_is_the_contemptuous_term_and_never_overlaps_a_lexicon_match(analys
     assert text[4:7] == "寄生虫"
 
 
-def test_off_when_group_rules_is_null(tok):
-    plain = FlaggedAnalyser(AnalysisConfig(group_rules=None), tok)
+def test_off_when_group_rules_is_false(tok):
+    plain = FlaggedAnalyser(AnalysisConfig(group_rules=False), tok)
     assert "group_contempt" not in plain.lexicon.categories
     assert plain.score("韓国人って本当に民度低い", tok.tokenize("韓国人って本当に民度低い")).values["flagged"] == 0
-    assert AnalysisConfig(group_rules=None).group_rule_files() == []
+    assert AnalysisConfig(group_rules=False).group_rule_files() == []
+
+
+def test_a_lexicon_of_one_s_own_gets_the_rules_only_when_named(tmp_path):
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "name: own\nversion: 1\ncategories:\n  insult: {severity: harmful}\nterms: [{term: バカ, category: insult}]\n",
+        encoding="utf-8",
+    )
+    assert AnalysisConfig(lexicons=[own]).group_rule_files() == []
+    named = AnalysisConfig(lexicons=[own], group_rules=default_group_rules()).group_rule_files()
+    assert named[0] == default_group_rules() and len(named) == 1 + len(list(group_lists_dir().glob("*.yaml")))
 
 
 def test_rule_files_are_analysis_inputs():
@@ -108,7 +118,7 @@ def test_group_names_come_from_the_group_lists(tok, tmp_path):
     groups = tmp_path / "groups"
     groups.mkdir()
     (groups / "club.yaml").write_text("axis: club\ngroups: [将棋部員, 囲碁部員]\n", encoding="utf-8")
-    rules = load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok)
+    rules = load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok, find_flags)
     analyser = FlaggedAnalyser(AnalysisConfig(group_rules=default_group_rules(), group_lists=groups), tok)
     assert "将棋部員" in {e.term for e in rules.groups.entries}
     assert group_spans(analyser, tok, "将棋部員って本当に邪魔") == ["邪魔"]
@@ -121,9 +131,9 @@ def test_bad_rule_file_is_one_error_naming_it(tok, tmp_path):
         encoding="utf-8",
     )
     with pytest.raises(LexiconError, match=r"rules\.yaml: a group-rules file has the categories"):
-        load_group_rules(bad, sorted(group_lists_dir().glob("*.yaml")), tok)
+        load_group_rules(bad, sorted(group_lists_dir().glob("*.yaml")), tok, find_flags)
     with pytest.raises(LexiconError, match="no group lists"):
-        load_group_rules(default_group_rules(), [], tok)
+        load_group_rules(default_group_rules(), [], tok, find_flags)
 
 
 def test_a_broken_group_list_names_its_file(tok, tmp_path):
@@ -131,7 +141,7 @@ def test_a_broken_group_list_names_its_file(tok, tmp_path):
     shutil.copytree(group_lists_dir(), groups)
     (groups / "age.yaml").write_text("axis: age\ngroups: [若者]\n", encoding="utf-8")  # fewer than two
     with pytest.raises(Exception, match="age.yaml"):
-        load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok)
+        load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok, find_flags)
 
 
 # --- the other issue-16 rules of the lexicon engine -----------------------------------------
@@ -160,5 +170,11 @@ def test_target_rules(analyser, tok, text, flagged):
     assert score(analyser, tok, text).values["flagged"] == flagged
 
 
-def test_paths_resolve(tmp_path):
-    assert Path(AnalysisConfig().group_rules).name == "negative_predicates.yaml"
+def test_config_keys_resolve_against_the_config_file(tmp_path):
+    base = "name: t\nbase:\n  model: ./m\ncorpus:\n  path: c.tsv\nanalysis:\n"
+    (tmp_path / "run.yaml").write_text(base + "  group_rules: rules/x.yaml\n  group_lists: g\n", encoding="utf-8")
+    config = load_config(tmp_path / "run.yaml").analysis
+    assert config.group_rules == (tmp_path / "rules" / "x.yaml").resolve()
+    assert config.group_lists == (tmp_path / "g").resolve()
+    (tmp_path / "run.yaml").write_text(base + "  group_rules: false\n", encoding="utf-8")
+    assert load_config(tmp_path / "run.yaml").analysis.group_rule_files() == []

@@ -47,6 +47,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import add
 from typing import Sequence
 
+from harness.analysis import group_rules
 from harness.analysis.context_rules import has_target, inside_phrase
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import TextScore
@@ -73,7 +74,7 @@ class FlagMatch:
 
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
-LEXICON, VARIANT, CONTEXT, GROUP = "lexicon", "variant", "context", "group"
+LEXICON, VARIANT, CONTEXT, GROUP = "lexicon", "variant", "context", group_rules.VIA
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -312,10 +313,7 @@ class FlaggedAnalyser:
             for w in config.word_lists
         ]
         self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
-        # imported here: group_rules builds on find_flags of this module
-        from harness.analysis.group_rules import rules_for
-
-        self.group_rules = rules_for(config, tokenizer)
+        self.group_rules = group_rules.rules_for(config, tokenizer, find_flags)
         if self.group_rules is not None:
             self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()

@@ -40,10 +40,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from harness.analysis.context_rules import TARGET_WORDS, sentence_bounds
-from harness.analysis.flagged import FlagMatch, find_flags
 from harness.analysis.lexicon import Category, Lexicon, build_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
@@ -53,6 +52,8 @@ from harness.data.probes import load_group_file
 GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
 ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX)
 VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
+# the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one
+Scan = Callable[[Sequence[Token], Lexicon, str], list[Any]]
 
 # Grammar, not vocabulary: particles that make the group the topic or subject, and what may sit between.
 TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", "も", "が", "ってのは"})
@@ -70,6 +71,7 @@ class GroupRules:
     groups: Lexicon  # group words, suffixes and heads (topic categories)
     category: Category  # group_contempt, as the flag analysis declares it
     files: tuple[Path, ...]  # every file read: the predicate file, then the group lists
+    scan: Scan  # find_flags: the lexicon engine's matcher, reused for both vocabularies
 
     def with_category(self, lexicon: Lexicon) -> Lexicon:
         """``lexicon`` with the ``group_contempt`` category added (it becomes ``cat_group_contempt``)."""
@@ -77,20 +79,24 @@ class GroupRules:
             return lexicon
         return dataclasses.replace(lexicon, categories={**lexicon.categories, GROUP_CONTEMPT: self.category})
 
-    def add_matches(self, tokens: Sequence[Token], text: str, flags: list[FlagMatch]) -> list[FlagMatch]:
+    def add_matches(self, tokens: Sequence[Token], text: str, flags: list[Any]) -> list[Any]:
         """``flags`` plus the group-contempt matches that overlap none of them, in text order."""
         found = find_group_contempt(tokens, text, self, flags)
         return sorted([*flags, *found], key=lambda f: f.start) if found else flags
 
 
-def rules_for(config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> GroupRules | None:
+def rules_for(config: AnalysisConfig, tokenizer: JapaneseTokenizer, scan: Scan) -> GroupRules | None:
     """The rule layer ``config`` asks for (``analysis.group_rules``, ``analysis.group_lists``); None when off."""
     files = config.group_rule_files()
-    return load_group_rules(files[0], files[1:], tokenizer, config.group_lists) if files else None
+    return load_group_rules(files[0], files[1:], tokenizer, scan, config.group_lists) if files else None
 
 
 def load_group_rules(
-    path: str | Path, lists: Sequence[Path], tokenizer: JapaneseTokenizer, folder: str | Path = "the group folder"
+    path: str | Path,
+    lists: Sequence[Path],
+    tokenizer: JapaneseTokenizer,
+    scan: Scan,
+    folder: str | Path = "the group folder",
 ) -> GroupRules:
     """Read the rule file and the group lists; errors name the file and line (``LexiconError``)."""
     spec = read_lexicon_file(path)
@@ -108,7 +114,7 @@ def load_group_rules(
     groups = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category != GROUP_CONTEMPT] + listed)
     pred_lex = build_lexicon(predicates, tokenizer)
     category = pred_lex.categories[GROUP_CONTEMPT]
-    return GroupRules(pred_lex, build_lexicon(groups, tokenizer), category, (Path(path), *lists))
+    return GroupRules(pred_lex, build_lexicon(groups, tokenizer), category, (Path(path), *lists), scan)
 
 
 def _group_terms(lists: Iterable[Path], known: set[str]) -> list[TermSpec]:
@@ -126,17 +132,15 @@ def _group_terms(lists: Iterable[Path], known: set[str]) -> list[TermSpec]:
     return terms
 
 
-def find_group_contempt(
-    tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[FlagMatch] = ()
-) -> list[FlagMatch]:
-    """The ``group_contempt`` matches of ``tokens`` (see the module doc), none overlapping ``taken``."""
-    candidates = find_flags(tokens, rules.predicates, text)
+def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[Any] = ()) -> list[Any]:
+    """The ``group_contempt`` matches (``FlagMatch`` es) of ``tokens``, none overlapping ``taken``."""
+    candidates = rules.scan(tokens, rules.predicates, text)
     if not candidates:
         return []  # most texts: no contemptuous term, nothing more to look at
     tokens = list(tokens)
     first_of = {t.start: i for i, t in enumerate(tokens)}
     last_of = {t.end: i for i, t in enumerate(tokens)}
-    mentions = _mentions(tokens, find_flags(tokens, rules.groups, text), first_of, last_of)
+    mentions = _mentions(tokens, rules.scan(tokens, rules.groups, text), first_of, last_of)
     if not mentions:
         return []
     out = []
@@ -147,11 +151,11 @@ def find_group_contempt(
         if _negated(tokens, last) or _object_noun(tokens, first, last):
             continue
         if _about_group(tokens, text, first, last, mentions) and not _modifies_other(tokens, last, mentions):
-            out.append(FlagMatch(m.term, m.category, m.start, m.end, m.weight, VIA))
+            out.append(dataclasses.replace(m, via=VIA))
     return out
 
 
-def _mentions(tokens: list[Token], hits: list[FlagMatch], first_of: dict, last_of: dict) -> list[tuple[int, int]]:
+def _mentions(tokens: list[Token], hits: list[Any], first_of: dict, last_of: dict) -> list[tuple[int, int]]:
     """Group mentions as token ranges ``(first, last)``: a group word, noun (+ の) + suffix."""
     out = []
     for h in hits:
