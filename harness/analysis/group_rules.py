@@ -134,15 +134,18 @@ def _group_terms(lists: Iterable[Path], known: set[str]) -> list[TermSpec]:
 
 def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[Any] = ()) -> list[Any]:
     """The ``group_contempt`` matches (``FlagMatch`` es) of ``tokens``, none overlapping ``taken``."""
-    candidates = rules.scan(tokens, rules.predicates, text)
-    if not candidates:
-        return []  # most texts: no contemptuous term, nothing more to look at
+    # the group vocabulary first: it has no spelling variants, so its scan is the cheaper one,
+    # and most texts name no group, so the predicate scan (with variants) is seldom needed
+    groups = rules.scan(tokens, rules.groups, text)
+    if not groups:
+        return []
     tokens = list(tokens)
     first_of = {t.start: i for i, t in enumerate(tokens)}
     last_of = {t.end: i for i, t in enumerate(tokens)}
-    mentions = _mentions(tokens, rules.scan(tokens, rules.groups, text), first_of, last_of)
+    mentions = _mentions(tokens, groups, first_of, last_of)
     if not mentions:
         return []
+    candidates = rules.scan(tokens, rules.predicates, text)
     out = []
     for m in candidates:
         if any(m.start < t.end and t.start < m.end for t in taken):
