@@ -36,7 +36,8 @@ demo: install
 	LD_PRELOAD=$(TCMALLOC) $(BIN)/harness demo
 
 # The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
-# the labels and ../shared (again when a label file or the lexicon, which sets its threshold, changes).
+# the labels and ../shared (again when a label file or the lexicon and its group rules, which set its
+# threshold, change).
 # Without ../shared the harness flags with the lexicon alone.
 classifier: install-test
 	@if [ -f $(POSTS) ]; then \
@@ -44,7 +45,7 @@ classifier: install-test
 			--text-from $(POSTS) --out $(CLASSIFIER); \
 	else echo "classifier: $(POSTS) not found; no default classifier (the lexicon flags alone)"; fi
 
-$(CLASSIFIER)/model.json: $(CLASSIFIER_LABELS) probes/lexicons/flagged.yaml
+$(CLASSIFIER)/model.json: $(CLASSIFIER_LABELS) probes/lexicons/flagged.yaml probes/lexicons/negative_predicates.yaml $(wildcard probes/groups/*.yaml)
 	$(MAKE) classifier
 
 test: install-test $(CLASSIFIER)/model.json

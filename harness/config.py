@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.errors import ConfigError
 from harness.data.yamlfile import LocatedYaml, load_yaml, validate_yaml
-from harness.resources import default_classifier, default_lexicon, probe_file
+from harness.resources import default_classifier, default_group_rules, default_lexicon, group_lists_dir, probe_file
 
 # Upper bounds of size-like settings.  They are far above any real run (rinna's model has
 # 1,024 positions; the full runs sample k = 25) and far below what exhausts a machine, so a
@@ -353,6 +353,11 @@ class AnalysisConfig(StrictModel):
     # (``classifier:PATH``, a model folder of ``harness scorer train``; ``classifier`` alone: the
     # default one of ``make classifier``, skipped with a note when not built).  See harness.analysis.classifier.
     detectors: list[str] = ["lexicon"]
+    # issue 16: the group-contempt rule layer of the lexicon detector (harness.analysis.group_rules):
+    # its vocabulary file (null: the bundled one, used with the bundled lexicon only; false: off) and
+    # the folder of group lists whose names are the groups
+    group_rules: Path | Literal[False] | None = None
+    group_lists: Path = Field(default_factory=group_lists_dir)
 
     @model_validator(mode="after")
     def _known_detectors(self) -> "AnalysisConfig":
@@ -374,10 +379,20 @@ class AnalysisConfig(StrictModel):
                 return f"analysis.detectors[{i}]", Path(name.split(":", 1)[1]).expanduser(), False
         return None
 
+    def group_rule_files(self) -> list[Path]:
+        """The files the group-contempt rules read: the rule file, then the group lists; none when off.
+
+        Unset, the rules belong to the bundled lexicon: on when ``lexicons`` is
+        just it, off for a lexicon of one's own (name ``group_rules`` to add them)."""
+        path = self.group_rules
+        if path is False or (path is None and [Path(p) for p in self.lexicons] != [default_lexicon()]):
+            return []
+        return [path or default_group_rules(), *sorted(Path(self.group_lists).glob("*.yaml"))]
+
     def lexicon_files(self) -> list[Path]:
         """Every file the flag analysis reads: the lexicons, the word lists, then the classifier's model
         files (``classifier_files``; the default classifier only when built), in config order."""
-        files = [*self.lexicons, *(w.path for w in self.word_lists)]
+        files = [*self.lexicons, *(w.path for w in self.word_lists), *self.group_rule_files()]
         found = self.classifier()
         if found is not None and not (found[2] and not classifier_files(found[1])[0].is_file()):
             files += classifier_files(found[1])

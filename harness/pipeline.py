@@ -95,7 +95,9 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     checks += [(f"probes.files[{i}]", p) for i, p in enumerate(config.probes.files)]
     checks += [(f"analysis.lexicons[{i}]", p) for i, p in enumerate(config.analysis.lexicons)]
     checks += [(f"analysis.word_lists[{i}].path", w.path) for i, w in enumerate(config.analysis.word_lists)]
-    lexicons = len(config.analysis.lexicons) + len(config.analysis.word_lists)
+    rules = config.analysis.group_rule_files()  # the group-contempt vocabulary, then the group lists it reads
+    checks += [("analysis.group_rules" if i == 0 else "analysis.group_lists", p) for i, p in enumerate(rules)]
+    lexicons = len(config.analysis.lexicons) + len(config.analysis.word_lists) + len(rules)
     found = config.analysis.classifier()
     if found is not None:  # its model files, when lexicon_files lists them (the default one only when built)
         checks += [(found[0], p) for p in config.analysis.lexicon_files()[lexicons:]]

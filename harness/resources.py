@@ -60,6 +60,16 @@ def default_lexicon() -> Path:
     return probes_dir() / "lexicons" / "flagged.yaml"
 
 
+def default_group_rules() -> Path:
+    """The vocabulary of the group-contempt rule layer (``harness.analysis.group_rules``)."""
+    return probes_dir() / "lexicons" / "negative_predicates.yaml"
+
+
+def group_lists_dir() -> Path:
+    """The group lists (``probes/groups/*.yaml``): probe templates and the group-contempt rules read them."""
+    return probes_dir() / "groups"
+
+
 def default_classifier() -> Path:
     """Where ``make classifier`` builds the default classifier (a checkout's ``build/classifier``)."""
     root = checkout_root()

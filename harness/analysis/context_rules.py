@@ -10,6 +10,9 @@ break):
   こいつ, あいつ, 奴, 連中, イッチ — the forum's "thread starter" …);
 * an imperative verb (MeCab cForm starting with 命令形: 消えろ, 黙れ);
 * a demonstrative right before the term (このハゲ, そのデブ);
+* a vocative: a sentence-final particle or a calling interjection (おい,
+  こら) right before the term, with no space between (悪いだけやぞハゲ,
+  おいニート);
 * a vocative or predicative ending right after the term: the copula or a
   sentence-final form (だ, や, じゃん, やん, だろ, やろ, かよ), the
   contemptuous suffix め, or an exclamation (!, w).
@@ -30,6 +33,7 @@ TARGET_WORDS = frozenset(
     }
 )  # fmt: skip
 _DEMONSTRATIVES = frozenset({"この", "その", "あの", "こんな", "そんな", "あんな"})
+_CALLS = frozenset({"おい", "おいおい", "こら", "コラ", "ごら", "ゴラ", "おら", "オラ"})
 _AFTER = frozenset({"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共"})
 
 
@@ -44,9 +48,17 @@ def sentence_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, in
     return lo, hi
 
 
+def _vocative(prev: Token, tok: Token) -> bool:
+    """``tok`` is called out: right after (no space or line break) a sentence-final particle
+    (…やぞハゲ) or a calling interjection (おいニート)."""
+    return prev.end == tok.start and (prev.pos2 == "終助詞" or prev.surface in _CALLS)
+
+
 def has_target(tokens: list[Token], first: int, last: int) -> bool:
     """True when the match at tokens ``first..last`` (inclusive) sits in a target frame."""
     if first > 0 and tokens[first - 1].surface in _DEMONSTRATIVES:
+        return True
+    if first > 0 and _vocative(tokens[first - 1], tokens[first]):
         return True
     if last + 1 < len(tokens) and tokens[last + 1].surface in _AFTER:
         return True

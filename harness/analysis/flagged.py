@@ -47,6 +47,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import add
 from typing import Sequence
 
+from harness.analysis import group_rules
 from harness.analysis.context_rules import has_target, inside_phrase
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import TextScore
@@ -73,7 +74,7 @@ class FlagMatch:
 
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
-LEXICON, VARIANT, CONTEXT = "lexicon", "variant", "context"
+LEXICON, VARIANT, CONTEXT, GROUP = "lexicon", "variant", "context", group_rules.VIA
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -84,9 +85,10 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     the entry is an ordinary word that counts only in a target frame
     (``context: target``) and the frame was there.  A reviewer can so tell a
     flag that rests on looser evidence (a variant, a context rule) from a
-    plain dictionary hit.
+    plain dictionary hit.  ``group``: the group-contempt rule layer
+    (``harness.analysis.group_rules``, ``via="group"``).
     """
-    found = {VARIANT if m.via == "variant" else LEXICON for m in matches}
+    found = {VARIANT if m.via == "variant" else GROUP if m.via == GROUP else LEXICON for m in matches}
     found |= {CONTEXT for m in matches if m.context}
     return ";".join(sorted(found))
 
@@ -241,16 +243,17 @@ def _variant_may_start(tokens: list[Token], i: int) -> bool:
 
     Kana spellings collide with function words (多いしね is 多い+し+ね, not
     死ね; 見ていたい is not イタい): a kana variant is only taken where a
-    word can begin.
+    word can begin.  A particle that opens the text or a line (after a space
+    or a line break) has no word to attach to: there a kana word misread as
+    particles (a lone しね typed as the whole message) may start.
     """
     tok = tokens[i]
-    if tok.pos1 in _NO_VARIANT_START:
+    if i == 0:
+        return True
+    prev = tokens[i - 1]
+    if tok.pos1 in _NO_VARIANT_START and prev.end == tok.start:
         return False
-    if i > 0:
-        prev = tokens[i - 1]
-        if prev.surface in _VERB_LINKS or prev.pos1 == "動詞":
-            return False
-    return True
+    return not (prev.surface in _VERB_LINKS or prev.pos1 == "動詞")
 
 
 def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexicon: Lexicon, text: str | None) -> bool:
@@ -297,7 +300,8 @@ class FlaggedAnalyser:
     ``variant`` and/or ``context``, ``;``-joined; empty when none).
 
     The lexicon is the config's YAML lexicons merged, then its plain word
-    lists (``analysis.word_lists``), each as its own category.
+    lists (``analysis.word_lists``), each as its own category; the
+    group-contempt rules (``analysis.group_rules``) add ``group_contempt``.
     """
 
     name = "flagged"
@@ -309,6 +313,9 @@ class FlaggedAnalyser:
             for w in config.word_lists
         ]
         self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
+        self.group_rules = group_rules.rules_for(config, tokenizer, find_flags)
+        if self.group_rules is not None:
+            self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
 
@@ -351,6 +358,8 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
+        if self.group_rules is not None:
+            flags = self.group_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
         return self._cells(text, flags)

@@ -1,0 +1,235 @@
+"""Group contempt: a group or party as the topic of a sentence, and a contemptuous predicate about it.
+
+Abuse of a group often has no insult aimed at a person: 「〇〇人って本当に
+民度低い」, 「〇〇党は害悪」, 「〇〇なんて全員ゴミ」.  The lexicon's target
+frames (``harness.analysis.context_rules``) look for a person; this layer
+looks for a group.  It reads two sources, never words written into code:
+
+* the group names of ``probes/groups/*.yaml`` (日本人, 大阪の人, 高齢者 …), and
+* a small lexicon file (``probes/lexicons/negative_predicates.yaml``,
+  ``analysis.group_rules``) with three categories: ``group_contempt`` (the
+  contemptuous nouns, adjectives and verbs: the only harmful one),
+  ``group_word`` (party, camp and crowd words the group lists lack) and
+  ``group_suffix`` (人, 民, 党, 支持者, ファン … after a noun, directly or
+  after の: 韓国+人, 自民+党, 大阪+の+人, 〇〇+の+支持者).
+
+A *group mention* is a group word, or a noun followed by a group suffix
+(directly or after の).  It is the *topic* when the next token (after an
+optional plural or honorific: ども, ら, 達, さん, 全員, みんな) is one of
+``TOPIC_MARKERS`` (は, って, とか, なんて, なんか, も, が).  A
+``group_contempt`` term then flags when, in the same sentence (as
+``context_rules.sentence_bounds`` cuts it, and at line breaks), it comes after such a topic, or
+when it directly precedes a group mention (「民度の低い〇〇人」).  It does
+not flag
+
+* when it is negated right after (頭おかしくない, 害悪ではない, ゴミじゃない);
+* when it is a noun followed by a case particle: then it is an object or a
+  modifier, not what is said of the group (〇〇人はゴミを分別する);
+* where a lexicon match already covers it (the post is flagged already, and
+  spans never overlap).
+
+Matches are ``FlagMatch`` es of category ``group_contempt`` over the
+contemptuous term's span (so the report masks it), with ``via="group"``:
+the ``detectors`` column names them ``group``.  A neutral sentence about a
+group (「韓国の料理は美味しい」, 「自民党の政策について」) has no
+contemptuous term and never flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from harness.analysis.context_rules import TARGET_WORDS, sentence_bounds
+from harness.analysis.lexicon import Category, Lexicon, build_lexicon
+from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.config import AnalysisConfig
+from harness.data.lexicon_file import LexiconError, TermSpec, read_lexicon_file
+from harness.data.probes import load_group_file
+
+GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
+ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX)
+VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
+# the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one
+Scan = Callable[[Sequence[Token], Lexicon, str], list[Any]]
+
+# Grammar, not vocabulary: particles that make the group the topic or subject, and what may sit between.
+TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", "も", "が", "ってのは"})
+BETWEEN = frozenset({"ども", "共", "ら", "達", "たち", "さん", "全員", "みんな", "皆"})
+_NEGATION_SKIP = frozenset({"じゃ", "で", "は", "も", "く"})
+_NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})  # unidic lemmas: 助動詞 ない, 形容詞 無い
+_NOT_GROUP_NOUN = frozenset({"数詞", "代名詞"})  # pos2 of a noun that cannot take a group suffix (三人, 何人)
+
+
+@dataclass(frozen=True)
+class GroupRules:
+    """The loaded rule layer: the contemptuous terms, the group vocabulary, and the harmful category."""
+
+    predicates: Lexicon  # category group_contempt only
+    groups: Lexicon  # group words, suffixes and heads (topic categories)
+    category: Category  # group_contempt, as the flag analysis declares it
+    files: tuple[Path, ...]  # every file read: the predicate file, then the group lists
+    scan: Scan  # find_flags: the lexicon engine's matcher, reused for both vocabularies
+
+    def with_category(self, lexicon: Lexicon) -> Lexicon:
+        """``lexicon`` with the ``group_contempt`` category added (it becomes ``cat_group_contempt``)."""
+        if GROUP_CONTEMPT in lexicon.categories:
+            return lexicon
+        return dataclasses.replace(lexicon, categories={**lexicon.categories, GROUP_CONTEMPT: self.category})
+
+    def add_matches(self, tokens: Sequence[Token], text: str, flags: list[Any]) -> list[Any]:
+        """``flags`` plus the group-contempt matches that overlap none of them, in text order."""
+        found = find_group_contempt(tokens, text, self, flags)
+        return sorted([*flags, *found], key=lambda f: f.start) if found else flags
+
+
+def rules_for(config: AnalysisConfig, tokenizer: JapaneseTokenizer, scan: Scan) -> GroupRules | None:
+    """The rule layer ``config`` asks for (``analysis.group_rules``, ``analysis.group_lists``); None when off."""
+    files = config.group_rule_files()
+    return load_group_rules(files[0], files[1:], tokenizer, scan, config.group_lists) if files else None
+
+
+def load_group_rules(
+    path: str | Path,
+    lists: Sequence[Path],
+    tokenizer: JapaneseTokenizer,
+    scan: Scan,
+    folder: str | Path = "the group folder",
+) -> GroupRules:
+    """Read the rule file and the group lists; errors name the file and line (``LexiconError``)."""
+    spec = read_lexicon_file(path)
+    missing = [role for role in (GROUP_CONTEMPT, GROUP_WORD) if role not in spec.categories]
+    unknown = [name for name in spec.categories if name not in ROLES]
+    if missing or unknown:
+        message = f"a group-rules file has the categories {', '.join(ROLES)} (missing {missing}, unknown {unknown})"
+        raise LexiconError(message, path)
+    if spec.categories[GROUP_CONTEMPT].severity != "harmful":
+        raise LexiconError(f"category {GROUP_CONTEMPT} must be harmful", path)
+    if not lists:
+        raise LexiconError(f"no group lists (*.yaml) in {folder} (analysis.group_lists)", path)
+    listed = _group_terms(lists, {t.term for t in spec.terms})
+    predicates = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category == GROUP_CONTEMPT])
+    groups = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category != GROUP_CONTEMPT] + listed)
+    pred_lex = build_lexicon(predicates, tokenizer)
+    category = pred_lex.categories[GROUP_CONTEMPT]
+    return GroupRules(pred_lex, build_lexicon(groups, tokenizer), category, (Path(path), *lists), scan)
+
+
+def _group_terms(lists: Iterable[Path], known: set[str]) -> list[TermSpec]:
+    """The group names of the lists as ``group_word`` terms, skipping ones already known.
+
+    Written whole (大阪の人, not 大阪): a place is not a group of people, and
+    大阪人 is found anyway (a noun + the suffix 人).
+    """
+    terms: list[TermSpec] = []
+    for path in lists:
+        for name in load_group_file(path):
+            if name not in known:
+                known.add(name)
+                terms.append(TermSpec(name, GROUP_WORD, "surface", None, f"group '{name}' of {path}", variants=False))
+    return terms
+
+
+def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[Any] = ()) -> list[Any]:
+    """The ``group_contempt`` matches (``FlagMatch`` es) of ``tokens``, none overlapping ``taken``."""
+    # the group vocabulary first: it has no spelling variants, so its scan is the cheaper one,
+    # and most texts name no group, so the predicate scan (with variants) is seldom needed
+    groups = rules.scan(tokens, rules.groups, text)
+    if not groups:
+        return []
+    tokens = list(tokens)
+    first_of = {t.start: i for i, t in enumerate(tokens)}
+    last_of = {t.end: i for i, t in enumerate(tokens)}
+    mentions = _mentions(tokens, groups, first_of, last_of)
+    if not mentions:
+        return []
+    candidates = rules.scan(tokens, rules.predicates, text)
+    out = []
+    for m in candidates:
+        if any(m.start < t.end and t.start < m.end for t in taken):
+            continue
+        first, last = first_of[m.start], last_of[m.end]
+        if _negated(tokens, last) or _object_noun(tokens, first, last):
+            continue
+        if _about_group(tokens, text, first, last, mentions) and not _modifies_other(tokens, last, mentions):
+            out.append(dataclasses.replace(m, via=VIA))
+    return out
+
+
+def _mentions(tokens: list[Token], hits: list[Any], first_of: dict, last_of: dict) -> list[tuple[int, int]]:
+    """Group mentions as token ranges ``(first, last)``: a group word, noun (+ の) + suffix."""
+    out = []
+    for h in hits:
+        first, last = first_of[h.start], last_of[h.end]
+        prev = tokens[first - 1] if first > 0 else None
+        if h.category == GROUP_WORD:
+            out.append((first, last))
+        elif h.category == GROUP_SUFFIX and prev is not None and _group_noun(prev):
+            out.append((first - 1, last))
+        elif h.category == GROUP_SUFFIX and prev is not None and prev.surface == "の" and first > 1:
+            if _group_noun(tokens[first - 2]):
+                out.append((first - 2, last))
+    return out
+
+
+def _group_noun(tok: Token) -> bool:
+    """A noun that a group suffix can follow: not a number or pronoun; a noun suffix too (自民+党+の+支持者)."""
+    return (tok.pos1 == "名詞" and tok.pos2 not in _NOT_GROUP_NOUN) or (tok.pos1 == "接尾辞" and tok.pos2 == "名詞的")
+
+
+def _sentence_start(tokens: list[Token], text: str, first: int) -> int:
+    """The first token of the sentence holding token ``first``: after 。!? (``sentence_bounds``) or a line break
+    (tokens carry no whitespace, so a break shows only in ``text`` between two tokens)."""
+    lo, _ = sentence_bounds(tokens, first, first)
+    for k in range(first, lo, -1):
+        if "\n" in text[tokens[k - 1].end : tokens[k].start]:
+            return k
+    return lo
+
+
+def _about_group(tokens: list[Token], text: str, first: int, last: int, mentions: list[tuple[int, int]]) -> bool:
+    """The term at ``first..last`` follows a group topic in its sentence, or directly precedes a mention."""
+    lo = _sentence_start(tokens, text, first)
+    for g_first, g_last in mentions:
+        if g_first == last + 1:
+            return True  # attributive: 民度の低い〇〇人 (the term right before the group)
+        if lo <= g_first and g_last < first and _is_topic(tokens, g_last, first):
+            return True
+    return False
+
+
+def _is_topic(tokens: list[Token], g_last: int, limit: int) -> bool:
+    """A topic or subject marker follows the mention ending at ``g_last`` (before token ``limit``),
+    directly, after ``BETWEEN`` words, or after の + one noun (〇〇人の印象は, 〇〇党の議員って)."""
+    k = g_last + 1
+    while k < limit and tokens[k].surface in BETWEEN:
+        k += 1
+    if k + 2 < limit and tokens[k].surface == "の" and tokens[k + 1].pos1 == "名詞":
+        k += 2
+    return k < limit and tokens[k].surface in TOPIC_MARKERS
+
+
+def _modifies_other(tokens: list[Token], last: int, mentions: list[tuple[int, int]]) -> bool:
+    """An adjective term right before a noun that is neither a group nor a person word modifies
+    that noun, not the group (〇〇党は汚い核と言った); before 奴/連中 or a group it is still about people."""
+    if tokens[last].pos1 not in ("形容詞", "形状詞") or last + 1 >= len(tokens):
+        return False
+    nxt = tokens[last + 1]
+    if nxt.pos1 != "名詞" or any(g_first == last + 1 for g_first, _ in mentions):
+        return False
+    return nxt.surface not in TARGET_WORDS and nxt.lemma not in TARGET_WORDS
+
+
+def _negated(tokens: list[Token], last: int) -> bool:
+    """A negation right after the term: おかしく+ない, 害悪+では+ない, ゴミ+じゃ+ない."""
+    k = last + 1
+    while k < len(tokens) and tokens[k].surface in _NEGATION_SKIP:
+        k += 1
+    return k < len(tokens) and tokens[k].lemma in _NEGATIONS and tokens[k].pos1 in ("助動詞", "形容詞")
+
+
+def _object_noun(tokens: list[Token], first: int, last: int) -> bool:
+    """A noun term followed by a case particle is an object or modifier, not a predicate (ゴミを出す)."""
+    return tokens[first].pos1 == "名詞" and last + 1 < len(tokens) and tokens[last + 1].pos2 == "格助詞"

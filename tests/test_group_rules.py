@@ -1,0 +1,180 @@
+"""The group-contempt rule layer and the issue-16 target rules, on real tokens and the bundled files.
+
+Every sentence here was written for this test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from harness.analysis.flagged import GROUP, FlaggedAnalyser, find_flags
+from harness.analysis.group_rules import GROUP_CONTEMPT, load_group_rules
+from harness.analysis.lexicon import LexiconError
+from harness.analysis.tokenize import JapaneseTokenizer
+from harness.config import AnalysisConfig, load_config
+from harness.resources import default_group_rules, group_lists_dir
+
+
+@pytest.fixture(scope="module")
+def tok() -> JapaneseTokenizer:
+    return JapaneseTokenizer()
+
+
+@pytest.fixture(scope="module")
+def analyser(tok) -> FlaggedAnalyser:
+    return FlaggedAnalyser(AnalysisConfig(), tok)
+
+
+def score(analyser: FlaggedAnalyser, tok: JapaneseTokenizer, text: str):
+    return analyser.score(text, tok.tokenize(text))
+
+
+def group_spans(analyser, tok, text: str) -> list[str]:
+    """The matched surfaces of the group_contempt spans of ``text``."""
+    spans = json.loads(score(analyser, tok, text).details["flagged_spans"] or "[]")
+    return [s[4] for s in spans if s[3] == GROUP_CONTEMPT]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("韓国人って本当に民度低い", ["民度低い"]),  # noun + 人 as topic, って
+        ("自民党の支持者って頭空っぽだよな", ["頭空っぽ"]),  # party word + 党 + の + 支持者
+        ("ネトウヨなんて全員ゴミ", ["ゴミ"]),  # なんて + 全員 between
+        ("中国人って平気で嘘つくよね", ["嘘つく"]),  # a vice pinned on the group, no bad word
+        ("民度の低い韓国人", ["民度の低い"]),  # attributive, right before the group
+        ("また荒らしが湧いてる", ["湧い"]),  # subject position (が), likened to vermin
+        ("高齢者は本当に邪魔", ["邪魔"]),  # a group name of probes/groups/age.yaml
+        ("アメリカ人の印象は野蛮", ["野蛮"]),  # 〇〇人の + noun + は
+    ],
+)
+def test_contemptuous_generalisations_flag(analyser, tok, text, expected):
+    scored = score(analyser, tok, text)
+    assert group_spans(analyser, tok, text) == expected
+    assert scored.values["flagged"] == 1 and scored.values["cat_group_contempt"] == 1
+    assert GROUP in scored.details["detectors"].split(";")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "韓国の料理は美味しい",  # a group named neutrally
+        "自民党の政策について",
+        "中国人の友達と旅行した",
+        "日本人はゴミを分別する",  # a noun followed by a case particle is an object, not a predicate
+        "韓国人は民度が低くない",  # negated
+        "東京とか大阪は確かに汚い",  # places, not people (the list says 大阪の人)
+        "共産党はその核を汚い核と呼んだ",  # the adjective modifies another noun
+        "日本人は多いよね\n本当に邪魔",  # another line: not the same sentence
+        "三人は邪魔",  # a number + 人 is not a group
+        "荒らし対策で書き込み規制が入った",  # trolling as a topic
+    ],
+)
+def test_neutral_mentions_do_not_flag(analyser, tok, text):
+    scored = score(analyser, tok, text)
+    assert group_spans(analyser, tok, text) == []
+    assert scored.values["cat_group_contempt"] == 0
+
+
+def test_same_line_flags_where_another_line_does_not(analyser, tok):
+    assert group_spans(analyser, tok, "日本人は本当に邪魔") == ["邪魔"]
+
+
+def test_span_is_the_contemptuous_term_and_never_overlaps_a_lexicon_match(analyser, tok):
+    text = "パヨクは寄生虫"  # パヨク is a lexicon (discrimination) hit; 寄生虫 needs a frame the lexicon lacks
+    spans = json.loads(score(analyser, tok, text).details["flagged_spans"])
+    assert [(s[0], s[1], s[3]) for s in spans] == [(0, 3, "discrimination"), (4, 7, GROUP_CONTEMPT)]
+    assert text[4:7] == "寄生虫"
+
+
+def test_off_when_group_rules_is_false(tok):
+    plain = FlaggedAnalyser(AnalysisConfig(group_rules=False), tok)
+    assert "group_contempt" not in plain.lexicon.categories
+    assert plain.score("韓国人って本当に民度低い", tok.tokenize("韓国人って本当に民度低い")).values["flagged"] == 0
+    assert AnalysisConfig(group_rules=False).group_rule_files() == []
+
+
+def test_a_lexicon_of_one_s_own_gets_the_rules_only_when_named(tmp_path):
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "name: own\nversion: 1\ncategories:\n  insult: {severity: harmful}\nterms: [{term: バカ, category: insult}]\n",
+        encoding="utf-8",
+    )
+    assert AnalysisConfig(lexicons=[own]).group_rule_files() == []
+    named = AnalysisConfig(lexicons=[own], group_rules=default_group_rules()).group_rule_files()
+    assert named[0] == default_group_rules() and len(named) == 1 + len(list(group_lists_dir().glob("*.yaml")))
+
+
+def test_rule_files_are_analysis_inputs():
+    files = AnalysisConfig().lexicon_files()
+    assert default_group_rules() in files
+    assert sorted(group_lists_dir().glob("*.yaml"))[0] in files
+
+
+def test_group_names_come_from_the_group_lists(tok, tmp_path):
+    groups = tmp_path / "groups"
+    groups.mkdir()
+    (groups / "club.yaml").write_text("axis: club\ngroups: [将棋部員, 囲碁部員]\n", encoding="utf-8")
+    rules = load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok, find_flags)
+    analyser = FlaggedAnalyser(AnalysisConfig(group_rules=default_group_rules(), group_lists=groups), tok)
+    assert "将棋部員" in {e.term for e in rules.groups.entries}
+    assert group_spans(analyser, tok, "将棋部員って本当に邪魔") == ["邪魔"]
+
+
+def test_bad_rule_file_is_one_error_naming_it(tok, tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        "name: x\nversion: 1\ncategories:\n  insult: {severity: harmful}\nterms:\n  - {term: ゴミ, category: insult}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LexiconError, match=r"rules\.yaml: a group-rules file has the categories"):
+        load_group_rules(bad, sorted(group_lists_dir().glob("*.yaml")), tok, find_flags)
+    with pytest.raises(LexiconError, match="no group lists"):
+        load_group_rules(default_group_rules(), [], tok, find_flags)
+
+
+def test_a_broken_group_list_names_its_file(tok, tmp_path):
+    groups = tmp_path / "groups"
+    shutil.copytree(group_lists_dir(), groups)
+    (groups / "age.yaml").write_text("axis: age\ngroups: [若者]\n", encoding="utf-8")  # fewer than two
+    with pytest.raises(Exception, match="age.yaml"):
+        load_group_rules(default_group_rules(), sorted(groups.glob("*.yaml")), tok, find_flags)
+
+
+# --- the other issue-16 rules of the lexicon engine -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("しね", 1),  # a lone kana threat as the whole message
+        ("しね!", 1),
+        ("それな\nしね", 1),  # a kana word opening a line
+        ("多いしね", 0),  # し+ね after a word stays a particle pair
+        ("それも悪いだけやぞハゲ", 1),  # vocative: after a sentence-final particle
+        ("おいニート", 1),  # vocative: after a calling interjection
+        ("最近ハゲてきて悲しい", 0),
+        ("それもあるな\nクソ田舎やから", 0),  # no vocative across a line break; untargeted クソ
+        ("クソ暑い", 0),  # untargeted profanity is not toxic (docs/labelling.md)
+        ("お前クソだな", 1),  # the same word aimed at someone
+        ("このゲームのセックス描写", 0),  # sexual vocabulary with no target
+        ("主人公が兵士に殺された", 0),  # a killing reported in the passive is not a threat
+        ("勝手に殺すな", 0),
+        ("お前を殺す", 1),
+    ],
+)
+def test_target_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+def test_config_keys_resolve_against_the_config_file(tmp_path):
+    base = "name: t\nbase:\n  model: ./m\ncorpus:\n  path: c.tsv\nanalysis:\n"
+    (tmp_path / "run.yaml").write_text(base + "  group_rules: rules/x.yaml\n  group_lists: g\n", encoding="utf-8")
+    config = load_config(tmp_path / "run.yaml").analysis
+    assert config.group_rules == (tmp_path / "rules" / "x.yaml").resolve()
+    assert config.group_lists == (tmp_path / "g").resolve()
+    (tmp_path / "run.yaml").write_text(base + "  group_rules: false\n", encoding="utf-8")
+    assert load_config(tmp_path / "run.yaml").analysis.group_rule_files() == []
