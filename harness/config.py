@@ -171,6 +171,9 @@ def is_checkpoint_arm(name: str) -> bool:
     return CHECKPOINT_ARM.match(name) is not None
 
 
+EXTERNAL_KEYS = ("format", "prompt_key", "output_key", "id_key", "sample_key")  # the keys of a generations arm
+
+
 class ArmConfig(StrictModel):
     """An extra model under test, probed like base and tuned.
 
@@ -200,9 +203,10 @@ class ArmConfig(StrictModel):
         sources = [k for k in ("model", "same_as", "generations") if getattr(self, k) is not None]
         if len(sources) != 1:
             raise ValueError(f"arm '{self.name}': give exactly one of model, same_as or generations")
-        external = {"format", "prompt_key", "output_key", "id_key", "sample_key"} & self.model_fields_set
+        # compared with the defaults, not model_fields_set: run.json stores every field of an arm
+        external = [k for k in EXTERNAL_KEYS if getattr(self, k) != type(self).model_fields[k].default]
         if self.generations is None and external:
-            raise ValueError(f"arm '{self.name}': {', '.join(sorted(external))} only go with generations")
+            raise ValueError(f"arm '{self.name}': {', '.join(external)} only go with generations")
         return self
 
 

@@ -40,13 +40,13 @@ from harness.text import normalize
 EXTERNAL_SEED = -1  # Generation.seed of a row made elsewhere: the harness drew no random stream for it
 EXTERNAL_DECODING = {"source": "external"}  # Generation.decoding: the decoding is the other tool's
 FORMAT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
-EXAMPLES = 5  # unmatched rows named in run.json
+EXAMPLES = 5  # the lines of unmatched rows named in run.json
 
 
 class ExternalRow(NamedTuple):
     """One row of a generations file, validated."""
 
-    where: str  # file:line
+    line: int  # in the file
     prompt: str
     output: str
     id: str | None  # a probe id (probe_formats.probe_id), when the arm has id_key
@@ -113,7 +113,7 @@ def external_row(spec: ArmConfig, path: Path, line: int, obj: dict[str, Any]) ->
             raise InputError(f"key '{spec.id_key}': {err}", path, line) from None
     if spec.sample_key is not None:
         sample = sample_number(value(spec.sample_key), spec.sample_key, path, line)
-    return ExternalRow(f"{path}:{line}", prompt, output, row_id, sample)
+    return ExternalRow(line, prompt, output, row_id, sample)
 
 
 def sample_number(raw: Any, key: str, path: Path, line: int) -> int:
@@ -141,22 +141,20 @@ def probe_index(spec: ArmConfig, probes: Sequence[Probe]) -> dict[str, list[Prob
 def numbered_samples(spec: ArmConfig, rows: Sequence[ExternalRow]) -> dict[str, list[tuple[int, ExternalRow]]]:
     """Match key → (sample index, row) in file order: by ``sample_key``, else 0, 1, … per key."""
     samples: dict[str, list[tuple[int, ExternalRow]]] = {}
-    first: dict[tuple[str, int], str] = {}
+    first: dict[tuple[str, int], int] = {}
     for row in rows:
         key = row_key(spec, row)
         mine = samples.setdefault(key, [])
         index = row.sample if row.sample is not None else len(mine)
         if (key, index) in first:
-            path, _, line = row.where.rpartition(":")
-            raise InputError(f"sample {index} of this prompt is also at {first[(key, index)]}", path, int(line))
-        first[(key, index)] = row.where
+            message = f"sample {index} of this prompt is also on line {first[(key, index)]}"
+            raise InputError(message, spec.generations, row.line)
+        first[(key, index)] = row.line
         mine.append((index, row))
     return samples
 
 
-def external_generations(
-    spec: ArmConfig, probes: Sequence[Probe]
-) -> tuple[list[Generation], ExternalSource]:
+def external_generations(spec: ArmConfig, probes: Sequence[Probe]) -> tuple[list[Generation], ExternalSource]:
     """The generations of an external arm on the run's probes, and what run.json keeps of its file."""
     rows = read_external(spec)
     index = probe_index(spec, probes)
@@ -183,7 +181,7 @@ def external_generations(
         generations=len(generations),
         unmatched_rows=len(unmatched),
         unmatched_prompts=len({row_key(spec, row) for row in unmatched}),
-        unmatched_examples=[row.where for row in unmatched[:EXAMPLES]],
+        unmatched_lines=[row.line for row in unmatched[:EXAMPLES]],
         probes_without_rows=sum(
             (p.id if spec.id_key is not None else match_text(p.text)) not in matched_keys for p in probes
         ),
@@ -273,9 +271,10 @@ def external_note(name: str, source: ExternalSource) -> str:
     """One line on how an external arm's file was read."""
     line = f"{name}: {count(source.rows, 'row')} of {Path(source.file).name} matched to probes by {source.match_by}"
     if source.unmatched_rows:
+        more = source.unmatched_rows > len(source.unmatched_lines)
         line += (
             f", {count(source.unmatched_rows, 'row')} ({count(source.unmatched_prompts, 'prompt')}) match no probe "
-            f"and are not analysed (first: {', '.join(source.unmatched_examples)})"
+            f"and are not analysed (lines {', '.join(map(str, source.unmatched_lines))}{', …' * more})"
         )
     if source.probes_without_rows:
         line += f", {count(source.probes_without_rows, 'probe')} of the run without a row"
@@ -322,12 +321,8 @@ def analyse_config(
     files = [(against_arm or arm_name_of(Path(against)), Path(against))] if against is not None else []
     files.append((arm or arm_name_of(Path(generations)), Path(generations)))
     if len(files) == 2 and files[0][0] == files[1][0]:
-        raise ConfigError(
-            f"both files give the arm name '{files[0][0]}': name them with --name and --against-name"
-        )
-    arms = [
-        {"name": n, "generations": p.resolve(), **keys, **({"format": fmt} if fmt else {})} for n, p in files
-    ]
+        raise ConfigError(f"both files give the arm name '{files[0][0]}': name them with --name and --against-name")
+    arms = [{"name": n, "generations": p.resolve(), **keys, **({"format": fmt} if fmt else {})} for n, p in files]
     try:
         reference = ArmConfig(**arms[0])
         ArmConfig(**arms[-1])

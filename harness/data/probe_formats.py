@@ -11,8 +11,8 @@ An entry of ``probes.files`` is a path or a ``ProbeSource`` mapping::
           content_note: "Written by our team; contains insults on purpose."
 
 ``text`` is required in every row; ``id``, ``category`` and ``group`` are read
-when the source has that column (a column named explicitly in ``columns``
-must exist; ``null`` turns one off).  Ids are made probe ids by
+when the source has that column (a column mapped to another name than the
+default must exist; ``null`` turns one off).  Ids are made probe ids by
 ``probe_id``; without an id column the probes are numbered ``p-0001`` … in
 row order.  Errors name the file and the row (CSV line, JSONL line, dataset
 row index) and the column.  ``repeats: merge`` reads a file that repeats each
@@ -226,7 +226,9 @@ def read_saved_dataset(source: ProbeSource) -> Rows:
 def used_columns(source: ProbeSource, columns: list[str]) -> dict[str, str]:
     """Role → column for the roles the source has; a column named explicitly but absent is an error."""
     mapping = source.columns
-    named = mapping.model_fields_set
+    # a column other than the default name was asked for: it must exist (not model_fields_set, which a
+    # config read back from run.json no longer tells apart)
+    named = {role for role in COLUMN_ROLES if getattr(mapping, role) != ColumnMap.model_fields[role].default}
     used: dict[str, str] = {}
     for role in COLUMN_ROLES:
         column = getattr(mapping, role)

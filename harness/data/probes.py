@@ -136,7 +136,8 @@ def load_probe_set(path: str | Path) -> ProbeSet:
             raise doc.error(("from_corpus",), "a from_corpus set takes no prompts or templates")
         if schema.from_corpus.prefix_chars >= schema.from_corpus.min_chars:
             raise doc.error(("from_corpus", "prefix_chars"), "prefix_chars must be below min_chars")
-        return ProbeSet(schema.name, schema.description or "", Path(path), (), schema.from_corpus, read_content_note(path))
+        note = read_content_note(path)
+        return ProbeSet(schema.name, schema.description or "", Path(path), (), schema.from_corpus, note)
     if not prompts and not templates:
         raise doc.error((), "no prompts, templates or from_corpus")
     probes: list[Probe] = []

@@ -75,7 +75,7 @@ class ExternalSource(RecordModel):
     generations: int = Field(ge=0)  # the generations made (a row matching n probes makes n)
     unmatched_rows: int = Field(ge=0)  # rows whose prompt (or id) is no probe of the run
     unmatched_prompts: int = Field(ge=0)  # distinct prompts (or ids) among them
-    unmatched_examples: list[str] = []  # "file:line" of the first few
+    unmatched_lines: list[int] = []  # the file's lines of the first few
     probes_without_rows: int = Field(ge=0)  # the run's probes this file has no row for
 
 
