@@ -264,7 +264,8 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def _cmd_probes_convert(args: argparse.Namespace) -> int:
-    from harness.data.probe_formats import ProbeSource, convert_probes, parse_columns
+    from harness.data.probe_formats import ProbeSource, parse_columns
+    from harness.data.probes import convert_probes
 
     try:
         source = ProbeSource(

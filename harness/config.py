@@ -202,7 +202,7 @@ class ArmConfig(StrictModel):
             raise ValueError(f"arm '{self.name}': names step-N are the checkpoint arms of a trajectory")
         sources = [k for k in ("model", "same_as", "generations") if getattr(self, k) is not None]
         if len(sources) != 1:
-            raise ValueError(f"arm '{self.name}': give exactly one of model, same_as or generations")
+            raise ValueError(f"arm '{self.name}': give exactly one of model or same_as or generations")
         # compared with the defaults, not model_fields_set: run.json stores every field of an arm
         external = [k for k in EXTERNAL_KEYS if getattr(self, k) != type(self).model_fields[k].default]
         if self.generations is None and external:

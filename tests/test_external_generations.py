@@ -205,7 +205,7 @@ def test_an_external_arm_beside_a_sampled_reference(tmp_path):
 
 
 def test_arm_sources_are_exclusive():
-    with pytest.raises(ValueError, match="exactly one of model, same_as or generations"):
+    with pytest.raises(ValueError, match="exactly one of model or same_as or generations"):
         ArmConfig(name="x", model="m", generations="g.jsonl")
     with pytest.raises(ValueError, match="prompt_key only go with generations"):
         ArmConfig(name="x", model="m", prompt_key="q")

@@ -9,8 +9,8 @@ import yaml
 
 from harness.cli import main
 from harness.config import load_config
-from harness.data.probe_formats import ProbeSource, convert_probes, load_probe_source
-from harness.data.probes import load_probe_set, load_probe_sets
+from harness.data.probe_formats import ProbeSource
+from harness.data.probes import convert_probes, load_probe_set, load_probe_sets, load_probe_source
 from harness.errors import HarnessError
 from harness.pipeline import run
 from harness.record.rundir import RunDir

@@ -30,7 +30,6 @@ from typing import Any, Iterator, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.data.probes import Probe, ProbeSet, load_probe_set
 from harness.errors import ConfigError, InputError, MissingDependency
 from harness.io import atomic_write_text, iter_jsonl_numbered, require_file
 
@@ -256,18 +255,22 @@ def cell_text(where: str, row: dict[str, Any], column: str, required: bool) -> s
     return str(value)
 
 
-def load_probe_source(entry: Path | str | ProbeSource) -> ProbeSet:
-    """One probe set from any ``probes.files`` entry (YAML through ``load_probe_set``)."""
-    source = as_source(entry)
-    fmt = source_format(source)
-    if fmt == "yaml":
-        return load_probe_set(source.path)
-    table = read_rows(source, fmt)
+class ProbeFields(NamedTuple):
+    """One probe as a source row gives it (``harness.data.probes.load_probe_source`` makes it a ``Probe``)."""
+
+    id: str
+    category: str
+    text: str
+    group: str | None
+
+
+def read_probe_rows(source: ProbeSource) -> list[ProbeFields]:
+    """The probes of a CSV, JSONL or dataset source, validated (errors name the row and the column)."""
+    table = read_rows(source, source_format(source))
     if not table.rows:
         raise ConfigError(f"{source.path}: no rows: a probe set needs at least one prompt")
     used = used_columns(source, table.columns)
-    name = source.name or source.path.stem
-    probes: list[Probe] = []
+    probes: list[ProbeFields] = []
     wheres: list[str] = []  # the row of each probe
     first: dict[str, tuple[str, str]] = {}  # probe key → (where, text) of its first row
     for where, row in table.rows:
@@ -278,16 +281,19 @@ def load_probe_source(entry: Path | str | ProbeSource) -> ProbeSet:
             if first[key][1] != text:
                 raise ConfigError(f"{where}: id '{raw_id}' has another text than at {first[key][0]}")
             continue
-        probes.append(row_probe(source, name, where, row, used, text, raw_id, len(probes) + 1))
+        probes.append(row_probe(source, where, row, used, text, raw_id, len(probes) + 1))
         wheres.append(where)
         first.setdefault(key, (where, text))
     check_unique_ids(probes, wheres)
-    return ProbeSet(name, source.description or "", source.path, tuple(probes), content_note=source.content_note)
+    return probes
 
 
-def row_probe(
-    source: ProbeSource, name: str, where: str, row: dict, used: dict, text: str, raw_id: str | None, n: int
-) -> Probe:
+def source_name(source: ProbeSource) -> str:
+    """The probe set's name: ``name``, else the file or folder name without its suffix."""
+    return source.name or source.path.stem
+
+
+def row_probe(source: ProbeSource, where: str, row: dict, used: dict, text: str, raw_id: str | None, n: int):
     """The probe of one row (errors name the row and the column)."""
     try:
         pid = probe_id(raw_id) if raw_id is not None else numbered_id(n)
@@ -298,10 +304,10 @@ def row_probe(
     if category == "all":
         raise ConfigError(f"{where}: column '{used['category']}': 'all' is reserved (every prompt in the summaries)")
     group = cell_text(where, row, used["group"], required=False) if "group" in used else None
-    return Probe(name, pid, category, text, group)
+    return ProbeFields(pid, category, text, group)
 
 
-def check_unique_ids(probes: list[Probe], wheres: list[str]) -> None:
+def check_unique_ids(probes: list[ProbeFields], wheres: list[str]) -> None:
     """Two rows whose ids become the same probe id are an error naming both rows."""
     seen: dict[str, str] = {}
     for probe, where in zip(probes, wheres):
@@ -313,30 +319,24 @@ def check_unique_ids(probes: list[Probe], wheres: list[str]) -> None:
 # -- harness probes convert ----------------------------------------------------------
 
 
-def probe_set_yaml(probe_set: ProbeSet) -> str:
-    """The harness YAML of a probe set (literal prompts; the content note as the leading comment)."""
-    note = probe_set.content_note or "none given; say where these prompts come from and what they contain"
+def probe_set_yaml(name: str, description: str, content_note: str | None, probes: list) -> str:
+    """The harness YAML of a probe set (literal prompts; the content note as the leading comment).
+
+    ``probes`` are objects with ``id``, ``category``, ``text`` and ``group`` (``Probe`` or ``ProbeFields``).
+    """
+    note = content_note or "none given; say where these prompts come from and what they contain"
     header = "".join(f"# {line}\n" if line else "#\n" for line in f"Content note: {note}".splitlines())
     prompts = []
-    for p in probe_set.probes:
+    for p in probes:
         prompts.append({"id": p.id, "category": p.category, "text": p.text, **({"group": p.group} if p.group else {})})
-    doc = {"name": probe_set.name, **({"description": probe_set.description} if probe_set.description else {})}
+    doc = {"name": name, **({"description": description} if description else {})}
     doc["prompts"] = prompts
     return header + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000)
 
 
-def convert_probes(entry: Path | str | ProbeSource, out: Path, force: bool = False) -> ProbeSet:
-    """Write the harness YAML of any probe source to ``out``; reading ``out`` back gives the same probes."""
-    out = Path(out)
-    if out.exists() and not force:
-        raise InputError("exists; use --force to replace it", out)
-    probe_set = load_probe_source(entry)
-    if probe_set.from_corpus is not None:
-        raise ConfigError(f"{probe_set.path}: a from_corpus set has no prompts to convert")
-    if not probe_set.probes:
-        raise ConfigError(f"{probe_set.path}: no prompts to convert")
-    atomic_write_text(out, probe_set_yaml(probe_set))
-    return probe_set
+def write_probe_yaml(out: Path, name: str, description: str, content_note: str | None, probes: list) -> None:
+    """Write ``probe_set_yaml`` to ``out`` atomically."""
+    atomic_write_text(out, probe_set_yaml(name, description, content_note, probes))
 
 
 def parse_columns(spec: str | None) -> dict[str, str | None]:

@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from harness.data.yamlfile import LocatedYaml, NonEmptyStr, StrictSchema, load_yaml, validate_yaml
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, InputError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Any brace that is not part of {group}: templates fill only {group}, and
@@ -244,8 +244,6 @@ def validate_probe_files(paths: list, group_files: list[Path] = ()) -> list[str]
 
     A source is a YAML file, or any ``probes.files`` entry (harness.data.probe_formats).
     """
-    from harness.data.probe_formats import load_probe_source
-
     errors: list[str] = []
     for path in paths:
         try:
@@ -261,10 +259,35 @@ def validate_probe_files(paths: list, group_files: list[Path] = ()) -> list[str]
     return errors
 
 
+def load_probe_source(entry) -> ProbeSet:
+    """One probe set from any ``probes.files`` entry: a YAML path, or a CSV/JSONL/dataset source
+    (a path or a ``harness.data.probe_formats.ProbeSource``)."""
+    from harness.data.probe_formats import as_source, read_probe_rows, source_format, source_name
+
+    source = as_source(entry)
+    if source_format(source) == "yaml":
+        return load_probe_set(source.path)
+    name = source_name(source)
+    probes = tuple(Probe(name, p.id, p.category, p.text, p.group) for p in read_probe_rows(source))
+    return ProbeSet(name, source.description or "", source.path, probes, content_note=source.content_note)
+
+
+def convert_probes(entry, out: str | Path, force: bool = False) -> ProbeSet:
+    """Write the harness YAML of any probe source to ``out``; reading ``out`` back gives the same probes."""
+    from harness.data.probe_formats import write_probe_yaml
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise InputError("exists; use --force to replace it", out)
+    probe_set = load_probe_source(entry)
+    if not probe_set.probes:
+        raise ConfigError(f"{probe_set.path}: no prompts to convert (a from_corpus set is built at run time)")
+    write_probe_yaml(out, probe_set.name, probe_set.description, probe_set.content_note, list(probe_set.probes))
+    return probe_set
+
+
 def load_probe_sets(paths: list) -> list[ProbeSet]:
     """Load several probe sources (YAML paths or ``probes.files`` entries of any format); set names must be unique."""
-    from harness.data.probe_formats import load_probe_source
-
     sets = [load_probe_source(p) for p in paths]
     names = [s.name for s in sets]
     for name in set(names):
