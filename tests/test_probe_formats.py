@@ -169,3 +169,19 @@ def test_a_run_config_takes_a_csv_entry_with_columns(tmp_path):
     generations = RunDir.open(result.run_dir).read_generations()
     assert {(g.probe_id, g.category, g.group) for g in generations} >= {("q-3", "group", "猫派")}
     assert str(tmp_path / "questions.csv") in result.record.hashes
+
+
+def test_a_saved_dataset_without_datasets_installed_is_one_line(tmp_path, monkeypatch):
+    folder = tmp_path / "questions"
+    folder.mkdir()
+    (folder / "dataset_info.json").write_text("{}", encoding="utf-8")
+    real_import = __import__
+
+    def no_datasets(name, *args, **kwargs):
+        if name == "datasets":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", no_datasets)
+    with pytest.raises(HarnessError, match=r"needs the 'datasets' package: pip install datasets$"):
+        load_probe_source(folder)
