@@ -258,6 +258,49 @@ def _cmd_probes_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_analyse(args: argparse.Namespace) -> int:
+    from harness.commands import analyse_generations
+
+    keys = {
+        "prompt_key": args.prompt_key,
+        "output_key": args.output_key,
+        "id_key": args.id_key,
+        "sample_key": args.sample_key,
+    }
+    result = analyse_generations(
+        args.generations, args.out, args.against, keys, args.name, args.against_name, args.format, force=args.force
+    )
+    from harness.external import pairing_lines
+
+    for line in pairing_lines(result.record):
+        print(f"pairing: {line}")
+    print(f"report: {result.run_dir / 'report.html'}")
+    print(f"tables: {', '.join(str(result.run_dir / t) for t in result.record.tables)}")
+    return EXIT_OK
+
+
+def _cmd_probes_convert(args: argparse.Namespace) -> int:
+    from harness.data.probe_formats import ProbeSource, parse_columns
+    from harness.data.probes import convert_probes
+
+    try:
+        source = ProbeSource(
+            path=args.source,
+            format=args.format,
+            columns=parse_columns(args.columns),
+            name=args.name,
+            content_note=args.content_note,
+            repeats="merge" if args.merge_repeats else "error",
+        )
+    except ValueError as err:  # pydantic's ValidationError
+        from harness.record.rundir import describe_validation
+
+        raise ConfigError(f"invalid argument: {describe_validation(err)}") from None
+    probe_set = convert_probes(source, args.out, force=args.force)
+    print(f"{args.out}: {len(probe_set.probes)} prompts of probe set '{probe_set.name}'")
+    return EXIT_OK
+
+
 def _cmd_scorer_train(args: argparse.Namespace) -> int:
     from harness.scorer.train import train
 
@@ -432,6 +475,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default reports/compare-A-vs-B)")
     p.set_defaults(func=_cmd_compare)
 
+    p = sub.add_parser(
+        "analyse", help="analyse generations made elsewhere (JSONL/CSV) into a full run directory, paired deltas"
+    )
+    p.add_argument("--generations", type=Path, required=True, metavar="FILE", help="the arm's generations file")
+    p.add_argument(
+        "--against", type=Path, metavar="FILE", help="the reference arm's generations file (deltas are FILE − this)"
+    )
+    p.add_argument("--prompt-key", help="field / column holding the prompt (default prompt)")
+    p.add_argument("--output-key", help="field / column holding the generated text (default output)")
+    p.add_argument("--id-key", help="pair prompts by this id field instead of by prompt text")
+    p.add_argument("--sample-key", help="match samples by this field (an integer) instead of their order per prompt")
+    p.add_argument("--format", choices=["jsonl", "csv"], help="both files' format (default: from the suffix)")
+    p.add_argument("--name", help="the arm name of FILE (default: its file name)")
+    p.add_argument("--against-name", help="the arm name of the --against file (default: its file name)")
+    p.add_argument("--out", type=Path, required=True, help="run directory to write")
+    p.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    p.set_defaults(func=_cmd_analyse)
+
     p = sub.add_parser("corpora", help="corpus tools")
     corpora_sub = p.add_subparsers(dest="corpora_command", required=True, metavar="SUBCOMMAND")
     q = corpora_sub.add_parser("fetch", help="download a public corpus archive, check size/sha256, extract it")
@@ -448,6 +509,18 @@ def build_parser() -> argparse.ArgumentParser:
     q = probes_sub.add_parser("validate", help="check probe files; errors name file and line")
     q.add_argument("paths", nargs="*", help="files or folders (default: probes/)")
     q.set_defaults(func=_cmd_probes_validate)
+    q = probes_sub.add_parser("convert", help="write the harness probe YAML from a CSV, JSONL or dataset folder")
+    q.add_argument("source", type=Path, help="a CSV or JSONL file, a datasets folder, or a probe YAML")
+    q.add_argument("--format", default="auto", choices=["auto", "yaml", "csv", "jsonl", "hf"])
+    q.add_argument(
+        "--columns", metavar="ROLE=COLUMN,...", help="e.g. text=prompt,id=qid,category=topic,group= (empty: none)"
+    )
+    q.add_argument("--name", help="the probe set's name (default: the source's file name)")
+    q.add_argument("--content-note", help="where the prompts come from and what they contain (the YAML's header)")
+    q.add_argument("--merge-repeats", action="store_true", help="a repeated prompt (same id, or text) is one probe")
+    q.add_argument("--out", type=Path, required=True, help="the YAML file to write")
+    q.add_argument("--force", action="store_true", help="replace an existing --out")
+    q.set_defaults(func=_cmd_probes_convert)
     q = probes_sub.add_parser("merge", help="copy shards' generation-cache part files into one cache folder")
     q.add_argument("sources", nargs="+", type=Path, help="the shards' cache folders (RUN/cache/generations)")
     q.add_argument("--into", type=Path, required=True, help="the cache folder of the run that assembles them")

@@ -249,3 +249,34 @@ def export_run(run_dir: Path, fmt: str, mask: bool = False) -> list[Path]:
         run_stage(run.record.config, run, env, stage_named("export"), formats=[fmt], mask=mask)
         run.finish()
     return env.written
+
+
+def analyse_generations(
+    generations: Path,
+    out: Path,
+    against: Path | None = None,
+    keys: dict[str, str | None] | None = None,
+    name: str | None = None,
+    against_name: str | None = None,
+    fmt: str | None = None,
+    force: bool = False,
+):
+    """``harness analyse``: generations made elsewhere → a full run directory in ``out``.
+
+    FILE's arm is compared with the ``against`` arm as the reference (paired
+    by prompt text, or by id with ``keys["id_key"]``); the run's probes are the
+    reference file's distinct prompts.  Every row of both files is read and
+    checked before the run directory is created.  Returns the ``RunResult``.
+    """
+    from harness.external import analyse_config
+    from harness.pipeline import RunResult
+
+    for path in (generations, against):
+        if path is not None:
+            require_file(path, "generations file")
+    fields = analyse_config(run_name(out), generations, against, keys, name, against_name, fmt)
+    config = build_config(**fields, analysis=analysis_config(None))
+    env = StageEnv(log=lambda message: None)
+    with start_run(config, Path(out).resolve(), ["probe", "analyse", "report"], env, force=force) as run:
+        execute(config, run, env)
+        return RunResult(run_dir=run.path, record=run.record)

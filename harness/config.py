@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.data.probe_formats import ProbeSource
 from harness.data.yamlfile import LocatedYaml, load_yaml, validate_yaml
 from harness.resources import default_classifier, default_group_rules, default_lexicon, group_lists_dir, probe_file
 
@@ -235,26 +236,44 @@ class EndpointConfig(StrictModel):
         return url.rstrip("/")
 
 
+EXTERNAL_KEYS = ("format", "prompt_key", "output_key", "id_key", "sample_key")  # the keys of a generations arm
+
+
 class ArmConfig(StrictModel):
     """An extra model under test, probed like base and tuned.
 
     ``model`` is a local model folder (another fine-tune, a checkpoint) or a
     hub id when ``base.allow_hub`` is true; ``same_as`` reuses the weights of
     an arm defined before it (e.g. the tuned model under a second name);
-    ``endpoint`` is a model behind an OpenAI-compatible server.
+    ``endpoint`` is a model behind an OpenAI-compatible server;
+    ``generations`` is a JSONL or CSV file of outputs made elsewhere, read
+    instead of sampled (harness.external: ``prompt_key``/``output_key`` name
+    its fields, ``id_key`` pairs by id instead of prompt text, ``sample_key``
+    matches samples instead of their order within a prompt).
     """
 
     name: str = Field(pattern=ARM_NAME)
     model: str | None = None
     same_as: str | None = None
     endpoint: EndpointConfig | None = None
+    generations: Path | None = None
+    format: Literal["jsonl", "csv"] | None = None  # None: from the file's suffix
+    prompt_key: str = "prompt"
+    output_key: str = "output"
+    id_key: str | None = None
+    sample_key: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ArmConfig":
         if is_checkpoint_arm(self.name):
             raise ValueError(f"arm '{self.name}': names step-N are the checkpoint arms of a trajectory")
-        if sum(source is not None for source in (self.model, self.same_as, self.endpoint)) != 1:
-            raise ValueError(f"arm '{self.name}': give exactly one of model, same_as or endpoint")
+        sources = [k for k in ("model", "same_as", "endpoint", "generations") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"arm '{self.name}': give exactly one of model, same_as, endpoint or generations")
+        # compared with the defaults, not model_fields_set: run.json stores every field of an arm
+        external = [k for k in EXTERNAL_KEYS if getattr(self, k) != type(self).model_fields[k].default]
+        if self.generations is None and external:
+            raise ValueError(f"arm '{self.name}': {', '.join(external)} only go with generations")
         return self
 
 
@@ -262,8 +281,9 @@ class ArmPlan(NamedTuple):
     """One arm as the config defines it (see ``RunConfig.arm_plan``)."""
 
     name: str
-    source: Literal["init", "finetune", "given", "alias", "endpoint"]
-    # a folder (relative paths are inside the run dir), a hub id, an endpoint's base_url, or None for an alias
+    source: Literal["init", "finetune", "given", "alias", "endpoint", "external"]
+    # a folder (relative paths are inside the run dir), a hub id, an endpoint's base_url, the generations
+    # file of an external arm, or None for an alias
     model: str | None
     same_as: str | None = None
     endpoint: EndpointConfig | None = None  # source "endpoint": the server and its settings
@@ -290,8 +310,9 @@ class DecodingConfig(StrictModel):
 
 
 class ProbeConfig(StrictModel):
-    # default: the bundled demo probe set (absolute: never resolved against the config's folder); [] probes nothing
-    files: list[Path] = Field(default_factory=lambda: [probe_file("demo.yaml")], min_length=1)
+    # default: the bundled demo probe set (absolute: never resolved against the config's folder); [] probes nothing.
+    # An entry is a path (YAML, CSV, JSONL, a dataset folder) or a mapping (harness.data.probe_formats.ProbeSource)
+    files: list[Path | ProbeSource] = Field(default_factory=lambda: [probe_file("demo.yaml")], min_length=1)
     samples_per_prompt: int = Field(default=25, ge=1, le=MAX_SAMPLES_PER_PROMPT)  # full runs: k = 25 (demo: 8)
     decoding: DecodingConfig = DecodingConfig()
     device: Device = "auto"
@@ -521,6 +542,8 @@ class RunConfig(StrictModel):
                 plan.append(ArmPlan(arm.name, "alias", None, arm.same_as))
             elif arm.endpoint is not None:
                 plan.append(ArmPlan(arm.name, "endpoint", arm.endpoint.base_url, endpoint=arm.endpoint))
+            elif arm.generations is not None:
+                plan.append(ArmPlan(arm.name, "external", str(arm.generations)))
             else:
                 plan.append(ArmPlan(arm.name, "given", arm.model))
         return plan

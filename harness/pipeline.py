@@ -92,7 +92,11 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     checks: list[tuple[str, Path]] = []
     if config.corpus is not None:
         checks.append(("corpus.path", config.corpus.path))
-    checks += [(f"probes.files[{i}]", p) for i, p in enumerate(config.probes.files)]
+    from harness.data.probe_formats import source_files
+
+    # a dataset folder is its data files; every other entry one file
+    checks += [(f"probes.files[{i}]", p) for i, e in enumerate(config.probes.files) for p in source_files(e)]
+    checks += [(f"arms[{i}].generations", a.generations) for i, a in enumerate(config.arms) if a.generations]
     checks += [(f"analysis.lexicons[{i}]", p) for i, p in enumerate(config.analysis.lexicons)]
     checks += [(f"analysis.word_lists[{i}].path", w.path) for i, w in enumerate(config.analysis.word_lists)]
     rules = config.analysis.group_rule_files()  # the group-contempt vocabulary, then the group lists it reads
@@ -117,7 +121,7 @@ def check_inputs(config: RunConfig, stages: Sequence[str]) -> None:
     if found is not None and not found[2] and not Path(found[1]).is_dir():
         raise ConfigError(f"{found[0]}: classifier model folder not found: {found[1]}")
     for key, path in input_paths(config):
-        if key.startswith("probes.") and "probe" not in stages:
+        if key.startswith(("probes.", "arms[")) and "probe" not in stages:
             continue
         if Path(path).is_dir():
             raise ConfigError(f"{key}: is a folder, not a file: {path}")
@@ -166,6 +170,9 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
         from harness.budget import check_planned_work
 
         check_planned_work(config, load_probe_sets(config.probes.files))  # bounds and memory, before any work
+        from harness.external import check_external_arms
+
+        check_external_arms(config)  # generations made elsewhere: every row read before any work
         allow_hub = bool(config.base and config.base.allow_hub)
         for arm in config.arm_plan():
             if arm.source != "given" or arm.model is None or env.generator is not None:

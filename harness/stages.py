@@ -307,7 +307,12 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     generations: list[Generation] = []
     by_arm: dict[str, list[Generation]] = {}
     for arm in run.record.arms:
-        if arm.same_as is not None:
+        if arm.source == "external":  # generations made elsewhere: read, not sampled (harness.external)
+            from harness.external import external_arm_config, external_generations
+
+            mine, arm.external = external_generations(external_arm_config(config, arm.name), probes)
+            arm.backend, arm.fingerprint = "external", arm.external.sha256
+        elif arm.same_as is not None:
             # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
             target = run.record.arm(arm.same_as)
             arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
@@ -366,7 +371,12 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     if table := write_trajectory_table(config, run, lambda arm: model_path(run, arm)):
         env.wrote(table)
     env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
-    return None
+    from harness.external import pairing_lines, record_pairing
+
+    record_pairing(run.record, by_arm)
+    for line in (notes := pairing_lines(run.record)):
+        env.log(f"  {line}")
+    return Done("; ".join(notes)) if notes else None
 
 
 def served_summary(samples) -> tuple[str | None, bool | None]:

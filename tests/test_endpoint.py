@@ -418,7 +418,7 @@ def test_an_unset_api_key_variable_fails_before_any_request(tmp_path, monkeypatc
     [
         (
             "{name: s, model: x, endpoint: {base_url: 'http://h/v1', model: m}}",
-            "exactly one of model, same_as or endpoint",
+            "exactly one of model, same_as, endpoint or generations",
         ),
         ("{name: s, endpoint: {base_url: 'http://u:pw@h/v1', model: m}}", "base_url holds credentials"),
         ("{name: s, endpoint: {base_url: 'ftp://h/v1', model: m}}", "base_url"),

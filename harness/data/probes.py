@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from harness.data.yamlfile import LocatedYaml, NonEmptyStr, StrictSchema, load_yaml, validate_yaml
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, InputError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Any brace that is not part of {group}: templates fill only {group}, and
@@ -48,6 +48,9 @@ class ProbeSet:
     path: Path
     probes: tuple[Probe, ...]
     from_corpus: "CorpusProbesSchema | None" = None  # probes built at run time (data/memorization.py)
+    # where the prompts come from and what they contain: a YAML file's leading "# Content note:"
+    # comment, or ``content_note`` of a CSV/JSONL/dataset source (harness.data.probe_formats)
+    content_note: str | None = None
 
 
 def _check_id(value: str) -> str:
@@ -133,7 +136,8 @@ def load_probe_set(path: str | Path) -> ProbeSet:
             raise doc.error(("from_corpus",), "a from_corpus set takes no prompts or templates")
         if schema.from_corpus.prefix_chars >= schema.from_corpus.min_chars:
             raise doc.error(("from_corpus", "prefix_chars"), "prefix_chars must be below min_chars")
-        return ProbeSet(schema.name, schema.description or "", Path(path), (), schema.from_corpus)
+        note = read_content_note(path)
+        return ProbeSet(schema.name, schema.description or "", Path(path), (), schema.from_corpus, note)
     if not prompts and not templates:
         raise doc.error((), "no prompts, templates or from_corpus")
     probes: list[Probe] = []
@@ -167,7 +171,27 @@ def load_probe_set(path: str | Path) -> ProbeSet:
         for category, probe_id, group in expansions:
             text = template.text.replace("{group}", group)
             add(Probe(schema.name, probe_id, category, text, group), key_path)
-    return ProbeSet(name=schema.name, description=schema.description or "", path=Path(path), probes=tuple(probes))
+    return ProbeSet(
+        name=schema.name,
+        description=schema.description or "",
+        path=Path(path),
+        probes=tuple(probes),
+        content_note=read_content_note(path),
+    )
+
+
+CONTENT_NOTE = "# Content note:"
+
+
+def read_content_note(path: str | Path) -> str | None:
+    """The leading ``# Content note:`` comment of a probe file (its continuation lines joined), or None."""
+    lines: list[str] = []
+    with Path(path).open(encoding="utf-8-sig") as fh:
+        for line in fh:
+            if not line.startswith("#") or (not lines and not line.startswith(CONTENT_NOTE)):
+                break
+            lines.append(line.removeprefix(CONTENT_NOTE if not lines else "#").strip())
+    return "\n".join(lines).strip() or None
 
 
 def _check_template(doc: LocatedYaml, key_path: tuple, text: str) -> None:
@@ -215,12 +239,15 @@ def discover_group_files(root: str | Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*.y*ml") if p.parent.name == "groups")
 
 
-def validate_probe_files(paths: list[Path], group_files: list[Path] = ()) -> list[str]:
-    """Load each probe (and group) file; return one error line per bad file (empty when all are valid)."""
+def validate_probe_files(paths: list, group_files: list[Path] = ()) -> list[str]:
+    """Load each probe source (and group file); return one error line per bad one (empty when all are valid).
+
+    A source is a YAML file, or any ``probes.files`` entry (harness.data.probe_formats).
+    """
     errors: list[str] = []
     for path in paths:
         try:
-            load_probe_set(path)
+            load_probe_source(path)
         except HarnessError as err:
             errors.append(str(err))
     for path in group_files:
@@ -232,9 +259,36 @@ def validate_probe_files(paths: list[Path], group_files: list[Path] = ()) -> lis
     return errors
 
 
-def load_probe_sets(paths: list[Path]) -> list[ProbeSet]:
-    """Load several probe files; set names must be unique."""
-    sets = [load_probe_set(p) for p in paths]
+def load_probe_source(entry) -> ProbeSet:
+    """One probe set from any ``probes.files`` entry: a YAML path, or a CSV/JSONL/dataset source
+    (a path or a ``harness.data.probe_formats.ProbeSource``)."""
+    from harness.data.probe_formats import as_source, read_probe_rows, source_format, source_name
+
+    source = as_source(entry)
+    if source_format(source) == "yaml":
+        return load_probe_set(source.path)
+    name = source_name(source)
+    probes = tuple(Probe(name, p.id, p.category, p.text, p.group) for p in read_probe_rows(source))
+    return ProbeSet(name, source.description or "", source.path, probes, content_note=source.content_note)
+
+
+def convert_probes(entry, out: str | Path, force: bool = False) -> ProbeSet:
+    """Write the harness YAML of any probe source to ``out``; reading ``out`` back gives the same probes."""
+    from harness.data.probe_formats import write_probe_yaml
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise InputError("exists; use --force to replace it", out)
+    probe_set = load_probe_source(entry)
+    if not probe_set.probes:
+        raise ConfigError(f"{probe_set.path}: no prompts to convert (a from_corpus set is built at run time)")
+    write_probe_yaml(out, probe_set.name, probe_set.description, probe_set.content_note, list(probe_set.probes))
+    return probe_set
+
+
+def load_probe_sets(paths: list) -> list[ProbeSet]:
+    """Load several probe sources (YAML paths or ``probes.files`` entries of any format); set names must be unique."""
+    sets = [load_probe_source(p) for p in paths]
     names = [s.name for s in sets]
     for name in set(names):
         if names.count(name) > 1:

@@ -24,7 +24,7 @@ RECORD_VERSION = 3
 
 RunStatus = Literal["running", "complete", "failed"]
 StageState = Literal["pending", "running", "done", "failed", "skipped"]
-ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint", "endpoint"]
+ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint", "endpoint", "external"]
 MeasureKind = Literal["binary", "mean"]
 
 
@@ -58,6 +58,40 @@ class Rebuild(RecordModel):
     note: str | None = None
 
 
+class ExternalSource(RecordModel):
+    """How an external arm's file (generations made elsewhere, harness.external) was read.
+
+    Rows are mapped onto the run's probes by prompt text (NFKC, outer blanks
+    stripped) or by id; a row matching no probe is not analysed but counted
+    here, never dropped silently.
+    """
+
+    file: str
+    format: Literal["jsonl", "csv"]
+    sha256: str
+    match_by: Literal["text", "id"]  # how rows find their probe, hence how they pair with the reference
+    samples_by: Literal["sample_key", "order"]  # how a prompt's rows become sample indices
+    rows: int = Field(ge=0)
+    generations: int = Field(ge=0)  # the generations made (a row matching n probes makes n)
+    unmatched_rows: int = Field(ge=0)  # rows whose prompt (or id) is no probe of the run
+    unmatched_prompts: int = Field(ge=0)  # distinct prompts (or ids) among them
+    unmatched_lines: list[int] = []  # the file's lines of the first few
+    probes_without_rows: int = Field(ge=0)  # the run's probes this file has no row for
+
+
+class Pairing(RecordModel):
+    """How an arm pairs with the reference arm in a run with an external arm (summary.csv's deltas)."""
+
+    versus: str  # the reference arm
+    by: Literal["text", "id"]
+    paired_prompts: int = Field(ge=0)
+    # prompts (samples) this arm has and the reference has not, its file's rows matching no probe included
+    unpaired_prompts: int = Field(ge=0)
+    reference_only_prompts: int = Field(ge=0)  # prompts the reference has and this arm has not
+    paired_samples: int = Field(ge=0)
+    unpaired_samples: int = Field(ge=0)  # left out of the deltas
+
+
 class Arm(RecordModel):
     """A model under test.  Exactly one arm of a run is the reference."""
 
@@ -81,6 +115,10 @@ class Arm(RecordModel):
     # every check matched, false when one did not or the server refused the seed, None when none was checked
     served_model: str | None = None
     seed_honoured: bool | None = None
+    # generations made elsewhere (source "external", harness.external): how the file was read, and, for
+    # every non-reference arm of a run with an external arm, how it pairs with the reference
+    external: ExternalSource | None = None
+    pairing: Pairing | None = None
 
 
 class MeasureSpec(RecordModel):

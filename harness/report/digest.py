@@ -152,6 +152,8 @@ def _arms(record: RunRecord) -> list[ArmRow]:
     rows = []
     for arm in record.arms:
         source = f"{arm.source} of {arm.same_as}" if arm.same_as else arm.source
+        if arm.external is not None:  # generations made elsewhere: say how they found their probes
+            source = f"{arm.source} (matched by {arm.external.match_by})"
         rows.append(
             ArmRow(
                 arm.name,
