@@ -80,7 +80,7 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
     [
         ("arms: [{name: tuned, model: x}]\n", "arm name 'tuned' is used twice"),
         ("arms: [{name: twin, same_as: nope}]\n", "same_as 'nope' is not an arm defined before it"),
-        ("arms: [{name: twin, model: x, same_as: tuned}]\n", "give exactly one of model, same_as, endpoint or generations"),
+        ("arms: [{name: twin, model: x, same_as: tuned}]\n", "exactly one of model, same_as, endpoint or generations"),
         ("arms: [{name: Bad/Name, model: x}]\n", "arms.0.name"),
         ("reference_arm: nope\n", "reference_arm 'nope' is not an arm (arms: base, tuned)"),
         ("gates:\n  - {measure: flagged, arm: nope, max_delta: 0.1}\n", "gates[0].arm 'nope' is not an arm"),

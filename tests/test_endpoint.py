@@ -208,10 +208,8 @@ def test_the_chat_api_sends_the_system_prompt_as_its_first_turn():
     sampling = SamplingPlan(PROBES, 1, DecodingConfig(max_new_tokens=40), run_seed=7, system="丁寧に答えてください。")
     with StubServer() as stub:
         sample(stub, endpoint(stub.url, api="chat"), sampling)
-    assert stub.bodies and all(
-        b["messages"][0] == {"role": "system", "content": "丁寧に答えてください。"} and b["messages"][-1]["role"] == "user"
-        for b in stub.bodies
-    )
+    system = {"role": "system", "content": "丁寧に答えてください。"}
+    assert stub.bodies and all(b["messages"][0] == system and b["messages"][-1]["role"] == "user" for b in stub.bodies)
 
 
 def test_decoding_fields_greedy_and_extensions():
