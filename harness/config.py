@@ -29,7 +29,7 @@ MAX_NEW_TOKENS = 32_768
 MAX_BATCH = 65_536
 MAX_BLOCK = 131_072
 
-CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
+CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv", "chat-jsonl"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
