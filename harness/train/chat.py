@@ -17,7 +17,9 @@ it, so the model learns to stop.  Two ways to find them:
 - otherwise (most published templates): render prefixes.  For assistant
   message i, ``messages[:i]`` rendered with ``add_generation_prompt=True`` is
   the text before the reply, ``messages[:i+1]`` the text through its end
-  marker; the characters between them are the reply, and a token is a reply
+  marker; the characters between them, less trailing whitespace (a newline
+  the template writes after the end marker is never generated: sampling
+  stops at the marker), are the reply, and a token is a reply
   token when it overlaps them (``return_offsets_mapping``; the rule
   transformers applies to ``{% generation %}`` spans, so both ways agree).  This
   needs a template whose rendering of a prefix is a prefix of the whole
@@ -109,8 +111,9 @@ def assistant_spans(tokenizer, messages: list[dict], text: str, where: tuple[Pat
                 "with {% generation %} markers",
                 *where,
             )
-        if len(through) > len(before):
-            spans.append((len(before), len(through)))
+        end = len(through.rstrip())
+        if end > len(before):
+            spans.append((len(before), end))
     return spans
 
 
@@ -134,7 +137,9 @@ class ChatEncoder:
             return self.encode_marked(messages, where)
         text = render(self.tokenizer, messages, where)
         tokens = self.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=self.loss_on == "assistant",
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=self.loss_on == "assistant",
             split_special_tokens=False,
         )
         if self.loss_on != "assistant":
@@ -149,5 +154,7 @@ class ChatEncoder:
                 messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
             )
         except Exception as err:
-            raise InputError(f"the chat template refused this conversation ({type(err).__name__}: {err})", *where) from None
+            raise InputError(
+                f"the chat template refused this conversation ({type(err).__name__}: {err})", *where
+            ) from None
         return list(out["input_ids"]), list(out["assistant_masks"])

@@ -142,8 +142,9 @@ class Packer:
     def add(self, ids: list[int], mask: list[int] | None = None) -> None:
         """Append one document (and its EOS, which a mask leaves out of the loss) to the stream."""
         if self.masked != (mask is not None) or (mask is not None and len(mask) != len(ids)):
-            raise ValueError(f"Packer(masked={self.masked}) given a mask of {None if mask is None else len(mask)} "
-                             f"for {len(ids)} ids")
+            raise ValueError(
+                f"Packer(masked={self.masked}) given a mask of {None if mask is None else len(mask)} for {len(ids)} ids"
+            )
         self.buffer.extend(ids)
         self.buffer.append(self.eos)
         if mask is not None:
@@ -428,6 +429,10 @@ class CacheBuild:
     def check_sizes(self) -> None:
         """Both sides of the split need tokens (else training or the held-out loss has nothing)."""
         for split, side in (("train", "training"), ("val", "held-out")):
+            if self.writers[split].rows and not self.writers[split].targets:
+                raise InputError(
+                    f"no assistant tokens on the {side} side (finetune.loss_on: assistant)", self.corpus.path
+                )
             if self.writers[split].rows == 0:
                 fix = f"change {self.fraction_key} or add documents" if self.fraction_key else "add documents"
                 setting = self.fraction_key or "held-out fraction"
