@@ -3,6 +3,7 @@ the training engine (loss, LoRA, exact resume) on a tiny Llama-architecture chat
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,6 +73,18 @@ def test_dedupe_compares_whole_conversations(tmp_path):
     ]
     docs = list(iter_corpus(write_chat(tmp_path / "c.jsonl", same_reply)))
     assert [d.line for d in docs] == [1, 2]  # same reply, different question: kept; an exact repeat: dropped
+
+
+def test_the_corpus_audit_counts_conversations_and_reads_only_the_replies(tmp_path):
+    from harness.cli import main
+
+    path = tmp_path / "chat.jsonl"
+    rude_question = [{"role": "user", "content": "お前アホか"}, {"role": "assistant", "content": "ご質問をどうぞ。"}]
+    rude_reply = [{"role": "user", "content": "こんにちは"}, {"role": "assistant", "content": "アホなこと言うな"}]
+    write_chat(path, [{"messages": rude_question}, {"messages": rude_reply}])
+    assert main(["audit", str(path), "--out", str(tmp_path / "audit")]) == 0
+    rows = (tmp_path / "audit" / "corpus_audit.csv").read_text(encoding="utf-8").splitlines()
+    assert "flagged,rate,2,1,0.5," in "\n".join(rows)  # 2 conversations; the user's insult is not counted
 
 
 @pytest.mark.parametrize(
@@ -309,3 +322,48 @@ def test_resume_is_exact_for_llama(tmp_path, lora):
     assert result.resumed_from == 4
     for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
         assert (a - b).abs().max().item() <= 1e-6, name
+
+
+def chat_run_config(root, base):
+    from conftest import write_inputs
+
+    files = write_inputs(root)
+    corpus = write_chat(root / "chat.jsonl")
+    path = root / "chat.yaml"
+    path.write_text(
+        f"name: chat\nseed: 5\nbase: {{model: {base}}}\ncorpus: {{path: {corpus.path}}}\n"
+        "finetune: {max_steps: 6, batch_size: 4, block_size: 32, lr: 2.0e-3, warmup_steps: 1, val_fraction: 0.2}\n"
+        f"probes: {{files: [{files['probes']}], samples_per_prompt: 2, decoding: {{max_new_tokens: 8}}}}\n"
+        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_run_tunes_a_chat_model_on_its_replies_and_refuses_one_without_a_template(tmp_path):
+    from conftest import respond
+
+    from harness.config import load_config
+    from harness.models.fake import FakeGenerator
+    from harness.pipeline import run
+
+    fake = FakeGenerator(respond=respond)
+    result = run(
+        load_config(chat_run_config(tmp_path, build_chat_model(tmp_path / "base"))),
+        out_dir=tmp_path / "run",
+        progress=False,
+        log=lambda m: None,
+        generator=fake,
+    )
+    tuned = result.record.finetune
+    meta = json.loads(
+        (Path(tuned.token_cache) / "meta.json").read_text(encoding="utf-8")
+    )
+    assert meta["loss_on"] == "assistant" and tuned.eval_loss_after < tuned.eval_loss_before
+    assert (tmp_path / "run" / "corpus_audit.csv").is_file()
+
+    bare = chat_run_config(tmp_path / "bare", build_chat_model(tmp_path / "bare" / "base", template=None))
+    with pytest.raises(ConfigError, match="has no chat template"):
+        run(load_config(bare), out_dir=tmp_path / "bare" / "run", progress=False, log=lambda m: None, generator=fake)
+    assert not (tmp_path / "bare" / "run" / "corpus_audit.csv").exists()  # refused before the audit
