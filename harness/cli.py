@@ -364,8 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("audit", help="analyse a corpus file (no model needed)")
-    p.add_argument("corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL, CSV)")
-    p.add_argument("--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"])
+    p.add_argument(
+        "corpus", type=Path, help="corpus file (open2ch TSV, text, JSONL, CSV, chat JSONL: its assistant turns)"
+    )
+    p.add_argument(
+        "--format", default="auto", choices=["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv", "chat-jsonl"]
+    )
     p.add_argument(
         "--turns", default="join", choices=["join", "separate"], help="open2ch: one document per dialogue or per post"
     )

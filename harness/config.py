@@ -31,7 +31,7 @@ MAX_NEW_TOKENS = 32_768
 MAX_BATCH = 65_536
 MAX_BLOCK = 131_072
 
-CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv"]
+CorpusFormat = Literal["auto", "open2ch", "open2ch-ranking", "text", "jsonl", "csv", "chat-jsonl"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
 
@@ -121,9 +121,9 @@ class LoraSettings(StrictModel):
     rank: int = Field(default=8, ge=1)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.05, ge=0, lt=1)
-    # module names to adapt; GPT-2: c_attn (q/k/v), c_proj (attention + MLP out), c_fc (MLP in).
-    # Left unset, other architectures get their own default (harness.train.lora.target_modules)
-    target_modules: list[str] = ["c_attn", "c_proj"]
+    # module names to adapt; null = the attention projections by architecture (harness.train.lora.DEFAULT_TARGETS):
+    # GPT-2 c_attn + c_proj, Llama-style q_proj k_proj v_proj o_proj.  GPT-2 also has c_fc (MLP in)
+    target_modules: list[str] | None = None
     # "adapter": model/ holds the adapter (probed attached to the base); "merged": a plain model
     save: Literal["adapter", "merged"] = "adapter"
 
@@ -168,6 +168,9 @@ class FinetuneConfig(StrictModel):
     trajectory: TrajectoryConfig | None = None
     # -- data (harness.train.data)
     turn_separator: str | None = None  # open2ch turns="join": text put between turns (e.g. "</s>" or "\n")
+    # which tokens the loss counts: assistant = a chat corpus's assistant turns (harness.train.chat); all = every
+    # token.  null: assistant for corpus.format chat-jsonl, all otherwise
+    loss_on: Literal["assistant", "all"] | None = None
     cache_dir: Path | None = None  # token cache; default $HARNESS_CACHE_DIR or ~/.cache/harness/tokens
     # -- capability drift: loss before/after on a neutral reference corpus
     drift_corpus: CorpusConfig | None = None

@@ -162,6 +162,10 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
         if Path(corpus.path).resolve() not in checked:
             check_corpus(corpus)
             checked.add(Path(corpus.path).resolve())
+    if "finetune" in stages and config.base is not None and any(a.source == "finetune" for a in config.arm_plan()):
+        from harness.train.finetune import check_finetune_inputs
+
+        check_finetune_inputs(config.corpus, config.finetune, config.base)  # loss_on, a chat corpus's template
     if "probe" in stages:
         from harness.data.probes import load_probe_sets
         from harness.models.backends import backend_name

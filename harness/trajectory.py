@@ -152,7 +152,8 @@ def point_losses(config: RunConfig, folders: Sequence[str], kept=None) -> dict[s
         loaded = load_model(folder, device=tune.device, allow_hub=allow_hub)
         if held_out is None:  # every point shares the base's tokenizer: the same blocks for all
             block = context_length(loaded.model.config, tune)
-            held_out = tokenize_corpus(config.corpus, loaded.tokenizer, tune, config.seed, block, kept).blocks("val")
+            cache = tokenize_corpus(config.corpus, loaded.tokenizer, tune, config.seed, block, kept=kept)
+            held_out = cache.blocks("val")
             drift = drift_reference(tune, loaded.tokenizer, block)
         settings = engine_settings(loaded.device, tune)
         held = evaluate_loss(loaded.model, held_out, tune.batch_size, settings)

@@ -1,4 +1,4 @@
-"""Corpus readers: open2ch TSV, plain text, JSON Lines, CSV (a named text column).
+"""Corpus readers: open2ch TSV, plain text, JSON Lines, CSV (a named text column), chat JSON Lines.
 
 The open2ch files are streamed line by line and split on tabs: pandas fails on
 their ragged rows and, with default quoting, silently strips quote characters
@@ -8,6 +8,14 @@ from posts (NOTES.md).  Newlines inside a post are written `` __BR__ ``.
 except for the de-duplication digests (8 bytes a document).  ``read_corpus``
 is the list of the same documents, for callers that need them all (training).
 ``check_corpus`` decode-checks a whole file cheaply before any work.
+
+A ``chat-jsonl`` corpus holds one conversation a line (``{"messages": [{role,
+content}, ...]}``).  Its ``Document`` keeps the messages for fine-tuning
+(rendered through the tokenizer's chat template, harness.train.chat) and its
+``text`` is the assistant turns joined by newlines: what the model is tuned to
+say, so that is what the corpus audit, the corpus statistics, the held-out
+split and the memorization probes read.  De-duplication compares whole
+conversations.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +36,7 @@ from harness.errors import InputError
 from harness.io import iter_jsonl_numbered, remember_sha256, require_file
 
 BR = "__BR__"
+CHAT_ROLES = ("system", "user", "assistant")
 # check_corpus reads at most this many bytes of a line at a time, so a file
 # with one enormous line is still checked in bounded memory.
 CHECK_PIECE_BYTES = 1 << 20
@@ -40,6 +50,15 @@ class Document:
     line: int
     # open2ch dialogues read with turns="join": the posts, for a turn separator (FinetuneConfig.turn_separator)
     turns: tuple[str, ...] | None = None
+    # chat-jsonl: the conversation as (role, content) pairs; ``text`` is then its assistant turns
+    messages: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def key(self) -> str:
+        """What de-duplication compares: the text, or for a conversation every message (roles included)."""
+        if self.messages is None:
+            return self.text
+        return json.dumps(self.messages, ensure_ascii=False)
 
 
 class NulCounter:
@@ -75,7 +94,7 @@ def detect_format(path: Path) -> str:
     """Guess a corpus format from the file name and its first lines."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
+        return "chat-jsonl" if _first_object_has_messages(path) else "jsonl"
     if suffix == ".csv":
         return "csv"
     if suffix != ".tsv":
@@ -86,6 +105,24 @@ def detect_format(path: Path) -> str:
     if heads and all(h in ("0", "1") for h in heads) and len(set(heads)) == 2:
         return "open2ch-ranking"
     return "open2ch"
+
+
+def _first_object_has_messages(path: Path) -> bool:
+    """True when the first non-blank line is a JSON object with a ``messages`` list (a chat corpus)."""
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    return False  # reading it as jsonl names the bad line
+                return isinstance(obj, dict) and isinstance(obj.get("messages"), list)
+    return False
+
+
+def corpus_format(config: CorpusConfig) -> str:
+    """The format the corpus is read as: ``config.format``, or the detected one for ``auto``."""
+    return detect_format(corpus_file(config)) if config.format == "auto" else config.format
 
 
 def _open_text(path: Path):
@@ -138,6 +175,41 @@ def _iter_jsonl(path: Path, key: str, nul: NulCounter) -> Iterator[Document]:
         text = nul.clean(obj[key])
         if text:
             yield Document(text, lineno)
+
+
+def _iter_chat_jsonl(path: Path, nul: NulCounter) -> Iterator[Document]:
+    for lineno, obj in iter_jsonl_numbered(path):
+        yield chat_document(obj, path, lineno, nul)
+
+
+def chat_document(obj: dict, path: Path, lineno: int, nul: NulCounter) -> Document:
+    """One conversation line → a ``Document`` (text = the assistant turns); bad input names file and line.
+
+    Refused: no ``messages`` list, an empty one, a message that is not
+    ``{role, content}`` with string content, a role other than system, user or
+    assistant, empty content, and a conversation without an assistant turn
+    (nothing to tune on, nothing to audit).
+    """
+    messages = obj.get("messages")
+    if not isinstance(messages, list):
+        raise InputError("expected an object with a 'messages' list (corpus.format chat-jsonl)", path, lineno)
+    if not messages:
+        raise InputError("empty 'messages' list", path, lineno)
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str) or "role" not in message:
+            raise InputError(f"messages[{i}]: expected an object with 'role' and a string 'content'", path, lineno)
+        role = message["role"]
+        if role not in CHAT_ROLES:
+            raise InputError(f"messages[{i}]: unknown role {role!r} (expected {', '.join(CHAT_ROLES)})", path, lineno)
+        content = nul.clean(message["content"])
+        if not content:
+            raise InputError(f"messages[{i}]: empty content", path, lineno)
+        turns.append((role, content))
+    replies = [content for role, content in turns if role == "assistant"]
+    if not replies:
+        raise InputError("no assistant turn in this conversation", path, lineno)
+    return Document("\n".join(replies), lineno, messages=tuple(turns))
 
 
 def _iter_csv(path: Path, key: str, nul: NulCounter) -> Iterator[Document]:
@@ -295,8 +367,7 @@ def iter_corpus(config: CorpusConfig) -> CorpusStream:
     and column) or a malformed line (naming file and line).
     """
     path = corpus_file(config)
-    fmt = detect_format(path) if config.format == "auto" else config.format
-    return CorpusStream(path, config, fmt)
+    return CorpusStream(path, config, corpus_format(config))
 
 
 def _stream(path: Path, config: CorpusConfig, fmt: str, nul: NulCounter) -> Iterator[Document]:
@@ -304,6 +375,8 @@ def _stream(path: Path, config: CorpusConfig, fmt: str, nul: NulCounter) -> Iter
         docs = _iter_open2ch(path, config, fmt == "open2ch-ranking", nul)
     elif fmt == "jsonl":
         docs = _iter_jsonl(path, config.text_key, nul)
+    elif fmt == "chat-jsonl":
+        docs = _iter_chat_jsonl(path, nul)
     elif fmt == "csv":
         docs = _iter_csv(path, config.text_key, nul)
     else:
@@ -312,7 +385,7 @@ def _stream(path: Path, config: CorpusConfig, fmt: str, nul: NulCounter) -> Iter
     count = 0
     try:
         for doc in docs:
-            if seen is not None and not seen.add(doc.text):
+            if seen is not None and not seen.add(doc.key):
                 continue
             yield doc
             count += 1

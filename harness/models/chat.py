@@ -39,6 +39,13 @@ def template_of(tokenizer) -> str | None:
     return str(template)
 
 
+def template_sha256(tokenizer) -> str | None:
+    """sha256 of the chat template's text (``template_of``), or None: the one hash that generation records,
+    the generation cache and the fine-tuning token cache all name."""
+    template = template_of(tokenizer)
+    return None if template is None else hashlib.sha256(template.encode("utf-8")).hexdigest()
+
+
 def resolve(tokenizer, mode: bool | str, system: str | None, where: str) -> ChatFormat | None:
     """The chat format for ``mode`` (``probes.chat``), or None when prompts stay plain text.
 
@@ -53,7 +60,7 @@ def resolve(tokenizer, mode: bool | str, system: str | None, where: str) -> Chat
         if system is not None:
             raise ModelError(f"{where}: probes.system is set but the tokenizer has no chat template")
         return None
-    return ChatFormat(template, hashlib.sha256(template.encode("utf-8")).hexdigest(), system)
+    return ChatFormat(template, str(template_sha256(tokenizer)), system)
 
 
 def messages(prompt: str, system: str | None) -> list[dict[str, str]]:

@@ -4,8 +4,16 @@ A corpus is tokenized once into two Arrow files (``train.arrow``,
 ``val.arrow``: one fixed-size row of ``block_size`` token ids per block, EOS
 after each document) under ``<cache dir>/<key>/``.  The key hashes the corpus
 file's bytes, the corpus reading options, the tokenizer (its full JSON), the
-turn separator, the split (seed, fraction) and the block size, so any change
-re-tokenizes and an unchanged corpus is reused across runs.
+turn separator, the chat template's sha256 and ``loss_on`` (chat corpora),
+the split (seed, fraction) and the block size, so any change re-tokenizes and
+an unchanged corpus is reused across runs.
+
+A chat corpus (``chat-jsonl``) is rendered through the tokenizer's chat
+template (harness.train.chat).  With ``loss_on: assistant`` each row also
+carries a ``loss_mask`` (1 = a token the loss counts, int8), packed by the
+same ``Packer`` call as the ids so the two cannot drift apart; the EOS
+between conversations is 0.  ``batch_of`` turns a mask into labels (masked
+positions = ``loss.IGNORE_INDEX``), the one place that happens.
 
 Cache dir: ``finetune.cache_dir`` in the config, else ``$HARNESS_CACHE_DIR``,
 else ``~/.cache/harness/tokens``.
@@ -28,14 +36,17 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness.config import CorpusConfig
-from harness.data.corpus import Document, corpus_file, iter_corpus
+from harness.data.corpus import Document, corpus_file, corpus_format, iter_corpus
 from harness.data.split import is_heldout
 from harness.errors import InputError
 from harness.io import sha256_file
+from harness.models.chat import template_sha256
+from harness.train.chat import ChatEncoder, resolve_loss_on
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: chat corpora, the loss_mask column
 ENCODE_BATCH = 512  # documents per tokenizer call
 WRITE_ROWS = 1024  # blocks per Arrow record batch
+MASK_COLUMN = "loss_mask"
 
 
 def default_cache_dir(configured: str | Path | None = None) -> Path:
@@ -56,7 +67,15 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 
 def cache_key(
-    corpus: CorpusConfig, tokenizer, *, seed: int, val_fraction: float, block_size: int, sep, filter_key=None
+    corpus: CorpusConfig,
+    tokenizer,
+    *,
+    seed: int,
+    val_fraction: float,
+    block_size: int,
+    sep,
+    loss_on: str = "all",
+    filter_key=None,
 ) -> str:
     """The cache folder name for these inputs (see the module docstring).
 
@@ -64,12 +83,15 @@ def cache_key(
     corpus (the filter and everything its decisions depend on); an unfiltered
     corpus keeps the key it always had.
     """
+    chat = corpus_format(corpus) == "chat-jsonl"
     parts = {
         "version": CACHE_VERSION,
         "corpus_sha256": sha256_file(corpus_file(corpus)),
         "corpus": corpus.model_dump(mode="json", exclude={"path", "filter"}),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "turn_separator": sep,
+        "chat_template": template_sha256(tokenizer) if chat else None,
+        "loss_on": loss_on,
         "seed": seed,
         "val_fraction": val_fraction,
         "block_size": block_size,
@@ -118,19 +140,31 @@ class Packer:
     Documents are concatenated with EOS after each and cut into rows of
     ``block`` token ids; the ragged tail is dropped, except that a stream
     shorter than one block becomes a single shorter row (tiny corpora).
+    With ``masked``, a 0/1 loss mask per token is buffered and cut beside
+    the ids (``mask_buffer``), so row i of the mask always belongs to row i
+    of the ids.
     """
 
-    def __init__(self, block: int, eos: int) -> None:
-        self.block, self.eos = block, eos
+    def __init__(self, block: int, eos: int, masked: bool = False) -> None:
+        self.block, self.eos, self.masked = block, eos, masked
         self.buffer: list[int] = []  # tokens not yet cut into rows
+        self.mask_buffer: list[int] = []  # their loss mask (masked only)
         self.rows = 0
         self.docs = 0
         self.tokens = 0
+        self.targets = 0  # tokens of the written rows the loss counts (mask 1; all of them unmasked)
 
-    def add(self, ids: list[int]) -> None:
-        """Append one document (and its EOS) to the stream."""
+    def add(self, ids: list[int], mask: list[int] | None = None) -> None:
+        """Append one document (and its EOS, which a mask leaves out of the loss) to the stream."""
+        if self.masked != (mask is not None) or (mask is not None and len(mask) != len(ids)):
+            raise ValueError(
+                f"Packer(masked={self.masked}) given a mask of {None if mask is None else len(mask)} for {len(ids)} ids"
+            )
         self.buffer.extend(ids)
         self.buffer.append(self.eos)
+        if mask is not None:
+            self.mask_buffer.extend(mask)
+            self.mask_buffer.append(0)
         self.docs += 1
 
     def take(self, final: bool = False):
@@ -138,6 +172,7 @@ class Packer:
 
         With ``final`` (the stream has ended) a stream that never filled one
         block, but holds at least two tokens, becomes one shorter row.
+        A masked packer returns ``(ids, mask)`` arrays of the same shape (or None).
         """
         import numpy as np
 
@@ -147,41 +182,55 @@ class Packer:
         n_rows = len(self.buffer) // block
         if n_rows == 0:
             return None
-        rows = np.asarray(self.buffer[: n_rows * block], dtype=np.int32).reshape(n_rows, block)
-        del self.buffer[: n_rows * block]
+        cut = n_rows * block
+        rows = np.asarray(self.buffer[:cut], dtype=np.int32).reshape(n_rows, block)
+        del self.buffer[:cut]
         self.rows += n_rows
-        self.tokens += n_rows * block
-        return rows
+        self.tokens += cut
+        if not self.masked:
+            self.targets += cut
+            return rows
+        mask = np.asarray(self.mask_buffer[:cut], dtype=np.int8).reshape(n_rows, block)
+        del self.mask_buffer[:cut]
+        self.targets += int(mask.sum())
+        return rows, mask
 
 
 class BlockWriter(Packer):
-    """A ``Packer`` whose rows go to an Arrow file (``input_ids`` lists) in batches of ``WRITE_ROWS``."""
+    """A ``Packer`` whose rows go to an Arrow file in batches of ``WRITE_ROWS``.
 
-    def __init__(self, path: Path, block: int, eos: int) -> None:
+    Columns: ``input_ids`` (int32 lists) and, when masked, ``loss_mask`` (int8 lists of the same lengths).
+    """
+
+    def __init__(self, path: Path, block: int, eos: int, masked: bool = False) -> None:
         import pyarrow as pa
 
-        super().__init__(block, eos)
+        super().__init__(block, eos, masked)
         self.path = path
         # variable-length lists, though every row is ``block`` long except a lone shorter one (see Packer)
-        self.schema = pa.schema([pa.field("input_ids", pa.list_(pa.int32()))])
+        fields = [pa.field("input_ids", pa.list_(pa.int32()))]
+        if masked:
+            fields.append(pa.field(MASK_COLUMN, pa.list_(pa.int8())))
+        self.schema = pa.schema(fields)
         self.sink = pa.OSFile(str(path), "wb")
         self.writer = pa.ipc.new_stream(self.sink, self.schema)
 
-    def add(self, ids: list[int]) -> None:
-        super().add(ids)
+    def add(self, ids: list[int], mask: list[int] | None = None) -> None:
+        super().add(ids, mask)
         if len(self.buffer) >= self.block * WRITE_ROWS:
             self.write(self.take())
 
     def write(self, rows) -> None:
-        """Append rows (an int32 array [n, length], or None) as one record batch."""
+        """Append rows (``take``'s result: an int32 array [n, length], an (ids, mask) pair, or None)."""
         import numpy as np
         import pyarrow as pa
 
         if rows is None:
             return
-        offsets = np.arange(0, rows.size + 1, rows.shape[1], dtype=np.int32)
-        column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(rows.reshape(-1)))
-        self.writer.write_batch(pa.record_batch([column], schema=self.schema))
+        arrays = rows if isinstance(rows, tuple) else (rows,)
+        offsets = pa.array(np.arange(0, arrays[0].size + 1, arrays[0].shape[1], dtype=np.int32))
+        columns = [pa.ListArray.from_arrays(offsets, pa.array(a.reshape(-1))) for a in arrays]
+        self.writer.write_batch(pa.record_batch(columns, schema=self.schema))
 
     def close(self) -> None:
         self.write(self.take(final=True))
@@ -202,7 +251,10 @@ class TokenCache:
 
 
 class ArrowBlocks:
-    """``len()`` and ``blocks[list_of_rows] → LongTensor [rows, block]`` over a memory-mapped Arrow file."""
+    """``len()`` and ``blocks[list_of_rows] → LongTensor [rows, block]`` over a memory-mapped Arrow file.
+
+    ``loss_mask(rows)``: the rows' BoolTensor loss mask, or None when the file has none (every token counts).
+    """
 
     def __init__(self, path: Path) -> None:
         import numpy as np
@@ -212,11 +264,9 @@ class ArrowBlocks:
         # compatible), without importing datasets: ~85 MB less resident memory in a training process.
         source = pa.memory_map(str(path))
         table = pa.ipc.open_stream(source).read_all()  # record batches point into the mapping
-        self.chunks = []
-        for chunk in table.column("input_ids").chunks:
-            if len(chunk):
-                flat = chunk.flatten().to_numpy(zero_copy_only=True)  # a view into the mapped file
-                self.chunks.append(flat.reshape(len(chunk), -1))  # rows of a chunk share one length
+        self.chunks = mapped_rows(table.column("input_ids"))
+        masked = MASK_COLUMN in table.column_names
+        self.mask_chunks = mapped_rows(table.column(MASK_COLUMN)) if masked else None
         self.block_size = self.chunks[0].shape[1] if self.chunks else 0
         self.starts = np.cumsum([0] + [len(c) for c in self.chunks])
         self.shape = (int(self.starts[-1]), self.block_size)
@@ -228,10 +278,66 @@ class ArrowBlocks:
         import numpy as np
         import torch
 
+        return torch.from_numpy(self.gather(self.chunks, rows).astype(np.int64))
+
+    def loss_mask(self, rows):
+        """BoolTensor [rows, block]: True where the loss counts the token; None for an unmasked file."""
+        import torch
+
+        if self.mask_chunks is None:
+            return None
+        return torch.from_numpy(self.gather(self.mask_chunks, rows) != 0)
+
+    def gather(self, chunks: list, rows):
+        """The numpy rows ``rows`` of ``chunks`` (ids or mask: the same row layout)."""
+        import numpy as np
+
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         which = np.searchsorted(self.starts, rows, side="right") - 1
-        out = np.stack([self.chunks[c][r - self.starts[c]] for c, r in zip(which, rows)])
-        return torch.from_numpy(out.astype(np.int64))
+        return np.stack([chunks[c][r - self.starts[c]] for c, r in zip(which, rows)])
+
+
+class TensorBlocks:
+    """In-memory blocks with a loss mask (``ArrowBlocks``' interface): ids LongTensor, mask BoolTensor."""
+
+    def __init__(self, ids, mask) -> None:
+        if tuple(ids.shape) != tuple(mask.shape):
+            raise ValueError(f"ids {tuple(ids.shape)} and loss mask {tuple(mask.shape)} differ in shape")
+        self.ids, self.mask = ids, mask.bool()
+        self.shape, self.block_size = tuple(ids.shape), ids.shape[1]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        return self.ids[rows]
+
+    def loss_mask(self, rows):
+        """The rows' loss mask."""
+        return self.mask[rows]
+
+
+def mapped_rows(column) -> list:
+    """A chunked Arrow list column as numpy views [rows, length] into the mapped file, one per chunk."""
+    out = []
+    for chunk in column.chunks:
+        if len(chunk):
+            flat = chunk.flatten().to_numpy(zero_copy_only=True)  # a view into the mapped file
+            out.append(flat.reshape(len(chunk), -1))  # rows of a chunk share one length
+    return out
+
+
+def batch_of(blocks, rows):
+    """``(input_ids, labels)`` of ``rows``: labels None when every token counts, else ids with masked positions
+    set to ``loss.IGNORE_INDEX`` (unshifted: position t's label is token t, predicted from t-1).
+
+    ``blocks``: a LongTensor [n, block], ``ArrowBlocks`` or ``TensorBlocks``.
+    """
+    from harness.train.loss import IGNORE_INDEX
+
+    ids = blocks[rows]
+    mask = blocks.loss_mask(rows) if hasattr(blocks, "loss_mask") else None
+    return ids, (None if mask is None else ids.masked_fill(~mask, IGNORE_INDEX))
 
 
 class CacheBuild:
@@ -254,6 +360,8 @@ class CacheBuild:
         turn_separator: str | None = None,
         cache_dir: str | Path | None = None,
         fraction_key: str | None = "finetune.val_fraction",
+        loss_on: str | None = None,
+        model: str | Path | None = None,
         filter_key: str | None = None,
     ) -> None:
         if (corpus.filter is None) != (filter_key is None):  # a filtered and an unfiltered entry never mix
@@ -261,6 +369,10 @@ class CacheBuild:
         self.corpus, self.tokenizer, self.seed, self.val_fraction = corpus, tokenizer, seed, val_fraction
         self.block_size, self.fraction_key = block_size, fraction_key
         self.sep = separator_ids(tokenizer, turn_separator)
+        fmt = corpus_format(corpus)
+        self.loss_on = resolve_loss_on(loss_on, fmt)
+        # a chat corpus without a chat template fails here, before any document is read
+        self.chat = ChatEncoder(tokenizer, corpus.path, self.loss_on, model) if fmt == "chat-jsonl" else None
         root = default_cache_dir(cache_dir)
         self.key = cache_key(
             corpus,
@@ -269,6 +381,7 @@ class CacheBuild:
             val_fraction=val_fraction,
             block_size=block_size,
             sep=self.sep,
+            loss_on=self.loss_on,
             filter_key=filter_key,
         )
         self.final = root / self.key
@@ -280,7 +393,10 @@ class CacheBuild:
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         eos = tokenizer.eos_token_id
-        self.writers = {split: BlockWriter(self.tmp / f"{split}.arrow", block_size, eos) for split in ("train", "val")}
+        masked = self.loss_on == "assistant"
+        self.writers = {
+            split: BlockWriter(self.tmp / f"{split}.arrow", block_size, eos, masked) for split in ("train", "val")
+        }
         self.batch: list[Document] = []
 
     def add(self, doc: Document) -> None:
@@ -291,8 +407,12 @@ class CacheBuild:
 
     def flush(self) -> None:
         """Encode and write the buffered documents."""
-        for doc, ids in zip(self.batch, encode_stream(self.batch, self.tokenizer, self.sep)):
-            self.writers["val" if is_heldout(doc.text, self.seed, self.val_fraction) else "train"].add(ids)
+        if self.chat is not None:
+            encoded = (self.chat.encode(doc) for doc in self.batch)
+        else:
+            encoded = ((ids, None) for ids in encode_stream(self.batch, self.tokenizer, self.sep))
+        for doc, (ids, mask) in zip(self.batch, encoded):
+            self.writers["val" if is_heldout(doc.text, self.seed, self.val_fraction) else "train"].add(ids, mask)
         self.batch = []
 
     def finish(self) -> TokenCache:
@@ -311,10 +431,12 @@ class CacheBuild:
             "key": self.key,
             "corpus": str(self.corpus.path),
             "block_size": self.block_size,
+            "loss_on": self.loss_on,
+            "chat_template_sha256": template_sha256(self.tokenizer) if self.chat is not None else None,
             **{
                 f"{name}_{what}": getattr(w, what)
                 for name, w in self.writers.items()
-                for what in ("docs", "rows", "tokens")
+                for what in ("docs", "rows", "tokens", "targets")
             },
         }
         (self.tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -326,6 +448,10 @@ class CacheBuild:
     def check_sizes(self) -> None:
         """Both sides of the split need tokens (else training or the held-out loss has nothing)."""
         for split, side in (("train", "training"), ("val", "held-out")):
+            if self.writers[split].rows and not self.writers[split].targets:
+                raise InputError(
+                    f"no assistant tokens on the {side} side (finetune.loss_on: assistant)", self.corpus.path
+                )
             if self.writers[split].rows == 0:
                 fix = f"change {self.fraction_key} or add documents" if self.fraction_key else "add documents"
                 setting = self.fraction_key or "held-out fraction"

@@ -91,7 +91,7 @@ def batch_indices(n_blocks: int, seed: int, start: int, count: int) -> list[int]
 
 
 class LossModule:
-    """``forward(ids) → loss`` as an nn.Module, so DDP and torch.compile wrap the whole step."""
+    """``forward(ids, labels=None) → loss`` as an nn.Module, so DDP and torch.compile wrap the whole step."""
 
     def __new__(cls, model, settings: EngineSettings):
         import torch
@@ -103,10 +103,11 @@ class LossModule:
                 super().__init__()
                 self.model = model
 
-            def forward(self, input_ids):
+            def forward(self, input_ids, labels=None):
                 return causal_lm_loss(
                     self.model,
                     input_ids,
+                    labels,
                     chunked=settings.loss == "chunked",
                     chunk=settings.loss_chunk_tokens,
                     compute_dtype=autocast_dtype(settings),
@@ -166,25 +167,29 @@ def fuse_gelu(model) -> int:
 
 
 def evaluate_loss(model, blocks, batch_size: int, settings: EngineSettings) -> float:
-    """Mean next-token loss (nats/token) over ``blocks`` (a [n, block] tensor or block source)."""
+    """Mean next-token loss (nats/token) over the counted targets of ``blocks`` (a [n, block] tensor or
+    block source; a loss mask, as in a chat corpus's cache, limits it to the assistant tokens)."""
     import torch
 
-    from harness.train.loss import causal_lm_loss
+    from harness.train.data import batch_of
+    from harness.train.loss import causal_lm_loss, counted_targets
 
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad(), autocast(settings):
         for start in range(0, len(blocks), batch_size):
-            batch = blocks[list(range(start, min(start + batch_size, len(blocks))))].to(settings.device)
+            ids, labels = batch_of(blocks, list(range(start, min(start + batch_size, len(blocks)))))
+            ids, labels = ids.to(settings.device), None if labels is None else labels.to(settings.device)
             loss = causal_lm_loss(
                 model,
-                batch,
+                ids,
+                labels,
                 chunked=settings.loss == "chunked",
                 chunk=settings.loss_chunk_tokens,
                 compute_dtype=autocast_dtype(settings),
             )
-            n_tokens = batch.numel() - batch.shape[0]
+            n_tokens = counted_targets(ids, labels)
             total += float(loss) * n_tokens
             count += n_tokens
     model.train(was_training)
@@ -340,16 +345,19 @@ def accumulate_gradients(loss_module, blocks, indices: list[int], scaler, settin
     import torch
 
     from harness.train import distributed
+    from harness.train.data import batch_of
 
     world, rank, accum = distributed.world_size(), distributed.rank(), settings.grad_accum_steps
     step_loss = torch.zeros((), device=settings.device)
     for k in range(accum):
         lo = (k * world + rank) * micro
-        batch = blocks[indices[lo : lo + micro]].to(settings.device, non_blocking=True)
+        ids, labels = batch_of(blocks, indices[lo : lo + micro])
+        ids = ids.to(settings.device, non_blocking=True)
+        labels = None if labels is None else labels.to(settings.device, non_blocking=True)
         sync = distributed.no_sync(loss_module) if k < accum - 1 else nullcontext()
         with sync:
             with autocast(settings):
-                loss = loss_module(batch) / accum
+                loss = loss_module(ids, labels) / accum
             scaler.scale(loss).backward()
         step_loss += loss.detach()
     return step_loss

@@ -15,10 +15,13 @@ import math
 from functools import partial
 from pathlib import Path
 
-from harness.config import CorpusConfig, FinetuneConfig
+from harness.config import BaseConfig, CorpusConfig, FinetuneConfig
+from harness.data.corpus import corpus_format
+from harness.errors import ConfigError
 from harness.models.loading import LoadedModel, load_model
 from harness.record.schema import CurvePoint, DriftRecord, FinetuneRecord
 from harness.train import distributed
+from harness.train.chat import require_chat_template, resolve_loss_on
 from harness.train.checkpoint import checkpoint_dirs
 from harness.train.data import CacheBuild, TokenCache, build_cache
 from harness.train.drift import reference_blocks
@@ -51,7 +54,7 @@ def finetune(
     loaded, settings = load_base(base_model, config)
     tok, total = loaded.tokenizer, loaded.parameters  # counted before LoRA adds its matrices
     block = context_length(loaded.model.config, config)
-    cache = tokenize_corpus(corpus, tok, config, seed, block, kept)
+    cache = tokenize_corpus(corpus, tok, config, seed, block, base_model, kept)
     train_set, val_set = cache.blocks("train"), cache.blocks("val")
     model = trainable_model(loaded.model, config, settings)
     plan = training_plan(config, len(train_set), seed)
@@ -92,6 +95,26 @@ def finetune(
     )
 
 
+def check_finetune_inputs(corpus: CorpusConfig, config: FinetuneConfig, base: BaseConfig) -> None:
+    """Before any work (harness.pipeline.validate_inputs): ``loss_on`` fits the corpus's format, and a
+    chat corpus's base has a tokenizer with a chat template (checked here for a local folder; a hub
+    model is checked when its tokenizer loads, still before the corpus is tokenized)."""
+    from harness.models.tokenizer import load_tokenizer
+
+    fmt = corpus_format(corpus)
+    resolve_loss_on(config.loss_on, fmt)
+    if fmt != "chat-jsonl":
+        return
+    if base.init is not None:
+        raise ConfigError(
+            f"corpus {corpus.path} is chat-jsonl but base.init builds a tokenizer without a chat template; "
+            "set base.model to a chat model folder"
+        )
+    local = Path(base.model)
+    if (local / "tokenizer.json").is_file() or (local / "spiece.model").is_file():
+        require_chat_template(load_tokenizer(local), corpus.path, local)
+
+
 def load_base(base_model: str | Path, config: FinetuneConfig):
     """The base model on this process's device, and the engine settings for that device (applied globally)."""
     loaded = load_model(base_model, device=config.device)
@@ -120,13 +143,18 @@ def engine_settings(device: str, config: FinetuneConfig):
 
 
 def context_length(model_config, config: FinetuneConfig) -> int:
-    """``finetune.block_size``, capped at the model's context window (``model_config``: a transformers config)."""
-    if hasattr(model_config, "n_positions"):
-        return min(config.block_size, model_config.n_positions)
+    """``finetune.block_size``, capped at the model's context window (``model_config``: a transformers config).
+
+    GPT-2 names the window ``n_positions``; Llama, Qwen, Mistral … ``max_position_embeddings``.
+    """
+    for name in ("n_positions", "max_position_embeddings"):
+        window = getattr(model_config, name, None)
+        if isinstance(window, int) and window > 0:
+            return min(config.block_size, window)
     return config.block_size
 
 
-def cache_settings(config: FinetuneConfig, seed: int, block: int) -> dict:
+def cache_settings(config: FinetuneConfig, seed: int, block: int, base_model=None) -> dict:
     """The token cache's settings for a fine-tune (``data.CacheBuild``); the audit stage feeds the same entry."""
     return {
         "seed": seed,
@@ -134,12 +162,16 @@ def cache_settings(config: FinetuneConfig, seed: int, block: int) -> dict:
         "block_size": block,
         "turn_separator": config.turn_separator,
         "cache_dir": config.cache_dir,
+        "loss_on": config.loss_on,
+        "model": base_model,  # named by the error for a chat corpus whose tokenizer has no template
     }
 
 
-def tokenize_corpus(corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int, kept=None):
+def tokenize_corpus(
+    corpus: CorpusConfig, tokenizer, config: FinetuneConfig, seed: int, block: int, base_model=None, kept=None
+):
     """The corpus's token cache (data.build_cache); rank 0 builds it and the other ranks reuse it."""
-    build = partial(build_cache, corpus, tokenizer, kept, **cache_settings(config, seed, block))
+    build = partial(build_cache, corpus, tokenizer, kept, **cache_settings(config, seed, block, base_model))
     if distributed.rank() == 0:
         cache = build()
     distributed.barrier()
@@ -166,7 +198,9 @@ def open_corpus_cache(
     if not (local / "config.json").is_file() or (local / "adapter_config.json").is_file():
         return None
     block = context_length(AutoConfig.from_pretrained(local, local_files_only=True), config)
-    return CacheBuild(corpus, load_tokenizer(local), filter_key=filter_key, **cache_settings(config, seed, block))
+    return CacheBuild(
+        corpus, load_tokenizer(local), filter_key=filter_key, **cache_settings(config, seed, block, base_model)
+    )
 
 
 def trainable_model(model, config: FinetuneConfig, settings):
@@ -278,7 +312,7 @@ def finetune_record(
         engine=settings.as_dict(),
         parameters=parameters[0],
         trained_parameters=parameters[1],
-        lora=lora_summary(config.lora) if config.lora else None,
+        lora=lora_summary(config.lora, loaded.model) if config.lora else None,
         adapter=adapter,
         world_size=distributed.world_size(),
         resumed_from_step=result.resumed_from,

@@ -19,22 +19,36 @@ from harness.errors import ConfigError
 ADAPTER_CONFIG = "adapter_config.json"
 
 
-def target_modules(model, settings: LoraSettings) -> list[str]:
-    """The modules to adapt: ``finetune.lora.target_modules`` when the config names them, else the
-    architecture's default — GPT-2: the config's default (c_attn, c_proj); any other architecture:
-    peft's per-architecture table (Llama, Qwen2, Mistral …: q_proj, v_proj)."""
-    if "target_modules" in settings.model_fields_set:
-        return list(settings.target_modules)
-    model_type = getattr(model.config, "model_type", None)
-    if model_type == "gpt2":
-        return list(settings.target_modules)
-    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
+# ``target_modules: null`` adapts the attention projections, named by architecture family
+DEFAULT_TARGETS = (
+    ("c_attn", "c_proj"),  # GPT-2: fused q/k/v (Conv1D) and the output projections
+    ("q_proj", "k_proj", "v_proj", "o_proj"),  # Llama, Qwen, Mistral, Gemma, llm-jp (Llama-style)
+)
 
-    if model_type not in PEFT_DEFAULTS:
-        raise ConfigError(
-            f"finetune.lora.target_modules: no default for model type {model_type!r}; name the modules to adapt"
-        )
-    return list(PEFT_DEFAULTS[model_type])
+
+def module_names(model) -> set[str]:
+    """The last component of every submodule's name (what peft's ``target_modules`` match)."""
+    return {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+
+
+def target_modules(model, settings: LoraSettings) -> list[str]:
+    """The modules to adapt: ``settings.target_modules``, or the first ``DEFAULT_TARGETS`` family the model has."""
+    names = module_names(model)
+    if settings.target_modules is not None:
+        missing = [m for m in settings.target_modules if m not in names]
+        if missing:
+            raise ConfigError(
+                f"finetune.lora.target_modules: {', '.join(missing)} not in this model "
+                f"(it has e.g. {', '.join(sorted(n for n in names if n)[:12])})"
+            )
+        return list(settings.target_modules)
+    for family in DEFAULT_TARGETS:
+        if set(family) <= names:
+            return list(family)
+    raise ConfigError(
+        "finetune.lora.target_modules: no default for this architecture; name its projections "
+        f"(it has e.g. {', '.join(sorted(n for n in names if n)[:12])})"
+    )
 
 
 def attach_lora(model, settings: LoraSettings):
@@ -43,13 +57,6 @@ def attach_lora(model, settings: LoraSettings):
     from transformers.pytorch_utils import Conv1D
 
     targets = target_modules(model, settings)
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in targets if m not in names]
-    if missing:
-        raise ConfigError(
-            f"finetune.lora.target_modules: {', '.join(missing)} not in this model "
-            f"(it has e.g. {', '.join(sorted(n for n in names if n)[:12])})"
-        )
     # GPT-2 stores its projections as Conv1D (weights transposed): peft must know
     conv = any(isinstance(m, Conv1D) and name.rsplit(".", 1)[-1] in targets for name, m in model.named_modules())
     config = LoraConfig(
@@ -85,9 +92,6 @@ def merge(peft_model):
     return peft_model.merge_and_unload()
 
 
-def lora_summary(settings: LoraSettings, model=None) -> dict:
-    """What the record says about the adapter; given the model, the target modules actually adapted."""
-    summary = settings.model_dump(mode="json", exclude={"save"})
-    if model is not None:
-        summary["target_modules"] = target_modules(model, settings)
-    return summary
+def lora_summary(settings: LoraSettings, model) -> dict:
+    """What the record says about the adapter (``target_modules`` as resolved for ``model``)."""
+    return {**settings.model_dump(mode="json", exclude={"save"}), "target_modules": target_modules(model, settings)}

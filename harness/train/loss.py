@@ -94,23 +94,37 @@ def chunked_cross_entropy(
         return _ChunkedLinearCrossEntropy.apply(hidden, weight, labels, chunk, compute_dtype)
 
 
-def causal_lm_loss(model, input_ids: torch.Tensor, *, chunked: bool, chunk: int, compute_dtype=None) -> torch.Tensor:
-    """Next-token loss of a causal LM on ``input_ids`` ``[batch, block]``.
+def causal_lm_loss(
+    model, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *, chunked: bool, chunk: int, compute_dtype=None
+) -> torch.Tensor:
+    """Next-token loss of a causal LM on ``input_ids`` ``[batch, block]``, mean over the counted targets.
 
+    ``labels`` (same shape, unshifted: position t holds the target predicted
+    from t-1; ``IGNORE_INDEX`` = not counted, e.g. a chat's non-assistant
+    tokens, harness.train.data.batch_of) defaults to ``input_ids``.
     ``chunked`` runs the transformer body, then the head + loss chunk by chunk
-    (never the full logits); otherwise the model's own ``labels=`` path.  Models
-    whose head has a bias fall back to the model's own path.
+    (never the full logits); otherwise the model's own ``labels=`` path (which
+    shifts the same way).  Models whose head has a bias fall back to the model's own path.
     """
+    if labels is None:
+        labels = input_ids
     head = model.get_output_embeddings()
     if not chunked or getattr(head, "bias", None) is not None:
-        return model(input_ids=input_ids, labels=input_ids).loss
+        return model(input_ids=input_ids, labels=labels).loss
     body = body_of(model)
     hidden = body(input_ids=input_ids).last_hidden_state  # [batch, block, dim]
     hidden = hidden[:, :-1].reshape(-1, hidden.shape[-1])
-    labels = input_ids[:, 1:].reshape(-1)
+    labels = labels[:, 1:].reshape(-1)
     if compute_dtype is None and torch.is_autocast_enabled(hidden.device.type):
         compute_dtype = torch.get_autocast_dtype(hidden.device.type)
     return chunked_cross_entropy(hidden, head.weight, labels, chunk=chunk, compute_dtype=compute_dtype)
+
+
+def counted_targets(input_ids: torch.Tensor, labels: torch.Tensor | None) -> int:
+    """How many next-token targets ``causal_lm_loss`` averages over (labels None: all but each row's first)."""
+    if labels is None:
+        return input_ids.numel() - input_ids.shape[0]
+    return int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
 def body_of(model):
