@@ -218,11 +218,12 @@ def test_lora_defaults_follow_the_architecture(tokenizer):
     from harness.train.lora import attach_lora, lora_summary, target_modules
 
     llama = tiny_llama(tokenizer)
-    assert target_modules(llama, LoraSettings()) == ["q_proj", "v_proj"]
+    attention = ["q_proj", "k_proj", "v_proj", "o_proj"]  # harness.train.lora.DEFAULT_TARGETS, Llama-style
+    assert target_modules(llama, LoraSettings()) == attention
     peft_model = attach_lora(llama, LoraSettings())
     adapted = {name.rsplit(".", 1)[-1] for name, m in peft_model.named_modules() if hasattr(m, "lora_A")}
-    assert adapted == {"q_proj", "v_proj"}
-    assert lora_summary(LoraSettings(), llama)["target_modules"] == ["q_proj", "v_proj"]
+    assert adapted == set(attention)
+    assert lora_summary(LoraSettings(), llama)["target_modules"] == attention
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16))
     assert target_modules(gpt2, LoraSettings()) == ["c_attn", "c_proj"]
     named = LoraSettings(target_modules=["q_proj", "o_proj"])

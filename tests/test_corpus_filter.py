@@ -250,7 +250,7 @@ def test_a_filtered_run_trains_on_the_kept_documents_only(tmp_path, monkeypatch)
     run = RunDir.open(tmp_path / "run")
     cache: TokenCache = tokenize_corpus(
         config.corpus, load_tokenizer(tmp_path / "run" / "base_model"), config.finetune, config.seed, 16,
-        kept_documents(config, run),
+        kept=kept_documents(config, run),
     )
     assert cache.meta["train_docs"] + cache.meta["val_docs"] == filt.kept
     assert cache.meta["train_tokens"] == meta["train_tokens"]
