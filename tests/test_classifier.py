@@ -231,3 +231,21 @@ def test_quality_file_entries_match_the_runs_that_use_them(trained, tmp_path):
     assert [(d.detector, d.measure) for d in with_classifier.detectors] == [("combined", "flagged")]
     lexicon_only = load_calibration(AnalysisConfig(), path)
     assert [(d.detector, d.measure) for d in lexicon_only.detectors] == [("lexicon", "flagged")]
+
+
+def test_nested_cv_chooses_thresholds_inside_training_folds():
+    """benchmarks/detector_cv.py: out-of-fold flags of a learner that sees only its training rows."""
+    cv = load_benchmark("detector_cv")
+    x = np.linspace(0, 1, 60)
+    y, w = (x > 0.62).astype(int), np.ones(60)
+    seen: list[set] = []
+
+    def learner(tr, te):  # a step at the midpoint between the classes of the training rows only
+        seen.append(set(tr.tolist()) & set(te.tolist()))
+        cut = (x[tr][y[tr] == 0].max() + x[tr][y[tr] == 1].min()) / 2
+        return (x[te] > cut).astype(float) * 0.9 + 0.05
+
+    pred, chosen = cv.nested(learner, y, w)
+    assert not any(seen) and len(chosen) == cv.FOLDS
+    assert cv.weighted_prf(y, pred, w)["f1"] > 0.9
+    assert cv.best_threshold(y, x, w, None) == 0.62  # the lowest of the perfect ones (0.610 < t ≤ 0.627)
