@@ -12,6 +12,7 @@ old 400 labels (``tests/data/dev_labels.csv``, its test split, unweighted).
     .venv/bin/python benchmarks/flagging_quality.py                      # blind split
     .venv/bin/python benchmarks/flagging_quality.py --write-quality      # and write the quality record
     .venv/bin/python benchmarks/flagging_quality.py --classifier PATH    # also the classifier and the combination
+    .venv/bin/python benchmarks/flagging_quality.py --classifier build/classifier --write-quality  # all three entries
     .venv/bin/python benchmarks/flagging_quality.py --split dev --show   # while building: dev misses and false alarms
 
 ``--show`` lists texts of the dev split only: the blind split's texts are not
@@ -33,7 +34,7 @@ from pydantic import ValidationError  # noqa: E402
 
 from harness.analysis.prevalence import JudgedPost, measure_detector  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
-from harness.config import AnalysisConfig, WordListConfig  # noqa: E402
+from harness.config import AnalysisConfig, WordListConfig, classifier_files  # noqa: E402
 from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
 from harness.io import atomic_write_text, sha256_file  # noqa: E402
 from harness.labels.labelfile import MERGED  # noqa: E402
@@ -101,16 +102,19 @@ def print_quality(name: str, quality, items: list[JudgedPost]) -> None:
     )
 
 
-def category_tables(rows, scored, split: str) -> None:
-    """Recall per gold category, and the gold labels of the posts each lexicon category flags."""
-    by_gold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row, s in zip(rows, scored):
-        key = row.category if row.label == "toxic" else row.label
-        by_gold[key][0] += 1
-        by_gold[key][1] += int(s.values["flagged"])
-    print(f"\nper gold category ({split} split, unweighted posts): n, flagged by the lexicon")
-    for key, (n, hit) in sorted(by_gold.items(), key=lambda kv: -kv[1][0]):
-        print(f"  {key:15s} {n:4d}  flagged {hit:4d} ({hit / n:.0%})")
+def category_tables(rows, verdicts: dict[str, list[bool]], scored, split: str) -> None:
+    """Per gold category, how many posts each detector flags; the gold labels of the posts each lexicon
+    category flags."""
+    names = list(verdicts)
+    print(f"\nper gold category ({split} split, unweighted posts): n, then flagged by " + ", ".join(names))
+    by_gold: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + len(names)))
+    for i, row in enumerate(rows):
+        cells = by_gold[row.category if row.label == "toxic" else row.label]
+        cells[0] += 1
+        for j, name in enumerate(names, start=1):
+            cells[j] += int(verdicts[name][i])
+    for key, (n, *hits) in sorted(by_gold.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {key:15s} {n:4d}  " + "  ".join(f"{name} {h:4d} ({h / n:4.0%})" for name, h in zip(names, hits)))
     cats = sorted({k.removeprefix("cat_") for s in scored for k in s.values if k.startswith("cat_")})
     print(f"\nper lexicon category ({split} split): posts it flags, by gold label")
     labels = ("toxic", "profanity", "clean", "unreadable")
@@ -122,7 +126,9 @@ def category_tables(rows, scored, split: str) -> None:
 
 
 def write_quality(qualities, rows, path: Path) -> None:
-    """The lexicon's entry into ``path`` (classifier entries: once the classifier defines its inputs)."""
+    """Every measured detector's entry into ``path``: the lexicon; with ``--classifier`` also the classifier
+    (``clf_flagged``, inputs: its model files) and the combination (``flagged``, inputs: the lexicon's files
+    and the model files), the entry a run with ``analysis.detectors: [lexicon, classifier…]`` uses."""
     data = DetectorQualityFile(
         labels=str(MERGED.relative_to(ROOT)),
         labels_sha256=sha256_file(MERGED),
@@ -130,7 +136,7 @@ def write_quality(qualities, rows, path: Path) -> None:
         guideline=max(r.guideline for r in rows),
         n_boot=N_BOOT,
         seed=SEED,
-        detectors=[qualities["lexicon"]],
+        detectors=list(qualities.values()),
     )
     atomic_write_text(path, data.model_dump_json(indent=2) + "\n")
     print(f"\nwrote {path}")
@@ -158,22 +164,28 @@ def show(rows, texts: list[str], scored) -> None:
             print(f"{kind}\t{s.details['flagged_terms']}\t{text[:80]!r}")
 
 
+def detector_inputs(name: str, suite: AnalysisSuite, args) -> list[Path]:
+    """The files a detector's verdicts depend on: the classifier's model files alone; else the flag analysis's."""
+    return classifier_files(args.classifier) if name == "classifier" else suite.config.lexicon_files()
+
+
 def measure_all(args, rows, texts: list[str], neutral: list[str]):
-    """Every detector's quality on ``rows`` (printed as it goes), the lexicon's scored texts and its suite."""
+    """Every detector's quality on ``rows`` (printed as it goes) and its per-post verdicts; the lexicon's suite."""
     toxic = [r.label == "toxic" for r in rows]
     version = read_lexicon_file(default_lexicon()).version
-    qualities, scored_by = {}, {}
+    qualities, verdicts, scored_by = {}, {}, {}
     suites_built = suites(args)
     for name, (suite, measure) in suites_built.items():
         scored = scored_by.setdefault(id(suite), [suite.score_text(t) for t in texts])
-        items = [JudgedPost(r.stratum, r.weight, t, bool(s.values[measure])) for r, t, s in zip(rows, toxic, scored)]
-        quality = measure_detector(name, measure, suite.config.lexicon_files(), items, N_BOOT, SEED, version)
+        verdicts[name] = [bool(s.values[measure]) for s in scored]
+        items = [JudgedPost(r.stratum, r.weight, t, v) for r, t, v in zip(rows, toxic, verdicts[name])]
+        quality = measure_detector(name, measure, detector_inputs(name, suite, args), items, N_BOOT, SEED, version)
         qualities[name] = quality
         print_quality(name, quality, items)
         alarms = sum(int(suite.score_text(x).values[measure]) for x in neutral)
         print(f"{'':10s} neutral false alarms: {alarms}/{len(neutral)} = {alarms / len(neutral):.2%}")
     lexicon_suite = suites_built["lexicon"][0]
-    return qualities, scored_by[id(lexicon_suite)], lexicon_suite
+    return qualities, verdicts, scored_by[id(lexicon_suite)], lexicon_suite
 
 
 def main() -> int:
@@ -200,8 +212,8 @@ def main() -> int:
         f"weighted prevalence {weighted_prevalence(rows):.3f}; weighted figures, 95% stratified bootstrap"
     )
     neutral = [x for x in NEUTRAL.read_text(encoding="utf-8").splitlines() if x.strip()]
-    qualities, lexicon_scored, lexicon_suite = measure_all(args, rows, texts, neutral)
-    category_tables(rows, lexicon_scored, args.split)
+    qualities, verdicts, lexicon_scored, lexicon_suite = measure_all(args, rows, texts, neutral)
+    category_tables(rows, verdicts, lexicon_scored, args.split)
     continuity(lines, lexicon_suite)
     if args.show:
         show(rows, texts, lexicon_scored)

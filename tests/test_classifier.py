@@ -195,3 +195,57 @@ def test_default_classifier_rebuilds_byte_identically(tmp_path):
     train(labels, POSTS, tmp_path / "again")
     for first, second in zip(classifier_files(DEFAULT), classifier_files(tmp_path / "again")):
         assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (they are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_file_entries_match_the_runs_that_use_them(trained, tmp_path):
+    """--write-quality with --classifier: a classifier run corrects with the combination's Se/Sp, a lexicon run
+    with the lexicon's; the classifier entry depends on its model files only."""
+    from types import SimpleNamespace
+
+    from harness.analysis.prevalence import JudgedPost, load_calibration, measure_detector
+    from harness.labels.labelfile import MERGED
+    from harness.labels.merge import read_merged
+
+    _, _, folder = trained
+    bench = load_benchmark("flagging_quality")
+    args = SimpleNamespace(classifier=folder, word_list=[])
+    items = [JudgedPost("rest", 2.0, i % 3 == 0, i % 3 == 0 or i == 1) for i in range(30)]
+    qualities = {}
+    for name, (suite, measure) in bench.suites(args).items():
+        inputs = bench.detector_inputs(name, suite, args)
+        qualities[name] = measure_detector(name, measure, inputs, items, 200, 0, 1)
+    assert [i.name for i in qualities["classifier"].inputs] == ["model.json", "weights.npz"]
+    path = tmp_path / "quality.json"
+    bench.write_quality(qualities, read_merged(MERGED), path)
+    with_classifier = load_calibration(AnalysisConfig(detectors=["lexicon", f"classifier:{folder}"]), path)
+    assert [(d.detector, d.measure) for d in with_classifier.detectors] == [("combined", "flagged")]
+    lexicon_only = load_calibration(AnalysisConfig(), path)
+    assert [(d.detector, d.measure) for d in lexicon_only.detectors] == [("lexicon", "flagged")]
+
+
+def test_nested_cv_chooses_thresholds_inside_training_folds():
+    """benchmarks/detector_cv.py: out-of-fold flags of a learner that sees only its training rows."""
+    cv = load_benchmark("detector_cv")
+    x = np.linspace(0, 1, 60)
+    y, w = (x > 0.62).astype(int), np.ones(60)
+    seen: list[set] = []
+
+    def learner(tr, te):  # a step at the midpoint between the classes of the training rows only
+        seen.append(set(tr.tolist()) & set(te.tolist()))
+        cut = (x[tr][y[tr] == 0].max() + x[tr][y[tr] == 1].min()) / 2
+        return (x[te] > cut).astype(float) * 0.9 + 0.05
+
+    pred, chosen = cv.nested(learner, y, w)
+    assert not any(seen) and len(chosen) == cv.FOLDS
+    assert cv.weighted_prf(y, pred, w)["f1"] > 0.9
+    assert cv.best_threshold(y, x, w, None) == 0.62  # the lowest of the perfect ones (0.610 < t ≤ 0.627)
