@@ -115,6 +115,9 @@ class Arm(RecordModel):
     # every check matched, false when one did not or the server refused the seed, None when none was checked
     served_model: str | None = None
     seed_honoured: bool | None = None
+    # a local model's token ids that end a sample (harness.models.chat.stop_ids: end of text, the
+    # generation config's eos ids, a chat template's end of turn); part of the generation cache's key
+    stop_ids: list[int] | None = None
     # generations made elsewhere (source "external", harness.external): how the file was read, and, for
     # every non-reference arm of a run with an external arm, how it pairs with the reference
     external: ExternalSource | None = None
