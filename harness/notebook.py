@@ -8,7 +8,9 @@ parent, through ``harness.matrix.collect``.  This module only gives the cells
 their types:
 
 * categoricals for labels (``arm``, ``probe_set``, ``category``, ``measure``,
-  …); arms in the record's order, measures in the catalogue's;
+  ``served_model``, …); arms in the record's order, measures in the catalogue's;
+* text as pandas' string dtype, also where every cell is empty (a run without
+  chat or served arms has no ``rendered_prompt``);
 * numbers as numbers (``int64``; ``Int64``/``Float64``-style nullable ones
   where a column may be empty, e.g. ``count`` of a mean row; CIs are
   ``float64`` with NaN for an undefined bound);
@@ -60,7 +62,7 @@ CATEGORY, TEXT, INT, NULLABLE_INT, FLOAT, BOOL, NULLABLE_BOOL, OBJECT = (
     "object",  # lists, dicts: the Python objects themselves
 )
 # record fields that are labels, not free text (generations.jsonl, scores.csv id columns)
-CATEGORICAL = frozenset({"arm", "probe_set", "category", "group"})
+CATEGORICAL = frozenset({"arm", "probe_set", "category", "group", "served_model"})
 
 SUMMARY_TYPES = {
     **dict.fromkeys(("kind", "arm", "versus", "probe_category", "measure"), CATEGORY),
@@ -181,7 +183,9 @@ def series(values: list[Any], kind: str, order: Iterable[str] = ()) -> "pd.Serie
     if kind in PANDAS_DTYPE:
         return pd.Series(values, dtype=PANDAS_DTYPE[kind])
     if kind == TEXT:
-        return pd.Series(values)  # pandas' own string dtype (object in pandas 2, str in pandas 3)
+        # pandas' own string dtype (object in pandas 2, str in pandas 3), given, not inferred: a column
+        # empty in every row (rendered_prompt of a run without chat models) is still a text column
+        return pd.Series(values, dtype=str)
     return pd.Series(values, dtype=object)  # lists, dicts: the Python objects themselves
 
 
