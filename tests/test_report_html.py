@@ -233,6 +233,24 @@ def test_run_metadata_gates_and_finetune(run_dir: Path):
     assert "<h3>Fine-tuning</h3>" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
+    assert "loss on" not in page  # every token counted: nothing to say
+
+
+def test_a_chat_fine_tune_says_what_its_loss_counted(run_dir: Path):
+    def change(record) -> None:
+        record.finetune = FinetuneRecord(
+            model_dir="model", train_docs=3, val_docs=1, train_tokens=1200, steps=2, batch_size=8, block_size=128,
+            eval_loss_before=4.2, eval_loss_after=3.1, perplexity_before=66.69, perplexity_after=22.2, seconds=1.0,
+            tokens_per_second=120.0, device="cpu", loss_on="assistant", chat_template_sha256="ab" * 32,
+            train_targets=1040, val_targets=96,
+        )  # fmt: skip
+
+    _edit_record(run_dir, change)
+    page = _render(run_dir)
+    assert '<tr><th>loss on</th><td class="num">assistant tokens only</td></tr>' in page
+    assert '<tr><th>train target tokens</th><td class="num">1,040</td></tr>' in page
+    assert '<tr><th>val target tokens</th><td class="num">96</td></tr>' in page
+    assert '<tr><th>chat template</th><td class="num">abababababab</td></tr>' in page
 
 
 def test_status_while_the_run_renders_itself(run_dir: Path):

@@ -308,6 +308,14 @@ class FinetuneRecord(RecordModel):
     resumed_from_step: int | None = None
     checkpoints: list[str] = []  # kept checkpoint folders, relative to the run directory
     token_cache: str | None = None
+    # what the loss counted (finetune.loss_on as resolved for the corpus: assistant turns of a chat-jsonl
+    # corpus, or every token), the chat template the conversations went through (harness.models.chat.
+    # template_sha256; None for plain text), and the tokens the loss counted on each side of the split
+    # (the token cache's meta.json; train_tokens counts every token, these only the learned ones)
+    loss_on: Literal["all", "assistant"] = "all"
+    chat_template_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    train_targets: int | None = None
+    val_targets: int | None = None
     loss_curve: list[CurvePoint] = []
     eval_curve: list[CurvePoint] = []
     drift: DriftRecord | None = None
