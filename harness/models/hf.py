@@ -163,7 +163,7 @@ def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan,
                 repetition_penalty=decoding.repetition_penalty,
                 max_new_tokens=budget,
                 min_new_tokens=decoding.min_new_tokens or None,
-                eos_token_id=list(stops),
+                eos_token_id=list(stops) or None,
                 pad_token_id=tok.pad_token_id,
             )
         for index, row in enumerate(out[:, len(ids) :].tolist()):
