@@ -216,9 +216,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
-    from harness.tracking import track_dir
+    from harness.matrix.paths import is_matrix
+    from harness.tracking import track_dir, track_matrix
 
-    track_dir(args.run_dir, args.mlflow_uri, args.experiment, args.run_name)
+    if not is_matrix(args.run_dir):
+        track_dir(args.run_dir, args.mlflow_uri, args.experiment, args.run_name)
+    elif args.run_name is not None:
+        raise ConfigError("--run-name names one run; a matrix parent logs one MLflow run per child, named by it")
+    else:
+        track_matrix(args.run_dir, args.mlflow_uri, args.experiment)
     return EXIT_OK
 
 
@@ -459,7 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", action="store_true", help="mask flagged terms (●●) in exported text")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("track", help="log a finished run to MLflow: config, every estimate and CI, gates, report")
+    p = sub.add_parser(
+        "track",
+        help="log a finished run (or each complete child of a matrix parent) to MLflow: config, every estimate "
+        "and CI, gates, report",
+    )
     p.add_argument("run_dir", type=Path)
     p.add_argument("--mlflow-uri", help="tracking URI (default: the config's tracking.mlflow, else ./mlruns)")
     p.add_argument("--experiment", help="MLflow experiment (default: the config's tracking.mlflow.experiment)")

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from harness.errors import InputError
 from harness.io import atomic_write_bytes, atomic_write_text, require_file
@@ -98,16 +98,14 @@ def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str]) 
     atomic_write_text(path, format_csv(rows, columns))
 
 
-def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header, as ``{column: text}``.
+def iter_csv_rows(path: str | Path) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+    """(physical line, header, ``{column: text}``) per data row of a CSV file with a header, cells as written.
 
-    The apostrophe added by ``safe_cell`` is removed unless ``raw`` is true.
     A missing file, an empty file, invalid UTF-8, or a row whose field count
     differs from the header raises ``InputError`` naming the file (and line).
     Blank lines are skipped.
     """
     path = require_file(path)
-    rows: list[dict[str, str]] = []
     # utf-8-sig: a file re-saved by a spreadsheet may carry a byte-order mark.
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
@@ -123,14 +121,20 @@ def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
                     continue
                 if len(fields) != len(header):
                     raise InputError(f"expected {len(header)} fields, found {len(fields)}", path, line)
-                if not raw:
-                    fields = [unescape_cell(f) for f in fields]
-                rows.append(dict(zip(header, fields)))
+                yield line, header, dict(zip(header, fields))
         except UnicodeDecodeError:
             raise InputError("not valid UTF-8", path) from None
         except csv.Error as err:
             raise InputError(f"malformed CSV ({err})", path, start) from None
-    return rows
+
+
+def read_csv(path: str | Path, *, raw: bool = False) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as ``{column: text}`` (errors: ``iter_csv_rows``).
+
+    The apostrophe added by ``safe_cell`` is removed unless ``raw`` is true.
+    """
+    rows = (row for _, _, row in iter_csv_rows(path))
+    return list(rows) if raw else [{k: unescape_cell(v) for k, v in row.items()} for row in rows]
 
 
 def add_bom(path: str | Path) -> bool:

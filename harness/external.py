@@ -29,7 +29,8 @@ from typing import Any, NamedTuple, Sequence
 from pydantic import ValidationError
 
 from harness.config import ArmConfig, RunConfig
-from harness.data.probe_formats import csv_header, iter_csv_numbered, probe_id
+from harness.csvfile import iter_csv_rows
+from harness.data.probe_formats import SUFFIX_FORMATS, csv_header, probe_id
 from harness.data.probes import Probe
 from harness.errors import ConfigError, InputError
 from harness.io import iter_jsonl_numbered, require_file, sha256_file
@@ -39,7 +40,7 @@ from harness.text import normalize
 
 EXTERNAL_SEED = -1  # Generation.seed of a row made elsewhere: the harness drew no random stream for it
 EXTERNAL_DECODING = {"source": "external"}  # Generation.decoding: the decoding is the other tool's
-FORMAT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+EXTERNAL_FORMATS = ("jsonl", "csv")  # what a generations file may be (suffixes: probe_formats.SUFFIX_FORMATS)
 EXAMPLES = 5  # the lines of unmatched rows named in run.json
 
 
@@ -62,8 +63,8 @@ def external_format(spec: ArmConfig) -> str:
     """The arm's file format: ``format``, else from the suffix (.jsonl/.ndjson, .csv)."""
     if spec.format is not None:
         return spec.format
-    found = FORMAT_SUFFIXES.get(Path(spec.generations).suffix.lower())
-    if found is None:
+    found = SUFFIX_FORMATS.get(Path(spec.generations).suffix.lower())
+    if found not in EXTERNAL_FORMATS:
         raise ConfigError(f"arm '{spec.name}': cannot tell the format of {spec.generations}; give format: jsonl or csv")
     return found
 
@@ -77,7 +78,7 @@ def read_external(spec: ArmConfig) -> list[ExternalRow]:
         for key in keys:
             if key not in header:
                 raise InputError(f"no column '{key}' in the header (columns: {', '.join(header)})", path, 1)
-        numbered = ((line, row) for line, _, row in iter_csv_numbered(path))
+        numbered = ((line, row) for line, _, row in iter_csv_rows(path))
     else:
         numbered = iter_jsonl_numbered(path)
     rows = [external_row(spec, path, line, obj) for line, obj in numbered]

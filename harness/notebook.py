@@ -8,7 +8,9 @@ parent, through ``harness.matrix.collect``.  This module only gives the cells
 their types:
 
 * categoricals for labels (``arm``, ``probe_set``, ``category``, ``measure``,
-  …); arms in the record's order, measures in the catalogue's;
+  ``served_model``, …); arms in the record's order, measures in the catalogue's;
+* text as pandas' string dtype, also where every cell is empty (a run without
+  chat or served arms has no ``rendered_prompt``);
 * numbers as numbers (``int64``; ``Int64``/``Float64``-style nullable ones
   where a column may be empty, e.g. ``count`` of a mean row; CIs are
   ``float64`` with NaN for an undefined bound);
@@ -45,6 +47,7 @@ from harness.matrix.paths import MATRIX_JSON, child_dir, is_matrix, read_matrix
 from harness.record.rundir import GENERATIONS, GROUPS_TABLE, RUN_JSON, SCORES, SUMMARY, VOCAB_TABLE, RunDir
 from harness.record.schema import SCORE_ID_COLUMNS, Generation, MatrixRecord, RunRecord, ScoreRow
 from harness.record.spans import parse_spans, split_list
+from harness.report.numbers import number_cell
 
 # -- column types --------------------------------------------------------------------------
 # What each column of a contract table holds.  The column lists themselves are the contracts'
@@ -60,7 +63,7 @@ CATEGORY, TEXT, INT, NULLABLE_INT, FLOAT, BOOL, NULLABLE_BOOL, OBJECT = (
     "object",  # lists, dicts: the Python objects themselves
 )
 # record fields that are labels, not free text (generations.jsonl, scores.csv id columns)
-CATEGORICAL = frozenset({"arm", "probe_set", "category", "group"})
+CATEGORICAL = frozenset({"arm", "probe_set", "category", "group", "served_model"})
 
 SUMMARY_TYPES = {
     **dict.fromkeys(("kind", "arm", "versus", "probe_category", "measure"), CATEGORY),
@@ -119,23 +122,9 @@ def annotation_type(name: str, annotation: Any) -> str:
 # -- typed cells ------------------------------------------------------------------------------
 
 
-def number(cell: Any, column: str, path: Path, line: int) -> float | None:
-    """One cell as a float; empty (or NaN) is None; anything else non-numeric names file, line and column."""
-    if cell is None or isinstance(cell, (int, float)):
-        return None if cell is None or cell != cell else float(cell)
-    text = str(cell).strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"column {column!r}: {text!r} is not a number", path, line) from None
-    return None if value != value else value
-
-
 def integer(cell: Any, column: str, path: Path, line: int) -> int | None:
     """One cell as an int; empty is None; a fraction is an error naming file, line and column."""
-    value = number(cell, column, path, line)
+    value = number_cell(cell, column, path, line)
     if value is not None and not value.is_integer():
         raise InputError(f"column {column!r}: {cell!r} is not a whole number", path, line)
     return None if value is None else int(value)
@@ -157,7 +146,7 @@ def boolean(cell: Any, column: str, path: Path, line: int) -> bool | None:
 
 def column_values(values: Sequence[Any], kind: str, column: str, path: Path, first_line: int) -> list[Any]:
     """A column's cells converted to ``kind`` (errors name the file line: ``first_line`` is the first cell's)."""
-    convert = {INT: integer, NULLABLE_INT: integer, FLOAT: number, BOOL: boolean, NULLABLE_BOOL: boolean}.get(kind)
+    convert = {INT: integer, NULLABLE_INT: integer, FLOAT: number_cell, BOOL: boolean, NULLABLE_BOOL: boolean}.get(kind)
     if convert is None:
         if kind == CATEGORY:
             return [None if v in ("", None) else v for v in values]
@@ -181,7 +170,9 @@ def series(values: list[Any], kind: str, order: Iterable[str] = ()) -> "pd.Serie
     if kind in PANDAS_DTYPE:
         return pd.Series(values, dtype=PANDAS_DTYPE[kind])
     if kind == TEXT:
-        return pd.Series(values)  # pandas' own string dtype (object in pandas 2, str in pandas 3)
+        # pandas' own string dtype (object in pandas 2, str in pandas 3), given, not inferred: a column
+        # empty in every row (rendered_prompt of a run without chat models) is still a text column
+        return pd.Series(values, dtype=str)
     return pd.Series(values, dtype=object)  # lists, dicts: the Python objects themselves
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from harness.config import BASE_ARM, TUNED_ARM, RunConfig
 from harness.errors import InputError
-from harness.models.generator import Generator
+from harness.models.generator import Generator, Sample, SamplingPlan
 from harness.record.provenance import file_hashes, now
 from harness.record.rundir import (
     BASE_MODEL,
@@ -268,111 +268,159 @@ def finetune(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
 def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
     """Sample every arm with the same probes, seeds and decoding → generations.jsonl.
 
+    Each arm's generations come from ``sample_arm``: read from a file
+    (external), relabelled from another arm (alias) or sampled (``probe_arm``).
     A trajectory (harness.trajectory) first adds the fine-tune's checkpoints as
     arms, and ends by measuring each one's held-out and neutral loss → trajectory.csv.
     """
-    from harness.data.memorization import run_probes
-    from harness.trajectory import add_run_checkpoints, write_trajectory_table
-    from harness.data.probes import load_probe_sets
-    from harness.models.backends import generator_for
-    from harness.models.gencache import arm_fingerprint, open_store
-    from harness.models.generator import SamplingPlan
+    from harness.trajectory import add_run_checkpoints
 
     if not run.record.arms:
         return Skipped("no arms to probe")
     if added := add_run_checkpoints(config, run):
         env.log(f"  trajectory: {added} checkpoints probed as arms")
-    probes = run_probes(load_probe_sets(config.probes.files), config, picked_probes(run))
-    plan = SamplingPlan(
-        probes,
-        config.probes.samples_per_prompt,
-        config.probes.decoding,
-        config.seed,
-        config.probes.batch_size,
-        config.probes.engine,
-        env.shard,
-        config.probes.chat,
-        config.probes.system,
-    )
-    cache_dir = config.probes.cache_dir or run.output(CACHE) / "generations"
-    part = f".{env.shard.label}" if env.shard is not None else ""
-    decoding = config.probes.decoding.model_dump()
-    allow_hub = bool(config.base and config.base.allow_hub)
-    endpoints = {a.name: a.endpoint for a in config.arm_plan() if a.endpoint is not None}
-    if endpoints and env.generator is None and config.probes.backend != "fake":
-        from harness.models.endpoint import check_api_key
-
-        for name, endpoint in endpoints.items():  # before any arm is sampled, not after the local ones
-            check_api_key(name, endpoint)
-    generations: list[Generation] = []
+    plan = sampling_plan(config, run, env)
+    check_endpoint_keys(config, env)  # before any arm is sampled, not after the local ones
     by_arm: dict[str, list[Generation]] = {}
     for arm in run.record.arms:
-        if arm.source == "external":  # generations made elsewhere: read, not sampled (harness.external)
-            from harness.external import external_arm_config, external_generations
-
-            mine, arm.external = external_generations(external_arm_config(config, arm.name), probes)
-            arm.backend, arm.fingerprint = "external", arm.external.sha256
-        elif arm.same_as is not None:
-            # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
-            target = run.record.arm(arm.same_as)
-            arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
-            arm.served_model, arm.seed_honoured = target.served_model, target.seed_honoured
-            mine = [
-                Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
-                for g in by_arm[arm.same_as]
-            ]
-        else:
-            path = model_path(run, arm)
-            generator = env.generator or generator_for(path, config.probes, allow_hub, endpoints.get(arm.name))
-            # finished samples stream into the store: a killed stage resumes there (gencache.py)
-            arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
-            store = open_store(arm.fingerprint, plan, cache_dir, part=part)
-            try:
-                if store is None:
-                    answer = generator.sample(arm.name, path, plan, env.progress)
-                else:
-                    answer = generator.sample(arm.name, path, plan, env.progress, store=store)
-            finally:
-                if store is not None:
-                    store.close()
-            arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
-            arm.backend = generator.backend
-            arm.served_model, arm.seed_honoured = served_summary(answer.samples)
-            mine = [
-                Generation.build(
-                    arm=arm.name,
-                    probe_set=s.probe.probe_set,
-                    probe_id=s.probe.id,
-                    category=s.probe.category,
-                    group=s.probe.group,
-                    prompt=s.probe.text,
-                    completion=s.completion,
-                    sample_index=s.sample_index,
-                    seed=s.seed,
-                    decoding=decoding,
-                    prompt_tokens=s.prompt_tokens,
-                    completion_tokens=s.completion_tokens,
-                    hit_max_tokens=s.hit_max_tokens,
-                    rendered_prompt=s.rendered_prompt,
-                    chat_template_sha256=s.chat_template_sha256,
-                    served_model=s.served_model,
-                    seed_honoured=s.seed_honoured,
-                )
-                for s in answer.samples
-            ]
-        by_arm[arm.name] = mine
-        generations += mine
+        by_arm[arm.name] = sample_arm(config, run, env, arm, plan, by_arm)
     if env.shard is not None:  # a shard's samples live in the cache; the unsharded run assembles them
-        return Done(f"{env.shard.label}: {len(generations)} samples in {cache_dir}")
+        count = sum(len(mine) for mine in by_arm.values())
+        return Done(f"{env.shard.label}: {count} samples in {generations_cache(config, run)}")
+    return write_probe_outputs(config, run, env, plan, by_arm)
+
+
+def sampling_plan(config: RunConfig, run: RunDir, env: StageEnv) -> SamplingPlan:
+    """The probe stage's ``SamplingPlan``: every prompt, sample count, decoding, seed, chat settings (and the shard)."""
+    from harness.data.memorization import run_probes
+    from harness.data.probes import load_probe_sets
+
+    probes = run_probes(load_probe_sets(config.probes.files), config, picked_probes(run))
+    p = config.probes
+    return SamplingPlan(
+        probes, p.samples_per_prompt, p.decoding, config.seed, p.batch_size, p.engine, env.shard, p.chat, p.system
+    )
+
+
+def generations_cache(config: RunConfig, run: RunDir) -> Path:
+    """Where finished samples are cached (``probes.cache_dir``, else inside the run)."""
+    return config.probes.cache_dir or run.output(CACHE) / "generations"
+
+
+def endpoints_of(config: RunConfig) -> dict:
+    """The served arms' ``EndpointConfig`` by arm name."""
+    return {a.name: a.endpoint for a in config.arm_plan() if a.endpoint is not None}
+
+
+def check_endpoint_keys(config: RunConfig, env: StageEnv) -> None:
+    """Every served arm's API key variable is set (harness.models.endpoint); nothing to check for fake runs."""
+    endpoints = endpoints_of(config)
+    if not endpoints or env.generator is not None or config.probes.backend == "fake":
+        return
+    from harness.models.endpoint import check_api_key
+
+    for name, endpoint in endpoints.items():
+        check_api_key(name, endpoint)
+
+
+def sample_arm(
+    config: RunConfig, run: RunDir, env: StageEnv, arm: Arm, plan: SamplingPlan, by_arm: dict[str, list[Generation]]
+) -> list[Generation]:
+    """One arm's generations for ``plan``: read (external), relabelled (an alias of an arm in ``by_arm``) or sampled."""
+    if arm.source == "external":
+        return read_external_arm(config, arm, plan)
+    if arm.same_as is not None:
+        return alias_arm(run, arm, by_arm[arm.same_as])
+    return probe_arm(config, run, env, arm, plan)
+
+
+def read_external_arm(config: RunConfig, arm: Arm, plan: SamplingPlan) -> list[Generation]:
+    """Generations made elsewhere: read from the arm's file, not sampled (harness.external)."""
+    from harness.external import external_arm_config, external_generations
+
+    mine, arm.external = external_generations(external_arm_config(config, arm.name), plan.probes)
+    arm.backend, arm.fingerprint = "external", arm.external.sha256
+    return mine
+
+
+def alias_arm(run: RunDir, arm: Arm, target_generations: list[Generation]) -> list[Generation]:
+    """The same weights as ``arm.same_as``: its completions relabelled (identical seeds make them pair exactly)."""
+    target = run.record.arm(arm.same_as or "")
+    arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
+    arm.served_model, arm.seed_honoured, arm.stop_ids = target.served_model, target.seed_honoured, target.stop_ids
+    return [
+        Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name}) for g in target_generations
+    ]
+
+
+def probe_arm(config: RunConfig, run: RunDir, env: StageEnv, arm: Arm, plan: SamplingPlan) -> list[Generation]:
+    """Sample one arm's model for ``plan`` through its backend and the generation cache; record what the
+    backend found on ``arm`` (fingerprint, stop ids, parameters, backend, served model)."""
+    from harness.models.backends import generator_for
+    from harness.models.gencache import arm_fingerprint, arm_stop_ids, open_store
+
+    path = model_path(run, arm)
+    allow_hub = bool(config.base and config.base.allow_hub)
+    generator = env.generator or generator_for(path, config.probes, allow_hub, endpoints_of(config).get(arm.name))
+    arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
+    stops = arm_stop_ids(generator, arm.name, path, plan)
+    arm.stop_ids = list(stops) if stops is not None else None
+    part = f".{env.shard.label}" if env.shard is not None else ""
+    # finished samples stream into the store: a killed stage resumes there (gencache.py)
+    store = open_store(arm.fingerprint, plan, generations_cache(config, run), part=part, stop_ids=stops)
+    try:
+        if store is None:
+            answer = generator.sample(arm.name, path, plan, env.progress)
+        else:
+            answer = generator.sample(arm.name, path, plan, env.progress, store=store)
+    finally:
+        if store is not None:
+            store.close()
+    arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
+    arm.backend = generator.backend
+    arm.served_model, arm.seed_honoured = served_summary(answer.samples)
+    decoding = config.probes.decoding.model_dump()
+    return [sample_generation(arm.name, s, decoding) for s in answer.samples]
+
+
+def sample_generation(arm: str, s: Sample, decoding: dict) -> Generation:
+    """A backend's ``Sample`` as arm ``arm``'s ``Generation`` (a line of generations.jsonl)."""
+    return Generation.build(
+        arm=arm,
+        probe_set=s.probe.probe_set,
+        probe_id=s.probe.id,
+        category=s.probe.category,
+        group=s.probe.group,
+        prompt=s.probe.text,
+        completion=s.completion,
+        sample_index=s.sample_index,
+        seed=s.seed,
+        decoding=decoding,
+        prompt_tokens=s.prompt_tokens,
+        completion_tokens=s.completion_tokens,
+        hit_max_tokens=s.hit_max_tokens,
+        rendered_prompt=s.rendered_prompt,
+        chat_template_sha256=s.chat_template_sha256,
+        served_model=s.served_model,
+        seed_honoured=s.seed_honoured,
+    )
+
+
+def write_probe_outputs(
+    config: RunConfig, run: RunDir, env: StageEnv, plan: SamplingPlan, by_arm: dict[str, list[Generation]]
+) -> Done | None:
+    """generations.jsonl, run.json ``probe`` and each arm's pairing, trajectory.csv for a trajectory."""
+    from harness.external import pairing_lines, record_pairing
+    from harness.trajectory import write_trajectory_table
+
+    generations = [g for mine in by_arm.values() for g in mine]
     run.write_generations(generations)
     run.record.probe = ProbeRecord(
-        prompts=len(probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
+        prompts=len(plan.probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
     )
     if table := write_trajectory_table(config, run, lambda arm: model_path(run, arm)):
         env.wrote(table)
-    env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
-    from harness.external import pairing_lines, record_pairing
-
+    env.log(f"  probe: {len(plan.probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
     record_pairing(run.record, by_arm)
     for line in (notes := pairing_lines(run.record)):
         env.log(f"  {line}")

@@ -19,7 +19,16 @@ One MLflow run per harness run, in the experiment the config names, with
 * **artifacts**: report.html, run.json, summary.csv, gates.json (run.json's
   gate report) and gates.junit.xml when the run has gates;
 * **tags**: ``harness.run`` (the run's name), ``harness.run_dir``,
-  ``harness.git_sha``, ``harness.key``.
+  ``harness.git_sha``, ``harness.key``, and for a child of a run matrix
+  ``harness.matrix`` (the parent's matrix name).
+
+A matrix is one MLflow run per child, not runs nested under a parent run:
+each child is an ordinary run that logs itself when it finishes (its config
+has the matrix's ``tracking``), and ``harness track PARENT`` logs every
+complete child not logged yet (``track_matrix``).  The ``harness.matrix`` tag
+and the axes among the params (``finetune.lr``) let MLflow's search and
+compare views line the children up, as ``matrix.csv`` does.  The matrix
+runner checks the tracking settings once before any child starts.
 
 ``harness.key`` is a hash of the run's name, start time and the sha256 of
 every table: a run already logged with the same key is not logged twice
@@ -45,6 +54,7 @@ from urllib.parse import unquote, urlparse
 
 from harness.config import MlflowSettings, RunConfig, resolve_tracking_uri
 from harness.errors import HarnessError, InputError, MissingDependency
+from harness.matrix.paths import MATRIX_JSON, child_dir, parent_of, read_matrix
 from harness.record.rundir import JUNIT, REPORT, RUN_JSON, SUMMARY, RunDir
 from harness.record.schema import RunRecord
 from harness.report.sections import read_summary
@@ -278,6 +288,8 @@ def log_to_mlflow(
         return earlier[0].info.run_id
     tags = {"harness.run": record.name, "harness.run_dir": str(run.path), "harness.key": key}
     tags |= {"harness.git_sha": record.git_sha} if record.git_sha else {}
+    if (parent := parent_of(run.path)) is not None:
+        tags["harness.matrix"] = read_matrix(parent).name
     mlflow_run = client.create_run(experiment, run_name=settings.run_name or record.name, tags=tags)
     run_id = mlflow_run.info.run_id
     try:
@@ -326,3 +338,25 @@ def track_dir(
         run_name=run_name or (stored.run_name if stored else None),
     )
     return track_run(run, settings, log)
+
+
+def track_matrix(
+    parent: str | Path,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """``harness track PARENT``: log every complete child of a matrix (``track_dir`` each; see the module
+    docstring); returns their MLflow run ids.  A child that is not complete is named and left out."""
+    record = read_matrix(parent)
+    ids = []
+    for child in record.children:
+        folder = child_dir(parent, child.name)
+        status = RunDir.open(folder).record.status if RunDir.holds_run(folder) else "not started"
+        if status != "complete":
+            log(f"tracking: {child.name}: {status}, not logged")
+            continue
+        ids.append(track_dir(folder, tracking_uri, experiment, log=log))
+    if not ids:
+        raise InputError("no complete child run to log", Path(parent) / MATRIX_JSON)
+    return ids

@@ -17,11 +17,17 @@ and get a model folder the harness loads like any other (``model.safetensors``,
 * Model: ``LlamaForCausalLM`` (rotary positions, RMSNorm, grouped-query
   attention: 4 query heads, 2 key/value heads), 2 layers, hidden size 64,
   seeded.  ``eos_boost`` makes end-of-text likely so samplers retire rows early.
+* ``end_of_turn=True`` (off by default, which leaves every default output as
+  it was): a further special token ``<|end|>`` ends each turn instead of
+  ``</s>`` (``EOT_TEMPLATE``), as Llama-3's ``<|eot_id|>`` or Qwen's
+  ``<|im_end|>`` do, and ``eos_boost`` raises ``<|end|>``'s logit instead;
+  ``generation_eos`` lists tokens in ``generation_config.eos_token_id``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 # Lines written for these tests (no third-party text).
 LINES = [
@@ -41,6 +47,7 @@ LINES = [
 
 ROLES = ("system", "user", "assistant")
 SPECIALS = ["<unk>", "<s>", "</s>", "[PAD]", *(f"<|{role}|>" for role in ROLES)]
+END_OF_TURN = "<|end|>"  # id 7 when added (end_of_turn=True)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -52,19 +59,23 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )
+# the same conversation layout with every turn ended by <|end|>, not the end of text
+EOT_TEMPLATE = CHAT_TEMPLATE.replace("eos_token", f"'{END_OF_TURN}'")
 
 
-def chat_tokenizer(vocab_size: int = 400, template: str | None = CHAT_TEMPLATE):
-    """A ``PreTrainedTokenizerFast`` trained on ``LINES`` (deterministic), carrying ``template``."""
+def chat_tokenizer(vocab_size: int = 400, template: str | None = CHAT_TEMPLATE, end_of_turn: bool = False):
+    """A ``PreTrainedTokenizerFast`` trained on ``LINES`` (deterministic), carrying ``template``;
+    ``end_of_turn`` adds the special token ``END_OF_TURN`` (id 7)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    specials = [*SPECIALS, END_OF_TURN] if end_of_turn else SPECIALS
     backend = Tokenizer(models.BPE(unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIALS,
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -75,15 +86,18 @@ def chat_tokenizer(vocab_size: int = 400, template: str | None = CHAT_TEMPLATE):
         bos_token="<s>",
         eos_token="</s>",
         pad_token="[PAD]",
-        additional_special_tokens=SPECIALS[4:],
+        additional_special_tokens=specials[4:],
     )
     if template is not None:
         tok.chat_template = template
     return tok
 
 
-def tiny_llama(tokenizer, seed: int = 0, eos_boost: float = 0.0, layers: int = 2, hidden: int = 64):
-    """A seeded random ``LlamaForCausalLM`` for ``tokenizer``; ``eos_boost`` > 0 raises end-of-text's logit."""
+def tiny_llama(
+    tokenizer, seed: int = 0, eos_boost: float = 0.0, layers: int = 2, hidden: int = 64, boosted: str | None = None
+):
+    """A seeded random ``LlamaForCausalLM`` for ``tokenizer``; ``eos_boost`` > 0 raises the logit of
+    ``boosted`` (a token; default the end of text)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -107,18 +121,32 @@ def tiny_llama(tokenizer, seed: int = 0, eos_boost: float = 0.0, layers: int = 2
             # hidden dim 0 carries a large positive constant from every token's embedding, so
             # after the final RMSNorm it is positive and EOS's logit gets ≈ eos_boost × that
             model.model.embed_tokens.weight[:, 0] = 4.0
-            model.lm_head.weight[tokenizer.eos_token_id, 0] = eos_boost
+            target = tokenizer.eos_token_id if boosted is None else tokenizer.convert_tokens_to_ids(boosted)
+            model.lm_head.weight[target, 0] = eos_boost
     return model
 
 
 def build_chat_model(
-    folder: str | Path, seed: int = 0, eos_boost: float = 0.0, template: str | None = CHAT_TEMPLATE
+    folder: str | Path,
+    seed: int = 0,
+    eos_boost: float = 0.0,
+    template: str | None = CHAT_TEMPLATE,
+    end_of_turn: bool = False,
+    generation_eos: Sequence[str] = (),
 ) -> Path:
-    """Write a tiny chat model folder (safetensors + tokenizer with ``template``) to ``folder``."""
+    """Write a tiny chat model folder (safetensors + tokenizer with ``template``) to ``folder``.
+
+    ``end_of_turn``: turns end with ``END_OF_TURN`` (``EOT_TEMPLATE`` unless another template is given) and
+    ``eos_boost`` raises it; ``generation_eos``: the tokens ``generation_config.eos_token_id`` lists.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = chat_tokenizer(template=template)
-    model = tiny_llama(tokenizer, seed=seed, eos_boost=eos_boost)
+    if end_of_turn and template == CHAT_TEMPLATE:
+        template = EOT_TEMPLATE
+    tokenizer = chat_tokenizer(template=template, end_of_turn=end_of_turn)
+    model = tiny_llama(tokenizer, seed=seed, eos_boost=eos_boost, boosted=END_OF_TURN if end_of_turn else None)
+    if generation_eos:
+        model.generation_config.eos_token_id = [tokenizer.convert_tokens_to_ids(t) for t in generation_eos]
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder

@@ -3,6 +3,7 @@ the training engine (loss, LoRA, exact resume) on a tiny Llama-architecture chat
 
 import json
 import shutil
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -362,6 +363,13 @@ def test_a_run_tunes_a_chat_model_on_its_replies_and_refuses_one_without_a_templ
     )
     assert meta["loss_on"] == "assistant" and tuned.eval_loss_after < tuned.eval_loss_before
     assert (tmp_path / "run" / "corpus_audit.csv").is_file()
+    # run.json says what the loss counted, through which template, on how many tokens
+    assert tuned.loss_on == "assistant" and tuned.chat_template_sha256 == sha256(CHAT_TEMPLATE.encode()).hexdigest()
+    assert (tuned.train_targets, tuned.val_targets) == (meta["train_targets"], meta["val_targets"])
+    assert 0 < tuned.train_targets < tuned.train_tokens
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert '<tr><th>loss on</th><td class="num">assistant tokens only</td></tr>' in html
+    assert f'<tr><th>train target tokens</th><td class="num">{tuned.train_targets:,}</td></tr>' in html
 
     bare = chat_run_config(tmp_path / "bare", build_chat_model(tmp_path / "bare" / "base", template=None))
     with pytest.raises(ConfigError, match="has no chat template"):

@@ -263,4 +263,6 @@ def test_a_run_on_a_chat_model_records_the_template_and_reports(tmp_path):
     assert "flagged" in summary
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "chat-run" in html
-    assert json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))["stages"]["report"]["status"] == "done"
+    record = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["stages"]["report"]["status"] == "done"
+    assert [a["stop_ids"] for a in record["arms"]] == [[EOS], [EOS]]  # this template ends a turn with </s>

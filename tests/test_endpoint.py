@@ -399,6 +399,23 @@ def test_a_fake_backend_dry_run_never_calls_the_server(tmp_path):
     assert stub.requests == 0 and len(generations(result.run_dir)) == 16
 
 
+def test_the_report_arms_table_shows_each_served_model_and_its_seed_check(tmp_path):
+    with StubServer(seed_mode="ignore") as stub:
+        config = served_config(tmp_path, stub.url)
+        result = run(load_config(config), out_dir=tmp_path / "run", progress=False, log=lambda m: None)
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    arms = html[html.index("<h3>Arms</h3>") : html.index("<h3>Stages</h3>")]
+    assert "<th>served model</th><th>seed honoured</th>" in arms
+    # "served" checks no seed (seed_check: 0); "other" re-requested 2 samples and the server ignored the seed
+    assert "<td>endpoint</td><td>ja-a</td><td>not checked</td></tr>" in arms
+    assert "<td>endpoint</td><td>ja-b</td><td>no</td></tr>" in arms
+
+
+def test_a_report_without_served_arms_has_no_served_columns(run_dir):
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<h3>Arms</h3>" in html and "served model" not in html
+
+
 def test_an_unset_api_key_variable_fails_before_any_request(tmp_path, monkeypatch):
     monkeypatch.delenv("HARNESS_TEST_NO_SUCH_KEY", raising=False)
     with StubServer() as stub:

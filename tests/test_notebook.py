@@ -8,6 +8,7 @@ run wrote them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import accept_edit, need
+from conftest import accept_edit, need, write_inputs
+from harness.cli import main
+from harness.config import load_config
+from harness.pipeline import run as run_pipeline
 from harness.analysis.groups import GROUP_COLUMNS
 from harness.analysis.summary import SUMMARY_COLUMNS
 from harness.analysis.vocab_shift import VOCAB_COLUMNS
@@ -100,6 +104,67 @@ def test_generations_follow_the_record_fields(run_dir):
     assert str(generations.prompt_tokens.dtype) == "Int64" and str(generations.hit_max_tokens.dtype) == "boolean"
     assert isinstance(generations.decoding.iloc[0], dict) and generations.decoding.iloc[0]["max_new_tokens"] == 16
     assert generations.group.isna().sum() == 4 and set(generations.group.dropna()) == {"高齢者"}
+
+
+def test_the_generations_of_harness_analyse_open_with_external_seeds_and_decoding(tmp_path):
+    from test_external_generations import model_rows, write_jsonl
+
+    a = write_jsonl(tmp_path / "model_a.jsonl", model_rows(range(6), None))
+    b = write_jsonl(tmp_path / "model_b.jsonl", model_rows([*range(5), 200], rude_every=2))
+    out = tmp_path / "b-vs-a"
+    assert main(["analyse", "--generations", str(b), "--against", str(a), "--out", str(out)]) == 0
+    run = open_run(out)
+    generations = run.generations()
+    assert list(generations.arm.cat.categories) == ["model_a", "model_b"]  # the reference first, as recorded
+    assert str(generations.seed.dtype) == "int64" and set(generations.seed) == {-1}  # no harness stream
+    assert all(d == {"source": "external"} for d in generations.decoding)
+    # nothing of a sampled or served model: typed, empty columns, not object columns of None
+    for column in ("rendered_prompt", "chat_template_sha256"):
+        assert pd.api.types.is_string_dtype(generations[column].dtype) and generations[column].isna().all()
+    assert isinstance(generations.served_model.dtype, pd.CategoricalDtype)
+    assert str(generations.seed_honoured.dtype) == "boolean" and generations.seed_honoured.isna().all()
+    assert str(generations.prompt_tokens.dtype) == "Int64" and generations.prompt_tokens.isna().all()
+    summary = run.summary()
+    delta = summary[(summary.kind == "delta") & (summary.measure == "flagged") & (summary.probe_category == "all")]
+    assert len(delta) == 1 and delta.iloc[0].n == 10  # 5 shared prompts × 2 samples paired
+    assert len(run.scores()) == len(generations) and len(run.vocab_shift()) > 0
+
+
+def test_served_generations_open_with_model_names_and_seed_checks(tmp_path):
+    from test_endpoint import StubServer, served_config
+
+    with StubServer() as stub:
+        result = run_pipeline(load_config(served_config(tmp_path, stub.url)), out_dir=tmp_path / "run", progress=False)
+    generations = open_run(result.run_dir).generations()
+    assert isinstance(generations.served_model.dtype, pd.CategoricalDtype)
+    by_arm = generations.groupby("arm", observed=True)
+    assert by_arm.served_model.unique().map(list).to_dict() == {"served": ["ja-a"], "other": ["ja-b"]}
+    assert str(generations.seed_honoured.dtype) == "boolean"
+    checked = generations[generations.arm == "other"].seed_honoured
+    assert checked.tolist()[:4] == [True, pd.NA, pd.NA, pd.NA]  # seed_check: 2 (sample 0 of both prompts)
+    assert generations[generations.arm == "served"].seed_honoured.isna().all()  # seed_check: 0
+
+
+def test_chat_generations_open_with_the_rendered_prompt_and_template_hash(tmp_path):
+    from chat_model import CHAT_TEMPLATE, build_chat_model
+
+    files = write_inputs(tmp_path)
+    base = build_chat_model(tmp_path / "base", seed=0, eos_boost=0.45)
+    config = tmp_path / "chat.yaml"
+    config.write_text(
+        f"name: chat\nseed: 5\nbase: {{model: {base}}}\n"
+        f"probes: {{files: [{files['probes']}], samples_per_prompt: 2, decoding: {{max_new_tokens: 6}}}}\n"
+        f"analysis: {{lexicons: [{files['lexicon']}], bootstrap: 100}}\ngates: []\n",
+        encoding="utf-8",
+    )
+    result = run_pipeline(load_config(config), out_dir=tmp_path / "run", progress=False, log=lambda m: None)
+    generations = open_run(result.run_dir).generations()
+    assert pd.api.types.is_string_dtype(generations.rendered_prompt.dtype)
+    assert all(r.endswith(f"{p}</s>\n<|assistant|>\n") for r, p in zip(generations.rendered_prompt, generations.prompt))
+    sha = hashlib.sha256(CHAT_TEMPLATE.encode()).hexdigest()
+    assert pd.api.types.is_string_dtype(generations.chat_template_sha256.dtype)
+    assert set(generations.chat_template_sha256) == {sha}
+    assert str(generations.completion_tokens.dtype) == "Int64" and generations.completion_tokens.notna().all()
 
 
 def test_groups_and_vocab_shift_are_typed(run_dir):

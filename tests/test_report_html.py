@@ -198,25 +198,17 @@ def test_dictionary_forms_of_matched_terms_are_masked_too(run_dir: Path):
 # -- run, gates, fine-tuning ---------------------------------------------------------
 
 
+def tiny_finetune(**fields) -> FinetuneRecord:
+    """A fine-tune record (loss 4.2 → 3.1, perplexity 66.69 → 22.2) with ``fields`` changed."""
+    numbers = dict(train_docs=3, val_docs=1, train_tokens=120, steps=2, batch_size=8, block_size=128, seconds=1.0)
+    losses = dict(eval_loss_before=4.2, eval_loss_after=3.1, perplexity_before=66.69, perplexity_after=22.2)
+    return FinetuneRecord(model_dir="model", tokens_per_second=120.0, device="cpu", **{**numbers, **losses, **fields})
+
+
 def test_run_metadata_gates_and_finetune(run_dir: Path):
     def change(record) -> None:
         record.arms[1].parameters = 1_234_567
-        record.finetune = FinetuneRecord(
-            model_dir="model",
-            train_docs=3,
-            val_docs=1,
-            train_tokens=120,
-            steps=2,
-            batch_size=8,
-            block_size=128,
-            eval_loss_before=4.2,
-            eval_loss_after=3.1,
-            perplexity_before=66.69,
-            perplexity_after=22.2,
-            seconds=1.0,
-            tokens_per_second=120.0,
-            device="cpu",
-        )
+        record.finetune = tiny_finetune()
 
     _edit_record(run_dir, change)
     page = _render(run_dir)
@@ -233,6 +225,21 @@ def test_run_metadata_gates_and_finetune(run_dir: Path):
     assert "<h3>Fine-tuning</h3>" in page
     assert '<td class="num">4.200 → 3.100</td>' in page
     assert '<td class="num">66.690 → 22.200</td>' in page
+    assert "loss on" not in page  # every token counted: nothing to say
+
+
+def test_a_chat_fine_tune_says_what_its_loss_counted(run_dir: Path):
+    def change(record) -> None:
+        record.finetune = tiny_finetune(
+            loss_on="assistant", chat_template_sha256="ab" * 32, train_tokens=1200, train_targets=1040, val_targets=96
+        )
+
+    _edit_record(run_dir, change)
+    page = _render(run_dir)
+    assert '<tr><th>loss on</th><td class="num">assistant tokens only</td></tr>' in page
+    assert '<tr><th>train target tokens</th><td class="num">1,040</td></tr>' in page
+    assert '<tr><th>val target tokens</th><td class="num">96</td></tr>' in page
+    assert '<tr><th>chat template</th><td class="num">abababababab</td></tr>' in page
 
 
 def test_status_while_the_run_renders_itself(run_dir: Path):

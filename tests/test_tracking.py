@@ -165,3 +165,56 @@ def test_relative_tracking_uris_resolve_against_the_config_folder(tmp_path):
     assert resolve_tracking_uri("file:///srv/mlruns", root) == "file:///srv/mlruns"
     assert resolve_tracking_uri("http://127.0.0.1:5000", root) == "http://127.0.0.1:5000"
     assert resolve_tracking_uri("sqlite:///runs.db", root) == f"sqlite:///{root / 'runs.db'}"
+
+
+# -- a run matrix: one MLflow run per child -------------------------------------------------------
+
+MATRIX_AXES = "matrix:\n  analysis.bootstrap: [100, 150]\n"
+
+
+def test_a_matrix_without_mlflow_is_refused_once_before_any_child(tmp_path, monkeypatch, capsys):
+    from test_matrix import matrix_config
+
+    config = matrix_config(tmp_path, MATRIX_AXES, extra=TRACKING)
+    hide(monkeypatch, "mlflow")
+    parent = tmp_path / "parent"
+    assert main(["run", str(config), "--out", str(parent), "--quiet"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "harness: error: tracking.mlflow needs the 'mlflow' package: pip install 'harness[tracking]'"
+    ]  # one line, not one failed child per child
+    assert not parent.exists()  # refused before the parent folder (and any child) was made
+
+
+def test_matrix_children_log_themselves_and_track_parent_logs_each_complete_child(tmp_path, client_for, capsys):
+    from test_matrix import matrix_config, quiet
+
+    from harness.matrix.runner import run_matrix
+    from harness.matrix.spec import read_spec
+
+    config = matrix_config(tmp_path, MATRIX_AXES, extra=TRACKING)
+    parent = tmp_path / "parent"
+    result = run_matrix(read_spec(config), parent, quiet())
+    assert not result.failed
+    client = client_for(tmp_path / "mlruns")
+    logged = logged_runs(client)
+    children = {r.data.tags["harness.run"]: r for r in logged}
+    assert sorted(children) == sorted(f"mx.{c.name}" for c in result.record.children)  # the child runs' names
+    assert {r.data.tags["harness.matrix"] for r in logged} == {"mx"}
+    assert {r.data.params["analysis.bootstrap"] for r in logged} == {"100", "150"}  # the axis, as a param
+    # harness track PARENT: every complete child, once; already logged ones are not logged again
+    assert main(["track", str(parent)]) == 0
+    assert capsys.readouterr().out.count("already logged as MLflow run") == 2
+    assert len(logged_runs(client)) == 2
+    store = tmp_path / "store"
+    assert main(["track", str(parent), "--mlflow-uri", str(store), "--experiment", "matrix-later"]) == 0
+    later = logged_runs(client_for(store), "matrix-later")
+    assert sorted(r.info.run_name for r in later) == sorted(children)
+    assert {r.data.tags["harness.matrix"] for r in later} == {"mx"}
+    # a child that is not complete is named and left out; --run-name cannot name several runs
+    child = RunDir.open(next((parent / "children").iterdir()))
+    child.record.status = "failed"
+    child.save()
+    assert main(["track", str(parent), "--mlflow-uri", str(store), "--experiment", "matrix-later"]) == 0
+    assert ": failed, not logged" in capsys.readouterr().out
+    assert main(["track", str(parent), "--experiment", "x", "--run-name", "one"]) == 1
+    assert "--run-name names one run" in capsys.readouterr().err

@@ -25,11 +25,12 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Any, Iterator, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.csvfile import iter_csv_rows
 from harness.errors import ConfigError, InputError, MissingDependency
 from harness.io import atomic_write_text, iter_jsonl_numbered, require_file
 
@@ -125,33 +126,6 @@ class Rows(NamedTuple):
     rows: list[tuple[str, dict[str, Any]]]
 
 
-def iter_csv_numbered(path: Path) -> Iterator[tuple[int, list[str], dict[str, str]]]:
-    """(physical line, header, row) per data row of a CSV file read as written (no cell unescaping).
-
-    Errors (empty file, a row with another number of fields, invalid UTF-8) name the file and line.
-    """
-    path = require_file(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        start = 1
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise InputError("empty file (no header row)", path)
-            start = reader.line_num + 1
-            for fields in reader:
-                line, start = start, reader.line_num + 1
-                if not fields:
-                    continue
-                if len(fields) != len(header):
-                    raise InputError(f"expected {len(header)} fields, found {len(fields)}", path, line)
-                yield line, header, dict(zip(header, fields))
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-8", path) from None
-        except csv.Error as err:
-            raise InputError(f"malformed CSV ({err})", path, start) from None
-
-
 def csv_header(path: Path) -> list[str]:
     """The header row of a CSV file (an empty file raises naming it)."""
     with require_file(path).open(encoding="utf-8-sig", newline="") as fh:
@@ -168,7 +142,7 @@ def read_rows(source: ProbeSource, fmt: str) -> Rows:
     """Every row of a CSV, JSONL or dataset source."""
     path = source.path
     if fmt == "csv":
-        rows = [(f"{path}:{line}", row) for line, _, row in iter_csv_numbered(path)]
+        rows = [(f"{path}:{line}", row) for line, _, row in iter_csv_rows(path)]
         return Rows(csv_header(path), rows)
     if fmt == "jsonl":
         rows = [(f"{path}:{line}", obj) for line, obj in iter_jsonl_numbered(path)]

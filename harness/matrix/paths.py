@@ -49,6 +49,13 @@ def is_matrix(path: str | Path) -> bool:
     return (Path(path) / MATRIX_JSON).is_file()
 
 
+def parent_of(run_dir: str | Path) -> Path | None:
+    """The matrix parent whose child ``run_dir`` is (``PARENT/children/<name>``), or None for a lone run."""
+    folder = Path(run_dir).resolve()
+    parent = folder.parent.parent
+    return parent if folder.parent.name == CHILDREN and is_matrix(parent) else None
+
+
 def read_matrix(parent: str | Path) -> MatrixRecord:
     """Read and validate ``PARENT/matrix.json``; a bad file is one line naming it."""
     path = Path(parent) / MATRIX_JSON

@@ -139,6 +139,7 @@ def run_matrix(spec: MatrixSpec, out: Path | None = None, options: MatrixOptions
     timer = time.perf_counter()
     expansion = expand_matrix(spec, out)
     seconds = {"expand": time.perf_counter() - timer}
+    check_children_tracking(expansion)
     lock, record = open_parent(expansion, options.force)
     try:
         record.backend = options.backend
@@ -162,6 +163,20 @@ def run_matrix(spec: MatrixSpec, out: Path | None = None, options: MatrixOptions
     finally:
         lock.release()
     return MatrixResult(expansion.parent, record, seconds)
+
+
+def check_children_tracking(expansion: Expansion) -> None:
+    """The children's ``tracking.mlflow`` checked once each distinct setting, before the parent folder or any
+    child is touched (``pipeline.check_tracking``: mlflow missing or a file store unwritable is one line),
+    instead of failing every child the same way after the shared base is built."""
+    from harness.pipeline import check_tracking
+
+    checked: set[str] = set()
+    for config in expansion.configs.values():
+        key = config.tracking.model_dump_json() if config.tracking is not None else ""
+        if key not in checked:
+            checked.add(key)
+            check_tracking(config)
 
 
 def pending_jobs(expansion: Expansion, record: MatrixRecord, options: MatrixOptions) -> list[ChildJob]:

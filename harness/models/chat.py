@@ -10,6 +10,14 @@ the template's sha256 (``Generation.rendered_prompt``,
 ``Generation.chat_template_sha256``); the generation cache never mixes chat and
 plain samples because its key covers the template file (``gencache.MODEL_FILES``)
 and ``probes.chat``/``probes.system`` (``gencache.open_store``).
+
+``stop_ids`` is the one rule for where a sample ends: the tokenizer's end of
+text, every id of the model's ``generation_config.eos_token_id`` (an id or a
+list: Llama-3 lists ``<|eot_id|>`` there), and for a wrapped prompt the
+special token the template writes right after an assistant reply (``</s>``,
+``<|eot_id|>``, ``<|im_end|>``).  Both engines stop at any of them and ban
+them all under ``min_new_tokens``; the probe stage records them
+(``Arm.stop_ids``) and keys the generation cache by them.
 """
 
 from __future__ import annotations
@@ -81,6 +89,42 @@ def render(tokenizer, chat: ChatFormat, prompt: str) -> str:
     if not isinstance(text, str):  # transformers 5 may return a list for batched input
         text = text[0]
     return text
+
+
+REPLY = "\x00reply\x00"  # a stand-in assistant reply: no template writes it, so it is found exactly
+
+
+def special_ids(tokenizer) -> set[int]:
+    """Every id the tokenizer treats as special: its named special tokens and added tokens marked special."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    return set(tokenizer.all_special_ids) | {i for i, token in added.items() if getattr(token, "special", False)}
+
+
+def end_of_turn_id(tokenizer, chat: ChatFormat) -> int | None:
+    """The special token the template writes right after an assistant reply, or None (none there, or the
+    template cannot render a reply: the other stop ids still apply)."""
+    turns = [*messages("?", chat.system), {"role": "assistant", "content": REPLY}]
+    try:
+        text = tokenizer.apply_chat_template(turns, tokenize=False)
+    except Exception:  # jinja2's TemplateError and others: a template that refuses an assistant turn
+        return None
+    text = text if isinstance(text, str) else text[0]
+    at = text.rfind(REPLY)
+    if at < 0:
+        return None
+    ids = tokenizer(text[at + len(REPLY) :].lstrip(), add_special_tokens=False)["input_ids"]
+    return ids[0] if ids and ids[0] in special_ids(tokenizer) else None
+
+
+def stop_ids(model, tokenizer, chat: ChatFormat | None) -> tuple[int, ...]:
+    """The token ids that end a sample, sorted (see the module docstring): end of text, the model's
+    ``generation_config.eos_token_id`` ids, and with ``chat`` the template's end of turn."""
+    found = {tokenizer.eos_token_id}
+    listed = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    found |= set(listed) if isinstance(listed, (list, tuple)) else {listed}
+    if chat is not None:
+        found.add(end_of_turn_id(tokenizer, chat))
+    return tuple(sorted(i for i in found if i is not None))
 
 
 def cache_tag(mode: bool | str, system: str | None) -> dict[str, object]:

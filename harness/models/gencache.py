@@ -37,11 +37,14 @@ class Todo(NamedTuple):
     seed: int
 
 
-def decoding_hash(decoding: DecodingConfig, engine: str, plan: SamplingPlan | None = None) -> str:
-    """16 hex digits naming the decoding settings, the engine and the plan's chat settings (all change the
-    samples; no plan: the chat defaults)."""
+def decoding_hash(
+    decoding: DecodingConfig, engine: str, plan: SamplingPlan | None = None, stop_ids: Sequence[int] | None = None
+) -> str:
+    """16 hex digits naming the decoding settings, the engine, the plan's chat settings and the ids that end
+    a sample (all change the samples; no plan: the chat defaults; no stop ids: a backend without them)."""
     plan_chat = (plan.chat, plan.system) if plan is not None else ("auto", None)
-    payload = json.dumps({"engine": engine, **decoding.model_dump(), **cache_tag(*plan_chat)}, sort_keys=True)
+    stops = {"stop_ids": list(stop_ids)} if stop_ids is not None else {}
+    payload = json.dumps({"engine": engine, **decoding.model_dump(), **cache_tag(*plan_chat), **stops}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -65,6 +68,11 @@ def model_fingerprint(folder: str | Path) -> str:
 def arm_fingerprint(generator, arm: str, model: str) -> str | None:
     """What identifies arm ``arm``'s model (``generator.fingerprint``); None for a backend without one."""
     return generator.fingerprint(arm, model) if hasattr(generator, "fingerprint") else None
+
+
+def arm_stop_ids(generator, arm: str, model: str, plan: SamplingPlan) -> tuple[int, ...] | None:
+    """The ids that end arm ``arm``'s samples (``generator.stop_ids``); None for a backend without them."""
+    return tuple(generator.stop_ids(arm, model, plan)) if hasattr(generator, "stop_ids") else None
 
 
 def _key(probe: Probe, index: int, seed: int) -> tuple:
@@ -203,16 +211,22 @@ def _library_versions() -> str:
 
 
 def open_store(
-    fingerprint: str | None, plan: SamplingPlan, folder: Path, read_also: Sequence[Path] = (), part: str = ""
+    fingerprint: str | None,
+    plan: SamplingPlan,
+    folder: Path,
+    read_also: Sequence[Path] = (),
+    part: str = "",
+    stop_ids: Sequence[int] | None = None,
 ) -> GenerationStore | None:
     """The store for the model ``fingerprint`` names (the arm's recorded ``Arm.fingerprint``), or None when
     there is none (a backend without fingerprints: then nothing is cached).
 
     Library versions join the decoding hash: a torch or transformers upgrade may change the samples.  So do
     ``probes.chat``/``probes.system`` (the chat template itself is a model file, under the fingerprint), so
-    chat-wrapped and plain samples never share a store.
+    chat-wrapped and plain samples never share a store, and the arm's stop ids (``Arm.stop_ids``), so a
+    changed rule for where a sample ends never reuses samples cut by the old one.
     """
     if fingerprint is None:
         return None
     engine = f"{plan.engine}/{_library_versions()}"
-    return GenerationStore(folder, fingerprint, decoding_hash(plan.decoding, engine, plan), part, read_also)
+    return GenerationStore(folder, fingerprint, decoding_hash(plan.decoding, engine, plan, stop_ids), part, read_also)

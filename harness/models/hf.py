@@ -14,6 +14,8 @@ Prompts are encoded *without* special tokens: the reference notebook's
 end of text (NOTES.md).  A chat model's prompt is first rendered through its
 chat template (``probes.chat``, ``harness.models.chat``) and the rendered text
 encoded the same way: the template writes any special tokens it wants.
+A sample ends at any of the model's stop ids (``chat.stop_ids``: end of text,
+``generation_config.eos_token_id``, a chat template's end of turn).
 Finished samples go to the generation store as they finish, so a killed run
 resumes where it stopped.
 """
@@ -25,7 +27,7 @@ from typing import Any, Iterable, NamedTuple
 from harness.config import DecodingConfig
 from harness.data.probes import Probe
 from harness.errors import ModelError
-from harness.models.chat import ChatFormat, render, resolve
+from harness.models.chat import ChatFormat, render, resolve, stop_ids
 from harness.models.gencache import Todo, assemble, model_fingerprint, todo
 from harness.models.generator import ArmSamples, Sample, SamplingPlan, prompt_seed
 from harness.models.loading import LoadedModel, load_model
@@ -77,6 +79,16 @@ def chat_format(loaded: LoadedModel, plan: SamplingPlan) -> ChatFormat | None:
     return resolve(loaded.tokenizer, plan.chat, plan.system, loaded.path)
 
 
+def model_stop_ids(loaded: LoadedModel, plan: SamplingPlan) -> tuple[int, ...]:
+    """The ids that end this model's samples under ``plan`` (``chat.stop_ids``; both engines use them)."""
+    return stop_ids(loaded.model, loaded.tokenizer, chat_format(loaded, plan))
+
+
+def first_stop(row: list[int], stops: tuple[int, ...]) -> int | None:
+    """The index of the first stop id in ``row`` (None: the row ran to its budget)."""
+    return next((i for i, token in enumerate(row) if token in stops), None)
+
+
 def _decode(loaded: LoadedModel, ids: list[int]) -> str:
     return loaded.tokenizer.decode(ids, skip_special_tokens=True)
 
@@ -99,7 +111,8 @@ def sample_batched(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan, o
         decoding.do_sample, decoding.temperature, decoding.top_p, decoding.top_k, decoding.repetition_penalty
     )
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    settings = SamplerSettings(draw, tok.eos_token_id, pad, decoding.min_new_tokens, batch_size)
+    stops = model_stop_ids(loaded, plan)
+    settings = SamplerSettings(draw, None, pad, decoding.min_new_tokens, batch_size, stop_ids=stops)
     progress.iterable = sample(loaded.model, jobs, settings, loaded.device)
     for done in progress:
         item = items[done.key]
@@ -130,7 +143,7 @@ def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan,
     for item in items:
         wanted.setdefault(item.probe, {})[item.index] = item
     progress.iterable, progress.total = list(wanted.items()), len(wanted)
-    chat = chat_format(loaded, plan)
+    chat, stops = chat_format(loaded, plan), model_stop_ids(loaded, plan)
     for probe, by_index in progress:
         prompt = encode_prompt(loaded, probe, decoding, chat)
         ids = prompt.ids
@@ -150,15 +163,16 @@ def sample_reference(loaded: LoadedModel, items: list[Todo], plan: SamplingPlan,
                 repetition_penalty=decoding.repetition_penalty,
                 max_new_tokens=budget,
                 min_new_tokens=decoding.min_new_tokens or None,
-                eos_token_id=tok.eos_token_id,
+                eos_token_id=list(stops) or None,
                 pad_token_id=tok.pad_token_id,
             )
         for index, row in enumerate(out[:, len(ids) :].tolist()):
             if index not in by_index:
                 continue
-            ended = tok.eos_token_id in row
-            if ended:  # stop at end of text; the rest is padding
-                row = row[: row.index(tok.eos_token_id)]
+            end = first_stop(row, stops)
+            ended = end is not None
+            if ended:  # stop at the first stop id; the rest is padding
+                row = row[:end]
             # the recorded seed stays the sample's stream id (the cache key); this engine's draws
             # come from torch's generator seeded per prompt, so they depend on k
             text = _decode(loaded, row)
@@ -220,6 +234,10 @@ class HFLocalGenerator:
     def fingerprint(self, arm: str, model: str) -> str:
         """Content hash of the model folder (weights, config, tokenizer)."""
         return model_fingerprint(self._load(model).path)
+
+    def stop_ids(self, arm: str, model: str, plan: SamplingPlan) -> tuple[int, ...]:
+        """The ids that end the model's samples under ``plan`` (recorded on the arm, part of the cache key)."""
+        return model_stop_ids(self._load(model), plan)
 
     def _load(self, model: str) -> LoadedModel:
         if model not in self._loaded:

@@ -9,7 +9,8 @@ up to ``batch_size`` rows:
 2. each step draws one token per row with the row's own random stream (``rng.py``,
    ``topp.py``), appends it, and feeds the batch's new tokens through the
    model with the cache — one [B, 1] forward per step;
-3. rows that hit end-of-text or their token budget leave at once (their
+3. rows that draw a stop id (end of text, or a chat model's end of turn:
+   ``SamplerSettings.stops``) or reach their token budget leave at once (their
    result is yielded, so the caller can stream it to disk); when at least
    ``refill`` slots are free, queued jobs are prefilled and joined into the
    cache (``kvcache.py``) instead of waiting for the longest row.
@@ -40,7 +41,7 @@ class Job(NamedTuple):
 
 
 class Finished(NamedTuple):
-    """A finished sample: new tokens (end-of-text excluded) and whether the budget ran out."""
+    """A finished sample: new tokens (the stop id excluded) and whether the budget ran out."""
 
     key: int
     tokens: list[int]
@@ -56,6 +57,11 @@ class SamplerSettings(NamedTuple):
     min_new_tokens: int = 0
     batch_size: int = 64
     refill: int = 0  # refill when this many slots are free; 0 = a quarter of batch_size
+    stop_ids: tuple[int, ...] = ()  # more ids that end a sample (harness.models.chat.stop_ids)
+
+    def stops(self) -> list[int]:
+        """Every id that ends a sample (``eos_id`` and ``stop_ids``), sorted; banned under ``min_new_tokens``."""
+        return sorted({*self.stop_ids, *([self.eos_id] if self.eos_id is not None else [])})
 
 
 class _Rows:
@@ -142,6 +148,7 @@ def sample(model, jobs: Sequence[Job], settings: SamplerSettings, device: str = 
     refill = settings.refill or max(1, settings.batch_size // 4)
     rows: _Rows | None = None
     options = _forward_options(model)
+    stops = torch.tensor(settings.stops(), dtype=torch.long, device=device)
     with torch.inference_mode():
         while queue or rows is not None:
             free = settings.batch_size - (len(rows) if rows is not None else 0)
@@ -154,14 +161,14 @@ def sample(model, jobs: Sequence[Job], settings: SamplerSettings, device: str = 
                 else:
                     rows.extend(fresh)
             logits = rows.logits
-            if settings.eos_id is not None and settings.min_new_tokens:
-                banned = rows.steps < settings.min_new_tokens
-                logits[:, settings.eos_id] = torch.where(banned, float("-inf"), logits[:, settings.eos_id])
+            if len(stops) and settings.min_new_tokens:
+                banned = (rows.steps < settings.min_new_tokens).unsqueeze(1)
+                logits[:, stops] = torch.where(banned, float("-inf"), logits[:, stops])
             if rows.seen is not None:
                 logits = penalise_repeats(logits, rows.seen, settings.draw.repetition_penalty)
             picked = draw(logits, row_keys(rows.seeds, rows.steps), settings.draw)
             rows.steps += 1
-            ended = picked == settings.eos_id if settings.eos_id is not None else torch.zeros_like(picked, dtype=bool)
+            ended = torch.isin(picked, stops)
             done = (ended | (rows.steps >= rows.budgets)).tolist()
             for row, (token, stop, end) in enumerate(zip(picked.tolist(), done, ended.tolist())):
                 if not end:

@@ -115,6 +115,9 @@ class Arm(RecordModel):
     # every check matched, false when one did not or the server refused the seed, None when none was checked
     served_model: str | None = None
     seed_honoured: bool | None = None
+    # a local model's token ids that end a sample (harness.models.chat.stop_ids: end of text, the
+    # generation config's eos ids, a chat template's end of turn); part of the generation cache's key
+    stop_ids: list[int] | None = None
     # generations made elsewhere (source "external", harness.external): how the file was read, and, for
     # every non-reference arm of a run with an external arm, how it pairs with the reference
     external: ExternalSource | None = None
@@ -305,6 +308,14 @@ class FinetuneRecord(RecordModel):
     resumed_from_step: int | None = None
     checkpoints: list[str] = []  # kept checkpoint folders, relative to the run directory
     token_cache: str | None = None
+    # what the loss counted (finetune.loss_on as resolved for the corpus: assistant turns of a chat-jsonl
+    # corpus, or every token), the chat template the conversations went through (harness.models.chat.
+    # template_sha256; None for plain text), and the tokens the loss counted on each side of the split
+    # (the token cache's meta.json; train_tokens counts every token, these only the learned ones)
+    loss_on: Literal["all", "assistant"] = "all"
+    chat_template_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    train_targets: int | None = None
+    val_targets: int | None = None
     loss_curve: list[CurvePoint] = []
     eval_curve: list[CurvePoint] = []
     drift: DriftRecord | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.gate_output import describe
 from harness.record.rundir import RunDir
-from harness.record.schema import GateResult, RunRecord
+from harness.record.schema import Arm, FinetuneRecord, GateResult, RunRecord
 from harness.report.numbers import (
     MISSING,
     format_parameters,
@@ -39,6 +39,14 @@ class ArmRow:
     path: str
     parameters: str
     backend: str
+    # a served arm (source endpoint, or an alias of one): the model name the server reported and whether
+    # re-requested samples reproduced (Arm.served_model, Arm.seed_honoured); the table adds the columns then
+    served: bool = False
+    served_model: str = ""
+    seed_honoured: str = ""
+
+
+SEED_HONOURED = {True: "yes", False: "no", None: "not checked"}  # Arm.seed_honoured as the arms table says it
 
 
 @dataclass
@@ -162,9 +170,17 @@ def _arms(record: RunRecord) -> list[ArmRow]:
                 _text(arm.path),
                 format_parameters(arm.parameters),
                 _text(arm.backend),
+                *served_cells(arm),
             )
         )
     return rows
+
+
+def served_cells(arm: Arm) -> tuple[bool, str, str]:
+    """ArmRow's served, served_model and seed_honoured for ``arm`` (not served: False and empty cells)."""
+    if arm.source != "endpoint" and arm.served_model is None:
+        return False, "", ""
+    return True, _text(arm.served_model), SEED_HONOURED[arm.seed_honoured]
 
 
 def _stages(record: RunRecord) -> list[StageRow]:
@@ -232,10 +248,26 @@ def _training(record: RunRecord) -> list[TrainingDigest]:
                     ("train tokens", f"{f.train_tokens:,}"),
                     ("steps", f"{f.steps:,}"),
                     ("device", f.device),
+                    *loss_on_counts(f),
                 ],
             )
         )
     return out
+
+
+def loss_on_counts(f: FinetuneRecord) -> list[tuple[str, str]]:
+    """The fine-tune block's lines on what the loss counted: none when it counted every token."""
+    if f.loss_on == "all":
+        return []
+    lines = [("loss on", f"{f.loss_on} tokens only")]
+    lines += [
+        (f"{side} target tokens", f"{n:,}")
+        for side, n in (("train", f.train_targets), ("val", f.val_targets))
+        if n is not None
+    ]
+    if f.chat_template_sha256 is not None:
+        lines.append(("chat template", f.chat_template_sha256[:12]))
+    return lines
 
 
 def _shift_charts(vocab: list[VocabBlock] | None) -> list[ShiftChart]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from harness.errors import InputError
 
@@ -33,9 +33,12 @@ def present(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
 
 
-def parse_number(row: dict[str, str], column: str, path: Path, line: int) -> float | None:
-    """A CSV cell as a float; empty or NaN is None, anything else non-numeric an ``InputError``."""
-    text = (row.get(column) or "").strip()
+def number_cell(cell: Any, column: str, path: Path, line: int) -> float | None:
+    """One table cell (text, or a number already) as a float; empty or NaN is None, anything else
+    non-numeric an ``InputError`` naming file, line and column."""
+    if cell is None or isinstance(cell, (int, float)):
+        return float(cell) if cell is not None and present(float(cell)) else None
+    text = str(cell).strip()
     if not text:
         return None
     try:
@@ -43,6 +46,11 @@ def parse_number(row: dict[str, str], column: str, path: Path, line: int) -> flo
     except ValueError:
         raise InputError(f"column {column!r}: {text!r} is not a number", path, line) from None
     return value if present(value) else None
+
+
+def parse_number(row: dict[str, str], column: str, path: Path, line: int) -> float | None:
+    """A CSV row's cell ``column`` as a float (``number_cell``; a missing column is empty)."""
+    return number_cell(row.get(column), column, path, line)
 
 
 def decimals_for(values: list[float | None]) -> int:

@@ -318,6 +318,11 @@ def finetune_record(
         resumed_from_step=result.resumed_from,
         checkpoints=checkpoints,
         token_cache=str(cache.path),
+        # the cache says what it was built with (the template's hash by harness.models.chat.template_sha256)
+        loss_on=cache.meta["loss_on"],
+        chat_template_sha256=cache.meta.get("chat_template_sha256"),
+        train_targets=cache.meta.get("train_targets"),
+        val_targets=cache.meta.get("val_targets"),
         loss_curve=[CurvePoint(**p) for p in result.loss_curve],
         eval_curve=eval_curve,
         drift=drift,
