@@ -107,7 +107,7 @@ class Stage(NamedTuple):
 
 def model_path(run: RunDir, arm: Arm) -> str:
     """An arm's model: folders the run built live inside the run directory."""
-    if arm.source in ("init", "finetune", "checkpoint"):  # a checkpoint's path is absolute after the fact
+    if arm.source in ("init", "finetune", "checkpoint", "mitigate"):  # a checkpoint's path is absolute after the fact
         return str(run.file(arm.path or ""))
     return arm.path or ""
 
@@ -247,19 +247,38 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
     A trajectory (harness.trajectory) first adds the fine-tune's checkpoints as
     arms, and ends by measuring each one's held-out and neutral loss → trajectory.csv.
     """
-    from harness.data.memorization import run_probes
     from harness.trajectory import add_run_checkpoints, write_trajectory_table
-    from harness.data.probes import load_probe_sets
-    from harness.models.backends import generator_for
-    from harness.models.gencache import arm_fingerprint, open_store
-    from harness.models.generator import SamplingPlan
 
     if not run.record.arms:
         return Skipped("no arms to probe")
     if added := add_run_checkpoints(config, run):
         env.log(f"  trajectory: {added} checkpoints probed as arms")
+    plan = sampling_plan(config, run, env)
+    generations: list[Generation] = []
+    by_arm: dict[str, list[Generation]] = {}
+    for arm in run.record.arms:
+        by_arm[arm.name] = sample_arm(config, run, env, arm, plan, by_arm)
+        generations += by_arm[arm.name]
+    if env.shard is not None:  # a shard's samples live in the cache; the unsharded run assembles them
+        return Done(f"{env.shard.label}: {len(generations)} samples in {generations_cache(config, run)}")
+    run.write_generations(generations)
+    run.record.probe = ProbeRecord(
+        prompts=len(plan.probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
+    )
+    if table := write_trajectory_table(config, run, lambda arm: model_path(run, arm)):
+        env.wrote(table)
+    env.log(f"  probe: {len(plan.probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
+    return None
+
+
+def sampling_plan(config: RunConfig, run: RunDir, env: StageEnv):
+    """The probe stage's ``SamplingPlan``: every prompt, sample count, decoding and seed (and the shard)."""
+    from harness.data.memorization import run_probes
+    from harness.data.probes import load_probe_sets
+    from harness.models.generator import SamplingPlan
+
     probes = run_probes(load_probe_sets(config.probes.files), config, picked_probes(run))
-    plan = SamplingPlan(
+    return SamplingPlan(
         probes,
         config.probes.samples_per_prompt,
         config.probes.decoding,
@@ -268,67 +287,63 @@ def probe(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | Non
         config.probes.engine,
         env.shard,
     )
-    cache_dir = config.probes.cache_dir or run.output(CACHE) / "generations"
+
+
+def generations_cache(config: RunConfig, run: RunDir) -> Path:
+    """Where finished samples are cached (``probes.cache_dir``, else inside the run)."""
+    return config.probes.cache_dir or run.output(CACHE) / "generations"
+
+
+def sample_arm(
+    config: RunConfig, run: RunDir, env: StageEnv, arm: Arm, plan, by_arm: dict[str, list[Generation]]
+) -> list[Generation]:
+    """One arm's generations for ``plan`` (an alias relabels its target's, in ``by_arm``); sets its fingerprint."""
+    from harness.models.backends import generator_for
+    from harness.models.gencache import arm_fingerprint, open_store
+
+    if arm.same_as is not None:
+        # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
+        target = run.record.arm(arm.same_as)
+        arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
+        return [
+            Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
+            for g in by_arm[arm.same_as]
+        ]
+    path = model_path(run, arm)
+    generator = env.generator or generator_for(path, config.probes, bool(config.base and config.base.allow_hub))
+    # finished samples stream into the store: a killed stage resumes there (gencache.py)
+    arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
     part = f".{env.shard.label}" if env.shard is not None else ""
-    decoding = config.probes.decoding.model_dump()
-    allow_hub = bool(config.base and config.base.allow_hub)
-    generations: list[Generation] = []
-    by_arm: dict[str, list[Generation]] = {}
-    for arm in run.record.arms:
-        if arm.same_as is not None:
-            # the same weights: the same completions, relabelled (identical seeds make them pair exactly)
-            target = run.record.arm(arm.same_as)
-            arm.parameters, arm.backend, arm.fingerprint = target.parameters, target.backend, target.fingerprint
-            mine = [
-                Generation.build(**{**g.model_dump(exclude={"id", "arm", "text"}), "arm": arm.name})
-                for g in by_arm[arm.same_as]
-            ]
+    store = open_store(arm.fingerprint, plan, generations_cache(config, run), part=part)
+    try:
+        if store is None:
+            answer = generator.sample(arm.name, path, plan, env.progress)
         else:
-            path = model_path(run, arm)
-            generator = env.generator or generator_for(path, config.probes, allow_hub)
-            # finished samples stream into the store: a killed stage resumes there (gencache.py)
-            arm.fingerprint = arm_fingerprint(generator, arm.name, path)  # the cache key, the exports' model_sha256
-            store = open_store(arm.fingerprint, plan, cache_dir, part=part)
-            try:
-                if store is None:
-                    answer = generator.sample(arm.name, path, plan, env.progress)
-                else:
-                    answer = generator.sample(arm.name, path, plan, env.progress, store=store)
-            finally:
-                if store is not None:
-                    store.close()
-            arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
-            arm.backend = generator.backend
-            mine = [
-                Generation.build(
-                    arm=arm.name,
-                    probe_set=s.probe.probe_set,
-                    probe_id=s.probe.id,
-                    category=s.probe.category,
-                    group=s.probe.group,
-                    prompt=s.probe.text,
-                    completion=s.completion,
-                    sample_index=s.sample_index,
-                    seed=s.seed,
-                    decoding=decoding,
-                    prompt_tokens=s.prompt_tokens,
-                    completion_tokens=s.completion_tokens,
-                    hit_max_tokens=s.hit_max_tokens,
-                )
-                for s in answer.samples
-            ]
-        by_arm[arm.name] = mine
-        generations += mine
-    if env.shard is not None:  # a shard's samples live in the cache; the unsharded run assembles them
-        return Done(f"{env.shard.label}: {len(generations)} samples in {cache_dir}")
-    run.write_generations(generations)
-    run.record.probe = ProbeRecord(
-        prompts=len(probes), samples=len(generations), samples_per_arm={a: len(g) for a, g in by_arm.items()}
-    )
-    if table := write_trajectory_table(config, run, lambda arm: model_path(run, arm)):
-        env.wrote(table)
-    env.log(f"  probe: {len(probes)} prompts × {plan.samples_per_prompt} samples × {len(by_arm)} arms")
-    return None
+            answer = generator.sample(arm.name, path, plan, env.progress, store=store)
+    finally:
+        if store is not None:
+            store.close()
+    arm.parameters = answer.parameters if answer.parameters is not None else arm.parameters
+    arm.backend = generator.backend
+    decoding = config.probes.decoding.model_dump()
+    return [
+        Generation.build(
+            arm=arm.name,
+            probe_set=s.probe.probe_set,
+            probe_id=s.probe.id,
+            category=s.probe.category,
+            group=s.probe.group,
+            prompt=s.probe.text,
+            completion=s.completion,
+            sample_index=s.sample_index,
+            seed=s.seed,
+            decoding=decoding,
+            prompt_tokens=s.prompt_tokens,
+            completion_tokens=s.completion_tokens,
+            hit_max_tokens=s.hit_max_tokens,
+        )
+        for s in answer.samples
+    ]
 
 
 def analyse(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | None:
@@ -508,6 +523,16 @@ def export(
     return Done("; ".join(warnings)) if warnings else None
 
 
+def mitigate(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
+    """Safety-tune ``mitigate.from`` on its own preference pairs (train split) → a new arm, probed and
+    analysed with the others, and mitigation.csv (held-out effects and capability cost); harness.mitigate."""
+    if config.mitigate is None:
+        return Skipped("no mitigate in the config")
+    from harness.mitigate.stage import run_mitigation
+
+    return run_mitigation(config, run, env)
+
+
 def report(
     config: RunConfig, run: RunDir, env: StageEnv, mask: bool | None = None, excel: bool | None = None
 ) -> Skipped | None:
@@ -533,6 +558,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("analyse", analyse),
     Stage("gates", gates),
     Stage("export", export),
+    Stage("mitigate", mitigate),
     Stage("report", report),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
