@@ -528,9 +528,19 @@ def mitigate(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | 
     analysed with the others, and mitigation.csv (held-out effects and capability cost); harness.mitigate."""
     if config.mitigate is None:
         return Skipped("no mitigate in the config")
-    from harness.mitigate.stage import run_mitigation
+    from harness.mitigate.stage import StageHooks, run_mitigation
 
-    return run_mitigation(config, run, env)
+    hooks = StageHooks(
+        log=env.log,
+        wrote=env.wrote,
+        model_path=lambda arm: model_path(run, arm),
+        probe=lambda arm: sample_arm(config, run, env, arm, sampling_plan(config, run, env), {}),
+        analyse=lambda: analyse(config, run, env),
+    )
+    outcome = run_mitigation(config, run, hooks)
+    if outcome.skipped is not None:
+        return Skipped(outcome.skipped)
+    return Done(outcome.note) if outcome.note else None
 
 
 def report(

@@ -23,11 +23,10 @@ from harness.cli import main
 from harness.config import MitigateConfig, load_config
 from harness.data.probes import Probe
 from harness.mitigate.split import EVAL, TRAIN, MitigationSplit
-from harness.mitigate.stage import run_mitigation
 from harness.models.fake import FakeGenerator
 from harness.pipeline import run
 from harness.record.rundir import RunDir
-from harness.stages import StageEnv
+from harness.stages import StageEnv, mitigate
 
 PLACES = ("駅", "店", "図書館", "公園", "学校", "病院", "役所", "銀行", "港", "空港", "市場", "寺")
 POSTS = [f"{w}とか{a}だろwww" for w in PLACES[:5] for a in ("草", "アホ", "無理", "最高")]
@@ -201,28 +200,44 @@ def test_mitigation_csv_and_the_report_section_are_on_held_out_prompts(dpo_dir: 
     assert 'id="mitigation"' in html and "mitigation-eval" in html and "empty_or_degenerate" in html
 
 
-@pytest.mark.slow
-def test_kto_trains_on_labelled_examples(dpo_dir: Path, tmp_path: Path):
-    copy = tmp_path / "run"
-    shutil.copytree(dpo_dir, copy)
-    run_dir = RunDir.open(copy)
-    settings = {"method": "kto", "from": "tuned", "max_steps": 2, "batch_size": 4, "min_pairs": 4}
-    config = run_dir.record.config.model_copy(update={"mitigate": MitigateConfig.model_validate(settings)})
-    run_dir.record.config = config
+def mitigate_copy(source: Path, copy: Path, settings: dict) -> RunDir:
+    """The mitigate stage again on a copy of a finished run, with other ``settings``."""
     import torch
 
+    shutil.copytree(source, copy)
+    run_dir = RunDir.open(copy)
+    config = run_dir.record.config.model_copy(update={"mitigate": MitigateConfig.model_validate(settings)})
+    run_dir.record.config = config
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_mitigation(config, run_dir, StageEnv(generator=FakeGenerator(respond=respond)))
+        mitigate(config, run_dir, StageEnv(generator=FakeGenerator(respond=respond)))
     finally:
         torch.set_num_threads(threads)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_kto_trains_on_labelled_examples(dpo_dir: Path, tmp_path: Path):
+    settings = {"method": "kto", "from": "tuned", "max_steps": 2, "batch_size": 4, "min_pairs": 4}
+    run_dir = mitigate_copy(dpo_dir, tmp_path / "run", settings)
     m = run_dir.record.mitigation
     assert m.arm == "tuned+kto" and m.steps == 2
     assert m.desirable > 0 and m.undesirable > 0 and m.desirable + m.undesirable == m.pairs
     # the export's imbalance rule (harness.export.preference.IMBALANCE_RATIO) warns, or not, on these counts
     imbalanced = max(m.desirable, m.undesirable) > 4 * min(m.desirable, m.undesirable)
     assert any("KTO label imbalance" in note for note in m.notes) == imbalanced
-    assert (copy / "mitigated" / "tuned+kto" / "model.safetensors").is_file()
+    assert (run_dir.path / "mitigated" / "tuned+kto" / "model.safetensors").is_file()
     # a second mitigated arm joins the first: both are analysed with the others
-    assert {r["arm"] for r in read_csv(copy / "summary.csv")} == {"base", "tuned", "tuned+dpo", "tuned+kto"}
+    assert {r["arm"] for r in read_csv(run_dir.path / "summary.csv")} == {"base", "tuned", "tuned+dpo", "tuned+kto"}
+
+
+@pytest.mark.slow
+def test_lora_dpo_writes_a_merged_model_folder(dpo_dir: Path, tmp_path: Path):
+    settings = {"from": "tuned", "max_steps": 2, "batch_size": 4, "min_pairs": 4, "lr": 1.0e-3, "lora": {"rank": 4}}
+    run_dir = mitigate_copy(dpo_dir, tmp_path / "run", settings)
+    folder = run_dir.path / "mitigated" / "tuned+dpo"
+    assert (folder / "model.safetensors").is_file() and not (folder / "adapter_config.json").exists()
+    m = run_dir.record.mitigation
+    assert m.lora["rank"] == 4 and m.steps == 2
+    assert m.heldout_loss["tuned+dpo"] != m.heldout_loss["tuned"]  # the merged adapter changed the weights

@@ -14,11 +14,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from harness.config import RunConfig
 from harness.mitigate.pairs import TrainingData, training_data, trl_rows
 from harness.mitigate.split import EVAL, MitigationSplit, Unit
 from harness.record.rundir import MITIGATED, MITIGATION, RunDir
-from harness.record.schema import Arm, MitigationRecord, MitigationSplitRecord, ProbeRecord
+from harness.record.schema import Arm, Generation, MitigationRecord, MitigationSplitRecord, ProbeRecord
+
+
+@dataclass
+class StageHooks:
+    """What the mitigate stage borrows from the other stages; harness.stages passes them (no import cycle)."""
+
+    log: Callable[[str], None]
+    wrote: Callable[[object], None]  # note an output file
+    model_path: Callable[[Arm], str]  # an arm's model folder
+    probe: Callable[[Arm], list[Generation]]  # one arm sampled with the probe stage's plan
+    analyse: Callable[[], None]  # the analyse stage, again
+
+
+@dataclass
+class Outcome:
+    """``skipped``: why no arm was trained; ``note``: warnings worth keeping in run.json."""
+
+    skipped: str | None = None
+    note: str | None = None
 
 
 def split_record(run: RunDir, split: MitigationSplit, from_arm: str) -> MitigationSplitRecord:
@@ -37,10 +59,8 @@ def split_record(run: RunDir, split: MitigationSplit, from_arm: str) -> Mitigati
     )
 
 
-def run_mitigation(config: RunConfig, run: RunDir, env):
-    """The stage (see the module docstring); returns ``Skipped`` / ``Done`` / None as every stage does."""
-    from harness.stages import Done, Skipped
-
+def run_mitigation(config: RunConfig, run: RunDir, env: StageHooks) -> Outcome:
+    """The stage (see the module docstring)."""
     settings = config.mitigate
     assert settings is not None
     generations = run.read_generations()
@@ -65,10 +85,9 @@ def run_mitigation(config: RunConfig, run: RunDir, env):
             f"fewer than mitigate.min_pairs = {settings.min_pairs}: no arm trained"
         )
         record.skipped = reason
-        return Skipped(reason)
+        return Outcome(skipped=reason)
     train_and_probe(config, run, env, data)
-    notes = "; ".join(data.notes)
-    return Done(notes) if notes else None
+    return Outcome(note="; ".join(data.notes) or None)
 
 
 def base_record(settings, sides: MitigationSplitRecord, data: TrainingData) -> MitigationRecord:
@@ -88,15 +107,14 @@ def base_record(settings, sides: MitigationSplitRecord, data: TrainingData) -> M
     )
 
 
-def train_and_probe(config: RunConfig, run: RunDir, env, data: TrainingData) -> None:
+def train_and_probe(config: RunConfig, run: RunDir, env: StageHooks, data: TrainingData) -> None:
     """Train the arm, add it to the run, probe it, analyse again, measure the cost, write mitigation.csv."""
     from harness.mitigate.train import train_arm
-    from harness.stages import analyse, model_path
 
     settings, record = config.mitigate, run.record.mitigation
     assert settings is not None and record is not None
     folder = f"{MITIGATED}/{record.arm}"
-    start = model_path(run, run.record.arm(settings.from_arm))
+    start = env.model_path(run.record.arm(settings.from_arm))
     result = train_arm(start, trl_rows(data), settings, run.output(folder), config.seed)
     record.model_dir, record.trl_version = folder, result.trl_version
     record.steps, record.seconds, record.train_loss = result.steps, result.seconds, result.train_loss
@@ -106,17 +124,15 @@ def train_and_probe(config: RunConfig, run: RunDir, env, data: TrainingData) -> 
     )
     arm = Arm(name=record.arm, source="mitigate", path=folder)
     run.record.arms = [a for a in run.record.arms if a.name != arm.name] + [arm]
-    probe_new_arm(config, run, env, arm)
-    analyse(config, run, env)
-    measure_cost(config, run, record, [start, model_path(run, arm)])
+    probe_new_arm(run, env, arm)
+    env.analyse()
+    measure_cost(config, run, record, [start, env.model_path(arm)])
     env.wrote(write_mitigation_table(config, run))
 
 
-def probe_new_arm(config: RunConfig, run: RunDir, env, arm: Arm) -> None:
+def probe_new_arm(run: RunDir, env: StageHooks, arm: Arm) -> None:
     """Sample ``arm`` with the probe stage's plan and append it to generations.jsonl (replacing an earlier copy)."""
-    from harness.stages import sample_arm, sampling_plan
-
-    mine = sample_arm(config, run, env, arm, sampling_plan(config, run, env), {})
+    mine = env.probe(arm)
     generations = [g for g in run.read_generations() if g.arm != arm.name] + mine
     run.write_generations(generations)
     probed = run.record.probe or ProbeRecord(prompts=0, samples=0)

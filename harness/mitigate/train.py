@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import tempfile
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,22 @@ def check_trl() -> None:
     """Raise ``MissingDependency`` (one line naming the pip command) when TRL is not installed."""
     if importlib.util.find_spec("trl") is None:
         raise MissingDependency(TRL_PIP, "mitigate (DPO / KTO training)")
+
+
+@contextmanager
+def quiet_training():
+    """No dataset progress bars and no deprecation chatter from transformers while TRL trains."""
+    import datasets
+
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
 
 
 @dataclass
@@ -53,7 +71,7 @@ def trl_args(settings: MitigateConfig, out: str, seed: int, device: str):
         data_seed=seed,
         report_to="none",
         save_strategy="no",
-        logging_steps=1,
+        logging_strategy="no",
         use_cpu=device == "cpu",
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -67,6 +85,7 @@ def train_arm(start: str, rows: list[dict], settings: MitigateConfig, out: Path,
     check_trl()
     import trl
     from datasets import Dataset
+    from transformers import PrinterCallback
 
     from harness.models.loading import load_model
     from harness.train.lora import attach_lora, merge
@@ -82,13 +101,14 @@ def train_arm(start: str, rows: list[dict], settings: MitigateConfig, out: Path,
         model = attach_lora(model, settings.lora)
     trainer_class = trl.DPOTrainer if settings.method == "dpo" else trl.KTOTrainer
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="harness-mitigate-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="harness-mitigate-") as scratch, quiet_training():
         trainer = trainer_class(
             model=model,
             args=trl_args(settings, scratch, seed, loaded.device),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
         )
+        trainer.remove_callback(PrinterCallback)  # the run's own log says what was trained
         output = trainer.train()
     seconds = round(time.perf_counter() - started, 2)
     model = trainer.model
