@@ -43,9 +43,9 @@ class Outcome:
     note: str | None = None
 
 
-def split_record(run: RunDir, split: MitigationSplit, from_arm: str) -> MitigationSplitRecord:
+def split_record(generations: list[Generation], split: MitigationSplit, from_arm: str) -> MitigationSplitRecord:
     """Both sides of the split over ``from_arm``'s generations, as run.json keeps them."""
-    keys = [(g.probe_set, g.probe_id, g.sample_index) for g in run.read_generations() if g.arm == from_arm]
+    keys = [(g.probe_set, g.probe_id, g.sample_index) for g in generations if g.arm == from_arm]
     sides = split.units(keys)
     held = sum(1 for k in keys if split.side(*k) == EVAL)
     return MitigationSplitRecord(
@@ -68,7 +68,7 @@ def run_mitigation(config: RunConfig, run: RunDir, env: StageHooks) -> Outcome:
     split = MitigationSplit(
         prompts, config.seed if settings.seed_split is None else settings.seed_split, settings.eval_fraction
     )
-    sides = split_record(run, split, settings.from_arm)
+    sides = split_record(generations, split, settings.from_arm)
     data = training_data(run, settings, split)
     for note in data.notes:
         env.log(f"  warning: {note}")
