@@ -449,6 +449,34 @@ class ExportConfig(StrictModel):
     license_link: str | None = None
 
 
+class MitigateConfig(StrictModel):
+    """Safety-tune an arm on the run's own preference data (harness.mitigate): a new arm ``<from>+<method>``.
+
+    Pairs come from the ``mitigation-train`` half of the probes only (harness.mitigate.split);
+    every effect is reported on the ``mitigation-eval`` half.
+    """
+
+    method: Literal["dpo", "kto"] = "dpo"
+    from_arm: str = Field(default=TUNED_ARM, alias="from")  # the arm trained (its weights are the start)
+    beta: float = Field(default=0.1, gt=0)  # TRL's β: how far the policy may move from the start
+    epochs: float = Field(default=1.0, gt=0)
+    lr: float = Field(default=5e-5, gt=0)
+    batch_size: int = Field(default=8, ge=1, le=MAX_BATCH)
+    max_steps: int | None = Field(default=None, ge=1)  # caps epochs
+    max_length: int = Field(default=128, ge=8, le=MAX_BLOCK)  # prompt + completion tokens per example
+    lora: LoraSettings | None = None
+    min_pairs: int = Field(default=32, ge=1)  # fewer DPO pairs (KTO examples): the stage is skipped, with a note
+    eval_fraction: float = Field(default=0.5, gt=0, lt=1)  # share of prompts (samples) held out
+    seed_split: int | None = None  # the split's hash key; None: the run's seed
+    device: Device = "auto"
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    def arm_name(self) -> str:
+        """The mitigated arm's name: ``tuned+dpo``."""
+        return f"{self.from_arm}+{self.method}"
+
+
 class ReportConfig(StrictModel):
     """What the report stage writes besides report.html."""
 
@@ -521,6 +549,7 @@ class RunConfig(StrictModel):
     report: ReportConfig = ReportConfig()
     gates: list[GateConfig] = []
     tracking: TrackingConfig | None = None  # MLflow (harness.tracking), after the run's last stage
+    mitigate: MitigateConfig | None = None  # issue 19: a safety-tuned arm from the run's own negatives
 
     def probes_checkpoints(self) -> bool:
         """True when the probe stage adds the fine-tune's checkpoints as arms (a trajectory)."""
@@ -564,6 +593,12 @@ class RunConfig(StrictModel):
         if served and self.probes.decoding.max_length is not None:  # the server's tokenizer counts the prompt
             raise ValueError(
                 f"arm '{served[0]}': probes.decoding.max_length is not supported for an endpoint; use max_new_tokens"
+            )
+        if self.mitigate is not None and self.mitigate.from_arm not in names:
+            raise ValueError(f"mitigate.from '{self.mitigate.from_arm}' is not an arm (arms: {', '.join(names)})")
+        if self.mitigate is not None and self.mitigate.from_arm == self.reference_arm:
+            raise ValueError(
+                f"mitigate.from '{self.reference_arm}' is the reference arm: its clean completions are the chosen side"
             )
         if names and self.reference_arm not in names:
             raise ValueError(f"reference_arm '{self.reference_arm}' is not an arm (arms: {', '.join(names)})")

@@ -192,6 +192,10 @@ def validate_inputs(config: RunConfig, stages: Sequence[str], env: StageEnv) -> 
         check_filter(config.corpus.filter, env.suite(config).catalogue())  # drop: names the run's categories
     if "export" in stages:
         validate_export(config, env)
+    if config.mitigate is not None and "mitigate" in stages:
+        from harness.mitigate.train import check_trl
+
+        check_trl()  # before any work: a missing TRL must not surface after the fine-tune
 
 
 def validate_export(config: RunConfig, env: StageEnv) -> None:

@@ -108,7 +108,7 @@ class Stage(NamedTuple):
 
 def model_path(run: RunDir, arm: Arm) -> str:
     """An arm's model: folders the run built live inside the run directory."""
-    if arm.source in ("init", "finetune", "checkpoint"):  # a checkpoint's path is absolute after the fact
+    if arm.source in ("init", "finetune", "checkpoint", "mitigate"):  # a checkpoint's path is absolute after the fact
         return str(run.file(arm.path or ""))
     return arm.path or ""
 
@@ -611,6 +611,26 @@ def export(
     return Done("; ".join(warnings)) if warnings else None
 
 
+def mitigate(config: RunConfig, run: RunDir, env: StageEnv) -> Skipped | Done | None:
+    """Safety-tune ``mitigate.from`` on its own preference pairs (train split) → a new arm, probed and
+    analysed with the others, and mitigation.csv (held-out effects and capability cost); harness.mitigate."""
+    if config.mitigate is None:
+        return Skipped("no mitigate in the config")
+    from harness.mitigate.stage import StageHooks, run_mitigation
+
+    hooks = StageHooks(
+        log=env.log,
+        wrote=env.wrote,
+        model_path=lambda arm: model_path(run, arm),
+        probe=lambda arm: sample_arm(config, run, env, arm, sampling_plan(config, run, env), {}),
+        analyse=lambda: analyse(config, run, env),
+    )
+    outcome = run_mitigation(config, run, hooks)
+    if outcome.skipped is not None:
+        return Skipped(outcome.skipped)
+    return Done(outcome.note) if outcome.note else None
+
+
 def report(
     config: RunConfig, run: RunDir, env: StageEnv, mask: bool | None = None, excel: bool | None = None
 ) -> Skipped | None:
@@ -636,6 +656,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("analyse", analyse),
     Stage("gates", gates),
     Stage("export", export),
+    Stage("mitigate", mitigate),
     Stage("report", report),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

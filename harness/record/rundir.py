@@ -82,6 +82,8 @@ CHECKPOINTS = "checkpoints"
 CACHE = "cache"
 PREVIOUS = ".previous"  # where --force moves the run it replaces
 TRAJECTORY = "trajectory.csv"  # per trajectory point: step, tokens seen, held-out and neutral perplexity
+MITIGATION = "mitigation.csv"  # the mitigate stage: held-out effects and capability cost (harness.mitigate)
+MITIGATED = "mitigated"  # the mitigate stage's model folders (mitigated/<from>+<method>)
 TRAJECTORY_RUN = "trajectory"  # `harness trajectory RUN`: a trajectory computed after the fact, its own run
 
 ENTRIES: dict[str, Entry] = _declare(
@@ -101,6 +103,8 @@ ENTRIES: dict[str, Entry] = _declare(
     Entry(JUNIT, "file"),
     Entry(TRAJECTORY, "file"),
     Entry(TRAJECTORY_RUN, "folder"),
+    Entry(MITIGATION, "file"),
+    Entry(MITIGATED, "folder"),
     Entry(REPORT, "file"),
     Entry(NEGATIVES, "folder"),
     Entry(MODEL, "folder"),

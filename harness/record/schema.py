@@ -24,7 +24,7 @@ RECORD_VERSION = 3
 
 RunStatus = Literal["running", "complete", "failed"]
 StageState = Literal["pending", "running", "done", "failed", "skipped"]
-ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint", "endpoint", "external"]
+ArmSource = Literal["init", "finetune", "given", "alias", "checkpoint", "endpoint", "external", "mitigate"]
 MeasureKind = Literal["binary", "mean"]
 
 
@@ -330,6 +330,49 @@ class ProbeRecord(RecordModel):
     samples_per_arm: dict[str, int] = {}
 
 
+class MitigationSplitRecord(RecordModel):
+    """The mitigation split (harness.mitigate.split): sizes and both lists, so a check sees no overlap.
+
+    Entries are ``set/id`` for a prompt, ``set/id#i`` for a sample of a set split by sample index
+    (``by_sample``: the sets with a single prompt).
+    """
+
+    seed: int
+    eval_fraction: float
+    by_sample: list[str] = []
+    train: list[str] = []  # mitigation-train: the pairs come from here only
+    eval: list[str] = []  # mitigation-eval: every reported effect is measured here
+    train_samples: int = Field(default=0, ge=0)  # generations of the from arm on each side
+    eval_samples: int = Field(default=0, ge=0)
+
+
+class MitigationRecord(RecordModel):
+    """What the mitigate stage did (harness.mitigate): the pairs, the training, the capability cost.
+
+    ``skipped`` says why no arm was trained (too few pairs); then nothing below ``pairs`` is set.
+    """
+
+    method: Literal["dpo", "kto"]
+    from_arm: str
+    arm: str  # the new arm, <from>+<method>
+    split: MitigationSplitRecord
+    pairs: int = Field(ge=0)  # DPO pairs or KTO examples trained on (after deduplication)
+    pair_prompts: list[str] = []  # the split units the pairs come from (all in split.train)
+    desirable: int | None = None  # KTO labels
+    undesirable: int | None = None
+    notes: list[str] = []  # warnings (a KTO label imbalance)
+    skipped: str | None = None
+    model_dir: str | None = None  # inside the run directory
+    trl_version: str | None = None
+    steps: int | None = None
+    seconds: float | None = None
+    train_loss: float | None = None
+    lora: dict[str, Any] | None = None
+    # capability cost: loss (nats/token) on the fine-tune's held-out split and on finetune.drift_corpus
+    heldout_loss: dict[str, float] = {}  # arm → loss
+    drift_loss: dict[str, float] = {}
+
+
 class GateResult(RecordModel):
     """One gate checked on one arm.  Values are fractions (0.05 = 5 pp)."""
 
@@ -492,6 +535,8 @@ class RunRecord(RecordModel):
     corpus_filter: CorpusFilterRecord | None = None
     # issue 16: detector sensitivity/specificity used for the corrected prevalence (summary.csv *_corrected)
     calibration: Calibration | None = None
+    # issue 19: the mitigate stage (a safety-tuned arm trained on the run's own preference pairs)
+    mitigation: MitigationRecord | None = None
 
     def arm(self, name: str) -> Arm:
         """The arm called ``name`` (KeyError when there is none)."""

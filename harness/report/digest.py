@@ -118,6 +118,7 @@ class ReportDigest:
     prevalence: sections.Prevalence | None
     curves: sections.TrainingCurves | None
     trajectory: TrajectoryDigest | None  # safety over training steps (checkpoint arms)
+    mitigation: sections.MitigationDigest | None  # the mitigate stage (harness.mitigate)
     rate_plots: list[sections.PlotBlock]
     tone_plot: IntervalPlot | None
     shift_charts: list[ShiftChart]
@@ -332,6 +333,7 @@ def digest_run(run: RunDir, *, mask: bool | None = None) -> ReportDigest:
         prevalence=sections.prevalence(record, rows),
         curves=sections.training_curves(record),
         trajectory=trajectory_section(run),
+        mitigation=sections.mitigation(run, record),
         rate_plots=sections.rate_plots(record, rows),
         tone_plot=sections.tone_plot(record, rows),
         shift_charts=_shift_charts(vocab),

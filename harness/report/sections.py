@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.analysis.prevalence import CORRECTED_SUFFIX
 from harness.analysis.toxicity import RTP_MEASURES, TOXICITY
-from harness.record.rundir import CORPUS_AUDIT, SUMMARY, RunDir
+from harness.record.rundir import CORPUS_AUDIT, MITIGATION, SUMMARY, RunDir
 from harness.record.schema import DetectorQuality, MeasureSpec, RunRecord
 from harness.report.charts import IntervalInput, IntervalPlot, LineChart, interval_plot, line_chart
 from harness.report.numbers import (
@@ -357,3 +357,80 @@ def methods(record: RunRecord) -> Methods:
     definitions = [(m.name, m.kind, "harmful" if m.harmful else "", m.description) for m in record.measures]
     files = [(str(Path(p)), h) for p, h in sorted(record.hashes.items())]
     return Methods(definitions, settings, files)
+
+
+@dataclass
+class MitigationRow:
+    """One row of the mitigation section: a measure on the held-out prompts, both arms and the paired delta."""
+
+    section: str
+    measure: str
+    before: Cell
+    after: Cell
+    delta: Cell
+
+
+@dataclass
+class MitigationDigest:
+    """The mitigation section (harness.mitigate): what was trained on what, and the held-out trade."""
+
+    method: str
+    from_arm: str
+    arm: str
+    skipped: str | None
+    facts: list[tuple[str, str]]
+    rows: list[MitigationRow]
+    notes: list[str]
+
+
+MITIGATION_SECTIONS = {
+    "harm": "harmful measures",
+    "register": "register (the fine-tune's intended style)",
+    "output": "output",
+    "capability": "capability",
+}
+
+
+def mitigation(run: RunDir, record: RunRecord) -> MitigationDigest | None:
+    """The mitigation section from run.json ``mitigation`` and mitigation.csv; None when the run has none."""
+    m = record.mitigation
+    if m is None:
+        return None
+    split = m.split
+    by_sample = f"; split by sample index: {', '.join(split.by_sample)}" if split.by_sample else ""
+    facts = [
+        ("method", f"{m.method.upper()} on {m.from_arm} → {m.arm} (TRL {m.trl_version or '–'})"),
+        ("split", f"{len(split.train)} train / {len(split.eval)} held-out units (seed {split.seed}{by_sample})"),
+        ("samples", f"{split.train_samples} train / {split.eval_samples} held-out generations of {m.from_arm}"),
+        ("trained on", f"{m.pairs} {'pairs' if m.method == 'dpo' else 'examples'} from {len(m.pair_prompts)} units"),
+    ]
+    if m.steps is not None:
+        facts.append(("training", f"{m.steps} steps, {m.seconds:.0f} s, final loss {m.train_loss}"))
+    rows = []
+    if m.skipped is None and run.has(MITIGATION):
+        rows = [mitigation_row(record, line, row) for line, row in enumerate(run.read_table(MITIGATION), start=2)]
+    return MitigationDigest(m.method, m.from_arm, m.arm, m.skipped, facts, rows, list(m.notes))
+
+
+def mitigation_row(record: RunRecord, line: int, row: dict[str, str]) -> MitigationRow:
+    """One mitigation.csv row as cells (rates in percent, deltas coloured by the measure's harm)."""
+    path = Path(MITIGATION)
+    number = {c: parse_number(row, c, path, line) for c in row if c not in ("section", "measure", "kind")}
+    kind = "binary" if row.get("kind") == "rate" else "mean"
+    spec = _spec(record, row.get("measure", ""))
+    harmful = bool(spec and spec.harmful) or row.get("kind") == "perplexity"
+    note = f"n={row['n']} ({row['prompts']} prompts)" if row.get("n") else ""
+
+    def level(prefix: str) -> Cell:
+        value, low, high = number[f"{prefix}_value"], number.get(f"{prefix}_low"), number.get(f"{prefix}_high")
+        text = f"{format_level(kind, value)} {format_interval(kind, low, high)}".rstrip()
+        return Cell(text, "", "")
+
+    delta = difference_cell(kind, harmful, number["delta"], number.get("delta_low"), number.get("delta_high"), note, 2)
+    return MitigationRow(
+        MITIGATION_SECTIONS.get(row.get("section", ""), row.get("section", "")),
+        row.get("measure", ""),
+        level("from"),
+        level("mitigated"),
+        delta,
+    )
