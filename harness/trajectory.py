@@ -113,9 +113,7 @@ def trajectory_rows(config: RunConfig, run: RunDir, model_folder: Callable[[Arm]
     points = trajectory_points(run.record)
     measure = config.corpus is not None and config.probes.backend != "fake"
     if measure and points:
-        from harness.data.corpus_filter import kept_documents
-
-        losses = point_losses(config, [model_folder(a) for a in points], kept_documents(config, run))
+        losses = point_losses(config, run, [model_folder(a) for a in points])
     else:
         losses = {}
     rows = []
@@ -135,10 +133,12 @@ def trajectory_rows(config: RunConfig, run: RunDir, model_folder: Callable[[Arm]
     return rows
 
 
-def point_losses(config: RunConfig, folders: Sequence[str], kept=None) -> dict[str, tuple[float, float | None]]:
+def point_losses(config: RunConfig, run: RunDir, folders: Sequence[str]) -> dict[str, tuple[float, float | None]]:
     """Held-out and drift loss (nats/token) of each model folder, on the fine-tune's own split and blocks.
 
-    ``kept``: a filtered corpus's decisions (``harness.data.corpus_filter.kept_documents``)."""
+    The held-out blocks are those of the run's own fine-tune: for a filtered corpus the kept documents
+    only (``harness.data.corpus_filter.kept_documents``, from ``run``)."""
+    from harness.data.corpus_filter import kept_documents
     from harness.models.loading import load_model
     from harness.train.engine import evaluate_loss
     from harness.train.finetune import context_length, drift_reference, engine_settings, tokenize_corpus
@@ -148,6 +148,7 @@ def point_losses(config: RunConfig, folders: Sequence[str], kept=None) -> dict[s
     tune = config.finetune
     out: dict[str, tuple[float, float | None]] = {}
     held_out = drift = None
+    kept = kept_documents(config, run)
     for folder in dict.fromkeys(folders):
         loaded = load_model(folder, device=tune.device, allow_hub=allow_hub)
         if held_out is None:  # every point shares the base's tokenizer: the same blocks for all

@@ -254,3 +254,9 @@ def test_a_filtered_run_trains_on_the_kept_documents_only(tmp_path, monkeypatch)
     )
     assert cache.meta["train_docs"] + cache.meta["val_docs"] == filt.kept
     assert cache.meta["train_tokens"] == meta["train_tokens"]
+    # the held-out loss of a later stage (trajectory points, the mitigate stage's capability cost) is
+    # measured on the same kept documents' held-out blocks, found from the run directory alone
+    from harness.trajectory import point_losses
+
+    ((held, _drift),) = point_losses(config, run, [str(tmp_path / "run" / "model")]).values()
+    assert held == pytest.approx(result.record.finetune.eval_loss_after, rel=1e-4)

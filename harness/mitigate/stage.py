@@ -147,7 +147,7 @@ def measure_cost(config: RunConfig, run: RunDir, record: MitigationRecord, folde
         return
     from harness.trajectory import point_losses
 
-    losses = point_losses(config, folders)
+    losses = point_losses(config, run, folders)
     for name, folder in zip((record.from_arm, record.arm), folders):
         held, drift = losses[folder]
         record.heldout_loss[name] = round(held, 5)
