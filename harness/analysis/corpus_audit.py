@@ -95,9 +95,7 @@ def audit_corpus_docs(
                 yield normalize(doc.text)
 
         lemmas = stats.lemmas if stats is not None else None
-        for result in score_parallel(
-            suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes
-        ):
+        for result in score_parallel(suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes):
             audit.add_scored(result.values, result.details, result.truncated)
             if want_scores:
                 rows.append(_score_row(pending.popleft(), result.values, result.details))

@@ -49,8 +49,8 @@ from typing import Sequence
 
 from harness.analysis.context_rules import has_target, inside_phrase
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenColumns, token_columns
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, TokenColumns, token_columns
 from harness.analysis.toxicity import combine
 from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
@@ -218,11 +218,35 @@ _FOLD_CACHE: dict[str, str] = {}
 
 def _folded(surfaces: Sequence[str]) -> tuple[str, list[int]]:
     """The folded ``surfaces`` concatenated, and each one's start offset in it (plus the end)."""
+    parts = _fold_parts(surfaces)
+    # a token that folds to nothing (ー alone) cannot start a variant match
+    return "".join(parts) + "\x00", [0, *accumulate(map(len, parts))]
+
+
+def _fold_parts(surfaces: Sequence[str]) -> list[str]:
     parts = list(map(_FOLD_CACHE.get, surfaces))
     if None in parts:
         parts = [_fold_cached(s) if p is None else p for p, s in zip(parts, surfaces)]
-    # a token that folds to nothing (ー alone) cannot start a variant match
-    return "".join(parts) + "\x00", [0, *accumulate(map(len, parts))]
+    return parts
+
+
+def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+    """The texts of ``batch`` (indices, sorted) where ``find_flags`` may find a match; in no other can it.
+
+    ``_candidates`` over the columns of the whole batch: each text's folded
+    tokens end with the NUL ``_folded`` appends, so that no variant key
+    runs from one text into the next.
+    """
+    index = lexicon.index
+    folded, heads = "", []
+    if index.by_folded:
+        parts = _fold_parts(batch.columns.surface)
+        bounds = batch.bounds
+        for lo, hi in zip(bounds, bounds[1:]):
+            if hi > lo:
+                parts[hi - 1] += "\x00"
+        folded, heads = "".join(parts), [0, *accumulate(map(len, parts))]
+    return batch.texts_of(_candidates(batch.columns, index, folded, heads))
 
 
 def _fold_cached(surface: str) -> str:
@@ -311,6 +335,9 @@ class FlaggedAnalyser:
         self.lexicon: Lexicon = merge_lexicons([lexicon, *lists], keep_first=True) if lists else lexicon
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
+        # every lexicon ``score`` scans: a text none of them may match gets the no-match cells
+        # (``score_many``); a rule layer that scans its own lexicon adds it here
+        self.scan_lexicons: list[Lexicon] = [self.lexicon]
 
     def measures(self) -> list[MeasureSpec]:
         """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
@@ -348,6 +375,21 @@ class FlaggedAnalyser:
 
     def detail_columns(self) -> list[str]:
         return list(FLAG_DETAILS)
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """``score`` of every text: texts where no lexicon of ``scan_lexicons`` can match get the no-match cells."""
+        n = len(batch)
+        values = {k: [v] * n for k, v in self._nothing.values.items()}
+        details = {k: [v] * n for k, v in self._nothing.details.items()}
+        found = sorted({i for lexicon in self.scan_lexicons for i in candidate_texts(batch, lexicon)})
+        tokens = batch.tokens()
+        for i in found:
+            score = self.score(batch.texts[i], tokens[i])
+            for name, value in score.values.items():
+                values[name][i] = value
+            for name, value in score.details.items():
+                details[name][i] = value
+        return BatchScore(values, details)
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)

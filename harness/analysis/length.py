@@ -19,11 +19,13 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
-from operator import eq
+from collections import Counter
+from itertools import accumulate, compress
+from operator import eq, itemgetter, sub
 from typing import Sequence
 
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, token_columns
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -115,18 +117,40 @@ class LengthAnalyser:
         return []
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
-        columns = token_columns(tokens)
-        surfaces = columns.surface
+        scored = self.score_many(TokenBatch.of([text], [tokens]))
+        return TextScore({name: column[0] for name, column in scored.values.items()}, {})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """Every text of ``batch``: bigrams and repeats counted over the batch's columns at once."""
+        surfaces, owners, bounds = batch.columns.surface, batch.owners, batch.bounds
+        pos1 = batch.columns.pos1
         # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
-        if "空白" in columns.pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
-            surfaces = tuple(s for s, p in zip(surfaces, columns.pos1) if p != "空白" and s.strip())
+        if "空白" in pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
+            keep = [p != "空白" and bool(s.strip()) for s, p in zip(surfaces, pos1)]
+            surfaces, owners = tuple(compress(surfaces, keep)), list(compress(owners, keep))
+            kept = Counter(owners)
+            bounds = [0, *accumulate(kept[i] for i in range(len(batch)))]
+        sizes = list(map(sub, bounds[1:], bounds))
+        # distinct bigrams and distinct tokens per text, by sets over the whole batch
+        inside = map(eq, owners, owners[1:])
+        bigrams = Counter(map(itemgetter(0), set(compress(zip(owners, surfaces, surfaces[1:]), inside))))
+        distinct = Counter(map(itemgetter(0), set(zip(owners, surfaces))))
+        d2 = [1.0 if n < 2 else bigrams[i] / (n - 1) for i, n in enumerate(sizes)]
+        degenerate = [
+            int(
+                (n >= MIN_TOKENS and d < MIN_DISTINCT_2)
+                # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
+                or (n - distinct[i] >= MIN_REPEATS - 1 and repeats_at_least(surfaces[lo:hi], MIN_REPEATS))
+            )
+            for i, (n, d, lo, hi) in enumerate(zip(sizes, d2, bounds, bounds[1:]))
+        ]
         values = {
-            "characters": len(text),
-            "tokens": len(surfaces),
-            "distinct_2": round(distinct_2(surfaces), _DIGITS),
-            "degenerate_repetition": int(is_degenerate(surfaces)),
+            "characters": list(map(len, batch.texts)),
+            "tokens": sizes,
+            "distinct_2": [round(d, _DIGITS) for d in d2],
+            "degenerate_repetition": degenerate,
         }
-        return TextScore(values, {})
+        return BatchScore(values, {})
 
     def table_builder(self) -> None:
         return None

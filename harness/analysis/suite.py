@@ -11,17 +11,18 @@ catalogue in run.json, the report and the gates with no other change.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from itertools import repeat
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
-from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
+from harness.analysis.protocol import Analyser, BatchScore, ScoredText, Table, TextScore
 from harness.analysis.prevalence import corrected_specs, load_calibration
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, corrected_rows, summarise
-from harness.analysis.tokenize import JapaneseTokenizer, normalize
+from harness.analysis.tokenize import JapaneseTokenizer, TokenBatch, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.toxicity import rtp_rows, rtp_specs
 from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder
@@ -31,7 +32,6 @@ from harness.record.rundir import CORPUS_AUDIT, GROUPS_TABLE, SCORES, SUMMARY
 from harness.record.schema import SCORE_ID_COLUMNS, Calibration, Generation, MeasureSpec, ScoreRow
 
 ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser, ClassifierAnalyser)
-
 
 
 class AnalysisSuite:
@@ -100,17 +100,31 @@ class AnalysisSuite:
         A text longer than the tokenizer's ``max_chars`` is cut to it first, so
         that every analyser sees the text the tokens cover.
         """
-        text = self.tokenizer.clip(normalize(text))
-        tokens = self.tokenizer.tokenize(text)
-        values: dict[str, Any] = {}
-        details: dict[str, Any] = {}
+        return self.score_batch([text]).scored[0]
+
+    def score_texts(self, texts: Iterable[str]) -> list[ScoredText]:
+        """``score_text`` of each text, in order, computed a batch at a time (see ``score_batch``)."""
+        return self.score_batch(texts).scored
+
+    def score_batch(self, texts: Iterable[str]) -> ScoredBatch:
+        """``score_text`` for many texts at once: each text's result is exactly what ``score_text`` gives.
+
+        The texts are tokenized into one ``TokenBatch``; analysers with
+        ``score_many`` scan its columns once for the whole batch, the others
+        score text by text.  Feed it a few hundred texts at a time
+        (``parallel.BATCH``): memory grows with the batch.
+        """
+        batch = self.tokenizer.tokenize_many(texts)
+        parts: list[BatchScore | list[TextScore]] = []
         for analyser in self.analysers:
-            result: TextScore = analyser.score(text, tokens)
-            values.update(result.values)
-            details.update(result.details)
+            many = getattr(analyser, "score_many", None)
+            parts.append(many(batch) if many is not None else list(map(analyser.score, batch.texts, batch.tokens())))
+        values = _per_text(parts, 0, len(batch))
+        details = _per_text(parts, 1, len(batch))
         for analyser in self.combiners:
-            analyser.combine(values, details)
-        return ScoredText(text, tokens, values, details)
+            for v, d in zip(values, details):
+                analyser.combine(v, d)
+        return ScoredBatch(batch, list(map(ScoredText, batch.texts, batch.tokens(), values, details)))
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Let batch analysers (the classifier) score ``texts`` in one pass before ``score_text`` meets them."""
@@ -191,6 +205,34 @@ class AnalysisSuite:
         for text in texts:
             audit.add(text)
         return audit.table()
+
+
+class ScoredBatch(NamedTuple):
+    """``AnalysisSuite.score_batch``'s result: the texts' tokens and each text's scores."""
+
+    tokens: TokenBatch
+    scored: list[ScoredText]
+
+
+def _per_text(parts: Sequence[BatchScore | list[TextScore]], field: int, n: int) -> list[dict[str, Any]]:
+    """Each text's values (``field`` 0) or details (1), merged over the analysers in order, as ``score_text`` does."""
+    if all(isinstance(p, BatchScore) for p in parts):
+        columns: dict[str, list[Any]] = {}
+        for part in parts:
+            columns.update(part[field])
+        if columns:  # one dict per text, built by C loops
+            return list(map(dict, map(zip, repeat(list(columns)), zip(*columns.values()))))
+        return [{} for _ in range(n)]
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for part in parts:
+        if isinstance(part, BatchScore):
+            for name, column in part[field].items():
+                for row, value in zip(rows, column):
+                    row[name] = value
+        else:
+            for row, score in zip(rows, part):
+                row.update(score[field])
+    return rows
 
 
 class CorpusAudit:
