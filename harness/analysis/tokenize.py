@@ -24,7 +24,7 @@ import re
 import sys
 from importlib import metadata
 from itertools import accumulate, chain, repeat
-from operator import add, getitem, itemgetter, mul, sub
+from operator import add, getitem, itemgetter, sub
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from harness.errors import HarnessError, MissingDependency
@@ -230,7 +230,6 @@ def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
 # more than the whole token walk; a line is instead looked up in a cache of
 # parsed lines (``_LineCache``), which misses on a text's new words only.
 _NODE_FORMAT = r"%m\t%pl\t%pL\t%H\n"
-_WS_TO_SPACE = str.maketrans("\t\n\v", "   ")
 _MECAB_SPACE = " \t\n\v"  # what MeCab skips between tokens
 
 
@@ -364,7 +363,7 @@ class JapaneseTokenizer:
         edges = [0, *accumulate(counts)]  # piece p's rows: edges[p]:edges[p + 1]
         reach = [0, *accumulate(rlength)]  # characters before each row, over the whole batch
         before = list(map(reach.__getitem__, edges))
-        _check_offsets(pieces, counts, surface, rlength, length, list(map(sub, before[1:], before)))
+        _check_offsets(pieces, counts, list(map(sub, before[1:], before)))
         # a row's end: characters up to it in the batch, less those before its piece, plus the piece's start
         shift = chain.from_iterable(map(repeat, map(sub, starts, before), counts))
         ends = tuple(map(add, reach[1:], shift))
@@ -456,40 +455,26 @@ def _concat(*parts: tuple) -> tuple:
     return tuple(chain.from_iterable(parts))
 
 
-def _check_offsets(
-    pieces: list[str],
-    counts: list[int],
-    surfaces: tuple[str, ...],
-    rlengths: tuple[int, ...],
-    lengths: tuple[int, ...],
-    covered: list[int],
-) -> None:
-    """Raise unless in every piece with tokens, the surfaces, each after its whitespace, spell it (then whitespace).
+def _check_offsets(pieces: list[str], counts: list[int], covered: list[int]) -> None:
+    """Raise unless every piece's rows span exactly the piece less its trailing whitespace.
 
-    Offsets come from lengths alone (``rlengths``: with the whitespace
-    before; ``covered``: per piece, the characters its rows span); this
-    proves them right for every token at once: were one wrong, the text
-    rebuilt from them would differ.  Each piece's rows must span exactly the
-    piece less its trailing whitespace, so the concatenations can only be
-    equal when every piece's are.
+    Offsets come from lengths alone: a surface's length in characters, and
+    the whitespace MeCab skipped before it counted in bytes, one character
+    each.  A byte count is never below the character count, so the rows of
+    a piece can span its text exactly only when every gap was counted right:
+    this proves every offset at once (a multi-byte space counted as bytes, or
+    a wrong length from MeCab, makes the span too long).  Pieces without
+    tokens (whitespace only) are not checked.
     """
     if all(counts):
-        expected = list(map(str.rstrip, pieces, repeat(_MECAB_SPACE)))
+        expected = list(map(len, map(str.rstrip, pieces, repeat(_MECAB_SPACE))))
         spans = covered
     else:
-        expected = [p.rstrip(_MECAB_SPACE) for p, n in zip(pieces, counts) if n]
+        expected = [len(p.rstrip(_MECAB_SPACE)) for p, n in zip(pieces, counts) if n]
         spans = [c for c, n in zip(covered, counts) if n]
-    ok = list(map(len, expected)) == spans
-    if ok:
-        if rlengths != lengths:
-            spaces = map(sub, rlengths, lengths)
-            rebuilt = "".join(map(add, map(mul, repeat(" "), spaces), surfaces))
-            ok = rebuilt == "".join(expected).translate(_WS_TO_SPACE)
-        else:
-            ok = "".join(surfaces) == "".join(expected)
-    if not ok:
+    if expected != spans:
         tagged = [p for p, n in zip(pieces, counts) if n]
-        bad = next((p for p, e, c in zip(tagged, expected, spans) if len(e) != c), tagged[0])
+        bad = next(p for p, e, c in zip(tagged, expected, spans) if e != c)
         raise HarnessError(f"tokenizer offsets lost in {bad[:40]!r}: MeCab's tokens do not spell the text")
 
 
