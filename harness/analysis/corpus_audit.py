@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel
+from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel_batches
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.vocab_shift import lemma_counts
@@ -75,14 +75,16 @@ def audit_corpus_docs(
     if workers <= 1:
         stream = iter(docs)
         while batch := list(islice(stream, BATCH)):
-            suite.prepare([doc.text for doc in batch])  # batch analysers (the classifier) score these at once
-            for doc in batch:
-                scored = audit.add(doc.text)
-                if stats is not None:
-                    stats.add(doc.text)
-                    stats.lemmas.update(lemma_counts([scored.tokens]))
-                if want_scores:
-                    rows.append(_score_row(doc_id(doc), scored.values, scored.details))
+            texts = [doc.text for doc in batch]
+            suite.prepare(texts)  # batch analysers (the classifier) score these at once
+            scored = audit.add_many(texts)
+            if stats is not None:
+                for text in texts:
+                    stats.add(text)
+                stats.lemmas.update(lemma_counts([scored.tokens]))
+            if want_scores:
+                for doc, one in zip(batch, scored.scored):
+                    rows.append(_score_row(doc_id(doc), one.values, one.details))
     else:
         pending: deque[str] = deque()
 
@@ -95,10 +97,12 @@ def audit_corpus_docs(
                 yield normalize(doc.text)
 
         lemmas = stats.lemmas if stats is not None else None
-        for result in score_parallel(suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes):
-            audit.add_scored(result.values, result.details, result.truncated)
+        classes = suite.analyser_classes
+        for values in score_parallel_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes):
+            audit.add_columns(values.values, values.details["pii_kinds"], values.truncated)
             if want_scores:
-                rows.append(_score_row(pending.popleft(), result.values, result.details))
+                for result in values.texts():
+                    rows.append(_score_row(pending.popleft(), result.values, result.details))
     table = audit.table()
     if stats is not None:
         stats.pii = audit.pii

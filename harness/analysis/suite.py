@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
+from harness.analysis.parallel import BATCH
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, BatchScore, ScoredText, Table, TextScore
 from harness.analysis.prevalence import corrected_specs, load_calibration
@@ -160,8 +162,12 @@ class AnalysisSuite:
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
         self.prepare([gen.text for gen in generations])
-        for gen in generations:
-            scored = self.score_text(gen.text)
+        scored_all = (
+            s
+            for i in range(0, len(generations), BATCH)
+            for s in self.score_texts([gen.text for gen in generations[i : i + BATCH]])
+        )
+        for gen, scored in zip(generations, scored_all):
             ids = {
                 "id": gen.id,
                 "arm": gen.arm,
@@ -262,6 +268,23 @@ class CorpusAudit:
         scored = self._suite.score_text(text)
         self.add_scored(scored.values, scored.details, len(text) > self.max_chars)
         return scored
+
+    def add_many(self, texts: Sequence[str]) -> ScoredBatch:
+        """``add`` for a batch of texts, scored at once (``AnalysisSuite.score_batch``)."""
+        texts = [normalize(t) for t in texts]
+        scored = self._suite.score_batch(texts)
+        values = [s.values for s in scored.scored]
+        names = list(values[0]) if values else []
+        columns = {name: list(map(itemgetter(name), values)) for name in names}
+        kinds = [s.details.get("pii_kinds", "") for s in scored.scored]
+        self.add_columns(columns, kinds, [len(t) > self.max_chars for t in texts])
+        return scored
+
+    def add_columns(self, values: dict[str, list[Any]], pii_kinds: Sequence[str], truncated: Sequence[bool]) -> None:
+        """Add texts scored elsewhere, as columns (``parallel.BatchValues``): as ``add_scored`` on each."""
+        self.truncated += sum(truncated)
+        self._rows.add_columns(values, len(truncated))
+        self.pii.add_cells(pii_kinds)
 
     def add_scored(self, values: dict[str, Any], details: dict[str, Any], truncated: bool = False) -> None:
         """Add a text scored elsewhere (a worker process of ``harness.analysis.parallel``)."""
