@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import accumulate, compress
-from operator import eq, itemgetter, sub
+from operator import eq, sub
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
@@ -121,7 +121,7 @@ class LengthAnalyser:
         return TextScore({name: column[0] for name, column in scored.values.items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """Every text of ``batch``: bigrams and repeats counted over the batch's columns at once."""
+        """Every text of ``batch``: a text without a repeated token needs no bigram count (distinct-2 is 1)."""
         surfaces, owners, bounds = batch.columns.surface, batch.owners, batch.bounds
         pos1 = batch.columns.pos1
         # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
@@ -131,19 +131,22 @@ class LengthAnalyser:
             kept = Counter(owners)
             bounds = [0, *accumulate(kept[i] for i in range(len(batch)))]
         sizes = list(map(sub, bounds[1:], bounds))
-        # distinct bigrams and distinct tokens per text, by sets over the whole batch
-        inside = map(eq, owners, owners[1:])
-        bigrams = Counter(map(itemgetter(0), set(compress(zip(owners, surfaces, surfaces[1:]), inside))))
-        distinct = Counter(map(itemgetter(0), set(zip(owners, surfaces))))
-        d2 = [1.0 if n < 2 else bigrams[i] / (n - 1) for i, n in enumerate(sizes)]
-        degenerate = [
-            int(
-                (n >= MIN_TOKENS and d < MIN_DISTINCT_2)
-                # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
-                or (n - distinct[i] >= MIN_REPEATS - 1 and repeats_at_least(surfaces[lo:hi], MIN_REPEATS))
+        d2: list[float] = []
+        degenerate: list[int] = []
+        for n, lo, hi in zip(sizes, bounds, bounds[1:]):
+            text = surfaces[lo:hi]
+            distinct = len(set(text))
+            if distinct == n:  # no token repeats: every bigram differs, nothing loops
+                d2.append(1.0)
+                degenerate.append(0)
+                continue
+            d = distinct_2(text)
+            d2.append(d)
+            # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
+            loops = (n >= MIN_TOKENS and d < MIN_DISTINCT_2) or (
+                n - distinct >= MIN_REPEATS - 1 and repeats_at_least(text, MIN_REPEATS)
             )
-            for i, (n, d, lo, hi) in enumerate(zip(sizes, d2, bounds, bounds[1:]))
-        ]
+            degenerate.append(int(loops))
         values = {
             "characters": list(map(len, batch.texts)),
             "tokens": sizes,
