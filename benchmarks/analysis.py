@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.analysis.corpus_audit import audit_corpus_docs  # noqa: E402
-from harness.analysis.parallel import BATCH  # noqa: E402
+from harness.analysis.tokenize import BATCH  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig  # noqa: E402
 from harness.data.corpus import Document  # noqa: E402

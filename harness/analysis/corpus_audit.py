@@ -18,9 +18,10 @@ from itertools import islice
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel_batches
+from harness.analysis.parallel import KEPT_DETAILS, score_parallel_batches
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
+from harness.analysis.tokenize import BATCH
 from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
 from harness.text import normalize

@@ -30,12 +30,10 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
+from harness.analysis.tokenize import BATCH
 from harness.analysis.vocab_shift import lemma_counts
 from harness.config import AnalysisConfig
 
-# texts per task and per ``AnalysisSuite.score_batch`` call: large enough to amortise the pipe and
-# the per-call work, small enough to keep cores busy and memory small
-BATCH = 256
 # detail cells a worker sends back: the corpus audit's per-document scores and its PII counts use them
 KEPT_DETAILS = ("flagged_categories", "detectors", "pii_kinds")
 

@@ -19,12 +19,11 @@ from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
-from harness.analysis.parallel import BATCH
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
 from harness.analysis.protocol import Analyser, BatchScore, ScoredText, Table, TextScore
 from harness.analysis.prevalence import corrected_specs, load_calibration
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, corrected_rows, summarise
-from harness.analysis.tokenize import JapaneseTokenizer, TokenBatch, normalize
+from harness.analysis.tokenize import BATCH, JapaneseTokenizer, TokenBatch, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.toxicity import rtp_rows, rtp_specs
 from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder

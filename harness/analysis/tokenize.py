@@ -31,6 +31,7 @@ from harness.errors import HarnessError, MissingDependency
 from harness.text import normalize
 
 __all__ = [
+    "BATCH",
     "CHUNK_CHARS",
     "DICTIONARY_NAME",
     "MAX_CHARS",
@@ -62,6 +63,10 @@ _SPACES = re.compile(r"\s")
 # unidic writes '*' for "no value"; unknown words get no lemma/orthBase at all.
 _EMPTY = ("", "*", None)
 _KANA = 17  # unidic's kana field
+# Texts per ``TokenBatch`` where the harness scores many (the suite, the audit,
+# each worker task): enough to amortise the per-call work and the pipe, few
+# enough to keep cores busy and a batch's columns small.
+BATCH = 256
 # Parsed MeCab lines kept per tokenizer (~300 bytes each): a large corpus's
 # common words; rarer ones are parsed again each time they occur.
 LINE_CACHE = 100_000
