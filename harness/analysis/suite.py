@@ -113,7 +113,7 @@ class AnalysisSuite:
         The texts are tokenized into one ``TokenBatch``; analysers with
         ``score_many`` scan its columns once for the whole batch, the others
         score text by text.  Feed it a few hundred texts at a time
-        (``parallel.BATCH``): memory grows with the batch.
+        (``tokenize.BATCH``): memory grows with the batch.
         """
         batch = self.tokenizer.tokenize_many(texts)
         parts: list[BatchScore | list[TextScore]] = []
