@@ -119,7 +119,10 @@ class AnalysisSuite:
         parts: list[BatchScore | list[TextScore]] = []
         for analyser in self.analysers:
             many = getattr(analyser, "score_many", None)
-            parts.append(many(batch) if many is not None else list(map(analyser.score, batch.texts, batch.tokens())))
+            if many is not None:
+                parts.append(many(batch))
+            else:
+                parts.append(_as_columns(list(map(analyser.score, batch.texts, batch.tokens()))))
         values = _per_text(parts, 0, len(batch))
         details = _per_text(parts, 1, len(batch))
         for analyser in self.combiners:
@@ -217,6 +220,18 @@ class ScoredBatch(NamedTuple):
 
     tokens: TokenBatch
     scored: list[ScoredText]
+
+
+def _as_columns(scores: list[TextScore]) -> BatchScore | list[TextScore]:
+    """An analyser's per-text results as columns when every text has the same names (as a catalogue gives)."""
+    if not scores:
+        return BatchScore({}, {})
+    names, cells = tuple(scores[0].values), tuple(scores[0].details)
+    if any(tuple(s.values) != names or tuple(s.details) != cells for s in scores):
+        return scores  # names vary by text: merged text by text
+    values = {name: [s.values[name] for s in scores] for name in names}
+    details = {name: [s.details[name] for s in scores] for name in cells}
+    return BatchScore(values, details)
 
 
 def _per_text(parts: Sequence[BatchScore | list[TextScore]], field: int, n: int) -> list[dict[str, Any]]:
