@@ -21,11 +21,14 @@ times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--classifier DIR``: also time the suite with ``analysis.detectors: [lexicon,
 classifier:DIR]`` in the same rounds, text by text and in batches of 256
 (``AnalysisSuite.prepare``, as ``score_generations`` does).
+``--parts``: CPU µs a post of each step of ``score_batch`` (the tokenizer, each
+analyser's ``score_many``, merging), beside the walk and MeCab alone.
 ``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
 ``git archive daf955e | tar -x -C DIR``) against this one, each in its own
 process, alternating — a fair relative speed even on a busy machine.
 
-    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR] [--classifier DIR]
+    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
+                                            [--classifier DIR] [--parts]
 """
 
 from __future__ import annotations
@@ -80,6 +83,44 @@ def harness(suite: AnalysisSuite, posts: list[str], batch: int = BATCH) -> float
     return time.process_time() - start
 
 
+def parts(suite: AnalysisSuite, tagger, posts: list[str], rounds: int) -> None:
+    """CPU µs a post of each step of ``score_batch`` (best of ``rounds``), and of the walk and MeCab alone."""
+    from harness.analysis.protocol import ScoredText
+    from harness.analysis.suite import merge_scores
+
+    chunks = [posts[i : i + BATCH] for i in range(0, len(posts), BATCH)]
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float, into: dict[str, float]) -> None:
+        into[name] = into.get(name, 0.0) + seconds
+
+    for _ in range(rounds):
+        spent: dict[str, float] = {"walk": walk(tagger, posts)}
+        start = time.process_time()
+        for post in posts:
+            suite.tokenizer._tagger.parse(post)  # noqa: SLF001  (MeCab alone, with the harness's node format)
+        keep("MeCab, harness format", time.process_time() - start, spent)
+        for chunk in chunks:
+            start = time.process_time()
+            batch = suite.tokenizer.tokenize_many(chunk)
+            keep("tokenize_many (MeCab included)", time.process_time() - start, spent)
+            results = []
+            for analyser in suite.analysers:
+                start = time.process_time()
+                if hasattr(analyser, "score_many"):
+                    results.append(analyser.score_many(batch))
+                else:  # a plug-in without a batch method: text by text, as the suite does
+                    results.append(list(map(analyser.score, batch.texts, batch.tokens())))
+                keep(analyser.name, time.process_time() - start, spent)
+            start = time.process_time()
+            values, details = merge_scores(results, len(batch))
+            list(map(ScoredText, batch.texts, batch.tokens(), values, details))
+            keep("merging", time.process_time() - start, spent)
+        best = {k: min(v, best.get(k, v)) for k, v in spent.items()}
+    for name, seconds in best.items():
+        print(f"  {name:32s} {seconds / len(posts) * 1e6:6.2f} µs a post")
+
+
 _TIMER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -130,6 +171,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="also time the audit on this many processes")
     parser.add_argument("--repo", type=Path, help="another checkout to time against this one")
     parser.add_argument("--classifier", type=Path, help="also time with this classifier model folder")
+    parser.add_argument("--parts", action="store_true", help="also time each step of score_batch")
     args = parser.parse_args()
     if not POSTS.is_file():
         print(f"skipped: {POSTS} is missing")
@@ -167,6 +209,9 @@ def main() -> int:
         one, batched = chars / min(clf_one), chars / min(clf_batch)
         print(f"with the classifier, text by text: {one:,.0f} chars/s (ratio {one / w:.2f})")
         print(f"with the classifier, batches of {BATCH}: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
+    if args.parts:
+        print(f"each step, best of {args.rounds} (CPU):")
+        parts(suite, tagger, posts, args.rounds)
     tenfold = [f"{p} {i}" for i in range(10) for p in posts]
     small = min(harness(suite, posts) for _ in range(2))
     large = harness(suite, tenfold)

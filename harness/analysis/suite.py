@@ -123,8 +123,7 @@ class AnalysisSuite:
                 parts.append(many(batch))
             else:
                 parts.append(_as_columns(list(map(analyser.score, batch.texts, batch.tokens()))))
-        values = _per_text(parts, 0, len(batch))
-        details = _per_text(parts, 1, len(batch))
+        values, details = merge_scores(parts, len(batch))
         for analyser in self.combiners:
             for v, d in zip(values, details):
                 analyser.combine(v, d)
@@ -232,6 +231,11 @@ def _as_columns(scores: list[TextScore]) -> BatchScore | list[TextScore]:
     values = {name: [s.values[name] for s in scores] for name in names}
     details = {name: [s.details[name] for s in scores] for name in cells}
     return BatchScore(values, details)
+
+
+def merge_scores(parts: Sequence[BatchScore | list[TextScore]], n: int) -> tuple[list[dict], list[dict]]:
+    """Each of ``n`` texts' values and details, merged over the analysers' results in order (as ``score_text``)."""
+    return _per_text(parts, 0, n), _per_text(parts, 1, n)
 
 
 def _per_text(parts: Sequence[BatchScore | list[TextScore]], field: int, n: int) -> list[dict[str, Any]]:
