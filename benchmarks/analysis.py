@@ -217,14 +217,25 @@ def main() -> int:
     large = min(harness(suite, tenfold) for _ in range(2))  # best of 2 on both sides: one run is load-biased
     print(f"linearity: 1× {small:.2f} s, 10× {large:.2f} s: time ratio {large / small:.2f}")
     if args.workers > 1:
+        import resource
+
         docs = [Document(p, i + 1) for i, p in enumerate(tenfold)]
-        one = time.perf_counter()
+        one, one_cpu = time.perf_counter(), time.process_time()
         audit_corpus_docs(suite, docs, workers=1)
-        one = time.perf_counter() - one
-        many = time.perf_counter()
+        one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        many, parent_cpu = time.perf_counter(), time.process_time()
         audit_corpus_docs(suite, docs, workers=args.workers)
-        many = time.perf_counter() - many
+        many, parent_cpu = time.perf_counter() - many, time.process_time() - parent_cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         print(f"audit of 10× on 1 process {one:.1f} s, on {args.workers}: {many:.1f} s: speed-up {one / many:.2f}")
+        # load-independent: what the pool costs in CPU, and the speed-up its CPU allows on free cores
+        bound = one_cpu / max(parent_cpu, (parent_cpu + worker_cpu) / args.workers)
+        print(
+            f"  CPU seconds: 1 process {one_cpu:.1f}; pool: parent {parent_cpu:.1f} + workers {worker_cpu:.1f}"
+            f" (speed-up their CPU allows on {args.workers} free cores: {bound:.2f})"
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

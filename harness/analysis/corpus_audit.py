@@ -99,7 +99,8 @@ def audit_corpus_docs(
 
         lemmas = stats.lemmas if stats is not None else None
         classes = suite.analyser_classes
-        for values in score_parallel_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes):
+        scored = score_parallel_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes, suite=suite)
+        for values in scored:
             audit.add_columns(values.values, values.details["pii_kinds"], values.truncated)
             if want_scores:
                 for result in values.texts():

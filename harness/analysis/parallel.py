@@ -25,8 +25,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections import Counter
+from collections import Counter, deque
 from itertools import repeat
+from multiprocessing.pool import AsyncResult
 from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
@@ -38,6 +39,7 @@ from harness.config import AnalysisConfig
 KEPT_DETAILS = ("flagged_categories", "detectors", "pii_kinds")
 
 _SUITE = None  # the worker's suite (set by _init)
+_COUNT_LEMMAS = True  # whether the worker sends (lemma, pos1) counts back (set by _init)
 
 
 class ScoredValues(NamedTuple):
@@ -66,21 +68,27 @@ class BatchValues(NamedTuple):
             yield ScoredValues(dict(zip(names, values)), dict(zip(kept, details)), truncated)
 
 
-def _init(config: AnalysisConfig, analysers: tuple[type, ...] | None) -> None:
-    global _SUITE
+def _init(config: AnalysisConfig, analysers: tuple[type, ...] | None, count_lemmas: bool = True) -> None:
+    global _SUITE, _COUNT_LEMMAS
+    _COUNT_LEMMAS = count_lemmas
+    if _SUITE is not None:  # forked from a parent that lent its own suite (``score_parallel_batches``)
+        return
     from harness.analysis.suite import AnalysisSuite
 
     _SUITE = AnalysisSuite(config, analysers=analysers)
 
 
-def _score_batch(texts: list[str]) -> tuple[BatchValues, Counter[tuple[str, str]]]:
+def _score_batch(texts: list[str]) -> tuple[BatchValues, Counter[tuple[str, str]] | None]:
     assert _SUITE is not None
-    return score_values(_SUITE, texts)
+    return score_values(_SUITE, texts, _COUNT_LEMMAS)
 
 
-def score_values(suite: Any, texts: list[str]) -> tuple[BatchValues, Counter[tuple[str, str]]]:
+def score_values(
+    suite: Any, texts: list[str], count_lemmas: bool = True
+) -> tuple[BatchValues, Counter[tuple[str, str]] | None]:
     """``texts`` (NFKC) scored by ``suite`` (an ``AnalysisSuite``): their values and kept details
-    as columns, and their (lemma, pos1) counts — one Counter a batch: far fewer bytes than per text."""
+    as columns, and (``count_lemmas``) their (lemma, pos1) counts — one Counter a batch: far
+    fewer bytes than per text; None when not asked for (nothing to pickle)."""
     limit = suite.tokenizer.max_chars
     suite.prepare(texts)  # batch analysers (the classifier) score the batch at once
     scored = suite.score_batch(texts)
@@ -89,7 +97,7 @@ def score_values(suite: Any, texts: list[str]) -> tuple[BatchValues, Counter[tup
     columns = {name: list(map(itemgetter(name), values)) for name in names}
     details = {k: [s.details.get(k, "") for s in scored.scored] for k in KEPT_DETAILS}
     truncated = [len(t) > limit for t in texts]
-    return BatchValues(columns, details, truncated), lemma_counts([scored.tokens])
+    return BatchValues(columns, details, truncated), lemma_counts([scored.tokens]) if count_lemmas else None
 
 
 def start_method() -> str:
@@ -145,19 +153,42 @@ def score_parallel_batches(
     batch: int = BATCH,
     lemmas: Counter[tuple[str, str]] | None = None,
     analysers: Sequence[type] | None = None,
+    suite: Any = None,
 ) -> Iterator[BatchValues]:
-    """``score_parallel`` a batch at a time, as columns (what the corpus audit adds up)."""
-    context = multiprocessing.get_context(start_method())
+    """``score_parallel`` a batch at a time, as columns (what the corpus audit adds up).
+
+    ``suite``: the caller's ``AnalysisSuite`` (same config and analysers).  When
+    workers are forked they inherit it, lexicons loaded and caches warm, instead
+    of building their own; spawned workers build theirs from ``config``.
+    """
+    global _SUITE
+    method = start_method()
+    context = multiprocessing.get_context(method)
     batches = _batches(texts, batch)
     classes = None if analysers is None else tuple(analysers)
-    with context.Pool(workers, initializer=_init, initargs=(config, classes)) as pool:
-        # Pool.imap would read the whole input ahead; a window of 4 batches per
-        # worker keeps memory bounded and every worker busy.
-        while True:
-            window = [b for _, b in zip(range(4 * workers), batches)]
-            if not window:
-                return
-            for values, counts in pool.imap(_score_batch, window, chunksize=1):
-                if lemmas is not None:
-                    lemmas.update(counts)
-                yield values
+    lent = suite is not None and method == "fork" and _SUITE is None
+    if lent:
+        _SUITE = suite  # copied into each worker as the pool forks them
+    try:
+        pool = context.Pool(workers, initializer=_init, initargs=(config, classes, lemmas is not None))
+    finally:
+        if lent:
+            _SUITE = None
+    with pool:
+        # Pool.imap would read the whole input ahead; at most 4 batches per worker
+        # are in flight (memory bounded), and a new one is sent as soon as the
+        # oldest comes back, so no worker waits for a window of batches to drain.
+        flight: deque[AsyncResult] = deque()
+        for batch_texts in batches:
+            flight.append(pool.apply_async(_score_batch, (batch_texts,)))
+            if len(flight) >= 4 * workers:
+                yield _received(flight.popleft().get(), lemmas)
+        while flight:
+            yield _received(flight.popleft().get(), lemmas)
+
+
+def _received(result: tuple[BatchValues, Counter[tuple[str, str]] | None], lemmas: Counter | None) -> BatchValues:
+    values, counts = result
+    if lemmas is not None and counts is not None:
+        lemmas.update(counts)
+    return values
