@@ -179,7 +179,9 @@ class MemorizationIndex:
         return self._set
 
     @classmethod
-    def from_hashes(cls, hashes: np.ndarray, n: int, max_ngrams: int, stride: int, documents: int) -> MemorizationIndex:
+    def from_hashes(
+        cls, hashes: np.ndarray, n: int, max_ngrams: int, stride: int, documents: int
+    ) -> MemorizationIndex:
         """An index rebuilt from a stored hash set; ``ValueError`` when the set cannot be one."""
         if hashes.dtype != np.uint64 or hashes.ndim != 1:
             raise ValueError(f"expected a 1-D uint64 array, got {hashes.ndim}-D {hashes.dtype}")

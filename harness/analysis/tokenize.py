@@ -3,7 +3,9 @@
 Every measure in the harness is computed on the NFKC-normalised text, and every
 character offset (flag spans, laughter context) points into that normalised
 text.  One ``JapaneseTokenizer`` holds one MeCab tagger: start-up costs ~0.2 s,
-so build it once per analysis and pass it around.
+so build it once per analysis and pass it around.  ``tokenize_many`` gives the
+tokens of many texts as one ``TokenBatch`` (one MeCab call per text, the
+Python work after it done once for the batch); ``tokenize`` is a batch of one.
 
 fugashi and unidic-lite are imported lazily so that importing this module (and
 everything above it) works without them; constructing the tokenizer raises
