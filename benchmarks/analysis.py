@@ -4,10 +4,14 @@ Baseline: one unidic-lite ``fugashi.Tagger`` iterating the nodes of each post
 (no feature reads) — the floor any token-based analysis pays.  Run it alone:
 it prints the load average at start and end, and figures taken with other
 work on the machine are not comparable.  Harness:
-``AnalysisSuite.score_text`` per post with every analyser of ``ANALYSERS``
-(flags with variants and context rules, toxicity, tone, length, PII, vocab
-counts are per-arm tables and cost nothing per text here).  The two alternate
-in rounds (machine speed drifts), and the best round of each is reported:
+``AnalysisSuite.score_batch`` over batches of ``BATCH`` posts with every
+analyser of ``ANALYSERS`` (flags with variants and context rules, toxicity,
+tone, length, PII, vocab counts are per-arm tables and cost nothing per text
+here) — the path the audit, its workers and ``score_generations`` take; and,
+on its own line, ``score_text`` post by post.  They alternate in rounds
+(machine speed drifts), and the best round of each is reported; times are
+CPU seconds of this process (``time.process_time``), so other processes on
+the machine slow each side less unevenly:
 
     ratio X = harness chars/s ÷ token-walk chars/s
 
@@ -17,11 +21,14 @@ times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--classifier DIR``: also time the suite with ``analysis.detectors: [lexicon,
 classifier:DIR]`` in the same rounds, text by text and in batches of 256
 (``AnalysisSuite.prepare``, as ``score_generations`` does).
+``--parts``: CPU µs a post of each step of ``score_batch`` (the tokenizer, each
+analyser's ``score_many``, merging), beside the walk and MeCab alone.
 ``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
 ``git archive daf955e | tar -x -C DIR``) against this one, each in its own
 process, alternating — a fair relative speed even on a busy machine.
 
-    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR] [--classifier DIR]
+    .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
+                                            [--classifier DIR] [--parts]
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.analysis.corpus_audit import audit_corpus_docs  # noqa: E402
+from harness.analysis.tokenize import BATCH  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig  # noqa: E402
 from harness.data.corpus import Document  # noqa: E402
@@ -54,22 +62,63 @@ def read_posts(limit: int) -> list[str]:
 
 
 def walk(tagger, posts: list[str]) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     for post in posts:
         for node in tagger(post):
             node.surface  # noqa: B018  (touch the node, as any analysis must)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
-def harness(suite: AnalysisSuite, posts: list[str], batch: int = 0) -> float:
-    start = time.perf_counter()
-    for i in range(0, len(posts), batch or len(posts) or 1):
-        chunk = posts[i : i + batch] if batch else posts
-        if batch:
-            suite.prepare(chunk)
-        for post in chunk:
+def harness(suite: AnalysisSuite, posts: list[str], batch: int = BATCH) -> float:
+    """CPU seconds to score ``posts``: ``score_batch`` over ``batch`` posts a call (0: ``score_text`` each)."""
+    start = time.process_time()
+    if not batch:
+        for post in posts:
             suite.score_text(post)
-    return time.perf_counter() - start
+        return time.process_time() - start
+    for i in range(0, len(posts), batch):
+        chunk = posts[i : i + batch]
+        suite.prepare(chunk)
+        suite.score_batch(chunk)
+    return time.process_time() - start
+
+
+def parts(suite: AnalysisSuite, tagger, posts: list[str], rounds: int) -> None:
+    """CPU µs a post of each step of ``score_batch`` (best of ``rounds``), and of the walk and MeCab alone."""
+    from harness.analysis.protocol import ScoredText
+    from harness.analysis.suite import merge_scores
+
+    chunks = [posts[i : i + BATCH] for i in range(0, len(posts), BATCH)]
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float, into: dict[str, float]) -> None:
+        into[name] = into.get(name, 0.0) + seconds
+
+    for _ in range(rounds):
+        spent: dict[str, float] = {"walk": walk(tagger, posts)}
+        start = time.process_time()
+        for post in posts:
+            suite.tokenizer._tagger.parse(post)  # noqa: SLF001  (MeCab alone, with the harness's node format)
+        keep("MeCab, harness format", time.process_time() - start, spent)
+        for chunk in chunks:
+            start = time.process_time()
+            batch = suite.tokenizer.tokenize_many(chunk)
+            keep("tokenize_many (MeCab included)", time.process_time() - start, spent)
+            results = []
+            for analyser in suite.analysers:
+                start = time.process_time()
+                if hasattr(analyser, "score_many"):
+                    results.append(analyser.score_many(batch))
+                else:  # a plug-in without a batch method: text by text, as the suite does
+                    results.append(list(map(analyser.score, batch.texts, batch.tokens())))
+                keep(analyser.name, time.process_time() - start, spent)
+            start = time.process_time()
+            values, details = merge_scores(results, len(batch))
+            list(map(ScoredText, batch.texts, batch.tokens(), values, details))
+            keep("merging", time.process_time() - start, spent)
+        best = {k: min(v, best.get(k, v)) for k, v in spent.items()}
+    for name, seconds in best.items():
+        print(f"  {name:32s} {seconds / len(posts) * 1e6:6.2f} µs a post")
 
 
 _TIMER = """
@@ -80,10 +129,14 @@ from harness.config import AnalysisConfig
 posts = open(sys.argv[2], encoding="utf-8").read().split("\\x00")
 suite = AnalysisSuite(AnalysisConfig(lexicons=[sys.argv[3]]))
 suite.score_text("x")
-start = time.perf_counter()
-for p in posts:
-    suite.score_text(p)
-print(time.perf_counter() - start)
+start = time.process_time()
+if hasattr(suite, "score_batch"):  # this checkout's batch path; older ones score text by text
+    for i in range(0, len(posts), 256):
+        suite.score_batch(posts[i : i + 256])
+else:
+    for p in posts:
+        suite.score_text(p)
+print(time.process_time() - start)
 """
 
 
@@ -118,6 +171,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="also time the audit on this many processes")
     parser.add_argument("--repo", type=Path, help="another checkout to time against this one")
     parser.add_argument("--classifier", type=Path, help="also time with this classifier model folder")
+    parser.add_argument("--parts", action="store_true", help="also time each step of score_batch")
     args = parser.parse_args()
     if not POSTS.is_file():
         print(f"skipped: {POSTS} is missing")
@@ -137,35 +191,51 @@ def main() -> int:
     with_clf = None
     if args.classifier:
         with_clf = AnalysisSuite(AnalysisConfig(detectors=["lexicon", f"classifier:{args.classifier.resolve()}"]))
-    walks, runs, clf_one, clf_batch = [], [], [], []
+    walks, runs, singles, clf_one, clf_batch = [], [], [], [], []
     for _ in range(args.rounds):
         walks.append(walk(tagger, posts))
         runs.append(harness(suite, posts))
+        singles.append(harness(suite, posts, batch=0))
         if with_clf is not None:
-            clf_one.append(harness(with_clf, posts))
-            clf_batch.append(harness(with_clf, posts, batch=256))
-    w, h = chars / min(walks), chars / min(runs)
-    print(f"{len(posts)} posts, {chars:,} chars, best of {args.rounds} interleaved rounds")
+            clf_one.append(harness(with_clf, posts, batch=0))
+            clf_batch.append(harness(with_clf, posts))
+    w, h, one = chars / min(walks), chars / min(runs), chars / min(singles)
+    print(f"{len(posts)} posts, {chars:,} chars, best of {args.rounds} interleaved rounds (CPU seconds)")
     print(f"bare fugashi token walk: {w:,.0f} chars/s")
-    print(f"harness, every analyser: {h:,.0f} chars/s")
+    print(f"harness, every analyser, batches of {BATCH}: {h:,.0f} chars/s")
+    print(f"harness, every analyser, score_text post by post: {one:,.0f} chars/s (ratio {one / w:.2f})")
     print(f"ratio {h / w:.2f}")
     if with_clf is not None:
         one, batched = chars / min(clf_one), chars / min(clf_batch)
         print(f"with the classifier, text by text: {one:,.0f} chars/s (ratio {one / w:.2f})")
-        print(f"with the classifier, batches of 256: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
+        print(f"with the classifier, batches of {BATCH}: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
+    if args.parts:
+        print(f"each step, best of {args.rounds} (CPU):")
+        parts(suite, tagger, posts, args.rounds)
     tenfold = [f"{p} {i}" for i in range(10) for p in posts]
     small = min(harness(suite, posts) for _ in range(2))
-    large = harness(suite, tenfold)
+    large = min(harness(suite, tenfold) for _ in range(2))  # best of 2 on both sides: one run is load-biased
     print(f"linearity: 1× {small:.2f} s, 10× {large:.2f} s: time ratio {large / small:.2f}")
     if args.workers > 1:
+        import resource
+
         docs = [Document(p, i + 1) for i, p in enumerate(tenfold)]
-        one = time.perf_counter()
+        one, one_cpu = time.perf_counter(), time.process_time()
         audit_corpus_docs(suite, docs, workers=1)
-        one = time.perf_counter() - one
-        many = time.perf_counter()
+        one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        many, parent_cpu = time.perf_counter(), time.process_time()
         audit_corpus_docs(suite, docs, workers=args.workers)
-        many = time.perf_counter() - many
+        many, parent_cpu = time.perf_counter() - many, time.process_time() - parent_cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         print(f"audit of 10× on 1 process {one:.1f} s, on {args.workers}: {many:.1f} s: speed-up {one / many:.2f}")
+        # load-independent: what the pool costs in CPU, and the speed-up its CPU allows on free cores
+        bound = one_cpu / max(parent_cpu, (parent_cpu + worker_cpu) / args.workers)
+        print(
+            f"  CPU seconds: 1 process {one_cpu:.1f}; pool: parent {parent_cpu:.1f} + workers {worker_cpu:.1f}"
+            f" (speed-up their CPU allows on {args.workers} free cores: {bound:.2f})"
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -154,13 +154,20 @@ def reference_tokens(tagger, text: str, chunk_chars: int) -> list[Token]:
     return tokens
 
 
-def score_digests(suite: AnalysisSuite, texts: list[str]) -> list[str]:
-    """sha256 of every value and detail cell of ``score_text``, one digest per BLOCK texts."""
+def score_digests(suite: AnalysisSuite, texts: list[str], batch: int = 0) -> list[str]:
+    """sha256 of every value and detail cell of ``score_text``, one digest per BLOCK texts.
+
+    ``batch``: score through ``score_texts``, this many texts a call (0: ``score_text``, one by one).
+    """
     digests = []
     for i in range(0, len(texts), BLOCK):
         h = hashlib.sha256()
-        for text in texts[i : i + BLOCK]:
-            scored = suite.score_text(text)
+        block = texts[i : i + BLOCK]
+        if batch:
+            results = [s for k in range(0, len(block), batch) for s in suite.score_texts(block[k : k + batch])]
+        else:
+            results = map(suite.score_text, block)
+        for scored in results:
             line = json.dumps([scored.values, scored.details], sort_keys=True, ensure_ascii=True)
             h.update(line.encode("ascii") + b"\n")
         digests.append(h.hexdigest())
@@ -205,6 +212,29 @@ def test_scores_equal_golden_on_drawn_texts(suite):
 
 def test_scores_equal_golden_on_the_shared_posts(suite):
     assert score_digests(suite, _corpus()) == GOLDEN["posts"]
+
+
+@pytest.mark.parametrize("batch", [7, 256])
+def test_batched_scores_equal_golden_on_drawn_texts(suite, batch):
+    """``score_texts`` (every analyser's ``score_many`` over one ``TokenBatch``) gives the very same scores."""
+    assert score_digests(suite, drawn_texts(), batch) == GOLDEN["drawn"]
+
+
+def test_batched_scores_equal_golden_on_the_shared_posts(suite):
+    assert score_digests(suite, _corpus(), 256) == GOLDEN["posts"]
+
+
+@pytest.mark.parametrize("chunk_chars", [20_000, SMALL_CHUNKS])
+def test_token_batches_equal_text_by_text(chunk_chars):
+    """``tokenize_many``: each text's tokens and offsets exactly as ``tokenize`` gives them, batch by batch."""
+    tok = JapaneseTokenizer(chunk_chars=chunk_chars)
+    texts = drawn_texts(600, seed=3)
+    for size in (1, 5, 64, 600):
+        for k in range(0, len(texts), size):
+            part = texts[k : k + size]
+            batch = tok.tokenize_many(part)
+            assert batch.texts == [tok.clip(normalize(t)) for t in part]
+            assert batch.tokens() == [tok.tokenize(t) for t in part]
 
 
 if __name__ == "__main__":

@@ -139,6 +139,18 @@ def test_line_cache_is_bounded_and_gives_the_same_tokens(tok):
     assert len(small._lines.lines) == 3  # noqa: SLF001
 
 
+def test_a_full_line_cache_serves_a_batch_and_keeps_its_bound(tok):
+    """Lines past the bound get rows for one batch only; repeated new lines in a batch parse once."""
+    small = JapaneseTokenizer()
+    small._lines.limit = 5  # noqa: SLF001  (the cache only changes speed)
+    texts = ["今日はいい天気ですね。", "明日も晴れるといいな。", "今日はいい天気ですね。", "お前 はバカだ", ""]
+    for _ in range(2):
+        batch = small.tokenize_many(texts)
+        assert batch.tokens() == [tok.tokenize(t) for t in texts]
+        assert batch.bounds[-1] == len(batch.columns.surface) and len(batch.bounds) == len(texts) + 1
+        assert len(small._lines.lines) == 5 and len(small._lines.table[0]) == 5  # noqa: SLF001
+
+
 def test_offsets_are_checked_against_the_text(tok, monkeypatch):
     """Offsets come from MeCab's lengths; were MeCab's output off, tokenizing fails rather than mislabel spans."""
 

@@ -114,6 +114,9 @@ def test_plugin_adds_columns_and_combines_flagged(trained):
     # batch scoring (prepare) gives what one-by-one scoring gives
     suite.prepare(["ズンドコなお前は黙ってろズンドコ"])
     assert suite.score_text("ズンドコなお前は黙ってろズンドコ").values == hit.values
+    # a batch (score_many, then combine per text) gives each text what score_text gives
+    batch = suite.score_texts(["今日は公園で散歩しました", "ズンドコなお前は黙ってろズンドコ"])
+    assert [(s.values, s.details) for s in batch] == [(calm.values, calm.details), (hit.values, hit.details)]
     plain = AnalysisSuite(AnalysisConfig())
     assert CLF_TOXICITY not in [m.name for m in plain.catalogue()]
 

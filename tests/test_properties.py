@@ -320,6 +320,40 @@ def test_score_text_keeps_its_invariants(suite: AnalysisSuite, text: str) -> Non
     assert all(masked[i] == MASK_CHAR for s in spans for i in range(s.start, s.end))
 
 
+@pytest.fixture(scope="module")
+def small_suite(small_tokenizer: JapaneseTokenizer) -> AnalysisSuite:
+    return AnalysisSuite(AnalysisConfig(lexicons=[LEXICON]), small_tokenizer)
+
+
+@SLOW
+@given(st.lists(ANY_TEXT, max_size=5))
+def test_a_batch_scores_each_text_as_alone(suite: AnalysisSuite, small_suite: AnalysisSuite, batch: list[str]) -> None:
+    """``score_batch`` over texts side by side: each text's tokens, values and details (their order
+    too) exactly as ``score_text`` gives them — nothing leaks from one text of a batch into the next."""
+    for one in (suite, small_suite):
+        scored = one.score_batch(batch)
+        assert len(scored.scored) == len(batch)
+        for text, got in zip(batch, scored.scored):
+            alone = one.score_text(text)
+            assert got.text == alone.text
+            assert got.tokens == alone.tokens
+            assert list(got.values.items()) == list(alone.values.items())
+            assert list(got.details.items()) == list(alone.details.items())
+
+
+@MEDIUM
+@given(st.lists(ANY_TEXT, max_size=8))
+def test_flag_prefilter_skips_only_texts_without_a_match(suite: AnalysisSuite, batch: list[str]) -> None:
+    """``FlaggedAnalyser.score_many`` (which scans only ``candidate_texts``) equals ``score`` on every text."""
+    flagged = suite.analysers[0]
+    tokens = suite.tokenizer.tokenize_many(batch)
+    many = flagged.score_many(tokens)
+    for i, (text, toks) in enumerate(zip(tokens.texts, tokens.tokens())):
+        alone = flagged.score(text, toks)
+        assert {k: v[i] for k, v in many.values.items()} == alone.values
+        assert {k: v[i] for k, v in many.details.items()} == alone.details
+
+
 @SLOW
 @given(
     st.sampled_from(["", "それな", "今日はいい天気ですね。", "草生える "]),

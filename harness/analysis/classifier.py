@@ -36,8 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig, classifier_files
 from harness.errors import ConfigError, InputError
 from harness.record.schema import MeasureSpec
@@ -201,6 +201,13 @@ class ClassifierAnalyser:
         if prob is None:
             prob = float(self.model.probabilities([text])[0])
         return TextScore({CLF_TOXICITY: round(prob, 6), CLF_FLAGGED: int(prob >= self.model.threshold)}, {})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """``score`` of every text of ``batch``: no columns without a model."""
+        if self.model is None:
+            return BatchScore({}, {})
+        scores = [self.score(text, ()) for text in batch.texts]
+        return BatchScore({name: [s.values[name] for s in scores] for name in (CLF_TOXICITY, CLF_FLAGGED)}, {})
 
     def combine(self, values: dict[str, Any], details: dict[str, Any]) -> None:
         """After every analyser scored: ``combine_detectors``."""

@@ -24,9 +24,10 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import BATCH, KEPT_DETAILS, score_parallel
+from harness.analysis.parallel import KEPT_DETAILS, score_parallel_batches
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
+from harness.analysis.tokenize import BATCH
 from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
 from harness.data.corpus_filter import DocIds
@@ -81,32 +82,39 @@ def audit_corpus_docs(
         if scored is not None:
             scored(key, doc, values, details)
 
+    per_document = want_scores or scored is not None  # else no document's own scores are kept (faster)
     if workers <= 1:
         stream = iter(docs)
         while batch := list(islice(stream, BATCH)):
-            suite.prepare([doc.text for doc in batch])  # batch analysers (the classifier) score these at once
-            for doc in batch:
-                result = audit.add(doc.text)
-                if stats is not None:
-                    stats.add(doc.text)
-                    stats.lemmas.update(lemma_counts([result.tokens]))
-                done(doc_id(doc), doc, result.values, result.details)
+            texts = [doc.text for doc in batch]
+            suite.prepare(texts)  # batch analysers (the classifier) score these at once
+            batch_scores = audit.add_many(texts)
+            if stats is not None:
+                for text in texts:
+                    stats.add(text)
+                stats.lemmas.update(lemma_counts([batch_scores.tokens]))
+            if per_document:
+                for doc, one in zip(batch, batch_scores.scored):
+                    done(doc_id(doc), doc, one.values, one.details)
     else:
         pending: deque[tuple[str, Document]] = deque()  # the documents in flight, in input order
 
         def texts() -> Iterator[str]:
             for doc in docs:
-                pending.append((doc_id(doc), doc))
+                if per_document:
+                    pending.append((doc_id(doc), doc))
                 if stats is not None:
                     stats.add(doc.text)
                 yield normalize(doc.text)
 
         lemmas = stats.lemmas if stats is not None else None
-        for result in score_parallel(
-            suite.config, texts(), workers, lemmas=lemmas, analysers=suite.analyser_classes
-        ):
-            audit.add_scored(result.values, result.details, result.truncated)
-            done(*pending.popleft(), result.values, result.details)
+        classes = suite.analyser_classes
+        batches = score_parallel_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes, suite=suite)
+        for values in batches:
+            audit.add_columns(values.values, values.details["pii_kinds"], values.truncated)
+            if per_document:
+                for result in values.texts():
+                    done(*pending.popleft(), result.values, result.details)
     table = audit.table()
     if stats is not None:
         stats.pii = audit.pii

@@ -50,8 +50,8 @@ from typing import Sequence
 from harness.analysis import group_rules
 from harness.analysis.context_rules import has_target, inside_phrase
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenColumns, token_columns
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, TokenColumns, token_columns
 from harness.analysis.toxicity import combine
 from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
@@ -187,16 +187,23 @@ def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds:
     if not index.lemmas.isdisjoint(columns.lemma):
         hits += compress(count(), map(index.by_lemma.__contains__, zip(columns.lemma, columns.l_form)))
     if bounds:
-        heads = bounds[:-1]
-        starts = index.folded_starts
-        windows = list(map(folded.__getitem__, map(slice, heads, map(add, heads, repeat(2)))))
-        if not starts.isdisjoint(windows):
-            hits += compress(count(), map(starts.__contains__, windows))
-        if index.short_keys:  # one-character keys: the window is the head's first character
-            firsts = list(map(folded.__getitem__, heads))
-            if not starts.isdisjoint(firsts):
-                hits += compress(count(), map(starts.__contains__, firsts))
+        hits += _folded_candidates(index, folded, bounds)
     return sorted(set(hits))
+
+
+def _folded_candidates(index: LexiconIndex, folded: str, bounds: list[int]) -> list[int]:
+    """The tokens whose folded text (from ``bounds``) starts like a variant key (see ``_candidates``)."""
+    heads = bounds[:-1]
+    starts = index.folded_starts
+    hits: list[int] = []
+    windows = list(map(folded.__getitem__, map(slice, heads, map(add, heads, repeat(2)))))
+    if not starts.isdisjoint(windows):
+        hits += compress(count(), map(starts.__contains__, windows))
+    if index.short_keys:  # one-character keys: the window is the head's first character
+        firsts = list(map(folded.__getitem__, heads))
+        if not starts.isdisjoint(firsts):
+            hits += compress(count(), map(starts.__contains__, firsts))
+    return hits
 
 
 _VOWELS = "あいうえおんっ"
@@ -220,11 +227,111 @@ _FOLD_CACHE: dict[str, str] = {}
 
 def _folded(surfaces: Sequence[str]) -> tuple[str, list[int]]:
     """The folded ``surfaces`` concatenated, and each one's start offset in it (plus the end)."""
+    parts = _fold_parts(surfaces)
+    # a token that folds to nothing (ー alone) cannot start a variant match
+    return "".join(parts) + "\x00", [0, *accumulate(map(len, parts))]
+
+
+def _fold_parts(surfaces: Sequence[str]) -> list[str]:
     parts = list(map(_FOLD_CACHE.get, surfaces))
     if None in parts:
         parts = [_fold_cached(s) if p is None else p for p, s in zip(parts, surfaces)]
-    # a token that folds to nothing (ー alone) cannot start a variant match
-    return "".join(parts) + "\x00", [0, *accumulate(map(len, parts))]
+    return parts
+
+
+def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+    """The texts of ``batch`` (indices, sorted) where ``find_flags`` may find a match; in no other can it.
+
+    Narrower than ``_candidates``, so that most texts skip ``find_flags``:
+    a text is kept where an entry's whole token sequence matches (by
+    surface or lemma, as ``_match_at``) or where a variant key begins the
+    text's folded tokens at a token start (every variant match, its
+    drawn-out forms included, begins so).  Context rules are left to
+    ``find_flags``: they only ever drop a match.  Each test is a pass over
+    the batch's interned surfaces or lemmas in C, then a few Python steps
+    on the rows that pass it.
+    """
+    index, columns = lexicon.index, batch.columns
+    rows = _token_matches(columns, index, lexicon.entries)
+    if index.by_folded:
+        surfaces, owners, bounds = columns.surface, batch.owners, batch.bounds
+        known = index.heads
+        heads = list(map(known.get, surfaces))
+        if None in heads:
+            heads = [may_start(index, s) if h is None else h for h, s in zip(heads, surfaces)]
+        pos1, begins, ends = columns.pos1, columns.start, columns.end
+        rows += [
+            r
+            for r in compress(count(), heads)
+            # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
+            if (pos1[r] not in _NO_VARIANT_START or r == bounds[owners[r]] or begins[r] != ends[r - 1])
+            and _key_at(index, surfaces, r, bounds[owners[r] + 1])
+        ]
+    return batch.texts_of(rows)
+
+
+def may_start(index: LexiconIndex, surface: str) -> bool:
+    """A token with this surface may begin a variant key: its folded text and a key begin alike.
+
+    Either a key is a prefix of the token's folded text, or that text is a
+    prefix of a key (a key longer than one token); a token that folds to
+    nothing begins no match (``find_flags`` skips it).  Kept in
+    ``index.heads`` (bounded).
+    """
+    part = _FOLD_CACHE.get(surface)
+    if part is None:
+        part = _fold_cached(surface)
+    ok = part in index.folded_prefixes or any(part[:n] in index.by_folded for n in index.folded_lengths)
+    if len(index.heads) < 200_000:
+        index.heads[surface] = ok
+    return ok
+
+
+def _key_at(index: LexiconIndex, surfaces: Sequence[str], row: int, end: int) -> bool:
+    """Some variant key begins the folded text of ``surfaces[row:end]``."""
+    keys, prefixes, longest = index.by_folded, index.folded_prefixes, index.folded_max
+    span = ""
+    for k in range(row, end):
+        part = _FOLD_CACHE.get(surfaces[k])
+        span += _fold_cached(surfaces[k]) if part is None else part
+        # a key longer than the span would make the span one of its prefixes
+        if len(span) >= longest or (span and span not in prefixes):
+            break
+    for n in index.folded_lengths:  # ascending: stop at the first length that begins no key
+        head = span[:n]
+        if head in keys:
+            return True
+        if len(head) < n or head not in prefixes:
+            return False
+    return False
+
+
+def _token_matches(columns: TokenColumns, index: LexiconIndex, entries: Sequence[Entry]) -> list[int]:
+    """Rows where some entry's tokens all match from there on (``_match_at``'s rule, on the columns).
+
+    Rows may run past a text's end into the next one: a superset is enough.
+    """
+    surfaces, lemmas, l_forms = columns.surface, columns.lemma, columns.l_form
+    starts: list[int] = []
+    if not index.by_surface.keys().isdisjoint(surfaces):
+        starts += compress(count(), map(index.by_surface.__contains__, surfaces))
+    if not index.lemmas.isdisjoint(lemmas):
+        starts += compress(count(), map(index.lemmas.__contains__, lemmas))
+    n = len(surfaces)
+    rows = []
+    for r in sorted(set(starts)):
+        positions = index.by_surface.get(surfaces[r], []) + index.by_lemma.get((lemmas[r], l_forms[r]), [])
+        for pos in positions:
+            keys = entries[pos].keys
+            if r + len(keys) > n:
+                continue
+            for k, (surface, lemma_key) in enumerate(keys, r):
+                if surfaces[k] != surface and (lemma_key is None or (lemmas[k], l_forms[k]) != lemma_key):
+                    break
+            else:
+                rows.append(r)
+                break
+    return rows
 
 
 def _fold_cached(surface: str) -> str:
@@ -318,6 +425,11 @@ class FlaggedAnalyser:
             self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
+        # every lexicon ``score`` scans: a text none of them may match gets the no-match cells
+        # (``score_many``); a rule layer that scans its own lexicon adds it here
+        self.scan_lexicons: list[Lexicon] = [self.lexicon]
+        if self.group_rules is not None:  # a group-contempt match needs one of its predicates in the text
+            self.scan_lexicons.append(self.group_rules.predicates)
 
     def measures(self) -> list[MeasureSpec]:
         """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
@@ -355,6 +467,21 @@ class FlaggedAnalyser:
 
     def detail_columns(self) -> list[str]:
         return list(FLAG_DETAILS)
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """``score`` of every text: texts where no lexicon of ``scan_lexicons`` can match get the no-match cells."""
+        n = len(batch)
+        values = {k: [v] * n for k, v in self._nothing.values.items()}
+        details = {k: [v] * n for k, v in self._nothing.details.items()}
+        found = sorted({i for lexicon in self.scan_lexicons for i in candidate_texts(batch, lexicon)})
+        tokens = batch.tokens()
+        for i in found:
+            score = self.score(batch.texts[i], tokens[i])
+            for name, value in score.values.items():
+                values[name][i] = value
+            for name, value in score.details.items():
+                details[name][i] = value
+        return BatchScore(values, details)
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)

@@ -19,11 +19,13 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
-from operator import eq
+from collections import Counter
+from itertools import accumulate, compress
+from operator import eq, sub
 from typing import Sequence
 
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, token_columns
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -115,18 +117,43 @@ class LengthAnalyser:
         return []
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
-        columns = token_columns(tokens)
-        surfaces = columns.surface
+        scored = self.score_many(TokenBatch.of([text], [tokens]))
+        return TextScore({name: column[0] for name, column in scored.values.items()}, {})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """Every text of ``batch``: a text without a repeated token needs no bigram count (distinct-2 is 1)."""
+        surfaces, owners, bounds = batch.columns.surface, batch.owners, batch.bounds
+        pos1 = batch.columns.pos1
         # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
-        if "空白" in columns.pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
-            surfaces = tuple(s for s, p in zip(surfaces, columns.pos1) if p != "空白" and s.strip())
+        if "空白" in pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
+            keep = [p != "空白" and bool(s.strip()) for s, p in zip(surfaces, pos1)]
+            surfaces, owners = tuple(compress(surfaces, keep)), list(compress(owners, keep))
+            kept = Counter(owners)
+            bounds = [0, *accumulate(kept[i] for i in range(len(batch)))]
+        sizes = list(map(sub, bounds[1:], bounds))
+        d2: list[float] = []
+        degenerate: list[int] = []
+        for n, lo, hi in zip(sizes, bounds, bounds[1:]):
+            text = surfaces[lo:hi]
+            distinct = len(set(text))
+            if distinct == n:  # no token repeats: every bigram differs, nothing loops
+                d2.append(1.0)
+                degenerate.append(0)
+                continue
+            d = distinct_2(text)
+            d2.append(d)
+            # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
+            loops = (n >= MIN_TOKENS and d < MIN_DISTINCT_2) or (
+                n - distinct >= MIN_REPEATS - 1 and repeats_at_least(text, MIN_REPEATS)
+            )
+            degenerate.append(int(loops))
         values = {
-            "characters": len(text),
-            "tokens": len(surfaces),
-            "distinct_2": round(distinct_2(surfaces), _DIGITS),
-            "degenerate_repetition": int(is_degenerate(surfaces)),
+            "characters": list(map(len, batch.texts)),
+            "tokens": sizes,
+            "distinct_2": [round(d, _DIGITS) for d in d2],
+            "degenerate_repetition": degenerate,
         }
-        return TextScore(values, {})
+        return BatchScore(values, {})
 
     def table_builder(self) -> None:
         return None

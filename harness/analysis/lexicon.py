@@ -95,6 +95,9 @@ class LexiconIndex:
     folded_starts: frozenset[str] = frozenset()
     short_keys: bool = False  # some variant key has one character
     lemmas: frozenset[str] = frozenset()  # the lemmas of ``by_lemma`` (a quick test before the keys)
+    folded_lengths: tuple[int, ...] = ()  # the distinct lengths of the variant keys
+    # ``flagged.may_start`` per surface met so far (a cache: not part of the index's value)
+    heads: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -127,7 +130,8 @@ class Lexicon:
         starts = frozenset(k[:2] for k in by_folded)
         short = any(len(k) == 1 for k in by_folded)
         lemmas = frozenset(lemma for lemma, _ in by_lemma)
-        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes, starts, short, lemmas)
+        lengths = tuple(sorted({len(k) for k in by_folded}))
+        return LexiconIndex(by_surface, by_lemma, by_folded, first, longest, prefixes, starts, short, lemmas, lengths)
 
     def harmful_categories(self) -> set[str]:
         """Names of the categories whose matches count as ``flagged``."""

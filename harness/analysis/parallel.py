@@ -12,7 +12,9 @@ of CPU per worker, most of the speed-up on a corpus scored in seconds).
 Elsewhere they are spawned: a fork copies locks that other threads may hold
 (torch's OpenMP pool, BLAS threads), and the child can deadlock on them.
 Only values and a few detail cells travel back — every measure value and the
-``KEPT_DETAILS`` cells, never tokens — so the pipe carries ~200 bytes a text.
+``KEPT_DETAILS`` cells, never tokens, as one list per column a batch
+(``BatchValues``) — so the pipe carries ~200 bytes a text, and the parent
+adds a batch up by columns rather than text by text.
 
 Speed-up: see ``benchmarks/analysis.py`` (``--workers``), which times one
 process against the pool in the same run.
@@ -23,17 +25,21 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections import Counter
+from collections import Counter, deque
+from itertools import repeat
+from multiprocessing.pool import AsyncResult
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
+from harness.analysis.tokenize import BATCH
 from harness.analysis.vocab_shift import lemma_counts
 from harness.config import AnalysisConfig
 
-BATCH = 256  # texts per task: large enough to amortise the pipe, small enough to keep cores busy
 # detail cells a worker sends back: the corpus audit's per-document scores and its PII counts use them
 KEPT_DETAILS = ("flagged_categories", "detectors", "pii_kinds")
 
 _SUITE = None  # the worker's suite (set by _init)
+_COUNT_LEMMAS = True  # whether the worker sends (lemma, pos1) counts back (set by _init)
 
 
 class ScoredValues(NamedTuple):
@@ -44,25 +50,54 @@ class ScoredValues(NamedTuple):
     truncated: bool
 
 
-def _init(config: AnalysisConfig, analysers: tuple[type, ...] | None) -> None:
-    global _SUITE
+class BatchValues(NamedTuple):
+    """What a worker sends back for one batch, as columns: measure → one value per text, in order."""
+
+    values: dict[str, list[Any]]
+    details: dict[str, list[Any]]  # the ``KEPT_DETAILS`` cells
+    truncated: list[bool]
+
+    def texts(self) -> Iterator[ScoredValues]:
+        """The batch text by text."""
+        names, kept = list(self.values), list(self.details)
+        n = len(self.truncated)
+        value_rows = zip(*self.values.values()) if names else repeat((), n)
+        detail_rows = zip(*self.details.values()) if kept else repeat((), n)
+        rows = zip(value_rows, detail_rows, self.truncated)
+        for values, details, truncated in rows:
+            yield ScoredValues(dict(zip(names, values)), dict(zip(kept, details)), truncated)
+
+
+def _init(config: AnalysisConfig, analysers: tuple[type, ...] | None, count_lemmas: bool = True) -> None:
+    global _SUITE, _COUNT_LEMMAS
+    _COUNT_LEMMAS = count_lemmas
+    if _SUITE is not None:  # forked from a parent that lent its own suite (``score_parallel_batches``)
+        return
     from harness.analysis.suite import AnalysisSuite
 
     _SUITE = AnalysisSuite(config, analysers=analysers)
 
 
-def _score_batch(texts: list[str]) -> tuple[list[ScoredValues], Counter[tuple[str, str]]]:
+def _score_batch(texts: list[str]) -> tuple[BatchValues, Counter[tuple[str, str]] | None]:
     assert _SUITE is not None
-    limit = _SUITE.tokenizer.max_chars
-    out = []
-    lemmas: Counter[tuple[str, str]] = Counter()  # one Counter a batch: far fewer bytes than per text
-    _SUITE.prepare(texts)  # batch analysers (the classifier) score the batch at once
-    for text in texts:
-        scored = _SUITE.score_text(text)
-        details = {k: scored.details.get(k, "") for k in KEPT_DETAILS}
-        out.append(ScoredValues(scored.values, details, len(text) > limit))
-        lemmas.update(lemma_counts([scored.tokens]))
-    return out, lemmas
+    return score_values(_SUITE, texts, _COUNT_LEMMAS)
+
+
+def score_values(
+    suite: Any, texts: list[str], count_lemmas: bool = True
+) -> tuple[BatchValues, Counter[tuple[str, str]] | None]:
+    """``texts`` (NFKC) scored by ``suite`` (an ``AnalysisSuite``): their values and kept details
+    as columns, and (``count_lemmas``) their (lemma, pos1) counts — one Counter a batch: far
+    fewer bytes than per text; None when not asked for (nothing to pickle)."""
+    limit = suite.tokenizer.max_chars
+    suite.prepare(texts)  # batch analysers (the classifier) score the batch at once
+    scored = suite.score_batch(texts)
+    values = [s.values for s in scored.scored]
+    names = list(values[0]) if values else []
+    columns = {name: list(map(itemgetter(name), values)) for name in names}
+    details = {k: [s.details.get(k, "") for s in scored.scored] for k in KEPT_DETAILS}
+    truncated = [len(t) > limit for t in texts]
+    return BatchValues(columns, details, truncated), lemma_counts([scored.tokens]) if count_lemmas else None
 
 
 def start_method() -> str:
@@ -107,17 +142,53 @@ def score_parallel(
     The input is consumed lazily (at most a few batches per worker ahead), so
     a corpus of any size streams through in bounded memory.
     """
-    context = multiprocessing.get_context(start_method())
+    for values in score_parallel_batches(config, texts, workers, batch, lemmas, analysers):
+        yield from values.texts()
+
+
+def score_parallel_batches(
+    config: AnalysisConfig,
+    texts: Iterable[str],
+    workers: int,
+    batch: int = BATCH,
+    lemmas: Counter[tuple[str, str]] | None = None,
+    analysers: Sequence[type] | None = None,
+    suite: Any = None,
+) -> Iterator[BatchValues]:
+    """``score_parallel`` a batch at a time, as columns (what the corpus audit adds up).
+
+    ``suite``: the caller's ``AnalysisSuite`` (same config and analysers).  When
+    workers are forked they inherit it, lexicons loaded and caches warm, instead
+    of building their own; spawned workers build theirs from ``config``.
+    """
+    global _SUITE
+    method = start_method()
+    context = multiprocessing.get_context(method)
     batches = _batches(texts, batch)
     classes = None if analysers is None else tuple(analysers)
-    with context.Pool(workers, initializer=_init, initargs=(config, classes)) as pool:
-        # Pool.imap would read the whole input ahead; a window of 4 batches per
-        # worker keeps memory bounded and every worker busy.
-        while True:
-            window = [b for _, b in zip(range(4 * workers), batches)]
-            if not window:
-                return
-            for results, counts in pool.imap(_score_batch, window, chunksize=1):
-                if lemmas is not None:
-                    lemmas.update(counts)
-                yield from results
+    lent = suite is not None and method == "fork" and _SUITE is None
+    if lent:
+        _SUITE = suite  # copied into each worker as the pool forks them
+    try:
+        pool = context.Pool(workers, initializer=_init, initargs=(config, classes, lemmas is not None))
+    finally:
+        if lent:
+            _SUITE = None
+    with pool:
+        # Pool.imap would read the whole input ahead; at most 4 batches per worker
+        # are in flight (memory bounded), and a new one is sent as soon as the
+        # oldest comes back, so no worker waits for a window of batches to drain.
+        flight: deque[AsyncResult] = deque()
+        for batch_texts in batches:
+            flight.append(pool.apply_async(_score_batch, (batch_texts,)))
+            if len(flight) >= 4 * workers:
+                yield _received(flight.popleft().get(), lemmas)
+        while flight:
+            yield _received(flight.popleft().get(), lemmas)
+
+
+def _received(result: tuple[BatchValues, Counter[tuple[str, str]] | None], lemmas: Counter | None) -> BatchValues:
+    values, counts = result
+    if lemmas is not None and counts is not None:
+        lemmas.update(counts)
+    return values

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import compress, count
 from typing import Sequence
 
 from harness.analysis.pii import PII_KINDS, find_pii
-from harness.analysis.protocol import ScoredText, Table, TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token
+from harness.analysis.protocol import BatchScore, ScoredText, Table, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.rundir import PII_TABLE
 from harness.record.schema import MeasureSpec
@@ -45,6 +46,13 @@ class PiiCounter:
             self.counts[kind] += 1
         if kinds:
             self.counts["any"] += 1
+
+    def add_cells(self, cells: Sequence[str]) -> None:
+        """Count texts by their ``pii_kinds`` cells: the same as ``add(kinds_of(...))`` text by text."""
+        self.n += len(cells)
+        for cell in filter(None, cells):
+            self.n -= 1  # counted again by add
+            self.add(kinds_of({"pii_kinds": cell}))
 
     def rows(self, scope: str, arm: str) -> list[dict]:
         """pii.csv rows, one per kind then ``any``."""
@@ -99,6 +107,15 @@ class PiiAnalyser:
             return TextScore({"pii": 0}, {"pii_kinds": ""})
         kinds = sorted({span.kind for span in find_pii(text)})
         return TextScore({"pii": int(bool(kinds))}, {"pii_kinds": "|".join(kinds)})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """``score`` of every text of ``batch``: only texts through the gate are searched."""
+        n = len(batch)
+        pii, kinds = [0] * n, [""] * n
+        for i in compress(count(), map(_GATE.search, batch.texts)):
+            scored = self.score(batch.texts[i], ())
+            pii[i], kinds[i] = scored.values["pii"], scored.details["pii_kinds"]
+        return BatchScore({"pii": pii}, {"pii_kinds": kinds})
 
     def table_builder(self) -> PiiTables:
         return PiiTables()

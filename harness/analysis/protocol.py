@@ -8,17 +8,21 @@ tables over all texts (the vocabulary shift).  Analysers are constructed with
 ``harness.analysis.suite.ANALYSERS``; adding one is a new module plus one line
 there (see README, "Adding an analyser").
 
-Two optional methods (the classifier, ``harness.analysis.classifier``, has
-both): ``prepare(texts)`` scores a batch of normalised texts ahead of their
-``score`` calls, and ``combine(values, details)`` runs after every analyser
-scored a text, to fold its columns into another analyser's (``flagged``).
+Optional methods: ``prepare(texts)`` scores a batch of normalised texts
+ahead of their ``score`` calls, and ``combine(values, details)`` runs after
+every analyser scored a text, to fold its columns into another analyser's
+(the classifier, ``harness.analysis.classifier``, has both).
+``score_many(batch)`` scores a whole ``TokenBatch`` at once and returns its
+measures as columns (``BatchScore``): it must give exactly what ``score``
+gives text by text, which the equivalence tests check for the built-in
+analysers.  The suite calls it when present, else ``score`` per text.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol, Sequence
 
-from harness.analysis.tokenize import Token
+from harness.analysis.tokenize import Token, TokenBatch
 from harness.record.schema import MeasureSpec
 
 
@@ -36,6 +40,13 @@ class TextScore(NamedTuple):
 
     values: dict[str, Any]  # measure name → 0/1 (binary) or a number (mean)
     details: dict[str, Any]  # detail column → cell value
+
+
+class BatchScore(NamedTuple):
+    """One analyser's results on a batch of texts, as columns: name → one value per text, in batch order."""
+
+    values: dict[str, list[Any]]
+    details: dict[str, list[Any]]
 
 
 class Table(NamedTuple):
@@ -72,3 +83,10 @@ class Analyser(Protocol):
 
     def table_builder(self) -> TableBuilder | None:
         """A fresh accumulator for extra tables, or None when the analyser has none."""
+
+
+class BatchAnalyser(Analyser, Protocol):
+    """An analyser that also scores a whole batch at once (see the module docstring)."""
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """Every text of ``batch`` scored, as columns; equal to ``score`` on each text."""

@@ -11,17 +11,19 @@ catalogue in run.json, the report and the gates with no other change.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
 from harness.analysis.groups import GROUP_COLUMNS, group_measures, group_rows
 from harness.analysis.length import LengthAnalyser
 from harness.analysis.pii_measures import PiiAnalyser, PiiCounter, kinds_of
-from harness.analysis.protocol import Analyser, ScoredText, Table, TextScore
+from harness.analysis.protocol import Analyser, BatchScore, ScoredText, Table, TextScore
 from harness.analysis.prevalence import corrected_specs, load_calibration
 from harness.analysis.summary import AUDIT_COLUMNS, SUMMARY_COLUMNS, AuditAccumulator, corrected_rows, summarise
-from harness.analysis.tokenize import JapaneseTokenizer, normalize
+from harness.analysis.tokenize import BATCH, JapaneseTokenizer, TokenBatch, normalize
 from harness.analysis.tone import ToneAnalyser
 from harness.analysis.toxicity import rtp_rows, rtp_specs
 from harness.analysis.vocab_shift import VocabShiftAnalyser, VocabShiftBuilder
@@ -31,7 +33,6 @@ from harness.record.rundir import CORPUS_AUDIT, GROUPS_TABLE, SCORES, SUMMARY
 from harness.record.schema import SCORE_ID_COLUMNS, Calibration, Generation, MeasureSpec, ScoreRow
 
 ANALYSERS = (FlaggedAnalyser, ToneAnalyser, LengthAnalyser, VocabShiftAnalyser, PiiAnalyser, ClassifierAnalyser)
-
 
 
 class AnalysisSuite:
@@ -100,17 +101,33 @@ class AnalysisSuite:
         A text longer than the tokenizer's ``max_chars`` is cut to it first, so
         that every analyser sees the text the tokens cover.
         """
-        text = self.tokenizer.clip(normalize(text))
-        tokens = self.tokenizer.tokenize(text)
-        values: dict[str, Any] = {}
-        details: dict[str, Any] = {}
+        return self.score_batch([text]).scored[0]
+
+    def score_texts(self, texts: Iterable[str]) -> list[ScoredText]:
+        """``score_text`` of each text, in order, computed a batch at a time (see ``score_batch``)."""
+        return self.score_batch(texts).scored
+
+    def score_batch(self, texts: Iterable[str]) -> ScoredBatch:
+        """``score_text`` for many texts at once: each text's result is exactly what ``score_text`` gives.
+
+        The texts are tokenized into one ``TokenBatch``; analysers with
+        ``score_many`` scan its columns once for the whole batch, the others
+        score text by text.  Feed it a few hundred texts at a time
+        (``tokenize.BATCH``): memory grows with the batch.
+        """
+        batch = self.tokenizer.tokenize_many(texts)
+        parts: list[BatchScore | list[TextScore]] = []
         for analyser in self.analysers:
-            result: TextScore = analyser.score(text, tokens)
-            values.update(result.values)
-            details.update(result.details)
+            many = getattr(analyser, "score_many", None)
+            if many is not None:
+                parts.append(many(batch))
+            else:
+                parts.append(_as_columns(list(map(analyser.score, batch.texts, batch.tokens()))))
+        values, details = merge_scores(parts, len(batch))
         for analyser in self.combiners:
-            analyser.combine(values, details)
-        return ScoredText(text, tokens, values, details)
+            for v, d in zip(values, details):
+                analyser.combine(v, d)
+        return ScoredBatch(batch, list(map(ScoredText, batch.texts, batch.tokens(), values, details)))
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Let batch analysers (the classifier) score ``texts`` in one pass before ``score_text`` meets them."""
@@ -146,8 +163,12 @@ class AnalysisSuite:
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
         self.prepare([gen.text for gen in generations])
-        for gen in generations:
-            scored = self.score_text(gen.text)
+        scored_all = (
+            s
+            for i in range(0, len(generations), BATCH)
+            for s in self.score_texts([gen.text for gen in generations[i : i + BATCH]])
+        )
+        for gen, scored in zip(generations, scored_all):
             ids = {
                 "id": gen.id,
                 "arm": gen.arm,
@@ -193,6 +214,51 @@ class AnalysisSuite:
         return audit.table()
 
 
+class ScoredBatch(NamedTuple):
+    """``AnalysisSuite.score_batch``'s result: the texts' tokens and each text's scores."""
+
+    tokens: TokenBatch
+    scored: list[ScoredText]
+
+
+def _as_columns(scores: list[TextScore]) -> BatchScore | list[TextScore]:
+    """An analyser's per-text results as columns when every text has the same names (as a catalogue gives)."""
+    if not scores:
+        return BatchScore({}, {})
+    names, cells = tuple(scores[0].values), tuple(scores[0].details)
+    if any(tuple(s.values) != names or tuple(s.details) != cells for s in scores):
+        return scores  # names vary by text: merged text by text
+    values = {name: [s.values[name] for s in scores] for name in names}
+    details = {name: [s.details[name] for s in scores] for name in cells}
+    return BatchScore(values, details)
+
+
+def merge_scores(parts: Sequence[BatchScore | list[TextScore]], n: int) -> tuple[list[dict], list[dict]]:
+    """Each of ``n`` texts' values and details, merged over the analysers' results in order (as ``score_text``)."""
+    return _per_text(parts, 0, n), _per_text(parts, 1, n)
+
+
+def _per_text(parts: Sequence[BatchScore | list[TextScore]], field: int, n: int) -> list[dict[str, Any]]:
+    """Each text's values (``field`` 0) or details (1), merged over the analysers in order, as ``score_text`` does."""
+    if all(isinstance(p, BatchScore) for p in parts):
+        columns: dict[str, list[Any]] = {}
+        for part in parts:
+            columns.update(part[field])
+        if columns:  # one dict per text, built by C loops
+            return list(map(dict, map(zip, repeat(list(columns)), zip(*columns.values()))))
+        return [{} for _ in range(n)]
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for part in parts:
+        if isinstance(part, BatchScore):
+            for name, column in part[field].items():
+                for row, value in zip(rows, column):
+                    row[name] = value
+        else:
+            for row, score in zip(rows, part):
+                row.update(score[field])
+    return rows
+
+
 class CorpusAudit:
     """corpus_audit.csv over a stream of texts in constant memory.
 
@@ -220,6 +286,23 @@ class CorpusAudit:
         scored = self._suite.score_text(text)
         self.add_scored(scored.values, scored.details, len(text) > self.max_chars)
         return scored
+
+    def add_many(self, texts: Sequence[str]) -> ScoredBatch:
+        """``add`` for a batch of texts, scored at once (``AnalysisSuite.score_batch``)."""
+        texts = [normalize(t) for t in texts]
+        scored = self._suite.score_batch(texts)
+        values = [s.values for s in scored.scored]
+        names = list(values[0]) if values else []
+        columns = {name: list(map(itemgetter(name), values)) for name in names}
+        kinds = [s.details.get("pii_kinds", "") for s in scored.scored]
+        self.add_columns(columns, kinds, [len(t) > self.max_chars for t in texts])
+        return scored
+
+    def add_columns(self, values: dict[str, list[Any]], pii_kinds: Sequence[str], truncated: Sequence[bool]) -> None:
+        """Add texts scored elsewhere, as columns (``parallel.BatchValues``): as ``add_scored`` on each."""
+        self.truncated += sum(truncated)
+        self._rows.add_columns(values, len(truncated))
+        self.pii.add_cells(pii_kinds)
 
     def add_scored(self, values: dict[str, Any], details: dict[str, Any], truncated: bool = False) -> None:
         """Add a text scored elsewhere (a worker process of ``harness.analysis.parallel``)."""

@@ -150,6 +150,18 @@ class RunningMean:
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
+    def add_many(self, values: Iterable[float]) -> None:
+        """``add`` each value in order (the same arithmetic, so the same floats)."""
+        n, mean, m2, low, high = self.n, self.mean, self._m2, self.low, self.high
+        for value in values:
+            n += 1
+            delta = value - mean
+            mean += delta / n
+            m2 += delta * (value - mean)
+            low = min(low, value)
+            high = max(high, value)
+        self.n, self.mean, self._m2, self.low, self.high = n, mean, m2, low, high
+
     def interval(self, z: float = Z95) -> Delta:
         """Mean and its clipped normal-approximation interval; ``n == 0`` gives NaNs."""
         if self.n == 0:
@@ -175,6 +187,14 @@ class AuditAccumulator:
             self._counts[name] += int(values[name])
         for name, running in self._means.items():
             running.add(values[name])
+
+    def add_columns(self, values: Mapping[str, Sequence[float]], n: int) -> None:
+        """Take ``n`` texts' values as columns (measure → one value per text): the same as ``add`` text by text."""
+        self.n += n
+        for name in self._counts:
+            self._counts[name] += sum(map(int, values[name]))
+        for name, running in self._means.items():
+            running.add_many(values[name])
 
     def rows(self) -> list[dict]:
         """One row per measure, in catalogue order (AUDIT_COLUMNS); needs at least one text."""

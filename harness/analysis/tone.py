@@ -35,10 +35,12 @@ sentence_final_particle
 from __future__ import annotations
 
 import unicodedata
-from typing import Sequence
+from itertools import compress, count, repeat
+from operator import eq
+from typing import Iterable, Sequence
 
-from harness.analysis.protocol import TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize, token_columns
+from harness.analysis.protocol import BatchScore, TextScore
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, normalize
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -66,40 +68,68 @@ def tone_features(tokens: Sequence[Token], text: str) -> dict[str, int]:
     """0/1 for each of ``TONE_MEASURES``.
 
     ``text`` is the text the tokens came from; it is NFKC-normalised here if
-    it is not already, so that token offsets index it correctly.  Each marker
-    is a scan of one token field in C (set and sequence operations); Python
-    looks at single tokens only for w runs and sentence-final か/の.
+    it is not already, so that token offsets index it correctly.
     """
     if not unicodedata.is_normalized("NFKC", text):
         text = normalize(text)
-    columns = token_columns(tokens)
+    return {name: column[0] for name, column in tone_columns(TokenBatch.of([text], [tokens])).items()}
+
+
+def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
+    """``tone_features`` of every text of ``batch`` (texts NFKC), as one 0/1 column per measure.
+
+    Each marker is a scan of one token field over the whole batch in C (set
+    and sequence operations); Python looks at single tokens only for w runs
+    and sentence-final か/の.
+    """
+    texts, columns, owners = batch.texts, batch.columns, batch.owners
     surface, lemma, pos1, pos2 = columns.surface, columns.lemma, columns.pos1, columns.pos2
-    question = "?" in text
-    laughter = (
-        ("笑)" in text and any(s in text for s in _LAUGH_STRINGS)) or "草" in surface or _has_laughter_w(tokens, text)
-    )
-    final: list[int] = []  # the sentence-final particles
+
+    def holding(rows: Iterable[bool]) -> set[int]:  # the texts with a row where ``rows`` is true
+        return set(compress(owners, rows))
+
+    question = set(compress(count(), map(str.__contains__, texts, repeat("?"))))
+    laughter = {i for i in compress(count(), map(str.__contains__, texts, repeat("笑)"))) if _laugh_string(texts[i])}
+    if "草" in surface:
+        laughter |= holding(map(eq, surface, repeat("草")))
+    for row in compress(count(), map(str.startswith, surface, repeat("w"))):
+        i = owners[row]
+        if i not in laughter and is_laughter_w(Token(*(c[row] for c in columns)), texts[i]):
+            laughter.add(i)
+    final: list[int] = []  # rows of sentence-final particles
     if _FINAL_PARTICLE[1] in pos2:
-        final = [i for i, pair in enumerate(zip(pos1, pos2)) if pair == _FINAL_PARTICLE]
-    if not question:
-        question = any(surface[i] in _QUESTION_PARTICLES and _sentence_final(tokens, i, text) for i in final)
-    polite = ("です" in lemma or "ます" in lemma) and not _POLITE.isdisjoint(zip(pos1, lemma))
-    rough = not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base)
-    return {
-        "polite": int(polite),
-        "laughter": int(laughter),
-        "rough_second_person": int(rough),
-        "imperative": int(_IMPERATIVE in "\n".join(("", *columns.c_form))),
-        "question": int(question),
-        "sentence_final_particle": int(bool(final)),
+        tagged = compress(count(), map(eq, pos2, repeat(_FINAL_PARTICLE[1])))
+        final = [r for r in tagged if pos1[r] == _FINAL_PARTICLE[0]]
+    tokens = batch.tokens()
+    for row in final:
+        i = owners[row]
+        if i not in question and surface[row] in _QUESTION_PARTICLES:
+            if _sentence_final(tokens[i], row - batch.bounds[i], texts[i]):
+                question.add(i)
+    polite: set[int] = set()
+    if "です" in lemma or "ます" in lemma:
+        polite = holding(map(_POLITE.__contains__, zip(pos1, lemma)))
+    rough: set[int] = set()
+    if not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base):
+        rough = holding(map(ROUGH_SECOND_PERSON.__contains__, surface))
+        rough |= holding(map(ROUGH_SECOND_PERSON.__contains__, columns.orth_base))
+    imperative: set[int] = set()
+    if _IMPERATIVE in "\n".join(("", *columns.c_form)):
+        imperative = holding(map(str.startswith, columns.c_form, repeat(_IMPERATIVE[1:])))
+    found = {
+        "polite": polite,
+        "laughter": laughter,
+        "rough_second_person": rough,
+        "imperative": imperative,
+        "question": question,
+        "sentence_final_particle": set(map(owners.__getitem__, final)),
     }
+    everyone = range(len(texts))
+    return {name: list(map(int, map(hits.__contains__, everyone))) for name, hits in found.items()}
 
 
-def _has_laughter_w(tokens: list[Token], text: str) -> bool:
-    """Some token is a laughter w run (``is_laughter_w``)."""
-    if "w" not in text:
-        return False
-    return any(is_laughter_w(tok, text) for tok in tokens if tok.surface.startswith("w"))
+def _laugh_string(text: str) -> bool:
+    return any(s in text for s in _LAUGH_STRINGS)
 
 
 def is_laughter_w(tok: Token, text: str) -> bool:
@@ -150,6 +180,10 @@ class ToneAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore(tone_features(tokens, text), {})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """``score`` of every text of ``batch`` (``tone_columns``)."""
+        return BatchScore(tone_columns(batch), {})
 
     def table_builder(self) -> None:
         return None

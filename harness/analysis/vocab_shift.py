@@ -37,11 +37,11 @@ import math
 from collections import Counter
 from typing import Collection, Iterable, Mapping, Sequence
 
-from harness.analysis.protocol import ScoredText, Table, TextScore
+from harness.analysis.protocol import BatchScore, ScoredText, Table, TextScore
 import numpy as np
 
 from harness.analysis.stats import jensen_shannon_bits, log_odds_dirichlet
-from harness.analysis.tokenize import JapaneseTokenizer, Token, token_columns
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, token_columns
 from harness.config import AnalysisConfig
 from harness.record.rundir import DIVERGENCE_TABLE, VOCAB_TABLE
 from harness.record.schema import MeasureSpec
@@ -272,6 +272,10 @@ class VocabShiftAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         return TextScore({}, {})
+
+    def score_many(self, batch: TokenBatch) -> BatchScore:
+        """No per-text measures: the counts are taken by the table builder."""
+        return BatchScore({}, {})
 
     def table_builder(self) -> VocabShiftBuilder:
         return VocabShiftBuilder(self.config)
