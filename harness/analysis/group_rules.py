@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from harness.analysis.context_rules import TARGET_WORDS, sentence_bounds
+from harness.analysis.context_rules import TARGET_WORDS, not_aimed, sentence_bounds
 from harness.analysis.lexicon import Category, Lexicon, build_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
@@ -151,7 +151,7 @@ def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, t
         if any(m.start < t.end and t.start < m.end for t in taken):
             continue
         first, last = first_of[m.start], last_of[m.end]
-        if _negated(tokens, last) or _object_noun(tokens, first, last):
+        if _negated(tokens, last) or _object_noun(tokens, first, last) or not_aimed(tokens, first, last, m.category):
             continue
         if _about_group(tokens, text, first, last, mentions) and not _modifies_other(tokens, last, mentions):
             out.append(dataclasses.replace(m, via=VIA))
