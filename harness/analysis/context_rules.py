@@ -15,7 +15,7 @@ break):
   おいニート);
 * a vocative or predicative ending right after the term: the copula or a
   sentence-final form (だ, や, じゃん, やん, だろ, やろ, かよ), the
-  contemptuous suffix め, or an exclamation (!, w);
+  contemptuous suffix め, the jeering 乙, or an exclamation (!, w);
 * a verb term done *to* someone: followed by て + やる (殴ってやる, 燃やしてやろうか)
   or wished on someone: 仮定形 + ば + いい, or て + ほしい (地獄に落ちればいい).
 
@@ -50,7 +50,7 @@ TARGET_WORDS = frozenset(
 )  # fmt: skip
 _DEMONSTRATIVES = frozenset({"この", "その", "あの", "こんな", "そんな", "あんな"})
 _CALLS = frozenset({"おい", "おいおい", "こら", "コラ", "ごら", "ゴラ", "おら", "オラ"})
-_AFTER = frozenset({"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共"})
+_AFTER = frozenset({"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共", "乙"})
 
 
 _OPEN_QUOTES, _CLOSE_QUOTES = frozenset("「『"), frozenset("」』")
