@@ -50,7 +50,9 @@ TARGET_WORDS = frozenset(
 )  # fmt: skip
 _DEMONSTRATIVES = frozenset({"この", "その", "あの", "こんな", "そんな", "あんな"})
 _CALLS = frozenset({"おい", "おいおい", "こら", "コラ", "ごら", "ゴラ", "おら", "オラ"})
-_AFTER = frozenset({"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共", "乙"})
+_AFTER = frozenset(
+    {"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共", "乙"}
+)
 
 
 _OPEN_QUOTES, _CLOSE_QUOTES = frozenset("「『"), frozenset("」』")

@@ -265,4 +265,5 @@ def _object_noun(tokens: list[Token], first: int, last: int) -> bool:
     but not before の + a collective noun: then it is what the group is made of (暇人の集まり)."""
     if tokens[first].pos1 != "名詞" or last + 1 >= len(tokens) or tokens[last + 1].pos2 != "格助詞":
         return False
-    return not (tokens[last + 1].surface == "の" and last + 2 < len(tokens) and tokens[last + 2].surface in _COLLECTIVES)
+    collective = last + 2 < len(tokens) and tokens[last + 2].surface in _COLLECTIVES
+    return not (tokens[last + 1].surface == "の" and collective)
