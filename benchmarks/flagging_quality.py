@@ -14,6 +14,13 @@ old 400 labels (``tests/data/dev_labels.csv``, its test split, unweighted).
     .venv/bin/python benchmarks/flagging_quality.py --classifier PATH    # also the classifier and the combination
     .venv/bin/python benchmarks/flagging_quality.py --classifier build/classifier --write-quality  # all three entries
     .venv/bin/python benchmarks/flagging_quality.py --split dev --show   # while building: dev misses and false alarms
+    .venv/bin/python benchmarks/flagging_quality.py --ood labels/ood-written.csv --split dev [--show]  # written set
+
+``--ood FILE`` measures the out-of-domain set written for this project
+(``harness.labels.ood``; docs/labelling.md section 9) instead: unweighted
+P, R, F1 with a 95% bootstrap over items, false alarms on its not-toxic items
+(clean and profanity apart), and a table by the kind each item was written
+as.  It needs no ``../shared``.
 
 ``--show`` lists texts of the dev split only: the blind split's texts are not
 read by people building a detector.
@@ -39,6 +46,7 @@ from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
 from harness.io import atomic_write_text, sha256_file  # noqa: E402
 from harness.labels.labelfile import MERGED  # noqa: E402
 from harness.labels.merge import read_merged  # noqa: E402
+from harness.labels.ood import read_ood  # noqa: E402
 from harness.labels.posts import DEFAULT_CORPUS, post_text, read_corpus  # noqa: E402
 from harness.record.schema import DetectorQualityFile  # noqa: E402
 from harness.resources import default_lexicon, detector_quality_file  # noqa: E402
@@ -188,6 +196,38 @@ def measure_all(args, rows, texts: list[str], neutral: list[str]):
     return qualities, verdicts, scored_by[id(lexicon_suite)], lexicon_suite
 
 
+def measure_ood(args) -> int:
+    """The written out-of-domain set (``--ood``): every detector on one split, by item, and by written kind."""
+    items = [it for it in read_ood(args.ood) if it.split == args.split]
+    toxic = [it.toxic for it in items]
+    print(f"{args.split} half of {args.ood}: n {len(items)}, toxic {sum(toxic)}; unweighted, 95% bootstrap over items")
+    version = read_lexicon_file(default_lexicon()).version
+    verdicts: dict[str, list[bool]] = {}
+    scored_by: dict[int, list] = {}
+    for name, (suite, measure) in suites(args).items():
+        scored = scored_by.setdefault(id(suite), [suite.score_text(it.text) for it in items])
+        verdicts[name] = [bool(s.values[measure]) for s in scored]
+        judged = [JudgedPost("all", 1.0, t, v) for t, v in zip(toxic, verdicts[name])]
+        quality = measure_detector(name, measure, detector_inputs(name, suite, args), judged, N_BOOT, SEED, version)
+        print_quality(name, quality, judged)
+        for label in ("clean", "profanity"):
+            flags = [v for it, v in zip(items, verdicts[name]) if it.label == label]
+            rate = sum(flags) / max(1, len(flags))
+            print(f"{'':10s} false alarms on {label}: {sum(flags)}/{len(flags)} = {rate:.1%}")
+    names = list(verdicts)
+    print("\nby written kind (label): n, then flagged by " + ", ".join(names))
+    kinds = sorted({(it.intended, it.label) for it in items})
+    for kind, label in kinds:
+        rows = [i for i, it in enumerate(items) if (it.intended, it.label) == (kind, label)]
+        hits = "  ".join(f"{name} {sum(verdicts[name][i] for i in rows):3d}" for name in names)
+        print(f"  {kind:15s} {label:10s} {len(rows):4d}  {hits}")
+    if args.show:  # the last detector's (the combination's, with --classifier) misses and false alarms
+        for it, v in zip(items, verdicts[names[-1]]):
+            if it.toxic != v:
+                print(f"{'MISS' if it.toxic else 'FALSE'} {it.intended}\t{it.id}\t{it.text}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["dev", "test"], default="test")
@@ -195,9 +235,14 @@ def main() -> int:
     parser.add_argument("--word-list", action="append", default=[], help="PATH:CATEGORY, a plain list to add")
     parser.add_argument("--classifier", type=Path, help="a classifier model folder: measure it too")
     parser.add_argument("--write-quality", action="store_true", help=f"write {detector_quality_file()} (test split)")
+    parser.add_argument("--ood", type=Path, help="measure the written out-of-domain set (labels/ood-written.csv)")
     args = parser.parse_args()
     if args.show and args.split != "dev":
         parser.error("--show lists texts of the dev split only (the blind split is not read)")
+    if args.ood:
+        if args.write_quality:
+            parser.error("--write-quality records the open2ch blind split; it does not go with --ood")
+        return measure_ood(args)
     if args.write_quality and (args.split != "test" or args.word_list):
         parser.error("--write-quality measures the bundled lexicon on the test split (no --split dev, no --word-list)")
     if not DEFAULT_CORPUS.is_file() or not NEUTRAL.is_file():

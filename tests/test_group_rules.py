@@ -178,3 +178,66 @@ def test_config_keys_resolve_against_the_config_file(tmp_path):
     assert config.group_lists == (tmp_path / "g").resolve()
     (tmp_path / "run.yaml").write_text(base + "  group_rules: false\n", encoding="utf-8")
     assert load_config(tmp_path / "run.yaml").analysis.group_rule_files() == []
+
+
+# --- out-of-domain rules (docs/labelling.md section 9; sentences written for these tests) ---------
+
+
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("友達に「アホ」と言われてむっとした", 0),  # reported speech: the quote is talked about
+        ("「クズ」は人を傷つける言葉です", 0),
+        ("「死ね」って書かれて怖かった", 0),  # って + a verb of saying
+        ("「バカ」", 1),  # a quote that ends the text is the message itself
+        ("「うわ～アホがいる～」って感じ", 1),  # って before a noun: the speaker's own voice
+        ("アホ高いチケット代", 0),  # intensifier: glued to an adjective
+        ("バカほど食べた", 0),  # intensifier: ほど
+        ("アホみたいに雪が降った", 0),  # intensifier: みたい + に
+        ("お前アホみたいだな", 1),  # みたい without に, with a target: still an insult
+        ("僕ってほんとバカだな", 0),  # self-directed name-calling
+        ("僕はお前がバカだと思う", 1),  # a target word in the sentence: not self-directed
+        ("俺が殺す", 1),  # threats are never self-directed
+        ("ぶん殴ってやる", 1),  # て + やる: a harm verb done to someone
+        ("あんな奴らは地獄に落ちればいい", 1),  # a wish frame
+        ("地獄に落ちる夢を見た", 0),  # the same verb with no target frame
+        ("明日は首を洗って待ってな", 1),  # lemma match across inflections of 待つ
+        ("ニート乙", 1),  # 乙 after the term
+        ("こいつの本名を特定したぞ", 1),
+        ("原因を特定した", 0),  # no target frame
+        ("あいつに特定されたらしい", 0),  # the passive reports it
+    ],
+)
+def test_ood_context_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ドイツ人って常識がない", ["常識がない"]),  # a virtue denied after a group topic
+        ("学生ってルール守らない", ["ルール守らない"]),  # … with one verb between
+        ("うちの地元の人たちは遠慮ない", ["遠慮ない"]),
+        ("中年男性の管理職は全員税金泥棒", None),  # the compound after の is the topic (lexicon insult)
+        ("官僚なんて暇人の集まり", ["暇人"]),  # a contempt noun before の + a collective noun
+    ],
+)
+def test_ood_group_rules(analyser, tok, text, expected):
+    spans = group_spans(analyser, tok, text)
+    if expected is None:
+        assert score(analyser, tok, text).values["flagged"] == 1
+    else:
+        assert spans == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ドイツ人は常識にとらわれない発想をする",  # no negation right after the virtue: not lacking it
+        "学生のマナー講座が開かれた",  # no group topic
+        "高齢者の方には遠慮なく声をかけてください",
+        "大学生はゴミの日を守っている",  # a contempt noun before の + an ordinary noun: a modifier
+    ],
+)
+def test_ood_group_rules_leave_neutral_sentences(analyser, tok, text):
+    assert score(analyser, tok, text).values["flagged"] == 0

@@ -15,7 +15,23 @@ break):
   おいニート);
 * a vocative or predicative ending right after the term: the copula or a
   sentence-final form (だ, や, じゃん, やん, だろ, やろ, かよ), the
-  contemptuous suffix め, or an exclamation (!, w).
+  contemptuous suffix め, the jeering 乙, or an exclamation (!, w);
+* a verb term done *to* someone: followed by て + やる (殴ってやる, 燃やしてやろうか)
+  or wished on someone: 仮定形 + ば + いい, or て + ほしい (地獄に落ちればいい).
+
+Three rules drop a match of any entry, target frame or not (``not_aimed``;
+issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
+
+* *reported speech*: the match lies inside a 「」/『』 quote that the sentence
+  goes on to talk about (a quotative or case particle right after the closing
+  bracket: 「死ね」と言われた, 「アホ」は関西では): the insult is mentioned, not
+  made.  A quote that ends the text is not dropped (a reply may be one quote);
+* *intensifier* (``SELF_DIRECTED`` categories): the term is glued to an adjective or to ほど / みたいに after
+  it (バカ高い, クソ暑い, アホほど並んだ, バカみたいに笑った): it grades the
+  adjective or verb and calls no one anything;
+* *self-directed*: for the name-calling categories (``SELF_DIRECTED``), a
+  first-person pronoun before the term in its sentence and no target word
+  (俺ほんとバカだわ, 私ってアホだな).
 """
 
 from __future__ import annotations
@@ -34,7 +50,20 @@ TARGET_WORDS = frozenset(
 )  # fmt: skip
 _DEMONSTRATIVES = frozenset({"この", "その", "あの", "こんな", "そんな", "あんな"})
 _CALLS = frozenset({"おい", "おいおい", "こら", "コラ", "ごら", "ゴラ", "おら", "オラ"})
-_AFTER = frozenset({"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共"})
+_AFTER = frozenset(
+    {"だ", "や", "じゃん", "やん", "だろ", "やろ", "かよ", "め", "!", "w", "ww", "www", "ども", "共", "乙"}
+)
+
+
+_OPEN_QUOTES, _CLOSE_QUOTES = frozenset("「『"), frozenset("」』")
+# after a closing quote: the quote is what the sentence talks about (と言われた, って書く, という, は, を …)
+_QUOTATIVE = frozenset({"と", "という", "とか", "は", "が", "を", "の", "も"})
+# not 自分: in Kansai speech it is "you"
+_FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})
+# categories of name-calling that a speaker can use of themselves (俺バカだわ) or as an intensifier (バカ高い);
+# threats, slurs and sexual remarks are neither
+SELF_DIRECTED = frozenset({"insult", "profanity"})
+_INTENSIFIED_BY = frozenset({"ほど"})
 
 
 def sentence_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, int]:
@@ -62,6 +91,8 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
         return True
     if last + 1 < len(tokens) and tokens[last + 1].surface in _AFTER:
         return True
+    if _done_to_someone(tokens, last):
+        return True
     lo, hi = sentence_bounds(tokens, first, last)
     for k in range(lo, hi):
         if first <= k <= last:
@@ -70,6 +101,66 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
         if tok.surface in TARGET_WORDS or tok.lemma in TARGET_WORDS or tok.c_form.startswith("命令形"):
             return True
     return False
+
+
+def _done_to_someone(tokens: list[Token], last: int) -> bool:
+    """A verb term followed by て + やる (殴ってやる) or a wish: ば + いい (落ちればいい), て + ほしい."""
+    if tokens[last].pos1 != "動詞" or last + 2 >= len(tokens):
+        return False
+    nxt, after = tokens[last + 1], tokens[last + 2]
+    if nxt.surface in ("て", "で"):
+        return after.lemma in ("遣る", "欲しい") or after.surface in ("やる", "やろう", "やっ", "ほしい", "欲しい")
+    return nxt.surface == "ば" and after.lemma == "良い"
+
+
+def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool:
+    """The match at ``first..last`` is reported speech, an intensifier, or (for ``SELF_DIRECTED``
+    categories) said of oneself: it insults no one (see the module docstring)."""
+    if _reported(tokens, first, last):
+        return True
+    return category in SELF_DIRECTED and (_intensifier(tokens, last) or _self_directed(tokens, first, last))
+
+
+def _reported(tokens: list[Token], first: int, last: int) -> bool:
+    """Inside a 「」 quote whose closing bracket a quotative or case particle follows."""
+    k = first - 1
+    while k >= 0 and tokens[k].surface not in _OPEN_QUOTES:
+        if tokens[k].surface in _CLOSE_QUOTES:
+            return False
+        k -= 1
+    if k < 0:
+        return False
+    k = last + 1
+    while k < len(tokens) and tokens[k].surface not in _CLOSE_QUOTES:
+        if tokens[k].surface in _OPEN_QUOTES:
+            return False
+        k += 1
+    if k + 1 >= len(tokens):
+        return False
+    nxt = tokens[k + 1]
+    # って is quotative before a verb (って言われた, って書く), the speaker's own voice before a noun (って感じ)
+    return nxt.surface in _QUOTATIVE or (nxt.surface == "って" and k + 2 < len(tokens) and tokens[k + 2].pos1 == "動詞")
+
+
+def _intensifier(tokens: list[Token], last: int) -> bool:
+    """Glued to a following adjective (not ない/いい), ほど, or みたい + に: it grades, it does not name."""
+    if last + 1 >= len(tokens) or tokens[last + 1].start != tokens[last].end:
+        return False
+    nxt = tokens[last + 1]
+    if nxt.pos1 == "形容詞" and nxt.pos2 != "非自立可能":
+        return True
+    if nxt.surface in _INTENSIFIED_BY:
+        return True
+    return nxt.surface == "みたい" and last + 2 < len(tokens) and tokens[last + 2].surface == "に"
+
+
+def _self_directed(tokens: list[Token], first: int, last: int) -> bool:
+    """A first-person pronoun before the term in its sentence, and no target word anywhere in it."""
+    lo, hi = sentence_bounds(tokens, first, last)
+    me = any(tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first))
+    if not me:
+        return False
+    return not any(tokens[k].surface in TARGET_WORDS or tokens[k].lemma in TARGET_WORDS for k in range(lo, hi))
 
 
 def inside_phrase(text: str, start: int, end: int, phrases: tuple[str, ...]) -> bool:

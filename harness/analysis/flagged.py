@@ -48,7 +48,7 @@ from operator import add
 from typing import Sequence
 
 from harness.analysis import group_rules
-from harness.analysis.context_rules import has_target, inside_phrase
+from harness.analysis.context_rules import has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import BatchScore, TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, TokenColumns, token_columns
@@ -368,6 +368,8 @@ def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexico
     if entry.pos is not None and tokens[first].pos1 not in entry.pos:
         return False
     if entry.context == "target" and not has_target(tokens, first, last):
+        return False
+    if not_aimed(tokens, first, last, entry.category):
         return False
     if text is not None:
         start, end = tokens[first].start, tokens[last].end

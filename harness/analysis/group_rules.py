@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from harness.analysis.context_rules import TARGET_WORDS, sentence_bounds
+from harness.analysis.context_rules import TARGET_WORDS, not_aimed, sentence_bounds
 from harness.analysis.lexicon import Category, Lexicon, build_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
@@ -50,7 +50,8 @@ from harness.data.lexicon_file import LexiconError, TermSpec, read_lexicon_file
 from harness.data.probes import load_group_file
 
 GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
-ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX)
+GROUP_VIRTUE = "group_virtue"  # optional: a virtue a group is said to lack (マナー, 常識 + ない)
+ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX, GROUP_VIRTUE)
 VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
 # the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one
 Scan = Callable[[Sequence[Token], Lexicon, str], list[Any]]
@@ -67,7 +68,7 @@ _NOT_GROUP_NOUN = frozenset({"数詞", "代名詞"})  # pos2 of a noun that cann
 class GroupRules:
     """The loaded rule layer: the contemptuous terms, the group vocabulary, and the harmful category."""
 
-    predicates: Lexicon  # category group_contempt only
+    predicates: Lexicon  # categories group_contempt and group_virtue
     groups: Lexicon  # group words, suffixes and heads (topic categories)
     category: Category  # group_contempt, as the flag analysis declares it
     files: tuple[Path, ...]  # every file read: the predicate file, then the group lists
@@ -110,8 +111,9 @@ def load_group_rules(
     if not lists:
         raise LexiconError(f"no group lists (*.yaml) in {folder} (analysis.group_lists)", path)
     listed = _group_terms(lists, {t.term for t in spec.terms})
-    predicates = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category == GROUP_CONTEMPT])
-    groups = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category != GROUP_CONTEMPT] + listed)
+    said = (GROUP_CONTEMPT, GROUP_VIRTUE)  # what is said of the group; the rest names it
+    predicates = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in said])
+    groups = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category not in said] + listed)
     pred_lex = build_lexicon(predicates, tokenizer)
     category = pred_lex.categories[GROUP_CONTEMPT]
     return GroupRules(pred_lex, build_lexicon(groups, tokenizer), category, (Path(path), *lists), scan)
@@ -151,11 +153,34 @@ def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, t
         if any(m.start < t.end and t.start < m.end for t in taken):
             continue
         first, last = first_of[m.start], last_of[m.end]
-        if _negated(tokens, last) or _object_noun(tokens, first, last):
+        if m.category == GROUP_VIRTUE:  # a virtue counts only when the group is said to lack it
+            lacking = _lacked(tokens, last)
+            if lacking is None or not _about_group(tokens, text, first, last, mentions):
+                continue
+            end = tokens[lacking].end
+            out.append(dataclasses.replace(m, category=GROUP_CONTEMPT, end=end, via=VIA, weight=rules.category.weight))
+            continue
+        if _negated(tokens, last) or _object_noun(tokens, first, last) or not_aimed(tokens, first, last, m.category):
             continue
         if _about_group(tokens, text, first, last, mentions) and not _modifies_other(tokens, last, mentions):
             out.append(dataclasses.replace(m, via=VIA))
     return out
+
+
+_LACK_SKIP = frozenset({"が", "も", "は", "を", "の", "って", "なんて", "なんか"})
+
+
+def _lacked(tokens: list[Token], last: int) -> int | None:
+    """The negation token when a virtue noun ending at ``last`` is denied: マナー+が+ない, 常識+ない,
+    マナー+守ら+ない (a particle, then at most one verb, then ない); else None."""
+    k = last + 1
+    while k < len(tokens) and tokens[k].surface in _LACK_SKIP:
+        k += 1
+    if k < len(tokens) and tokens[k].pos1 == "動詞":
+        k += 1
+    if k < len(tokens) and tokens[k].lemma in _NEGATIONS and tokens[k].pos1 in ("助動詞", "形容詞"):
+        return k
+    return None
 
 
 def _mentions(tokens: list[Token], hits: list[Any], first_of: dict, last_of: dict) -> list[tuple[int, int]]:
@@ -207,7 +232,9 @@ def _is_topic(tokens: list[Token], g_last: int, limit: int) -> bool:
     while k < limit and tokens[k].surface in BETWEEN:
         k += 1
     if k + 2 < limit and tokens[k].surface == "の" and tokens[k + 1].pos1 == "名詞":
-        k += 2
+        k += 2  # …の + a noun, and the nouns and noun suffixes of its compound (与党の政治+家は)
+        while k < limit and (tokens[k].pos1 == "名詞" or (tokens[k].pos1 == "接尾辞" and tokens[k].pos2 == "名詞的")):
+            k += 1
     return k < limit and tokens[k].surface in TOPIC_MARKERS
 
 
@@ -230,6 +257,13 @@ def _negated(tokens: list[Token], last: int) -> bool:
     return k < len(tokens) and tokens[k].lemma in _NEGATIONS and tokens[k].pos1 in ("助動詞", "形容詞")
 
 
+_COLLECTIVES = frozenset({"集まり", "集団", "群れ", "巣窟", "集合", "塊", "寄せ集め"})
+
+
 def _object_noun(tokens: list[Token], first: int, last: int) -> bool:
-    """A noun term followed by a case particle is an object or modifier, not a predicate (ゴミを出す)."""
-    return tokens[first].pos1 == "名詞" and last + 1 < len(tokens) and tokens[last + 1].pos2 == "格助詞"
+    """A noun term followed by a case particle is an object or modifier, not a predicate (ゴミを出す);
+    but not before の + a collective noun: then it is what the group is made of (暇人の集まり)."""
+    if tokens[first].pos1 != "名詞" or last + 1 >= len(tokens) or tokens[last + 1].pos2 != "格助詞":
+        return False
+    collective = last + 2 < len(tokens) and tokens[last + 2].surface in _COLLECTIVES
+    return not (tokens[last + 1].surface == "の" and collective)

@@ -1,0 +1,55 @@
+"""The out-of-domain set written for this project (harness.labels.ood, docs/labelling.md section 9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import InputError
+from harness.labels.ood import OOD_FILE, main, ood_split, read_ood
+
+HEADER = "# written for this test\nid,text,intended,label,category,split\n"
+
+
+def row(item_id: str, text: str = "今日は晴れ", label: str = "clean", category: str = "", split: str | None = None):
+    return f"{item_id},{text},neutral,{label},{category},{ood_split(item_id) if split is None else split}\n"
+
+
+def test_the_committed_set_is_whole_labelled_and_split_by_hash():
+    items = read_ood(OOD_FILE)
+    assert len(items) >= 400 and all(it.split == ood_split(it.id) for it in items)
+    toxic = sum(it.toxic for it in items)
+    assert 0.4 < toxic / len(items) < 0.6  # about half toxic, by design
+    assert {it.split for it in items} == {"dev", "test"}
+
+
+def test_split_depends_on_the_id_alone():
+    assert ood_split("w001") == ood_split("w001")
+    shares = [ood_split(f"x{i}") == "test" for i in range(2000)]
+    assert 0.45 < sum(shares) / len(shares) < 0.55
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (row("a1", split="dev" if ood_split("a1") == "test" else "test"), "is not the hash split"),
+        (row("a1", label="toxic"), "a toxic item needs a category"),
+        (row("a1", label="clean", category="insult"), "only for toxic items"),
+        (row("a1", label="rude"), "is not one of"),
+        (row("a1") + row("a1"), "repeats"),
+    ],
+)
+def test_bad_rows_are_one_error_naming_file_and_line(tmp_path, body, message):
+    path = tmp_path / "ood.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"ood\.csv:\d+: .*{message}"):
+        read_ood(path)
+
+
+def test_split_command_fills_the_split_before_labelling(tmp_path, capsys):
+    path = tmp_path / "ood.csv"
+    path.write_text(HEADER + "b1,しね,kana_threat,,,\nb2,晴れ,neutral,,,\n", encoding="utf-8")
+    assert main(["check", str(path)]) == 1 and "split is empty" in capsys.readouterr().out
+    assert main(["split", str(path)]) == 0
+    items = read_ood(path, partial=True)
+    assert [it.split for it in items] == [ood_split("b1"), ood_split("b2")]
+    assert path.read_text(encoding="utf-8").startswith("# written for this test\n")
