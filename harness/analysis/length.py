@@ -19,13 +19,14 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import accumulate, compress
-from operator import eq, sub
+from itertools import accumulate
+from operator import eq
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
+import numpy as np
+
+from harness.analysis.tokenize import JapaneseTokenizer, RowProperty, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -34,6 +35,9 @@ MIN_DISTINCT_2 = 0.5
 MAX_PERIOD = 4
 MIN_REPEATS = 4
 _DIGITS = 4
+# per distinct token: its surface's number, and whether it is whitespace (not counted)
+_SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
+_SPACE = RowProperty(lambda table, row: int(table.pos1[row] == "空白" or not table.surface[row].strip()))
 
 
 def distinct_2(surfaces: Sequence[str]) -> float:
@@ -121,35 +125,41 @@ class LengthAnalyser:
         return TextScore({name: column[0] for name, column in scored.values.items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """Every text of ``batch``: a text without a repeated token needs no bigram count (distinct-2 is 1)."""
-        surfaces, owners, bounds = batch.columns.surface, batch.owners, batch.bounds
-        pos1 = batch.columns.pos1
-        # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
-        if "空白" in pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
-            keep = [p != "空白" and bool(s.strip()) for s, p in zip(surfaces, pos1)]
-            surfaces, owners = tuple(compress(surfaces, keep)), list(compress(owners, keep))
-            kept = Counter(owners)
-            bounds = [0, *accumulate(kept[i] for i in range(len(batch)))]
-        sizes = list(map(sub, bounds[1:], bounds))
-        d2: list[float] = []
-        degenerate: list[int] = []
-        for n, lo, hi in zip(sizes, bounds, bounds[1:]):
-            text = surfaces[lo:hi]
-            distinct = len(set(text))
-            if distinct == n:  # no token repeats: every bigram differs, nothing loops
-                d2.append(1.0)
-                degenerate.append(0)
-                continue
+        """Every text of ``batch``: a text without a repeated token needs no bigram count (distinct-2 is 1).
+
+        Tokens are compared by surface number (``RowTable.surface_id``); the
+        texts with a repeated token are found for the whole batch at once
+        (numpy: sort by text and surface, compare neighbours).
+        """
+        n = len(batch)
+        ids, owners = _SURFACE_ID.of(batch), batch.owners
+        drop = _SPACE.of(batch)
+        # whitespace tokens do not count (MeCab skips most whitespace itself)
+        if drop.any():
+            keep = drop == 0
+            ids, owners = ids[keep], owners[keep]
+            sizes = np.bincount(owners, minlength=n)
+        else:
+            sizes = np.diff(np.asarray(batch.bounds, dtype=np.int64))
+        bounds = [0, *accumulate(sizes.tolist())]
+        d2 = [1.0] * n
+        degenerate = [0] * n
+        order = np.lexsort((ids, owners))
+        by_text, by_id = owners[order], ids[order]
+        repeated = (by_text[1:] == by_text[:-1]) & (by_id[1:] == by_id[:-1])
+        for i in np.unique(by_text[1:][repeated]).tolist():
+            text = ids[bounds[i] : bounds[i + 1]].tolist()
+            size, distinct = len(text), len(set(text))
             d = distinct_2(text)
-            d2.append(d)
+            d2[i] = d
             # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
-            loops = (n >= MIN_TOKENS and d < MIN_DISTINCT_2) or (
-                n - distinct >= MIN_REPEATS - 1 and repeats_at_least(text, MIN_REPEATS)
+            loops = (size >= MIN_TOKENS and d < MIN_DISTINCT_2) or (
+                size - distinct >= MIN_REPEATS - 1 and repeats_at_least(text, MIN_REPEATS)
             )
-            degenerate.append(int(loops))
+            degenerate[i] = int(loops)
         values = {
             "characters": list(map(len, batch.texts)),
-            "tokens": sizes,
+            "tokens": sizes.tolist(),
             "distinct_2": [round(d, _DIGITS) for d in d2],
             "degenerate_repetition": degenerate,
         }
