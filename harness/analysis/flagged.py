@@ -270,20 +270,46 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     rows, table = batch.rows.tolist(), batch.table
     found = _token_matches(table, rows, starts, index, lexicon.entries)
     if heads:
-        owners, bounds, begins, ends = batch.owners.tolist(), batch.bounds, batch.starts, batch.ends
-        found += [
-            r
-            for r in heads
-            # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
-            if (not bits[r] & _NO_START_BIT or r == bounds[owners[r]] or begins[r] != ends[r - 1])
-            and _key_at(index, table.surface, rows, r, bounds[owners[r] + 1])
-        ]
+        found += _variant_heads(batch, bits, np.asarray(heads, dtype=np.intp), index, rows)
     return batch.texts_of(found)
+
+
+def _variant_heads(batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, index: LexiconIndex, rows: list[int]):
+    """The tokens of ``heads`` where a variant match may start (see ``candidate_texts``)."""
+    # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
+    n = len(rows)
+    opens = np.zeros(n, dtype=bool)
+    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
+    opens[firsts[firsts < n]] = True
+    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
+    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
+    # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it
+    sure = heads[(bits[heads] & _HEAD_SURE_BIT) != 0].tolist()
+    rest = heads[(bits[heads] & _HEAD_SURE_BIT) == 0].tolist()
+    if rest:
+        ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1].tolist()
+        surface = batch.table.surface
+        sure += [r for r, end in zip(rest, ends) if _key_at_cached(index, surface, rows, r, end)]
+    return sure
+
+
+def _key_at_cached(index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int) -> bool:
+    """``_key_at``, remembered per pair of surfaces where the first two tokens decide it."""
+    pair = (surface[rows[token]], surface[rows[token + 1]] if token + 1 < end else None)
+    known = index.pairs.get(pair)
+    if known is not None:
+        return known
+    read: list[int] = []
+    found = _key_at(index, surface, rows, token, end, read)
+    # the scan stopped within two tokens before the text ran out: nothing after them mattered
+    if read[0] <= 2 and token + read[0] < end and len(index.pairs) < 200_000:
+        index.pairs[pair] = found
+    return found
 
 
 # ``_row_bits``: a match by surface or lemma may start here; a variant key may; the token is a particle,
 # auxiliary or suffix (a variant may start on it only at its text's start or after a gap)
-_START_BIT, _HEAD_BIT, _NO_START_BIT = 1, 2, 4
+_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT = 1, 2, 4, 8
 
 
 def _row_bits(index: LexiconIndex) -> RowProperty:
@@ -296,11 +322,22 @@ def _row_bits(index: LexiconIndex) -> RowProperty:
             if index.by_folded:
                 cached = index.heads.get(surface)
                 if cached if cached is not None else may_start(index, surface):
-                    found |= _HEAD_BIT
+                    found |= _head_alone(index, surface)
             return found | (_NO_START_BIT if table.pos1[row] in _NO_VARIANT_START else 0)
 
         index.row_bits.append(RowProperty(bits))
     return index.row_bits[0]
+
+
+def _head_alone(index: LexiconIndex, surface: str) -> int:
+    """``_HEAD_BIT`` for a token that may begin a variant key, with ``_HEAD_SURE_BIT`` when its
+    folded text alone begins one (``_key_at`` looks no further); 0 when it alone rules one out."""
+    part = _FOLD_CACHE.get(surface)
+    if part is None:
+        part = _fold_cached(surface)
+    if not (len(part) >= index.folded_max or (part and part not in index.folded_prefixes)):
+        return _HEAD_BIT  # the tokens after it decide
+    return _HEAD_BIT | _HEAD_SURE_BIT if _key_at(index, [surface], [0], 0, 1) else 0
 
 
 def may_start(index: LexiconIndex, surface: str) -> bool:
@@ -320,10 +357,16 @@ def may_start(index: LexiconIndex, surface: str) -> bool:
     return ok
 
 
-def _key_at(index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int) -> bool:
-    """Some variant key begins the folded text of tokens ``token:end`` (their surfaces: ``surface[rows[k]]``)."""
+def _key_at(
+    index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int, read: list[int] | None = None
+) -> bool:
+    """Some variant key begins the folded text of tokens ``token:end`` (their surfaces: ``surface[rows[k]]``).
+
+    ``read`` receives how many tokens the scan read.
+    """
     keys, prefixes, longest = index.by_folded, index.folded_prefixes, index.folded_max
     span = ""
+    k = token
     for k in range(token, end):
         text = surface[rows[k]]
         part = _FOLD_CACHE.get(text)
@@ -331,6 +374,8 @@ def _key_at(index: LexiconIndex, surface: list[str], rows: list[int], token: int
         # a key longer than the span would make the span one of its prefixes
         if len(span) >= longest or (span and span not in prefixes):
             break
+    if read is not None:
+        read.append(k - token + 1)
     for n in index.folded_lengths:  # ascending: stop at the first length that begins no key
         head = span[:n]
         if head in keys:

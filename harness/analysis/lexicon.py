@@ -100,6 +100,8 @@ class LexiconIndex:
     heads: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
     # ``flagged._row_bits``: the same per distinct token of the tokenizer's table (a cache too)
     row_bits: list[Any] = field(default_factory=list, compare=False, repr=False)
+    # ``flagged._key_at`` per pair of surfaces that decides it (a cache too, bounded)
+    pairs: dict[tuple[str, str | None], bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
