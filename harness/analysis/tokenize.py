@@ -26,8 +26,9 @@ import re
 import sys
 import weakref
 from importlib import metadata
-from itertools import accumulate, chain, repeat
-from operator import getitem, itemgetter
+from bisect import bisect_right
+from itertools import accumulate, chain, compress, count, repeat
+from operator import eq, getitem, itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -365,11 +366,25 @@ def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
 
 # What MeCab prints per token: surface, its length in bytes, its length with
 # the whitespace skipped before it (so the difference is that whitespace:
-# MeCab skips only \t \n \v and space, one byte each), and the raw feature.
-# Emitting chosen fields (%f[7] …) would cost MeCab a CSV split per token,
-# more than the whole token walk; a line is instead looked up in a cache of
-# parsed lines (``_LineCache``), which misses on a text's new words only.
-_NODE_FORMAT = r"%m\t%pl\t%pL\t%H\n"
+# MeCab skips only \t \n \v and space, one byte each), and which dictionary
+# entry it is: left and right context ids, word cost and status (0 a word of
+# sys.dic, 1 an unknown word).  The feature itself is not printed (~80
+# characters a token, a quarter of MeCab's time and most of the line): a
+# line is looked up in a cache (``_LineCache``), and only a text with a line
+# never met is walked again with fugashi's node API to read the features.
+#
+# Why the line names the features: MeCab finds a word by its surface (one
+# entry list per surface in sys.dic, one per character class in unk.dic) and
+# prints the entry's own ids and cost.  Entries of one surface that share all
+# four can differ in lemma (unidic-lite 1.0.8: 4,229 such pairs, e.g. あせぼ
+# as 馬酔木 and 汗疹), but then they tie everywhere: same costs, same
+# connections.  MeCab's Viterbi keeps the first of equal-cost predecessors
+# (a strict ``<``) and lists the entries of a surface in dictionary order, so
+# of a tied pair it always outputs the same one, whatever the context.  The
+# line therefore always stands for the same features;
+# ``tests/test_analysis_equivalence.py`` checks every token against the node
+# API on the shared posts and the drawn texts.
+_NODE_FORMAT = r"%m\t%pl\t%pL\t%phl %phr %pw %s\n"
 _MECAB_SPACE = " \t\n\v"  # what MeCab skips between tokens
 
 
@@ -377,31 +392,41 @@ class _LineCache:
     """MeCab output line → its row in ``table`` (a ``RowTable``); bounded (``limit`` lines).
 
     A batch's lines become row numbers in one C loop (a dict look-up each);
-    only lines never met are parsed.  When the cache holds ``limit`` lines,
-    the next batch starts a new table: batches made before keep theirs.
+    only lines never met are parsed, their features read by ``nodes(piece)``
+    (fugashi's node list of the piece they came from).  When the cache holds
+    ``limit`` lines, the next batch starts a new table: batches made before
+    keep theirs.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, nodes: Callable[[str], list]) -> None:
         self.limit = limit
+        self.nodes = nodes
         self.lines: dict[str, int] = {}
         self.table = RowTable()
         self.rlength = RowProperty(lambda table, row: table.rlength[row])
         self.length = RowProperty(lambda table, row: table.length[row])
 
-    def rows(self, lines: list[str]) -> tuple[RowTable, np.ndarray]:
-        """The table and each of ``lines``' row in it."""
+    def rows(self, lines: list[str], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
+        """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
         if len(self.lines) >= self.limit:
             self.lines, self.table = {}, RowTable()
         rows = list(map(self.lines.get, lines))
         if None in rows:
-            rows = [self._parse(line) if r is None else r for r, line in zip(rows, lines)]
+            edges = [0, *accumulate(counts)]
+            for p in sorted({bisect_right(edges, k) - 1 for k in compress(count(), map(eq, rows, repeat(None)))}):
+                nodes = self.nodes(pieces[p])
+                if len(nodes) != counts[p]:
+                    raise HarnessError(f"MeCab's nodes do not match its output in {pieces[p][:40]!r}")
+                for k, node in enumerate(nodes, edges[p]):
+                    if rows[k] is None:
+                        rows[k] = self._parse(lines[k], node.feature_raw)
         return self.table, np.array(rows, dtype=np.intp)
 
-    def _parse(self, line: str) -> int:
+    def _parse(self, line: str, raw: str) -> int:
         row = self.lines.get(line)
         if row is not None:  # met earlier in this batch
             return row
-        surface, length, rlength, raw = line.split("\t", 3)
+        surface, length, rlength, _ = line.split("\t", 3)
         # as fugashi reads a feature: CSV only when a field is quoted; unknown words have 6 fields
         feature = next(csv.reader([raw])) if '"' in raw else raw.split(",")
         feature += [None] * (11 - len(feature))
@@ -455,7 +480,7 @@ class JapaneseTokenizer:
             )
         except RuntimeError as err:
             raise HarnessError(f"cannot start MeCab with unidic-lite at {dicdir}: {err}") from None
-        self._lines = _LineCache(LINE_CACHE)
+        self._lines = _LineCache(LINE_CACHE, self._tagger)
 
     def clip(self, text: str) -> str:
         """``text`` cut to ``max_chars`` characters (unchanged when shorter)."""
@@ -485,7 +510,7 @@ class JapaneseTokenizer:
             none = np.zeros(0, dtype=np.intp)
             return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
         lines = "\n".join(filter(None, outs)).split("\n")
-        table, rows = self._lines.rows(lines)
+        table, rows = self._lines.rows(lines, pieces, counts)
         rlength = self._lines.rlength.table_values(table)[rows]
         edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]
         reach = np.zeros(len(rows) + 1, dtype=np.int64)  # characters before each token, over the whole batch
