@@ -22,7 +22,9 @@ times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 classifier:DIR]`` in the same rounds, text by text and in batches of 256
 (``AnalysisSuite.prepare``, as ``score_generations`` does).
 ``--parts``: CPU µs a post of each step of ``score_batch`` (the tokenizer, each
-analyser's ``score_many``, merging), beside the walk and MeCab alone.
+analyser's ``score_many``, merging the columns), beside the walk and MeCab
+alone, and what building each text's dicts costs a caller that reads them
+(``ScoredBatch.scored``; the audit and its workers add columns instead).
 ``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
 ``git archive daf955e | tar -x -C DIR``) against this one, each in its own
 process, alternating — a fair relative speed even on a busy machine.
@@ -85,8 +87,7 @@ def harness(suite: AnalysisSuite, posts: list[str], batch: int = BATCH) -> float
 
 def parts(suite: AnalysisSuite, tagger, posts: list[str], rounds: int) -> None:
     """CPU µs a post of each step of ``score_batch`` (best of ``rounds``), and of the walk and MeCab alone."""
-    from harness.analysis.protocol import ScoredText
-    from harness.analysis.suite import merge_scores
+    from harness.analysis.suite import ScoredBatch, merge_columns
 
     chunks = [posts[i : i + BATCH] for i in range(0, len(posts), BATCH)]
     best: dict[str, float] = {}
@@ -113,9 +114,14 @@ def parts(suite: AnalysisSuite, tagger, posts: list[str], rounds: int) -> None:
                     results.append(list(map(analyser.score, batch.texts, batch.tokens())))
                 keep(analyser.name, time.process_time() - start, spent)
             start = time.process_time()
-            values, details = merge_scores(results, len(batch))
-            list(map(ScoredText, batch.texts, batch.tokens(), values, details))
-            keep("merging", time.process_time() - start, spent)
+            columns = merge_columns(results)
+            for analyser in suite.combiners:
+                analyser.combine_many(*columns)
+            keep("merging (columns)", time.process_time() - start, spent)
+            # not part of score_batch: what a caller that reads each text's dicts pays on top
+            start = time.process_time()
+            ScoredBatch(batch, *columns).scored  # noqa: B018
+            keep("dicts per text (when read)", time.process_time() - start, spent)
         best = {k: min(v, best.get(k, v)) for k, v in spent.items()}
     for name, seconds in best.items():
         print(f"  {name:32s} {seconds / len(posts) * 1e6:6.2f} µs a post")

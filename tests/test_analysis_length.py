@@ -179,3 +179,34 @@ def test_whitespace_is_counted_in_characters_but_is_no_token(analyser, tok):
     # with the blanks kept, the four a would not be adjacent: no repeat at all
     assert longest_repeat([x.surface for x in tokens]) == 1
     assert not is_degenerate([x.surface for x in tokens])
+
+
+def test_batch_counts_equal_the_per_text_rules(analyser):
+    """``score_many``'s numpy counts (distinct bigrams, loops by run length) equal ``distinct_2`` and
+    ``is_degenerate`` text by text, on 3,000 random texts of a small alphabet in batches of 1–60
+    (so that units repeat, loops of every period occur, and texts of 0 or 1 token sit between them)."""
+    import random
+
+    from harness.analysis.tokenize import TokenBatch
+
+    rng = random.Random(17)
+    texts = []
+    for _ in range(3000):
+        size = rng.choice([0, 1, 2, rng.randint(0, 30)])
+        unit = [rng.choice("abcde ") for _ in range(rng.randint(1, 5))]
+        words = unit * rng.randint(1, 6) if rng.random() < 0.3 else [rng.choice("abcdefg ") for _ in range(size)]
+        texts.append(words)
+    at = 0
+    while at < len(texts):
+        part = texts[at : at + rng.randint(1, 60)]
+        at += len(part)
+        lists = [
+            [Token(w, w, w, "空白" if w == " " else "名詞", "*", "*", i, i + 1) for i, w in enumerate(words)]
+            for words in part
+        ]
+        got = analyser.score_many(TokenBatch.of(["".join(w) for w in part], lists)).values
+        for k, words in enumerate(part):
+            kept = [w for w in words if w != " "]
+            assert got["tokens"][k] == len(kept)
+            assert got["distinct_2"][k] == round(distinct_2(kept), 4)
+            assert got["degenerate_repetition"][k] == int(is_degenerate(kept)), kept

@@ -135,20 +135,29 @@ def test_line_cache_is_bounded_and_gives_the_same_tokens(tok):
     small = JapaneseTokenizer()
     small._lines.limit = 3  # noqa: SLF001  (the cache only changes speed: fill it past its bound)
     text = "今日はいい天気ですね。明日も晴れるといいな。"
-    assert small.tokenize(text) == tok.tokenize(text) == small.tokenize(text)
-    assert len(small._lines.lines) == 3  # noqa: SLF001
+    first = small.tokenize(text)
+    table = small._lines.table  # noqa: SLF001
+    assert first == tok.tokenize(text) == small.tokenize(text)
+    # the cache was full after the first text: the second started a new table, the first kept its own
+    assert small._lines.table is not table and len(small._lines.lines) == len(table)  # noqa: SLF001
+    assert first == tok.tokenize(text)
 
 
 def test_a_full_line_cache_serves_a_batch_and_keeps_its_bound(tok):
-    """Lines past the bound get rows for one batch only; repeated new lines in a batch parse once."""
+    """A full cache starts a new table at the next batch; repeated new lines in a batch parse once."""
     small = JapaneseTokenizer()
     small._lines.limit = 5  # noqa: SLF001  (the cache only changes speed)
     texts = ["今日はいい天気ですね。", "明日も晴れるといいな。", "今日はいい天気ですね。", "お前 はバカだ", ""]
+    batches = []
     for _ in range(2):
         batch = small.tokenize_many(texts)
+        batches.append(batch)
         assert batch.tokens() == [tok.tokenize(t) for t in texts]
         assert batch.bounds[-1] == len(batch.columns.surface) and len(batch.bounds) == len(texts) + 1
-        assert len(small._lines.lines) == 5 and len(small._lines.table[0]) == 5  # noqa: SLF001
+        distinct = len(set(batch.rows.tolist()))
+        assert len(small._lines.lines) == distinct == len(batch.table)  # noqa: SLF001  (one batch's lines, once each)
+    assert batches[0].table is not batches[1].table
+    assert batches[0].tokens() == batches[1].tokens()
 
 
 def test_offsets_are_checked_against_the_text(tok, monkeypatch):

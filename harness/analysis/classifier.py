@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -213,5 +213,27 @@ class ClassifierAnalyser:
         """After every analyser scored: ``combine_detectors``."""
         combine_detectors(values, details)
 
+    def combine_many(self, values: dict[str, list[Any]], details: dict[str, list[Any]]) -> bool:
+        """``combine`` on a batch's columns (in place); False, doing nothing, where columns cannot say it.
+
+        Without a model there is nothing to fold.  With one, the lexicon's
+        columns must be there (else ``combine`` would add cells to some texts only).
+        """
+        if CLF_FLAGGED not in values:
+            return True
+        if "flagged" not in values or "toxicity" not in values or "detectors" not in details:
+            return False
+        for i, (v, d) in enumerate(zip(_rows(values), _rows(details))):
+            combine_detectors(v, d)
+            for name in ("flagged", "toxicity"):
+                values[name][i] = v[name]
+            details["detectors"][i] = d["detectors"]
+        return True
+
     def table_builder(self) -> None:
         return None
+
+
+def _rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    names = list(columns)
+    return (dict(zip(names, row)) for row in zip(*columns.values()))

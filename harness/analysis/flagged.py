@@ -51,7 +51,17 @@ from harness.analysis import group_rules
 from harness.analysis.context_rules import has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import BatchScore, TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, TokenColumns, token_columns
+import numpy as np
+
+from harness.analysis.tokenize import (
+    JapaneseTokenizer,
+    RowProperty,
+    RowTable,
+    Token,
+    TokenBatch,
+    TokenColumns,
+    token_columns,
+)
 from harness.analysis.toxicity import combine
 from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
@@ -247,27 +257,87 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     surface or lemma, as ``_match_at``) or where a variant key begins the
     text's folded tokens at a token start (every variant match, its
     drawn-out forms included, begins so).  Context rules are left to
-    ``find_flags``: they only ever drop a match.  Each test is a pass over
-    the batch's interned surfaces or lemmas in C, then a few Python steps
-    on the rows that pass it.
+    ``find_flags``: they only ever drop a match.  Where a match may start
+    is a bit per distinct token (``_row_bits``), gathered for the batch in
+    one numpy step; Python looks only at the tokens that have one.
     """
-    index, columns = lexicon.index, batch.columns
-    rows = _token_matches(columns, index, lexicon.entries)
-    if index.by_folded:
-        surfaces, owners, bounds = columns.surface, batch.owners, batch.bounds
-        known = index.heads
-        heads = list(map(known.get, surfaces))
-        if None in heads:
-            heads = [may_start(index, s) if h is None else h for h, s in zip(heads, surfaces)]
-        pos1, begins, ends = columns.pos1, columns.start, columns.end
-        rows += [
-            r
-            for r in compress(count(), heads)
-            # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
-            if (pos1[r] not in _NO_VARIANT_START or r == bounds[owners[r]] or begins[r] != ends[r - 1])
-            and _key_at(index, surfaces, r, bounds[owners[r] + 1])
-        ]
-    return batch.texts_of(rows)
+    index = lexicon.index
+    bits = _row_bits(index).of(batch)
+    starts = np.flatnonzero(bits & _START_BIT).tolist()
+    heads = np.flatnonzero(bits & _HEAD_BIT).tolist() if index.by_folded else []
+    if not starts and not heads:
+        return []
+    rows, table = batch.rows.tolist(), batch.table
+    found = _token_matches(table, rows, starts, index, lexicon.entries)
+    if heads:
+        found += _variant_heads(batch, bits, np.asarray(heads, dtype=np.intp), index, rows)
+    return batch.texts_of(found)
+
+
+def _variant_heads(batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, index: LexiconIndex, rows: list[int]):
+    """The tokens of ``heads`` where a variant match may start (see ``candidate_texts``)."""
+    # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
+    n = len(rows)
+    opens = np.zeros(n, dtype=bool)
+    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
+    opens[firsts[firsts < n]] = True
+    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
+    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
+    # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it
+    sure = heads[(bits[heads] & _HEAD_SURE_BIT) != 0].tolist()
+    rest = heads[(bits[heads] & _HEAD_SURE_BIT) == 0].tolist()
+    if rest:
+        ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1].tolist()
+        surface = batch.table.surface
+        sure += [r for r, end in zip(rest, ends) if _key_at_cached(index, surface, rows, r, end)]
+    return sure
+
+
+def _key_at_cached(index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int) -> bool:
+    """``_key_at``, remembered per pair of surfaces where the first two tokens decide it."""
+    pair = (surface[rows[token]], surface[rows[token + 1]] if token + 1 < end else None)
+    known = index.pairs.get(pair)
+    if known is not None:
+        return known
+    read: list[int] = []
+    found = _key_at(index, surface, rows, token, end, read)
+    # the scan stopped within two tokens before the text ran out: nothing after them mattered
+    if read[0] <= 2 and token + read[0] < end and len(index.pairs) < 200_000:
+        index.pairs[pair] = found
+    return found
+
+
+# ``_row_bits``: a match by surface or lemma may start here; a variant key may; the token is a particle,
+# auxiliary or suffix (a variant may start on it only at its text's start or after a gap)
+_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT = 1, 2, 4, 8
+
+
+def _row_bits(index: LexiconIndex) -> RowProperty:
+    """Per distinct token, where a match of ``index``'s lexicon may start (kept on the index)."""
+    if not index.row_bits:
+
+        def bits(table: RowTable, row: int) -> int:
+            surface = table.surface[row]
+            found = _START_BIT if surface in index.by_surface or table.lemma[row] in index.lemmas else 0
+            if index.by_folded:
+                cached = index.heads.get(surface)
+                if cached if cached is not None else may_start(index, surface):
+                    found |= _head_alone(index, surface)
+            return found | (_NO_START_BIT if table.pos1[row] in _NO_VARIANT_START else 0)
+
+        index.row_bits.append(RowProperty(bits))
+    return index.row_bits[0]
+
+
+def _head_alone(index: LexiconIndex, surface: str) -> int:
+    """``_HEAD_BIT`` for a token that may begin a variant key, with ``_HEAD_SURE_BIT`` when its
+    folded text alone begins one (``_key_at`` looks no further); 0 when it alone rules one out."""
+    part = _FOLD_CACHE.get(surface)
+    if part is None:
+        part = _fold_cached(surface)
+    if not (len(part) >= index.folded_max or (part and part not in index.folded_prefixes)):
+        return _HEAD_BIT  # the tokens after it decide
+    return _HEAD_BIT | _HEAD_SURE_BIT if _key_at(index, [surface], [0], 0, 1) else 0
 
 
 def may_start(index: LexiconIndex, surface: str) -> bool:
@@ -287,16 +357,25 @@ def may_start(index: LexiconIndex, surface: str) -> bool:
     return ok
 
 
-def _key_at(index: LexiconIndex, surfaces: Sequence[str], row: int, end: int) -> bool:
-    """Some variant key begins the folded text of ``surfaces[row:end]``."""
+def _key_at(
+    index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int, read: list[int] | None = None
+) -> bool:
+    """Some variant key begins the folded text of tokens ``token:end`` (their surfaces: ``surface[rows[k]]``).
+
+    ``read`` receives how many tokens the scan read.
+    """
     keys, prefixes, longest = index.by_folded, index.folded_prefixes, index.folded_max
     span = ""
-    for k in range(row, end):
-        part = _FOLD_CACHE.get(surfaces[k])
-        span += _fold_cached(surfaces[k]) if part is None else part
+    k = token
+    for k in range(token, end):
+        text = surface[rows[k]]
+        part = _FOLD_CACHE.get(text)
+        span += _fold_cached(text) if part is None else part
         # a key longer than the span would make the span one of its prefixes
         if len(span) >= longest or (span and span not in prefixes):
             break
+    if read is not None:
+        read.append(k - token + 1)
     for n in index.folded_lengths:  # ascending: stop at the first length that begins no key
         head = span[:n]
         if head in keys:
@@ -306,32 +385,32 @@ def _key_at(index: LexiconIndex, surfaces: Sequence[str], row: int, end: int) ->
     return False
 
 
-def _token_matches(columns: TokenColumns, index: LexiconIndex, entries: Sequence[Entry]) -> list[int]:
-    """Rows where some entry's tokens all match from there on (``_match_at``'s rule, on the columns).
+def _token_matches(
+    table: RowTable, rows: list[int], starts: list[int], index: LexiconIndex, entries: Sequence[Entry]
+) -> list[int]:
+    """Tokens of ``starts`` where some entry's tokens all match from there on (``_match_at``'s rule).
 
-    Rows may run past a text's end into the next one: a superset is enough.
+    ``rows``: each token's row of ``table``.  Tokens may run past a text's
+    end into the next one: a superset is enough.
     """
-    surfaces, lemmas, l_forms = columns.surface, columns.lemma, columns.l_form
-    starts: list[int] = []
-    if not index.by_surface.keys().isdisjoint(surfaces):
-        starts += compress(count(), map(index.by_surface.__contains__, surfaces))
-    if not index.lemmas.isdisjoint(lemmas):
-        starts += compress(count(), map(index.lemmas.__contains__, lemmas))
-    n = len(surfaces)
-    rows = []
-    for r in sorted(set(starts)):
-        positions = index.by_surface.get(surfaces[r], []) + index.by_lemma.get((lemmas[r], l_forms[r]), [])
+    surfaces, lemmas, l_forms = table.surface, table.lemma, table.l_form
+    n = len(rows)
+    found = []
+    for r in starts:
+        row = rows[r]
+        positions = index.by_surface.get(surfaces[row], []) + index.by_lemma.get((lemmas[row], l_forms[row]), [])
         for pos in positions:
             keys = entries[pos].keys
             if r + len(keys) > n:
                 continue
             for k, (surface, lemma_key) in enumerate(keys, r):
-                if surfaces[k] != surface and (lemma_key is None or (lemmas[k], l_forms[k]) != lemma_key):
+                row = rows[k]
+                if surfaces[row] != surface and (lemma_key is None or (lemmas[row], l_forms[row]) != lemma_key):
                     break
             else:
-                rows.append(r)
+                found.append(r)
                 break
-    return rows
+    return found
 
 
 def _fold_cached(surface: str) -> str:

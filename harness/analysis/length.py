@@ -19,13 +19,13 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import accumulate, compress
-from operator import eq, sub
+from operator import eq
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
+import numpy as np
+
+from harness.analysis.tokenize import JapaneseTokenizer, RowProperty, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -34,6 +34,9 @@ MIN_DISTINCT_2 = 0.5
 MAX_PERIOD = 4
 MIN_REPEATS = 4
 _DIGITS = 4
+# per distinct token: its surface's number, and whether it is whitespace (not counted)
+_SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
+_SPACE = RowProperty(lambda table, row: int(table.pos1[row] == "空白" or not table.surface[row].strip()))
 
 
 def distinct_2(surfaces: Sequence[str]) -> float:
@@ -89,6 +92,50 @@ def is_degenerate(surfaces: Sequence[str]) -> bool:
     return repeats_at_least(surfaces, MIN_REPEATS)
 
 
+def _distinct(n: int, owners: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Per text ``0..n-1``: how many distinct ``keys`` tuples its items have (``owners`` names each item's text).
+
+    Keys are non-negative; (text, *keys) is packed into one int64 where it fits, so one sort does.
+    """
+    if not len(owners):
+        return np.zeros(n, dtype=np.int64)
+    base = int(max(k.max() for k in keys)) + 1
+    if n * base ** len(keys) < 2**62:
+        packed = owners.astype(np.int64)
+        for key in keys:
+            packed = packed * base + key
+        packed.sort()
+        new = np.ones(len(packed), dtype=bool)
+        new[1:] = packed[1:] != packed[:-1]
+        return np.bincount(packed[new] // base ** len(keys), minlength=n)
+    order = np.lexsort((*reversed(keys), owners))
+    columns = [owners[order], *(k[order] for k in keys)]
+    same = columns[0][1:] == columns[0][:-1]
+    for column in columns[1:]:
+        same &= column[1:] == column[:-1]
+    return np.bincount(columns[0][np.concatenate(([True], ~same))], minlength=n)
+
+
+def _repeating(n: int, owners: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """Per text: ``repeats_at_least(its ids, k)``, for the whole batch at once.
+
+    For each period p: the tokens equal to the token p further on in the same
+    text; a unit repeats k times where 3·p … (k − 1)·p of them run in a row.
+    Owners never decrease, so such a run never crosses into another text.
+    """
+    found = np.zeros(n, dtype=bool)
+    for period in range(1, MAX_PERIOD + 1):
+        if len(ids) <= period:
+            break
+        same = (ids[period:] == ids[:-period]) & (owners[period:] == owners[:-period])
+        if not same.any():
+            continue
+        at = np.arange(len(same))
+        run = at - np.maximum.accumulate(np.where(same, -1, at))  # equal neighbours in a row, ending here
+        found[owners[np.flatnonzero(run >= (k - 1) * period)]] = True
+    return found
+
+
 class LengthAnalyser:
     """Characters, tokens, distinct-2 and a degenerate-repetition flag per text."""
 
@@ -121,37 +168,33 @@ class LengthAnalyser:
         return TextScore({name: column[0] for name, column in scored.values.items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """Every text of ``batch``: a text without a repeated token needs no bigram count (distinct-2 is 1)."""
-        surfaces, owners, bounds = batch.columns.surface, batch.owners, batch.bounds
-        pos1 = batch.columns.pos1
-        # whitespace tokens do not count (checked in C first: MeCab skips most whitespace itself)
-        if "空白" in pos1 or "" in surfaces or any(map(str.isspace, surfaces)):
-            keep = [p != "空白" and bool(s.strip()) for s, p in zip(surfaces, pos1)]
-            surfaces, owners = tuple(compress(surfaces, keep)), list(compress(owners, keep))
-            kept = Counter(owners)
-            bounds = [0, *accumulate(kept[i] for i in range(len(batch)))]
-        sizes = list(map(sub, bounds[1:], bounds))
-        d2: list[float] = []
-        degenerate: list[int] = []
-        for n, lo, hi in zip(sizes, bounds, bounds[1:]):
-            text = surfaces[lo:hi]
-            distinct = len(set(text))
-            if distinct == n:  # no token repeats: every bigram differs, nothing loops
-                d2.append(1.0)
-                degenerate.append(0)
-                continue
-            d = distinct_2(text)
-            d2.append(d)
-            # a unit repeated MIN_REPEATS times repeats its first token MIN_REPEATS − 1 times
-            loops = (n >= MIN_TOKENS and d < MIN_DISTINCT_2) or (
-                n - distinct >= MIN_REPEATS - 1 and repeats_at_least(text, MIN_REPEATS)
-            )
-            degenerate.append(int(loops))
+        """Every text of ``batch``, counted in numpy for the whole batch at once (no Python step per text).
+
+        Tokens are compared by surface number (``RowTable.surface_id``).
+        Distinct tokens and bigrams per text: sort (text, surface) and (text,
+        surface, next surface), count the changes.  Loops: ``repeats_at_least``
+        over the batch, a run of 3·p tokens equal to the token p further on.
+        """
+        n = len(batch)
+        ids, owners = _SURFACE_ID.of(batch), batch.owners
+        drop = _SPACE.of(batch)
+        # whitespace tokens do not count (MeCab skips most whitespace itself)
+        if drop.any():
+            keep = drop == 0
+            ids, owners = ids[keep], owners[keep]
+        sizes = np.bincount(owners, minlength=n)
+        distinct = _distinct(n, owners, ids)
+        inside = owners[1:] == owners[:-1]  # bigrams: neighbours in one text
+        bigrams = _distinct(n, owners[:-1][inside], ids[:-1][inside], ids[1:][inside])
+        repeats = distinct < sizes  # no repeated token: distinct-2 is 1, nothing loops
+        d2 = np.ones(n)
+        d2[repeats] = bigrams[repeats] / (sizes[repeats] - 1)  # as ``distinct_2``: one rounding, like Python's
+        loops = _repeating(n, owners, ids, MIN_REPEATS) | ((sizes >= MIN_TOKENS) & (d2 < MIN_DISTINCT_2))
         values = {
             "characters": list(map(len, batch.texts)),
-            "tokens": sizes,
-            "distinct_2": [round(d, _DIGITS) for d in d2],
-            "degenerate_repetition": degenerate,
+            "tokens": sizes.tolist(),
+            "distinct_2": [round(d, _DIGITS) for d in d2.tolist()],
+            "degenerate_repetition": loops.astype(np.int64).tolist(),
         }
         return BatchScore(values, {})
 

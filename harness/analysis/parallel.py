@@ -28,7 +28,6 @@ import sys
 from collections import Counter, deque
 from itertools import repeat
 from multiprocessing.pool import AsyncResult
-from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from harness.analysis.tokenize import BATCH
@@ -92,10 +91,8 @@ def score_values(
     limit = suite.tokenizer.max_chars
     suite.prepare(texts)  # batch analysers (the classifier) score the batch at once
     scored = suite.score_batch(texts)
-    values = [s.values for s in scored.scored]
-    names = list(values[0]) if values else []
-    columns = {name: list(map(itemgetter(name), values)) for name in names}
-    details = {k: [s.details.get(k, "") for s in scored.scored] for k in KEPT_DETAILS}
+    columns = scored.value_columns()
+    details = {k: scored.detail_column(k) for k in KEPT_DETAILS}
     truncated = [len(t) > limit for t in texts]
     return BatchValues(columns, details, truncated), lemma_counts([scored.tokens]) if count_lemmas else None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Sequence
 
 from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
@@ -123,11 +123,14 @@ class AnalysisSuite:
                 parts.append(many(batch))
             else:
                 parts.append(_as_columns(list(map(analyser.score, batch.texts, batch.tokens()))))
+        columns = merge_columns(parts)
+        if columns is not None and all(getattr(a, "combine_many", lambda *_: False)(*columns) for a in self.combiners):
+            return ScoredBatch(batch, *columns)  # each text's dicts are made only when ``scored`` is read
         values, details = merge_scores(parts, len(batch))
         for analyser in self.combiners:
             for v, d in zip(values, details):
                 analyser.combine(v, d)
-        return ScoredBatch(batch, list(map(ScoredText, batch.texts, batch.tokens(), values, details)))
+        return ScoredBatch(batch, None, None, list(map(ScoredText, batch.texts, batch.tokens(), values, details)))
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Let batch analysers (the classifier) score ``texts`` in one pass before ``score_text`` meets them."""
@@ -214,11 +217,69 @@ class AnalysisSuite:
         return audit.table()
 
 
-class ScoredBatch(NamedTuple):
-    """``AnalysisSuite.score_batch``'s result: the texts' tokens and each text's scores."""
+class ScoredBatch:
+    """``AnalysisSuite.score_batch``'s result: the texts' tokens (``tokens``) and their scores.
 
-    tokens: TokenBatch
-    scored: list[ScoredText]
+    ``values`` and ``details`` hold the scores as columns (name → one value
+    per text) when every analyser gave columns; ``scored`` (a ``ScoredText``
+    per text, with its own dicts) is built from them only when first read,
+    so that callers adding up columns (the corpus audit, pool workers) pay
+    for no dict per text.  ``value_columns`` and ``detail_column`` read
+    either form.
+    """
+
+    __slots__ = ("tokens", "values", "details", "_scored")
+
+    def __init__(
+        self,
+        tokens: TokenBatch,
+        values: dict[str, list[Any]] | None,
+        details: dict[str, list[Any]] | None,
+        scored: list[ScoredText] | None = None,
+    ) -> None:
+        self.tokens, self.values, self.details, self._scored = tokens, values, details, scored
+
+    @property
+    def scored(self) -> list[ScoredText]:
+        """Each text's ``ScoredText``, in order (what ``score_text`` gives)."""
+        if self._scored is None:
+            assert self.values is not None and self.details is not None
+            n = len(self.tokens)
+            values, details = _rows_of(self.values, n), _rows_of(self.details, n)
+            self._scored = list(map(ScoredText, self.tokens.texts, self.tokens.tokens(), values, details))
+        return self._scored
+
+    def value_columns(self) -> dict[str, list[Any]]:
+        """Every measure's values, one list per measure, in the catalogue's order."""
+        if self.values is not None:
+            return self.values
+        rows = [s.values for s in self.scored]
+        return {name: list(map(itemgetter(name), rows)) for name in (rows[0] if rows else ())}
+
+    def detail_column(self, name: str, default: Any = "") -> list[Any]:
+        """Detail cell ``name`` of every text (``default`` where a text has none)."""
+        if self.details is not None:
+            return self.details.get(name, [default] * len(self.tokens))
+        return [s.details.get(name, default) for s in self.scored]
+
+
+def _rows_of(columns: dict[str, list[Any]], n: int) -> list[dict[str, Any]]:
+    """One dict per text from columns (C loops)."""
+    if not columns:
+        return [{} for _ in range(n)]
+    return list(map(dict, map(zip, repeat(list(columns)), zip(*columns.values()))))
+
+
+def merge_columns(parts: Sequence[BatchScore | list[TextScore]]) -> tuple[dict, dict] | None:
+    """The analysers' results as one values and one details column dict, in order; None when one is per text."""
+    if not all(isinstance(p, BatchScore) for p in parts):
+        return None
+    values: dict[str, list[Any]] = {}
+    details: dict[str, list[Any]] = {}
+    for part in parts:
+        values.update(part.values)
+        details.update(part.details)
+    return values, details
 
 
 def _as_columns(scores: list[TextScore]) -> BatchScore | list[TextScore]:
@@ -240,13 +301,9 @@ def merge_scores(parts: Sequence[BatchScore | list[TextScore]], n: int) -> tuple
 
 def _per_text(parts: Sequence[BatchScore | list[TextScore]], field: int, n: int) -> list[dict[str, Any]]:
     """Each text's values (``field`` 0) or details (1), merged over the analysers in order, as ``score_text`` does."""
-    if all(isinstance(p, BatchScore) for p in parts):
-        columns: dict[str, list[Any]] = {}
-        for part in parts:
-            columns.update(part[field])
-        if columns:  # one dict per text, built by C loops
-            return list(map(dict, map(zip, repeat(list(columns)), zip(*columns.values()))))
-        return [{} for _ in range(n)]
+    columns = merge_columns(parts)
+    if columns is not None:
+        return _rows_of(columns[field], n)
     rows: list[dict[str, Any]] = [{} for _ in range(n)]
     for part in parts:
         if isinstance(part, BatchScore):
@@ -291,11 +348,8 @@ class CorpusAudit:
         """``add`` for a batch of texts, scored at once (``AnalysisSuite.score_batch``)."""
         texts = [normalize(t) for t in texts]
         scored = self._suite.score_batch(texts)
-        values = [s.values for s in scored.scored]
-        names = list(values[0]) if values else []
-        columns = {name: list(map(itemgetter(name), values)) for name in names}
-        kinds = [s.details.get("pii_kinds", "") for s in scored.scored]
-        self.add_columns(columns, kinds, [len(t) > self.max_chars for t in texts])
+        kinds = scored.detail_column("pii_kinds")
+        self.add_columns(scored.value_columns(), kinds, [len(t) > self.max_chars for t in texts])
         return scored
 
     def add_columns(self, values: dict[str, list[Any]], pii_kinds: Sequence[str], truncated: Sequence[bool]) -> None:

@@ -24,19 +24,26 @@ import csv
 import os
 import re
 import sys
+import weakref
 from importlib import metadata
-from itertools import accumulate, chain, repeat
-from operator import add, getitem, itemgetter, sub
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from bisect import bisect_right
+from itertools import accumulate, chain, compress, count, repeat
+from operator import eq, getitem, itemgetter
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
 
 from harness.errors import HarnessError, MissingDependency
 from harness.text import normalize
 
 __all__ = [
     "BATCH",
+    "ROW_FIELDS",
     "CHUNK_CHARS",
     "DICTIONARY_NAME",
     "MAX_CHARS",
+    "RowProperty",
+    "RowTable",
     "JapaneseTokenizer",
     "Token",
     "TokenBatch",
@@ -119,6 +126,85 @@ class TokenColumns(NamedTuple):
 
 
 _NO_COLUMNS = TokenColumns((), (), (), (), (), (), (), (), ())
+# the string fields a ``RowTable`` keeps per row, in ``TokenColumns`` order (start and end are per token)
+ROW_FIELDS = ("surface", "lemma", "orth_base", "pos1", "pos2", "c_form", "l_form")
+
+
+class RowTable:
+    """Distinct tokens (rows), field by field: a ``TokenBatch`` names each of its tokens by row number.
+
+    The tokenizer keeps one for the MeCab output lines it has met (a line is
+    a word with its features and the whitespace before it: ``rlength`` and
+    ``length`` are its lengths in characters with and without that
+    whitespace).  Rows are only ever appended, so a batch's row numbers stay
+    valid in the table it was made with; a full cache starts a new table.
+    ``surface_id`` numbers the distinct surfaces (equal ids, equal surfaces).
+    What analysers derive from a token's fields alone is computed once per
+    row (``RowProperty``), not once per token.
+    """
+
+    __slots__ = (
+        "surface", "lemma", "orth_base", "pos1", "pos2", "c_form", "l_form",
+        "rlength", "length", "surface_id", "_surfaces", "__weakref__",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        for name in self.__slots__[:-2]:
+            setattr(self, name, [])
+        self._surfaces: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.surface)
+
+    def fields(self) -> tuple[list, ...]:
+        """The string fields (``ROW_FIELDS``), in order."""
+        return (self.surface, self.lemma, self.orth_base, self.pos1, self.pos2, self.c_form, self.l_form)
+
+    def append(self, fields: Sequence[str], rlength: int = 0, length: int = 0) -> int:
+        """Add a row (``ROW_FIELDS`` values, then the line's lengths); its number."""
+        row = len(self.surface)
+        for column, value in zip(self.fields(), fields):
+            column.append(value)
+        self.rlength.append(rlength)
+        self.length.append(length)
+        self.surface_id.append(self._surfaces.setdefault(fields[0], len(self._surfaces)))
+        return row
+
+
+class RowProperty:
+    """A value per row of a ``RowTable``, computed once per row by ``fn(table, row)``; read per token of a batch.
+
+    ``of(batch)`` is a numpy array with one value per token of ``batch``
+    (``dtype``): the per-row values gathered by the batch's row numbers in
+    one C loop.  Rows added to a table since the last call are computed
+    first.  Values are kept per table while the table lives.
+    """
+
+    def __init__(self, fn: Callable[[RowTable, int], Any], dtype: Any = np.int64) -> None:
+        self.fn = fn
+        self.dtype = dtype
+        self._tables: weakref.WeakKeyDictionary[RowTable, list] = weakref.WeakKeyDictionary()
+
+    def table_values(self, table: RowTable) -> np.ndarray:
+        """The value of every row of ``table`` (the array may run past its last row)."""
+        kept = self._tables.get(table)
+        if kept is None:
+            kept = self._tables[table] = [np.zeros(0, dtype=self.dtype), 0]
+        values, done = kept
+        n = len(table)
+        if n > done:
+            if n > len(values):
+                grown = np.zeros(max(n, 2 * len(values), 1024), dtype=self.dtype)
+                grown[:done] = values[:done]
+                values = kept[0] = grown
+            fn = self.fn
+            values[done:n] = [fn(table, r) for r in range(done, n)]
+            kept[1] = n
+        return values
+
+    def of(self, batch: TokenBatch) -> np.ndarray:
+        """The value of each token of ``batch``, in token order."""
+        return self.table_values(batch.table)[batch.rows]
 
 
 class Tokens(Sequence[Token]):
@@ -127,24 +213,23 @@ class Tokens(Sequence[Token]):
     They are kept as ``columns`` (one tuple per field), which is what the
     analysers scan; ``Token`` objects are built, all at once, only when the
     sequence is first indexed or iterated.  Equal to a list of the same tokens.
-    Tokens of a ``TokenBatch`` are rows ``lo:hi`` of the batch's columns, sliced
-    out only when ``columns`` is first read.
+    Tokens of a ``TokenBatch`` are its tokens ``lo:hi``, gathered from the
+    batch's rows only when ``columns`` is first read.
     """
 
-    __slots__ = ("_list", "_columns", "_rows", "_lo", "_hi")
+    __slots__ = ("_list", "_columns", "_batch", "_lo", "_hi")
 
-    def __init__(
-        self, columns: TokenColumns | None, rows: TokenColumns | None = None, lo: int = 0, hi: int = 0
-    ) -> None:
+    def __init__(self, columns: TokenColumns | None, batch: TokenBatch | None = None, lo: int = 0, hi: int = 0) -> None:
         self._columns = columns
-        self._rows, self._lo, self._hi = rows, lo, hi
+        self._batch, self._lo, self._hi = batch, lo, hi
         self._list: list[Token] | None = None
 
     @property
     def columns(self) -> TokenColumns:
         """The tokens field by field (``TokenColumns``)."""
         if self._columns is None:
-            self._columns = TokenColumns._make(map(getitem, self._rows, repeat(slice(self._lo, self._hi))))
+            assert self._batch is not None
+            self._columns = self._batch.columns_of(self._lo, self._hi)
         return self._columns
 
     def _tokens(self) -> list[Token]:
@@ -175,21 +260,27 @@ class Tokens(Sequence[Token]):
 
 
 class TokenBatch:
-    """The tokens of many texts as one set of columns (``JapaneseTokenizer.tokenize_many``).
+    """The tokens of many texts (``JapaneseTokenizer.tokenize_many``): one row number and offsets per token.
 
-    ``texts`` are the normalised, clipped texts; text ``i``'s tokens are rows
-    ``bounds[i]:bounds[i + 1]`` of ``columns`` (offsets into that text).
-    Analysers scan the columns of the whole batch at once (``owners`` names
-    each row's text) and look at single texts only where something may be.
+    ``texts`` are the normalised, clipped texts; text ``i``'s tokens are
+    ``bounds[i]:bounds[i + 1]``.  Token ``k`` is row ``rows[k]`` of ``table``
+    (its fields) at ``starts[k]:ends[k]`` of its text (numpy arrays).
+    Analysers scan the whole batch at once — per-row values (``RowProperty``)
+    gathered by ``rows``, ``owners`` naming each token's text — and look at
+    single texts only where something may be; ``columns`` (every field of
+    every token, as ``TokenColumns``) is gathered only when read.
     """
 
-    __slots__ = ("texts", "columns", "bounds", "_owners", "_tokens")
+    __slots__ = ("texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens")
 
-    def __init__(self, texts: list[str], columns: TokenColumns, bounds: list[int]) -> None:
+    def __init__(
+        self, texts: list[str], bounds: list[int], table: RowTable, rows: np.ndarray, starts: Any, ends: Any
+    ) -> None:
         self.texts = texts
-        self.columns = columns
         self.bounds = bounds
-        self._owners: list[int] | None = None
+        self.table, self.rows, self.starts, self.ends = table, rows, starts, ends
+        self._columns: TokenColumns | None = None
+        self._owners: np.ndarray | None = None
         self._tokens: list[Tokens] | None = None
 
     @classmethod
@@ -197,30 +288,73 @@ class TokenBatch:
         """A batch of texts tokenized elsewhere (each text's tokens: a ``Tokens`` or a list of ``Token``)."""
         parts = [token_columns(t) for t in token_lists]
         columns = TokenColumns(*map(_concat, *parts)) if parts else _NO_COLUMNS
-        return cls(list(texts), columns, [0, *accumulate(len(p.surface) for p in parts)])
+        return cls.from_columns(list(texts), columns, [0, *accumulate(len(p.surface) for p in parts)])
+
+    @classmethod
+    def from_columns(cls, texts: list[str], columns: TokenColumns, bounds: list[int]) -> TokenBatch:
+        """A batch over ``columns`` (every token of ``texts``), with a table of its own distinct tokens."""
+        table = RowTable()
+        keys = list(zip(*(getattr(columns, name) for name in ROW_FIELDS)))
+        ids: dict[tuple, int] = {}
+        rows = [ids.setdefault(key, len(ids)) for key in keys]
+        for key in ids:
+            table.append(key)
+        batch = cls(
+            texts,
+            bounds,
+            table,
+            np.array(rows, dtype=np.intp),
+            np.array(columns.start, dtype=np.int64),
+            np.array(columns.end, dtype=np.int64),
+        )
+        batch._columns = columns
+        return batch
 
     def __len__(self) -> int:
         return len(self.texts)
 
     @property
-    def owners(self) -> list[int]:
-        """Per row of ``columns``: the index of its text."""
+    def columns(self) -> TokenColumns:
+        """Every token of the batch field by field (gathered from ``table`` when first read)."""
+        if self._columns is None:
+            self._columns = self.columns_of(0, len(self.rows))
+        return self._columns
+
+    def columns_of(self, lo: int, hi: int) -> TokenColumns:
+        """Tokens ``lo:hi`` field by field."""
+        if self._columns is not None:
+            return TokenColumns._make(map(getitem, self._columns, repeat(slice(lo, hi))))
+        if hi <= lo:
+            return _NO_COLUMNS
+        rows = self.rows[lo:hi].tolist()
+        if len(rows) == 1:
+            fields = [(field[rows[0]],) for field in self.table.fields()]
+        else:
+            take = itemgetter(*rows)  # one C loop per field
+            fields = list(map(take, self.table.fields()))
+        surface, lemma, orth_base, pos1, pos2, c_form, l_form = fields
+        starts, ends = tuple(self.starts[lo:hi].tolist()), tuple(self.ends[lo:hi].tolist())
+        return TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, starts, ends, l_form)
+
+    @property
+    def owners(self) -> np.ndarray:
+        """Per token: the index of its text."""
         if self._owners is None:
-            counts = map(sub, self.bounds[1:], self.bounds)
-            self._owners = list(chain.from_iterable(map(repeat, range(len(self.texts)), counts)))
+            counts = np.diff(np.asarray(self.bounds, dtype=np.intp))
+            self._owners = np.repeat(np.arange(len(self.texts), dtype=np.intp), counts)
         return self._owners
 
     def tokens(self) -> list[Tokens]:
-        """Each text's ``Tokens`` (views on the batch, sliced when first read)."""
+        """Each text's ``Tokens`` (views on the batch, gathered when first read)."""
         if self._tokens is None:
-            b, rows = self.bounds, self.columns
-            self._tokens = list(map(Tokens, repeat(None), repeat(rows), b, b[1:]))
+            b = self.bounds
+            self._tokens = list(map(Tokens, repeat(None), repeat(self), b, b[1:]))
         return self._tokens
 
-    def texts_of(self, rows: Iterable[int]) -> list[int]:
-        """The texts (sorted, once each) that hold ``rows``."""
+    def texts_of(self, tokens: Iterable[int]) -> list[int]:
+        """The texts (sorted, once each) that hold ``tokens`` (token indices of the batch)."""
         owners = self.owners
-        return sorted(set(map(owners.__getitem__, rows)))
+        return sorted(set(owners[np.fromiter(tokens, dtype=np.intp)].tolist()))
 
 
 def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
@@ -232,55 +366,67 @@ def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
 
 # What MeCab prints per token: surface, its length in bytes, its length with
 # the whitespace skipped before it (so the difference is that whitespace:
-# MeCab skips only \t \n \v and space, one byte each), and the raw feature.
-# Emitting chosen fields (%f[7] …) would cost MeCab a CSV split per token,
-# more than the whole token walk; a line is instead looked up in a cache of
-# parsed lines (``_LineCache``), which misses on a text's new words only.
-_NODE_FORMAT = r"%m\t%pl\t%pL\t%H\n"
+# MeCab skips only \t \n \v and space, one byte each), and which dictionary
+# entry it is: left and right context ids, word cost and status (0 a word of
+# sys.dic, 1 an unknown word).  The feature itself is not printed (~80
+# characters a token, a quarter of MeCab's time and most of the line): a
+# line is looked up in a cache (``_LineCache``), and only a text with a line
+# never met is walked again with fugashi's node API to read the features.
+#
+# Why the line names the features: MeCab finds a word by its surface (one
+# entry list per surface in sys.dic, one per character class in unk.dic) and
+# prints the entry's own ids and cost.  Entries of one surface that share all
+# four can differ in lemma (unidic-lite 1.0.8: 4,229 such pairs, e.g. あせぼ
+# as 馬酔木 and 汗疹), but then they tie everywhere: same costs, same
+# connections.  MeCab's Viterbi keeps the first of equal-cost predecessors
+# (a strict ``<``) and lists the entries of a surface in dictionary order, so
+# of a tied pair it always outputs the same one, whatever the context.  The
+# line therefore always stands for the same features;
+# ``tests/test_analysis_equivalence.py`` checks every token against the node
+# API on the shared posts and the drawn texts.
+_NODE_FORMAT = r"%m\t%pl\t%pL\t%phl %phr %pw %s\n"
 _MECAB_SPACE = " \t\n\v"  # what MeCab skips between tokens
 
 
 class _LineCache:
-    """MeCab output line → the token's fields; bounded (``limit`` lines), first come first kept.
+    """MeCab output line → its row in ``table`` (a ``RowTable``); bounded (``limit`` lines).
 
-    A known line is a number, its row in ``table`` (one list per field):
-    a batch's lines become numbers in one C loop, and each field column is
-    then gathered by number (9 C loops), not transposed from per-token tuples.
+    A batch's lines become row numbers in one C loop (a dict look-up each);
+    only lines never met are parsed, their features read by ``nodes(piece)``
+    (fugashi's node list of the piece they came from).  When the cache holds
+    ``limit`` lines, the next batch starts a new table: batches made before
+    keep theirs.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, nodes: Callable[[str], list]) -> None:
         self.limit = limit
+        self.nodes = nodes
         self.lines: dict[str, int] = {}
-        # (surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length) per row
-        self.table: tuple[list, ...] = tuple([] for _ in range(9))
+        self.table = RowTable()
+        self.rlength = RowProperty(lambda table, row: table.rlength[row])
+        self.length = RowProperty(lambda table, row: table.length[row])
 
-    def columns(self, lines: list[str]) -> list[tuple]:
-        """Per field, its column over ``lines``.
-
-        Fields: ``(surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length)``.
-
-        ``length`` is the surface's length in characters, ``rlength`` that
-        plus the whitespace before it.
-        """
-        known = self.lines
-        rows = list(map(known.get, lines))
+    def rows(self, lines: list[str], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
+        """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
+        if len(self.lines) >= self.limit:
+            self.lines, self.table = {}, RowTable()
+        rows = list(map(self.lines.get, lines))
         if None in rows:
-            rows = [self._parse(line) if r is None else r for r, line in zip(rows, lines)]
-        try:
-            if len(rows) == 1:
-                return [(field[rows[0]],) for field in self.table]
-            take = itemgetter(*rows)  # one C loop per field
-            return list(map(take, self.table))
-        finally:
-            if len(self.table[0]) > len(known):  # rows of lines past the bound serve this batch only
-                for field in self.table:
-                    del field[len(known) :]
+            edges = [0, *accumulate(counts)]
+            for p in sorted({bisect_right(edges, k) - 1 for k in compress(count(), map(eq, rows, repeat(None)))}):
+                nodes = self.nodes(pieces[p])
+                if len(nodes) != counts[p]:
+                    raise HarnessError(f"MeCab's nodes do not match its output in {pieces[p][:40]!r}")
+                for k, node in enumerate(nodes, edges[p]):
+                    if rows[k] is None:
+                        rows[k] = self._parse(lines[k], node.feature_raw)
+        return self.table, np.array(rows, dtype=np.intp)
 
-    def _parse(self, line: str) -> int:
+    def _parse(self, line: str, raw: str) -> int:
         row = self.lines.get(line)
         if row is not None:  # met earlier in this batch
             return row
-        surface, length, rlength, raw = line.split("\t", 3)
+        surface, length, rlength, _ = line.split("\t", 3)
         # as fugashi reads a feature: CSV only when a field is quoted; unknown words have 6 fields
         feature = next(csv.reader([raw])) if '"' in raw else raw.split(",")
         feature += [None] * (11 - len(feature))
@@ -298,11 +444,8 @@ class _LineCache:
             )
         ]
         # the whitespace MeCab skipped before the token is rlength − length bytes, one character each
-        row = len(self.table[0])
-        for field, value in zip(self.table, (*fields, len(surface) + int(rlength) - int(length), len(surface))):
-            field.append(value)
-        if len(self.lines) < self.limit:
-            self.lines[line] = row
+        row = self.table.append(fields, len(surface) + int(rlength) - int(length), len(surface))
+        self.lines[line] = row
         return row
 
 
@@ -337,7 +480,7 @@ class JapaneseTokenizer:
             )
         except RuntimeError as err:
             raise HarnessError(f"cannot start MeCab with unidic-lite at {dicdir}: {err}") from None
-        self._lines = _LineCache(LINE_CACHE)
+        self._lines = _LineCache(LINE_CACHE, self._tagger)
 
     def clip(self, text: str) -> str:
         """``text`` cut to ``max_chars`` characters (unchanged when shorter)."""
@@ -364,27 +507,30 @@ class JapaneseTokenizer:
         outs = list(map(self._tagger.parse, pieces))  # fugashi drops each output's last newline
         counts = [out.count("\n") + 1 if out else 0 for out in outs]
         if not any(counts):
-            return TokenBatch(texts, _NO_COLUMNS, [0] * (len(texts) + 1))
+            none = np.zeros(0, dtype=np.intp)
+            return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
         lines = "\n".join(filter(None, outs)).split("\n")
-        surface, lemma, orth_base, pos1, pos2, c_form, l_form, rlength, length = self._lines.columns(lines)
-        edges = [0, *accumulate(counts)]  # piece p's rows: edges[p]:edges[p + 1]
-        reach = [0, *accumulate(rlength)]  # characters before each row, over the whole batch
-        before = list(map(reach.__getitem__, edges))
-        _check_offsets(pieces, counts, list(map(sub, before[1:], before)))
-        # a row's end: characters up to it in the batch, less those before its piece, plus the piece's start
-        shift = chain.from_iterable(map(repeat, map(sub, starts, before), counts))
-        ends = tuple(map(add, reach[1:], shift))
-        begins = tuple(map(sub, ends, length))
+        table, rows = self._lines.rows(lines, pieces, counts)
+        rlength = self._lines.rlength.table_values(table)[rows]
+        edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]
+        reach = np.zeros(len(rows) + 1, dtype=np.int64)  # characters before each token, over the whole batch
+        np.cumsum(rlength, out=reach[1:])
+        before = reach[edges]
+        _check_offsets(pieces, counts, np.diff(before).tolist())
+        # a token's end: characters up to it in the batch, less those before its piece, plus the piece's start
+        ends = reach[1:] + np.repeat(np.asarray(starts, dtype=np.int64) - before[:-1], counts)
+        begins = ends - self._lines.length.table_values(table)[rows]
         bounds = edges if fix is None else list(map(edges.__getitem__, firsts))
-        if fix:
-            # a '?' that stands for a lone surrogate: the surface is the text's own character
-            surface = list(surface)
-            for i in fix:
-                lo, hi = bounds[i], bounds[i + 1]
-                surface[lo:hi] = map(texts[i].__getitem__, map(slice, begins[lo:hi], ends[lo:hi]))
-            surface = tuple(surface)
-        columns = TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, begins, ends, l_form)
-        return TokenBatch(texts, columns, bounds)
+        batch = TokenBatch(texts, bounds, table, rows, begins, ends)
+        if not fix:
+            return batch
+        # a '?' that stands for a lone surrogate: the surface is the text's own character
+        columns = batch.columns
+        surface = list(columns.surface)
+        for i in fix:
+            lo, hi = bounds[i], bounds[i + 1]
+            surface[lo:hi] = map(texts[i].__getitem__, map(slice, columns.start[lo:hi], columns.end[lo:hi]))
+        return TokenBatch.from_columns(texts, columns._replace(surface=tuple(surface)), bounds)
 
     def _pieces(self, texts: list[str]) -> tuple[list[str], list[int], list[int], list[int] | None]:
         """What MeCab reads: ``(pieces, each one's start in its text, each text's first piece, texts to fix)``.

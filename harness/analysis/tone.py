@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import unicodedata
 from itertools import compress, count, repeat
-from operator import eq
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
-from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, normalize
+import numpy as np
+
+from harness.analysis.tokenize import JapaneseTokenizer, RowProperty, RowTable, Token, TokenBatch, normalize
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -59,7 +60,7 @@ TONE_MEASURES = tuple(TONE_CATALOGUE)
 ROUGH_SECOND_PERSON = frozenset({"お前", "おまえ", "オマエ", "てめえ", "テメエ", "テメー", "貴様", "きさま", "おめえ"})
 _POLITE = frozenset({("助動詞", "です"), ("助動詞", "ます")})  # (pos1, lemma)
 _FINAL_PARTICLE = ("助詞", "終助詞")  # (pos1, pos2)
-_IMPERATIVE = "\n命令形"  # a cForm starting with 命令形, in the cForms joined after newlines
+_IMPERATIVE = "命令形"  # a cForm starting with it
 _LAUGH_STRINGS = ("(笑)", "(爆笑)")
 _QUESTION_PARTICLES = frozenset({"か", "の"})
 
@@ -75,57 +76,92 @@ def tone_features(tokens: Sequence[Token], text: str) -> dict[str, int]:
     return {name: column[0] for name, column in tone_columns(TokenBatch.of([text], [tokens])).items()}
 
 
+# per-row marker bits (``_tone_bits``), computed once per distinct token
+_POLITE_BIT, _ROUGH_BIT, _IMPERATIVE_BIT, _FINAL_BIT, _FINAL_QUESTION_BIT = 1, 2, 4, 8, 16
+_GRASS_BIT, _LAUGH_W_BIT, _ONLY_W_BIT, _PERIOD_BIT, _CLOSE_BIT = 32, 64, 128, 256, 512
+
+
+def _tone_bits(table: RowTable, row: int) -> int:
+    """The markers a token carries from its own fields (see the module docstring)."""
+    surface, pos1, pos2 = table.surface[row], table.pos1[row], table.pos2[row]
+    bits = 0
+    if (pos1, table.lemma[row]) in _POLITE:
+        bits |= _POLITE_BIT
+    if surface in ROUGH_SECOND_PERSON or table.orth_base[row] in ROUGH_SECOND_PERSON:
+        bits |= _ROUGH_BIT
+    if table.c_form[row].startswith(_IMPERATIVE):
+        bits |= _IMPERATIVE_BIT
+    if (pos1, pos2) == _FINAL_PARTICLE:
+        bits |= _FINAL_BIT | (_FINAL_QUESTION_BIT if surface in _QUESTION_PARTICLES else 0)
+    if surface == "草":
+        bits |= _GRASS_BIT
+    if not surface.strip("w"):  # '' too, as ``is_laughter_w`` reads it
+        bits |= _ONLY_W_BIT | (_LAUGH_W_BIT if surface else 0)
+    if pos1 == "補助記号":
+        bits |= _PERIOD_BIT if pos2 == "句点" else _CLOSE_BIT if pos2 == "括弧閉" else 0
+    return bits
+
+
+_TONE_BITS = RowProperty(_tone_bits)
+
+
 def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
     """``tone_features`` of every text of ``batch`` (texts NFKC), as one 0/1 column per measure.
 
-    Each marker is a scan of one token field over the whole batch in C (set
-    and sequence operations); Python looks at single tokens only for w runs
-    and sentence-final か/の.
+    Each token's markers are bits computed once per distinct token
+    (``_TONE_BITS``); a text's are the OR of its tokens', in numpy.  Python
+    looks at single tokens only for w runs (host names) and sentence-final
+    か/の (what follows them).
     """
-    texts, columns, owners = batch.texts, batch.columns, batch.owners
-    surface, lemma, pos1, pos2 = columns.surface, columns.lemma, columns.pos1, columns.pos2
-
-    def holding(rows: Iterable[bool]) -> set[int]:  # the texts with a row where ``rows`` is true
-        return set(compress(owners, rows))
-
+    texts, owners = batch.texts, batch.owners
+    bits = _TONE_BITS.of(batch)
+    marked = np.flatnonzero(bits)
+    per_text = np.zeros(len(texts), dtype=np.int64)
+    np.bitwise_or.at(per_text, owners[marked], bits[marked])
+    starts, ends = batch.starts, batch.ends
     question = set(compress(count(), map(str.__contains__, texts, repeat("?"))))
     laughter = {i for i in compress(count(), map(str.__contains__, texts, repeat("笑)"))) if _laugh_string(texts[i])}
-    if "草" in surface:
-        laughter |= holding(map(eq, surface, repeat("草")))
-    for row in compress(count(), map(str.startswith, surface, repeat("w"))):
-        i = owners[row]
-        if i not in laughter and is_laughter_w(Token(*(c[row] for c in columns)), texts[i]):
+    laughter.update(np.flatnonzero(per_text & _GRASS_BIT).tolist())
+    for k in np.flatnonzero(bits & _LAUGH_W_BIT).tolist():
+        i = int(owners[k])
+        if i not in laughter and _host_free(texts[i], int(starts[k]), int(ends[k])):
             laughter.add(i)
-    final: list[int] = []  # rows of sentence-final particles
-    if _FINAL_PARTICLE[1] in pos2:
-        tagged = compress(count(), map(eq, pos2, repeat(_FINAL_PARTICLE[1])))
-        final = [r for r in tagged if pos1[r] == _FINAL_PARTICLE[0]]
-    tokens = batch.tokens()
-    for row in final:
-        i = owners[row]
-        if i not in question and surface[row] in _QUESTION_PARTICLES:
-            if _sentence_final(tokens[i], row - batch.bounds[i], texts[i]):
-                question.add(i)
-    polite: set[int] = set()
-    if "です" in lemma or "ます" in lemma:
-        polite = holding(map(_POLITE.__contains__, zip(pos1, lemma)))
-    rough: set[int] = set()
-    if not ROUGH_SECOND_PERSON.isdisjoint(surface) or not ROUGH_SECOND_PERSON.isdisjoint(columns.orth_base):
-        rough = holding(map(ROUGH_SECOND_PERSON.__contains__, surface))
-        rough |= holding(map(ROUGH_SECOND_PERSON.__contains__, columns.orth_base))
-    imperative: set[int] = set()
-    if _IMPERATIVE in "\n".join(("", *columns.c_form)):
-        imperative = holding(map(str.startswith, columns.c_form, repeat(_IMPERATIVE[1:])))
+    for k in np.flatnonzero(bits & _FINAL_QUESTION_BIT).tolist():
+        i = int(owners[k])
+        if i not in question and _final_at(batch, bits, k, batch.bounds[i + 1]):
+            question.add(i)
     found = {
-        "polite": polite,
+        "polite": per_text & _POLITE_BIT,
         "laughter": laughter,
-        "rough_second_person": rough,
-        "imperative": imperative,
+        "rough_second_person": per_text & _ROUGH_BIT,
+        "imperative": per_text & _IMPERATIVE_BIT,
         "question": question,
-        "sentence_final_particle": set(map(owners.__getitem__, final)),
+        "sentence_final_particle": per_text & _FINAL_BIT,
     }
     everyone = range(len(texts))
-    return {name: list(map(int, map(hits.__contains__, everyone))) for name, hits in found.items()}
+    return {
+        name: (hits != 0).astype(np.int64).tolist()
+        if isinstance(hits, np.ndarray)
+        else list(map(int, map(hits.__contains__, everyone)))
+        for name, hits in found.items()
+    }
+
+
+def _final_at(batch: TokenBatch, bits: np.ndarray, k: int, end: int) -> bool:
+    """Whether token ``k`` of ``batch`` ends its sentence (tokens up to ``end`` are its text's)."""
+    text = batch.texts[int(batch.owners[k])]
+    starts, ends = batch.starts, batch.ends
+    prev_end = ends[k]
+    for j in range(k + 1, end):
+        if starts[j] > prev_end:
+            return True  # whitespace or a line break separates sentences
+        b = bits[j]
+        if b & _PERIOD_BIT:
+            return True
+        if not (b & _CLOSE_BIT or (b & _ONLY_W_BIT and _host_free(text, int(starts[j]), int(ends[j])))):
+            return False
+        prev_end = ends[j]
+    return True
 
 
 def _laugh_string(text: str) -> bool:
@@ -134,30 +170,19 @@ def _laugh_string(text: str) -> bool:
 
 def is_laughter_w(tok: Token, text: str) -> bool:
     """True for a token of one or more 'w' that is not part of a host name."""
-    surface = tok.surface
-    if surface.strip("w"):
+    if tok.surface.strip("w"):
         return False
-    # www.example.com / example.www: a dot joining it to an ASCII word.
-    after = text[tok.end : tok.end + 2]
-    before = text[max(tok.start - 2, 0) : tok.start]
+    return _host_free(text, tok.start, tok.end)
+
+
+def _host_free(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` is not joined to an ASCII word by a dot (www.example.com / example.www)."""
+    after = text[end : end + 2]
+    before = text[max(start - 2, 0) : start]
     if len(after) == 2 and after[0] == "." and after[1].isascii() and after[1].isalnum():
         return False
     if len(before) == 2 and before[1] == "." and before[0].isascii() and before[0].isalnum():
         return False
-    return True
-
-
-def _sentence_final(tokens: list[Token], i: int, text: str) -> bool:
-    """Whether token ``i`` ends its sentence (see the module docstring)."""
-    prev_end = tokens[i].end
-    for tok in tokens[i + 1 :]:
-        if tok.start > prev_end:
-            return True  # whitespace or a line break separates sentences
-        if tok.pos1 == "補助記号" and tok.pos2 == "句点":
-            return True
-        if not ((tok.pos1 == "補助記号" and tok.pos2 == "括弧閉") or is_laughter_w(tok, text)):
-            return False
-        prev_end = tok.end
     return True
 
 
