@@ -506,11 +506,6 @@ class FlaggedAnalyser:
             self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
-        # every lexicon ``score`` scans: a text none of them may match gets the no-match cells
-        # (``score_many``); a rule layer that scans its own lexicon adds it here
-        self.scan_lexicons: list[Lexicon] = [self.lexicon]
-        if self.group_rules is not None:  # a group-contempt match needs one of its predicates in the text
-            self.scan_lexicons.append(self.group_rules.predicates)
 
     def measures(self) -> list[MeasureSpec]:
         """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
@@ -550,14 +545,26 @@ class FlaggedAnalyser:
         return list(FLAG_DETAILS)
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """``score`` of every text: texts where no lexicon of ``scan_lexicons`` can match get the no-match cells."""
+        """``score`` of every text; only the scans that may find something run (``candidate_texts``).
+
+        A lexicon match needs the text among the lexicon's candidates; a
+        group-contempt match needs a group-vocabulary match and a predicate
+        match (``find_group_contempt`` returns nothing without either), so the
+        rule layer runs only on texts that are candidates of both.  Every other
+        scan would return no match: the text keeps the no-match cells.
+        """
         n = len(batch)
         values = {k: [v] * n for k, v in self._nothing.values.items()}
         details = {k: [v] * n for k, v in self._nothing.details.items()}
-        found = sorted({i for lexicon in self.scan_lexicons for i in candidate_texts(batch, lexicon)})
+        lexical = set(candidate_texts(batch, self.lexicon))
+        ruled: set[int] = set()
+        if self.group_rules is not None:
+            predicated = candidate_texts(batch, self.group_rules.predicates)
+            if predicated:
+                ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
         tokens = batch.tokens()
-        for i in found:
-            score = self.score(batch.texts[i], tokens[i])
+        for i in sorted(lexical | ruled):
+            score = self._score(batch.texts[i], tokens[i], i in lexical, i in ruled)
             for name, value in score.values.items():
                 values[name][i] = value
             for name, value in score.details.items():
@@ -565,8 +572,12 @@ class FlaggedAnalyser:
         return BatchScore(values, details)
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
-        flags = find_flags(tokens, self.lexicon, text)
-        if self.group_rules is not None:
+        return self._score(text, tokens, True, self.group_rules is not None)
+
+    def _score(self, text: str, tokens: Sequence[Token], lexical: bool, ruled: bool) -> TextScore:
+        """``score``, running the lexicon scan only when ``lexical`` and the group rules only when ``ruled``."""
+        flags = find_flags(tokens, self.lexicon, text) if lexical else []
+        if ruled and self.group_rules is not None:
             flags = self.group_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
