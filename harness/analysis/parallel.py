@@ -239,7 +239,7 @@ def _result(number: int, early: dict, results: Any, procs: list) -> tuple[BatchV
     """Batch ``number``'s result; results of later batches that arrive first wait in ``early``."""
     while number not in early:
         try:
-            got, result, error = results.get(timeout=5)
+            got, result, error = results.get(timeout=1)
         except queue.Empty:
             dead = [p.exitcode for p in procs if not p.is_alive()]
             if dead:
@@ -261,7 +261,8 @@ def _stop(procs: list, tasks: Any, finished: bool) -> None:
         for proc in procs:
             proc.join()
         return
-    tasks.cancel_join_thread()
+    tasks.cancel_join_thread()  # tasks no worker will take: exiting must not wait on them
+    tasks.close()  # the feeder thread ends once it has written what the pipe takes
     for proc in procs:
         proc.terminate()
     for proc in procs:
