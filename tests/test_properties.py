@@ -31,7 +31,7 @@ from harness.analysis.length import (
     longest_repeat,
     repeats_at_least,
 )
-from harness.analysis.flagged import candidate_texts, find_flags
+from harness.analysis.flagged import candidate_texts, candidate_tokens, find_flags
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.tokenize import JapaneseTokenizer, split_points
 from harness.analysis.vocab_shift import VOCAB_COLUMNS, VocabShiftBuilder
@@ -353,15 +353,20 @@ TEXT_OR_GROUP = st.one_of(ANY_TEXT, GROUP_TEXT)
 @given(st.lists(TEXT_OR_GROUP, max_size=8))
 def test_each_scan_skips_only_texts_it_cannot_match(suite: AnalysisSuite, batch: list[str]) -> None:
     """``candidate_texts`` of each lexicon ``score_many`` scans (the flag lexicon, the group rules'
-    group vocabulary and predicates): ``find_flags`` finds nothing in a text it leaves out."""
+    group vocabulary and predicates): ``find_flags`` finds nothing in a text it leaves out, and
+    scanning only from ``candidate_tokens`` finds exactly what the whole scan finds."""
     flagged = suite.analysers[0]
     assert flagged.group_rules is not None
     tokens = suite.tokenizer.tokenize_many(batch)
     for lexicon in (flagged.lexicon, flagged.group_rules.groups, flagged.group_rules.predicates):
         kept = set(candidate_texts(tokens, lexicon))
+        starts = candidate_tokens(tokens, lexicon)
         for i, (text, toks) in enumerate(zip(tokens.texts, tokens.tokens())):
+            whole = find_flags(toks, lexicon, text)
             if i not in kept:
-                assert find_flags(toks, lexicon, text) == []
+                assert whole == []
+            lo, hi = tokens.bounds[i], tokens.bounds[i + 1]
+            assert find_flags(toks, lexicon, text, [t - lo for t in starts if lo <= t < hi]) == whole
 
 
 @MEDIUM

@@ -103,13 +103,18 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     return ";".join(sorted(found))
 
 
-def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
+def find_flags(
+    tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None, starts: list[int] | None = None
+) -> list[FlagMatch]:
     """All non-overlapping lexicon matches in ``tokens``, in text order.
 
     ``text`` is the normalised text the tokens index; without it, ``not_in``
     and ``exceptions`` cannot be checked and are ignored.  Only the tokens
     where a match can start (``_candidates``) are looked at; elsewhere the
-    scan would find nothing and move on by one token.
+    scan would find nothing and move on by one token.  ``starts``, when
+    given, replaces ``_candidates``: any sorted superset of the tokens where
+    some entry matches (``candidate_tokens``' of the batch) gives the same
+    matches, since a token where nothing matches changes nothing.
     """
     index = lexicon.index
     entries = lexicon.entries
@@ -119,7 +124,8 @@ def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = Non
     matches: list[FlagMatch] = []
     n = len(tokens)
     resume = 0  # the token after the last match: matches never overlap
-    starts = _candidates(columns, index, folded, bounds)
+    if starts is None:
+        starts = _candidates(columns, index, folded, bounds)
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
     for i in starts:
@@ -252,8 +258,16 @@ def _fold_parts(surfaces: Sequence[str]) -> list[str]:
 def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     """The texts of ``batch`` (indices, sorted) where ``find_flags`` may find a match; in no other can it.
 
+    The texts that hold a token of ``candidate_tokens``.
+    """
+    return batch.texts_of(candidate_tokens(batch, lexicon))
+
+
+def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+    """The tokens of ``batch`` (indices into the batch, sorted) where ``find_flags`` may find a match start.
+
     Narrower than ``_candidates``, so that most texts skip ``find_flags``:
-    a text is kept where an entry's whole token sequence matches (by
+    a token is kept where an entry's whole token sequence matches (by
     surface or lemma, as ``_match_at``) or where a variant key begins the
     text's folded tokens at a token start (every variant match, its
     drawn-out forms included, begins so).  Context rules are left to
@@ -271,7 +285,19 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     found = _token_matches(table, rows, starts, index, lexicon.entries)
     if heads:
         found += _variant_heads(batch, bits, np.asarray(heads, dtype=np.intp), index, rows)
-    return batch.texts_of(found)
+    return sorted(set(found))
+
+
+def _starts_by_text(batch: TokenBatch, found: list[int]) -> dict[int, list[int]]:
+    """``found`` (sorted token indices of ``batch``) as text → its tokens among them, counted from the text's start."""
+    if not found:
+        return {}
+    owners = batch.owners[np.asarray(found, dtype=np.intp)].tolist()
+    bounds = batch.bounds
+    by_text: dict[int, list[int]] = {}
+    for token, text in zip(found, owners):
+        by_text.setdefault(text, []).append(token - bounds[text])
+    return by_text
 
 
 def _variant_heads(batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, index: LexiconIndex, rows: list[int]):
@@ -556,15 +582,15 @@ class FlaggedAnalyser:
         n = len(batch)
         values = {k: [v] * n for k, v in self._nothing.values.items()}
         details = {k: [v] * n for k, v in self._nothing.details.items()}
-        lexical = set(candidate_texts(batch, self.lexicon))
+        lexical = _starts_by_text(batch, candidate_tokens(batch, self.lexicon))
         ruled: set[int] = set()
         if self.group_rules is not None:
             predicated = candidate_texts(batch, self.group_rules.predicates)
             if predicated:
                 ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
         tokens = batch.tokens()
-        for i in sorted(lexical | ruled):
-            score = self._score(batch.texts[i], tokens[i], i in lexical, i in ruled)
+        for i in sorted(lexical.keys() | ruled):
+            score = self._score(batch.texts[i], tokens[i], lexical.get(i), i in ruled)
             for name, value in score.values.items():
                 values[name][i] = value
             for name, value in score.details.items():
@@ -572,11 +598,16 @@ class FlaggedAnalyser:
         return BatchScore(values, details)
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
-        return self._score(text, tokens, True, self.group_rules is not None)
+        flags = find_flags(tokens, self.lexicon, text)
+        return self._score(text, tokens, None, self.group_rules is not None, flags)
 
-    def _score(self, text: str, tokens: Sequence[Token], lexical: bool, ruled: bool) -> TextScore:
-        """``score``, running the lexicon scan only when ``lexical`` and the group rules only when ``ruled``."""
-        flags = find_flags(tokens, self.lexicon, text) if lexical else []
+    def _score(
+        self, text: str, tokens: Sequence[Token], starts: list[int] | None, ruled: bool, flags: list | None = None
+    ) -> TextScore:
+        """``score``: the lexicon scan only from ``starts`` (none: no scan, unless ``flags`` are given),
+        the group rules only when ``ruled``."""
+        if flags is None:
+            flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
             flags = self.group_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
