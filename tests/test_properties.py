@@ -31,6 +31,7 @@ from harness.analysis.length import (
     longest_repeat,
     repeats_at_least,
 )
+from harness.analysis.flagged import candidate_texts, candidate_tokens, find_flags
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.tokenize import JapaneseTokenizer, split_points
 from harness.analysis.vocab_shift import VOCAB_COLUMNS, VocabShiftBuilder
@@ -341,8 +342,36 @@ def test_a_batch_scores_each_text_as_alone(suite: AnalysisSuite, small_suite: An
             assert list(got.details.items()) == list(alone.details.items())
 
 
+# group-contempt sentences and their near misses (topic, predicate, negation, object) in any order
+GROUP_PIECES = ["日本人", "韓国人", "自民党", "大阪の人", "の", "支持者", "人", "は", "って", "なんて", "全員", "ども"]
+GROUP_PIECES += ["ゴミ", "害悪", "民度", "低い", "マナー", "が", "を", "ない", "じゃ", "分別する", "。", "\n", " "]
+GROUP_TEXT = st.lists(st.sampled_from(GROUP_PIECES), max_size=10).map("".join)
+TEXT_OR_GROUP = st.one_of(ANY_TEXT, GROUP_TEXT)
+
+
 @MEDIUM
-@given(st.lists(ANY_TEXT, max_size=8))
+@given(st.lists(TEXT_OR_GROUP, max_size=8))
+def test_each_scan_skips_only_texts_it_cannot_match(suite: AnalysisSuite, batch: list[str]) -> None:
+    """``candidate_texts`` of each lexicon ``score_many`` scans (the flag lexicon, the group rules'
+    group vocabulary and predicates): ``find_flags`` finds nothing in a text it leaves out, and
+    scanning only from ``candidate_tokens`` finds exactly what the whole scan finds."""
+    flagged = suite.analysers[0]
+    assert flagged.group_rules is not None
+    tokens = suite.tokenizer.tokenize_many(batch)
+    for lexicon in (flagged.lexicon, flagged.group_rules.groups, flagged.group_rules.predicates):
+        kept = set(candidate_texts(tokens, lexicon))
+        starts = candidate_tokens(tokens, lexicon)
+        for i, (text, toks) in enumerate(zip(tokens.texts, tokens.tokens())):
+            whole = find_flags(toks, lexicon, text)
+            if i not in kept:
+                assert whole == []
+            lo, hi = tokens.bounds[i], tokens.bounds[i + 1]
+            assert find_flags(toks, lexicon, text, [t - lo for t in starts if lo <= t < hi]) == whole
+
+
+@MEDIUM
+@given(st.lists(TEXT_OR_GROUP, max_size=8))
+@example(["日本人はゴミ", "今日はいい天気ですね", "日本人はゴミを分別する", "民度の低い大阪の人", "お前バカ"])
 def test_flag_prefilter_skips_only_texts_without_a_match(suite: AnalysisSuite, batch: list[str]) -> None:
     """``FlaggedAnalyser.score_many`` (which scans only ``candidate_texts``) equals ``score`` on every text."""
     flagged = suite.analysers[0]

@@ -24,14 +24,13 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from harness.analysis.corpus_stats import CorpusStats
-from harness.analysis.parallel import KEPT_DETAILS, score_parallel_batches
+from harness.analysis.parallel import KEPT_DETAILS, score_batches
 from harness.analysis.protocol import Table
 from harness.analysis.suite import AnalysisSuite
 from harness.analysis.tokenize import BATCH
 from harness.analysis.vocab_shift import lemma_counts
 from harness.data.corpus import Document
 from harness.data.corpus_filter import DocIds
-from harness.text import normalize
 
 DOC_ID = "doc_id"
 # called with (doc_id, document, values, details) once a document is scored
@@ -99,17 +98,19 @@ def audit_corpus_docs(
     else:
         pending: deque[tuple[str, Document]] = deque()  # the documents in flight, in input order
 
-        def texts() -> Iterator[str]:
-            for doc in docs:
+        def texts() -> Iterator[list[str]]:  # raw texts a batch: the workers normalise them
+            stream = iter(docs)
+            while chunk := list(islice(stream, BATCH)):
                 if per_document:
-                    pending.append((doc_id(doc), doc))
+                    pending.extend(zip(map(doc_id, chunk), chunk))
                 if stats is not None:
-                    stats.add(doc.text)
-                yield normalize(doc.text)
+                    for doc in chunk:
+                        stats.add(doc.text)
+                yield [doc.text for doc in chunk]
 
         lemmas = stats.lemmas if stats is not None else None
         classes = suite.analyser_classes
-        batches = score_parallel_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes, suite=suite)
+        batches = score_batches(suite.config, texts(), workers, lemmas=lemmas, analysers=classes, suite=suite)
         for values in batches:
             audit.add_columns(values.values, values.details["pii_kinds"], values.truncated)
             if per_document:

@@ -103,13 +103,18 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     return ";".join(sorted(found))
 
 
-def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None) -> list[FlagMatch]:
+def find_flags(
+    tokens: Sequence[Token], lexicon: Lexicon, text: str | None = None, starts: list[int] | None = None
+) -> list[FlagMatch]:
     """All non-overlapping lexicon matches in ``tokens``, in text order.
 
     ``text`` is the normalised text the tokens index; without it, ``not_in``
     and ``exceptions`` cannot be checked and are ignored.  Only the tokens
     where a match can start (``_candidates``) are looked at; elsewhere the
-    scan would find nothing and move on by one token.
+    scan would find nothing and move on by one token.  ``starts``, when
+    given, replaces ``_candidates``: any sorted superset of the tokens where
+    some entry matches (``candidate_tokens``' of the batch) gives the same
+    matches, since a token where nothing matches changes nothing.
     """
     index = lexicon.index
     entries = lexicon.entries
@@ -119,7 +124,8 @@ def find_flags(tokens: Sequence[Token], lexicon: Lexicon, text: str | None = Non
     matches: list[FlagMatch] = []
     n = len(tokens)
     resume = 0  # the token after the last match: matches never overlap
-    starts = _candidates(columns, index, folded, bounds)
+    if starts is None:
+        starts = _candidates(columns, index, folded, bounds)
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
     for i in starts:
@@ -252,8 +258,16 @@ def _fold_parts(surfaces: Sequence[str]) -> list[str]:
 def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     """The texts of ``batch`` (indices, sorted) where ``find_flags`` may find a match; in no other can it.
 
+    The texts that hold a token of ``candidate_tokens``.
+    """
+    return batch.texts_of(candidate_tokens(batch, lexicon))
+
+
+def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+    """The tokens of ``batch`` (indices into the batch, sorted) where ``find_flags`` may find a match start.
+
     Narrower than ``_candidates``, so that most texts skip ``find_flags``:
-    a text is kept where an entry's whole token sequence matches (by
+    a token is kept where an entry's whole token sequence matches (by
     surface or lemma, as ``_match_at``) or where a variant key begins the
     text's folded tokens at a token start (every variant match, its
     drawn-out forms included, begins so).  Context rules are left to
@@ -271,7 +285,19 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     found = _token_matches(table, rows, starts, index, lexicon.entries)
     if heads:
         found += _variant_heads(batch, bits, np.asarray(heads, dtype=np.intp), index, rows)
-    return batch.texts_of(found)
+    return sorted(set(found))
+
+
+def _starts_by_text(batch: TokenBatch, found: list[int]) -> dict[int, list[int]]:
+    """``found`` (sorted token indices of ``batch``) as text → its tokens among them, counted from the text's start."""
+    if not found:
+        return {}
+    owners = batch.owners[np.asarray(found, dtype=np.intp)].tolist()
+    bounds = batch.bounds
+    by_text: dict[int, list[int]] = {}
+    for token, text in zip(found, owners):
+        by_text.setdefault(text, []).append(token - bounds[text])
+    return by_text
 
 
 def _variant_heads(batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, index: LexiconIndex, rows: list[int]):
@@ -506,11 +532,6 @@ class FlaggedAnalyser:
             self.lexicon = self.group_rules.with_category(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
-        # every lexicon ``score`` scans: a text none of them may match gets the no-match cells
-        # (``score_many``); a rule layer that scans its own lexicon adds it here
-        self.scan_lexicons: list[Lexicon] = [self.lexicon]
-        if self.group_rules is not None:  # a group-contempt match needs one of its predicates in the text
-            self.scan_lexicons.append(self.group_rules.predicates)
 
     def measures(self) -> list[MeasureSpec]:
         """``flagged`` then ``cat_<category>`` in lexicon order; topic categories are not harmful."""
@@ -550,14 +571,26 @@ class FlaggedAnalyser:
         return list(FLAG_DETAILS)
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """``score`` of every text: texts where no lexicon of ``scan_lexicons`` can match get the no-match cells."""
+        """``score`` of every text; only the scans that may find something run (``candidate_texts``).
+
+        A lexicon match needs the text among the lexicon's candidates; a
+        group-contempt match needs a group-vocabulary match and a predicate
+        match (``find_group_contempt`` returns nothing without either), so the
+        rule layer runs only on texts that are candidates of both.  Every other
+        scan would return no match: the text keeps the no-match cells.
+        """
         n = len(batch)
         values = {k: [v] * n for k, v in self._nothing.values.items()}
         details = {k: [v] * n for k, v in self._nothing.details.items()}
-        found = sorted({i for lexicon in self.scan_lexicons for i in candidate_texts(batch, lexicon)})
+        lexical = _starts_by_text(batch, candidate_tokens(batch, self.lexicon))
+        ruled: set[int] = set()
+        if self.group_rules is not None:
+            predicated = candidate_texts(batch, self.group_rules.predicates)
+            if predicated:
+                ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
         tokens = batch.tokens()
-        for i in found:
-            score = self.score(batch.texts[i], tokens[i])
+        for i in sorted(lexical.keys() | ruled):
+            score = self._score(batch.texts[i], tokens[i], lexical.get(i), i in ruled)
             for name, value in score.values.items():
                 values[name][i] = value
             for name, value in score.details.items():
@@ -566,7 +599,16 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
-        if self.group_rules is not None:
+        return self._score(text, tokens, None, self.group_rules is not None, flags)
+
+    def _score(
+        self, text: str, tokens: Sequence[Token], starts: list[int] | None, ruled: bool, flags: list | None = None
+    ) -> TextScore:
+        """``score``: the lexicon scan only from ``starts`` (none: no scan, unless ``flags`` are given),
+        the group rules only when ``ruled``."""
+        if flags is None:
+            flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
+        if ruled and self.group_rules is not None:
             flags = self.group_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))

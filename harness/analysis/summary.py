@@ -152,15 +152,17 @@ class RunningMean:
 
     def add_many(self, values: Iterable[float]) -> None:
         """``add`` each value in order (the same arithmetic, so the same floats)."""
-        n, mean, m2, low, high = self.n, self.mean, self._m2, self.low, self.high
+        values = values if isinstance(values, (list, tuple)) else list(values)
+        n, mean, m2 = self.n, self.mean, self._m2
         for value in values:
             n += 1
             delta = value - mean
             mean += delta / n
             m2 += delta * (value - mean)
-            low = min(low, value)
-            high = max(high, value)
-        self.n, self.mean, self._m2, self.low, self.high = n, mean, m2, low, high
+        # n-ary min/max keep the running one unless a later value is smaller (larger): as ``add`` does
+        if values:
+            self.low, self.high = min(self.low, *values), max(self.high, *values)
+        self.n, self.mean, self._m2 = n, mean, m2
 
     def interval(self, z: float = Z95) -> Delta:
         """Mean and its clipped normal-approximation interval; ``n == 0`` gives NaNs."""
