@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from harness.analysis import parallel
 from harness.analysis.parallel import score_batches
-from harness.analysis.suite import AnalysisSuite
+from harness.analysis.protocol import TextScore
+from harness.analysis.suite import ANALYSERS, AnalysisSuite
 from harness.analysis.summary import RunningMean
 from harness.analysis.vocab_shift import lemma_counts
 from harness.config import AnalysisConfig
@@ -35,23 +35,47 @@ def test_raw_batches_score_as_normalised_texts_do_in_one_process(suite: Analysis
     assert lemmas == lemma_counts([alone.tokens])
 
 
-def test_a_worker_error_is_raised_in_the_caller(suite: AnalysisSuite, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(texts: list[str]):
-        raise ValueError(f"cannot score {len(texts)} texts")
+class Breaks:
+    """An analyser that fails on a marked text: raises (``BREAK``) or kills its process (``DIE``).
 
-    monkeypatch.setattr(parallel, "_score_batch", broken)  # forked workers inherit the patch
-    if parallel.start_method() != "fork":
-        pytest.skip("spawned workers import the module afresh")
-    with pytest.raises(ValueError, match="cannot score 2 texts"):
-        list(score_batches(suite.config, [["a", "b"]], 2, suite=suite))
+    Defined at module level so that spawned workers, which import this module by name
+    to build the suite from ``analysers``, get it too (the pool forks or spawns, see
+    ``parallel.start_method``): the error paths are tested whichever method runs.
+    """
+
+    name = "breaks"
+    BREAK, DIE = "壊れる", "落ちる"
+
+    def __init__(self, config: AnalysisConfig, tokenizer) -> None:
+        self.config = config
+
+    def measures(self) -> list:
+        return []
+
+    def detail_columns(self) -> list[str]:
+        return []
+
+    def score(self, text: str, tokens) -> TextScore:
+        if self.DIE in text:
+            os._exit(3)
+        if self.BREAK in text:
+            raise ValueError(f"cannot score {text!r}")
+        return TextScore({}, {})
+
+    def table_builder(self) -> None:
+        return None
 
 
-def test_a_worker_that_dies_stops_the_caller(suite: AnalysisSuite, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "_score_batch", lambda texts: os._exit(3))
-    if parallel.start_method() != "fork":
-        pytest.skip("spawned workers import the module afresh")
+def test_a_worker_error_is_raised_in_the_caller(suite: AnalysisSuite) -> None:
+    classes = (*ANALYSERS, Breaks)
+    with pytest.raises(ValueError, match="cannot score '壊れる'"):
+        list(score_batches(suite.config, [["普通の文"], ["壊れる"]], 2, analysers=classes))
+
+
+def test_a_worker_that_dies_stops_the_caller(suite: AnalysisSuite) -> None:
+    classes = (*ANALYSERS, Breaks)
     with pytest.raises(RuntimeError, match="exit code 3"):
-        list(score_batches(suite.config, [["a"]], 2, suite=suite))
+        list(score_batches(suite.config, [["落ちる"]], 2, analysers=classes))
 
 
 @pytest.mark.parametrize(
