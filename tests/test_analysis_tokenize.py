@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import gc
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,24 @@ def test_offsets_are_checked_against_the_text(tok, monkeypatch):
     monkeypatch.setattr(broken, "_tagger", Shifted())
     with pytest.raises(HarnessError, match="offsets lost"):
         broken.tokenize("お前 はバカだ")
+
+
+def test_a_batch_and_its_tokens_form_no_reference_cycle(tok):
+    """A batch keeps its ``Tokens`` and they do not point back at it: dropping the batch frees it at once.
+
+    A cycle per batch left every batch (and every ``Token`` list built from
+    it) to the garbage collector, ~20,000 objects on 8,000 posts.
+    """
+    texts = ["今日は良い天気ですね", "ばかじゃないの?", "", "行きましょう。"]
+    gc.collect()
+    gc.disable()
+    try:
+        batch = tok.tokenize_many(texts)
+        tokens = batch.tokens()
+        read = [list(t) for t in tokens]  # columns gathered and Token objects built
+        assert [t.surface for t in read[3]] == ["行き", "ましょう", "。"]
+        assert tokens[1].columns == batch.columns_of(batch.bounds[1], batch.bounds[2])
+        del batch, tokens, read
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
