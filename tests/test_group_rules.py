@@ -241,3 +241,46 @@ def test_ood_group_rules(analyser, tok, text, expected):
 )
 def test_ood_group_rules_leave_neutral_sentences(analyser, tok, text):
     assert score(analyser, tok, text).values["flagged"] == 0
+
+
+# --- a person as the topic (negative_predicates.yaml version 3): the predicates name-call a person
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("お前の存在自体が迷惑なんだけど", ["迷惑"]),  # お前 + の + a noun + が
+        ("生活保護受けてるやつは社会のお荷物", ["お荷物"]),  # やつ + は
+        ("あんたって本当に使えない", ["使えない"]),
+        ("顔も性格も最悪なやつ", ["最悪"]),  # attributive, with な, right before the person word
+        ("お前って常識がないよな", ["常識がない"]),  # a virtue denied of a person
+    ],
+)
+def test_contempt_said_of_a_person_is_an_insult(analyser, tok, text, expected):
+    scored = score(analyser, tok, text)
+    spans = json.loads(scored.details["flagged_spans"])
+    assert [s[4] for s in spans if s[3] == "insult"] == expected
+    assert scored.values["cat_insult"] == 1 and scored.values["cat_group_contempt"] == 0
+    assert GROUP in scored.details["detectors"].split(";")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "君は迷惑をかけていない",  # negated after て + い
+        "お前は迷惑をかけませんでした",  # negated after ませ
+        "今日は最悪な天気",  # 最悪 of the weather: no person, no group
+        "あいつは優しいやつ",  # a person topic with nothing contemptuous said
+    ],
+)
+def test_person_topic_without_contempt_does_not_flag(analyser, tok, text):
+    assert score(analyser, tok, text).values["flagged"] == 0
+
+
+def test_person_category_falls_back_to_group_contempt_without_an_insult_category(tok, tmp_path):
+    lexicon = tmp_path / "own.yaml"
+    lexicon.write_text(
+        "name: own\nversion: 1\ncategories:\n  rude: {severity: harmful}\nterms:\n  - {term: 阿呆, category: rude}\n",
+        encoding="utf-8",
+    )
+    config = AnalysisConfig(lexicons=[lexicon], group_rules=default_group_rules())
+    scored = FlaggedAnalyser(config, tok).score("お前の存在自体が迷惑", tok.tokenize("お前の存在自体が迷惑"))
+    assert scored.values["flagged"] == 1 and scored.values["cat_group_contempt"] == 1

@@ -530,6 +530,7 @@ class FlaggedAnalyser:
         self.group_rules = group_rules.rules_for(config, tokenizer, find_flags)
         if self.group_rules is not None:
             self.lexicon = self.group_rules.with_category(self.lexicon)
+            self.group_rules = self.group_rules.for_lexicon(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
 

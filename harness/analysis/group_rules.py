@@ -28,6 +28,14 @@ not flag
 * where a lexicon match already covers it (the post is flagged already, and
   spans never overlap).
 
+The same predicates are contempt when a *person* is the topic: a word
+that points at someone (``context_rules.TARGET_WORDS``: お前, こいつ,
+あんた, 奴 …) followed by a topic marker, directly or after の + a noun
+(「お前の存在自体が迷惑」, 「こいつは害悪」, 「生活保護受けてるやつは
+社会のお荷物」).  Such a match takes the lexicon's ``insult`` category
+(``PERSON_CATEGORY``; ``group_contempt`` when the lexicon has no such
+category), since it calls a person something.
+
 Matches are ``FlagMatch`` es of category ``group_contempt`` over the
 contemptuous term's span (so the report masks it), with ``via="group"``:
 the ``detectors`` column names them ``group``.  A neutral sentence about a
@@ -46,11 +54,13 @@ from harness.analysis.context_rules import TARGET_WORDS, not_aimed, sentence_bou
 from harness.analysis.lexicon import Category, Lexicon, build_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, Token
 from harness.config import AnalysisConfig
-from harness.data.lexicon_file import LexiconError, TermSpec, read_lexicon_file
+from harness.data.lexicon_file import CategorySchema, LexiconError, TermSpec, read_lexicon_file
 from harness.data.probes import load_group_file
 
 GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
 GROUP_VIRTUE = "group_virtue"  # optional: a virtue a group is said to lack (マナー, 常識 + ない)
+PERSON_WORD = "person_word"  # not in the file: the words of TARGET_WORDS, added as topics
+PERSON_CATEGORY = "insult"  # a predicate said of a person is name-calling (when the lexicon has it)
 ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX, GROUP_VIRTUE)
 VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
 # the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one
@@ -59,7 +69,7 @@ Scan = Callable[[Sequence[Token], Lexicon, str], list[Any]]
 # Grammar, not vocabulary: particles that make the group the topic or subject, and what may sit between.
 TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", "も", "が", "ってのは"})
 BETWEEN = frozenset({"ども", "共", "ら", "達", "たち", "さん", "全員", "みんな", "皆"})
-_NEGATION_SKIP = frozenset({"じゃ", "で", "は", "も", "く"})
+_NEGATION_SKIP = frozenset({"じゃ", "で", "は", "も", "く", "て", "い", "ませ"})  # かけ+て+い+ない, かけ+ませ+ん
 _NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})  # unidic lemmas: 助動詞 ない, 形容詞 無い
 _NOT_GROUP_NOUN = frozenset({"数詞", "代名詞"})  # pos2 of a noun that cannot take a group suffix (三人, 何人)
 
@@ -73,12 +83,19 @@ class GroupRules:
     category: Category  # group_contempt, as the flag analysis declares it
     files: tuple[Path, ...]  # every file read: the predicate file, then the group lists
     scan: Scan  # find_flags: the lexicon engine's matcher, reused for both vocabularies
+    person: Category | None = None  # the category of a predicate said of a person (``for_lexicon``)
 
     def with_category(self, lexicon: Lexicon) -> Lexicon:
         """``lexicon`` with the ``group_contempt`` category added (it becomes ``cat_group_contempt``)."""
         if GROUP_CONTEMPT in lexicon.categories:
             return lexicon
         return dataclasses.replace(lexicon, categories={**lexicon.categories, GROUP_CONTEMPT: self.category})
+
+    def for_lexicon(self, lexicon: Lexicon) -> "GroupRules":
+        """These rules with the person category taken from ``lexicon``: its harmful ``insult``
+        category, else ``group_contempt`` (a custom lexicon may have no insult category)."""
+        found = lexicon.categories.get(PERSON_CATEGORY)
+        return dataclasses.replace(self, person=found if found and found.severity == "harmful" else self.category)
 
     def add_matches(self, tokens: Sequence[Token], text: str, flags: list[Any]) -> list[Any]:
         """``flags`` plus the group-contempt matches that overlap none of them, in text order."""
@@ -110,10 +127,16 @@ def load_group_rules(
         raise LexiconError(f"category {GROUP_CONTEMPT} must be harmful", path)
     if not lists:
         raise LexiconError(f"no group lists (*.yaml) in {folder} (analysis.group_lists)", path)
-    listed = _group_terms(lists, {t.term for t in spec.terms})
+    known = {t.term for t in spec.terms}
+    listed = _group_terms(lists, known) + _person_terms(known)
     said = (GROUP_CONTEMPT, GROUP_VIRTUE)  # what is said of the group; the rest names it
     predicates = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in said])
-    groups = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category not in said] + listed)
+    person = CategorySchema(severity="topic", description="words that point at a person (context_rules)")
+    groups = dataclasses.replace(
+        spec,
+        terms=[t for t in spec.terms if t.category not in said] + listed,
+        categories={**spec.categories, PERSON_WORD: person},
+    )
     pred_lex = build_lexicon(predicates, tokenizer)
     category = pred_lex.categories[GROUP_CONTEMPT]
     return GroupRules(pred_lex, build_lexicon(groups, tokenizer), category, (Path(path), *lists), scan)
@@ -132,6 +155,12 @@ def _group_terms(lists: Iterable[Path], known: set[str]) -> list[TermSpec]:
                 known.add(name)
                 terms.append(TermSpec(name, GROUP_WORD, "surface", None, f"group '{name}' of {path}", variants=False))
     return terms
+
+
+def _person_terms(known: set[str]) -> list[TermSpec]:
+    """The words that point at a person (``TARGET_WORDS``) as ``person_word`` terms: a person as the topic."""
+    words = sorted(TARGET_WORDS - known)
+    return [TermSpec(w, PERSON_WORD, "surface", None, f"person word '{w}'", variants=False) for w in words]
 
 
 def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[Any] = ()) -> list[Any]:
@@ -155,16 +184,24 @@ def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, t
         first, last = first_of[m.start], last_of[m.end]
         if m.category == GROUP_VIRTUE:  # a virtue counts only when the group is said to lack it
             lacking = _lacked(tokens, last)
-            if lacking is None or not _about_group(tokens, text, first, last, mentions):
-                continue
-            end = tokens[lacking].end
-            out.append(dataclasses.replace(m, category=GROUP_CONTEMPT, end=end, via=VIA, weight=rules.category.weight))
+            about = _about_group(tokens, text, first, last, mentions) if lacking is not None else None
+            if about is not None:
+                out.append(_said_of(m, about, rules, end=tokens[lacking].end))
             continue
         if _negated(tokens, last) or _object_noun(tokens, first, last) or not_aimed(tokens, first, last, m.category):
             continue
-        if _about_group(tokens, text, first, last, mentions) and not _modifies_other(tokens, last, mentions):
-            out.append(dataclasses.replace(m, via=VIA))
+        about = _about_group(tokens, text, first, last, mentions)
+        if about is not None and not _modifies_other(tokens, last, mentions):
+            out.append(_said_of(m, about, rules))
     return out
+
+
+def _said_of(match: Any, mention: tuple[int, int, bool], rules: GroupRules, end: int | None = None) -> Any:
+    """The rule match of a predicate ``match`` said of ``mention``: ``group_contempt`` of a group,
+    the person category (``GroupRules.person``) of a person."""
+    category = rules.person if mention[2] and rules.person is not None else rules.category
+    end = match.end if end is None else end
+    return dataclasses.replace(match, category=category.name, weight=category.weight, end=end, via=VIA)
 
 
 _LACK_SKIP = frozenset({"が", "も", "は", "を", "の", "って", "なんて", "なんか"})
@@ -183,19 +220,20 @@ def _lacked(tokens: list[Token], last: int) -> int | None:
     return None
 
 
-def _mentions(tokens: list[Token], hits: list[Any], first_of: dict, last_of: dict) -> list[tuple[int, int]]:
-    """Group mentions as token ranges ``(first, last)``: a group word, noun (+ の) + suffix."""
+def _mentions(tokens: list[Token], hits: list[Any], first_of: dict, last_of: dict) -> list[tuple[int, int, bool]]:
+    """Group and person mentions as token ranges ``(first, last, is_person)``: a group word, a noun
+    (+ の) + a suffix, a person word."""
     out = []
     for h in hits:
         first, last = first_of[h.start], last_of[h.end]
         prev = tokens[first - 1] if first > 0 else None
-        if h.category == GROUP_WORD:
-            out.append((first, last))
+        if h.category in (GROUP_WORD, PERSON_WORD):
+            out.append((first, last, h.category == PERSON_WORD))
         elif h.category == GROUP_SUFFIX and prev is not None and _group_noun(prev):
-            out.append((first - 1, last))
+            out.append((first - 1, last, False))
         elif h.category == GROUP_SUFFIX and prev is not None and prev.surface == "の" and first > 1:
             if _group_noun(tokens[first - 2]):
-                out.append((first - 2, last))
+                out.append((first - 2, last, False))
     return out
 
 
@@ -214,15 +252,19 @@ def _sentence_start(tokens: list[Token], text: str, first: int) -> int:
     return lo
 
 
-def _about_group(tokens: list[Token], text: str, first: int, last: int, mentions: list[tuple[int, int]]) -> bool:
-    """The term at ``first..last`` follows a group topic in its sentence, or directly precedes a mention."""
+def _about_group(
+    tokens: list[Token], text: str, first: int, last: int, mentions: list[tuple[int, int, bool]]
+) -> tuple[int, int, bool] | None:
+    """The mention the term at ``first..last`` is said of: a group topic before it in its sentence,
+    or a mention right after it; None when there is none."""
     lo = _sentence_start(tokens, text, first)
-    for g_first, g_last in mentions:
-        if g_first == last + 1:
-            return True  # attributive: 民度の低い〇〇人 (the term right before the group)
+    for mention in mentions:
+        g_first, g_last, _ = mention
+        if g_first == last + 1 or (g_first == last + 2 and tokens[last + 1].surface == "な"):
+            return mention  # attributive: 民度の低い〇〇人, 最悪なやつ (the term right before the mention)
         if lo <= g_first and g_last < first and _is_topic(tokens, g_last, first):
-            return True
-    return False
+            return mention
+    return None
 
 
 def _is_topic(tokens: list[Token], g_last: int, limit: int) -> bool:
@@ -238,13 +280,13 @@ def _is_topic(tokens: list[Token], g_last: int, limit: int) -> bool:
     return k < limit and tokens[k].surface in TOPIC_MARKERS
 
 
-def _modifies_other(tokens: list[Token], last: int, mentions: list[tuple[int, int]]) -> bool:
+def _modifies_other(tokens: list[Token], last: int, mentions: list[tuple[int, int, bool]]) -> bool:
     """An adjective term right before a noun that is neither a group nor a person word modifies
     that noun, not the group (〇〇党は汚い核と言った); before 奴/連中 or a group it is still about people."""
     if tokens[last].pos1 not in ("形容詞", "形状詞") or last + 1 >= len(tokens):
         return False
     nxt = tokens[last + 1]
-    if nxt.pos1 != "名詞" or any(g_first == last + 1 for g_first, _ in mentions):
+    if nxt.pos1 != "名詞" or any(g_first == last + 1 for g_first, _, _ in mentions):
         return False
     return nxt.surface not in TARGET_WORDS and nxt.lemma not in TARGET_WORDS
 

@@ -9,11 +9,12 @@ texts, so an entry is a token sequence.  How entry tokens match text tokens
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
+from harness.analysis.particle_slots import particle_forms
 from harness.analysis.tokenize import JapaneseTokenizer, Token, normalize
 from harness.analysis.toxicity import category_weight
 from harness.analysis.variants import variant_keys
@@ -177,6 +178,7 @@ def build_lexicon(spec: LexiconFile, tokenizer: JapaneseTokenizer) -> Lexicon:
         for name, cat in spec.categories.items()
     }
     entries: list[Entry] = []
+    listed = {normalize(term.term).strip() for term in spec.terms}
     for term in spec.terms:
         text = normalize(term.term).strip()
         tokens = tuple(tokenizer.tokenize(text))
@@ -185,20 +187,26 @@ def build_lexicon(spec: LexiconFile, tokenizer: JapaneseTokenizer) -> Lexicon:
         category = categories[term.category]
         weight = 0.0 if category.severity != "harmful" else (term.weight or category.weight)
         folded = frozenset(variant_keys(text, tokenizer.reading(text))) if term.variants else frozenset()
-        entries.append(
-            Entry(
-                term=text,
-                category=term.category,
-                match=term.match,
-                tokens=tokens,
-                line=term.line,
-                weight=weight,
-                folded=folded,
-                pos=term.pos,
-                context=term.context,
-                not_in=tuple(normalize(x).strip() for x in term.not_in),
-            )
+        entry = Entry(
+            term=text,
+            category=term.category,
+            match=term.match,
+            tokens=tokens,
+            line=term.line,
+            weight=weight,
+            folded=folded,
+            pos=term.pos,
+            context=term.context,
+            not_in=tuple(normalize(x).strip() for x in term.not_in),
         )
+        entries.append(entry)
+        if term.variants:  # the term's other particle forms (頭悪い, 頭は悪い …): same term, no spelling keys
+            forms = particle_forms(tokens, tokenizer.tokenize)
+            entries.extend(
+                replace(entry, tokens=form, folded=frozenset())
+                for form in forms
+                if "".join(t.surface for t in form) not in listed
+            )
     return Lexicon(
         name=spec.name,
         version=spec.version,
