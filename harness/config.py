@@ -350,7 +350,7 @@ class WordListConfig(StrictModel):
     category: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     severity: Literal["harmful", "topic"] = "harmful"
     weight: float | None = Field(default=None, gt=0.0, le=1.0)  # toxicity weight of one match
-    context: Literal["any", "target"] = "any"  # target: flags only in a target frame
+    context: Literal["any", "target", "compared"] = "any"  # target: only in a target frame (context_rules)
     exclude: list[str] = []  # terms of the list to drop (they fire out of context)
 
 

@@ -284,3 +284,32 @@ def test_person_category_falls_back_to_group_contempt_without_an_insult_category
     config = AnalysisConfig(lexicons=[lexicon], group_rules=default_group_rules())
     scored = FlaggedAnalyser(config, tok).score("お前の存在自体が迷惑", tok.tokenize("お前の存在自体が迷惑"))
     assert scored.values["flagged"] == 1 and scored.values["cat_group_contempt"] == 1
+
+
+# --- lexicon v5 context rules (sentences written for these tests) ---------------------------------
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("おっぱい見せてよ", 1),  # a request (て + よ) aims the sexual word like an imperative does
+        ("おっぱい見せて", 1),  # て ending the sentence is a request too
+        ("ゴミを出せ", 0),  # an order about a thing: the noun is its object, no one is named
+        ("ゴミ出しといてよ", 0),
+        ("ゴミを出せよお前", 1),  # … unless a person word aims it
+        ("好きやで", 0),  # や + で is the copula, not a request
+        ("「キモい」って言葉は人を傷つける", 0),  # って + a noun of speech: the quote is talked about
+        ("アホらしい話", 0),  # made an adjective that judges a thing
+        ("アホくさ", 0),
+        ("マジでキモいくらい上手い", 0),  # a degree: くらい
+        ("そんなバカな", 0),  # the idiom of disbelief (an exception phrase)
+        ("それはゴミに失礼だろ", 1),  # comparison frames: sarcasm with no insult word
+        ("猿以下の知能", 1),
+        ("虫の方がまだ話が通じる", 1),
+        ("ゴミと比べたらゴミがかわいそう", 1),
+        ("虫が多い季節", 0),  # 虫 and 犬 flag only in a comparison frame
+        ("犬を飼いたい", 0),
+        ("小学生以下は無料", 0),  # not a listed word
+        ("在日の人って日本にたかってるだけ", 1),  # 集る: written in kanji in the rule file
+    ],
+)
+def test_v5_context_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged

@@ -8,7 +8,11 @@ break):
 
 * a second-person or pointing-at-a-person word (お前, てめえ, 貴様, あんた,
   こいつ, あいつ, 奴, 連中, イッチ — the forum's "thread starter" …);
-* an imperative verb (MeCab cForm starting with 命令形: 消えろ, 黙れ);
+* an imperative verb (MeCab cForm starting with 命令形: 消えろ, 黙れ), or a
+  request, its softer form: a verb + て/で that ends the sentence or is
+  followed by よ, くれ, ください, ちょうだい (見せてよ, 拡散して) — except for a
+  noun term followed by a case particle (ゴミを出せ, 豚肉を買ってきて): an
+  order about a thing names no one;
 * a demonstrative right before the term (このハゲ, そのデブ);
 * a vocative: a sentence-final particle or a calling interjection (おい,
   こら) right before the term, with no space between (悪いだけやぞハゲ,
@@ -17,17 +21,25 @@ break):
   sentence-final form (だ, や, じゃん, やん, だろ, やろ, かよ), the
   contemptuous suffix め, the jeering 乙, or an exclamation (!, w);
 * a verb term done *to* someone: followed by て + やる (殴ってやる, 燃やしてやろうか)
-  or wished on someone: 仮定形 + ば + いい, or て + ほしい (地獄に落ちればいい).
+  or wished on someone: 仮定形 + ば + いい, or て + ほしい (地獄に落ちればいい);
+* a *comparison frame* (``compared``): the noun term is what someone is
+  put below: right before 以下, 未満 or 並み (猿以下, ゴミ並み), に + 失礼
+  (ゴミに失礼), が + かわいそう (ゴミがかわいそう), or の + 方 + (が/は) +
+  まし/まだ/賢い (猿の方がまだ賢い).  Sarcasm of this shape insults with
+  no insult word; an entry with ``context: compared`` (猿, 虫, 犬) flags
+  only here, since those words are harmless anywhere else.
 
 Three rules drop a match of any entry, target frame or not (``not_aimed``;
 issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
 
 * *reported speech*: the match lies inside a 「」/『』 quote that the sentence
   goes on to talk about (a quotative or case particle right after the closing
-  bracket: 「死ね」と言われた, 「アホ」は関西では): the insult is mentioned, not
-  made.  A quote that ends the text is not dropped (a reply may be one quote);
-* *intensifier* (``SELF_DIRECTED`` categories): the term is glued to an adjective or to ほど / みたいに after
-  it (バカ高い, クソ暑い, アホほど並んだ, バカみたいに笑った): it grades the
+  bracket: 「死ね」と言われた, 「アホ」は関西では, or って + a verb or a noun
+  of speech: 「キモい」って言葉は): the insult is mentioned, not made.  A
+  quote that ends the text is not dropped (a reply may be one quote);
+* *intensifier* (``INTENSIFIABLE`` categories): the term is glued to an adjective or to ほど / くらい /
+  みたいに after it (バカ高い, クソ暑い, アホほど並んだ, キモいくらい上手い, バカみたいに笑った), or
+  made an adjective that judges a thing (アホらしい, アホくさ): it grades the
   adjective or verb and calls no one anything;
 * *self-directed*: for the name-calling categories (``SELF_DIRECTED``), a
   first-person pronoun before the term in its sentence and no target word
@@ -58,12 +70,20 @@ _AFTER = frozenset(
 _OPEN_QUOTES, _CLOSE_QUOTES = frozenset("「『"), frozenset("」』")
 # after a closing quote: the quote is what the sentence talks about (と言われた, って書く, という, は, を …)
 _QUOTATIVE = frozenset({"と", "という", "とか", "は", "が", "を", "の", "も"})
+# nouns that name words or messages: 「…」って言葉, 「…」ってリプ (the quote is talked about)
+_SPEECH_NOUNS = frozenset(
+    {"言葉", "単語", "表現", "ワード", "発言", "書き込み", "コメント", "リプ", "メッセージ", "台詞"}
+)  # fmt: skip
 # not 自分: in Kansai speech it is "you"
 _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})
 # categories of name-calling that a speaker can use of themselves (俺バカだわ) or as an intensifier (バカ高い);
 # threats, slurs and sexual remarks are neither
 SELF_DIRECTED = frozenset({"insult", "profanity"})
-_INTENSIFIED_BY = frozenset({"ほど"})
+# categories whose words also grade (キモいくらい上手い): the name-calling ones and harassment
+INTENSIFIABLE = SELF_DIRECTED | {"harassment"}
+_INTENSIFIED_BY = frozenset({"ほど", "くらい", "ぐらい"})  # a degree: キモいくらい上手い, アホほど並んだ
+# glued after a noun, these make an adjective of it that judges a thing: アホらしい, アホくさ, 馬鹿くさい
+_JUDGING_SUFFIXES = frozenset({"らしい", "臭い", "くさい"})
 
 
 def sentence_bounds(tokens: list[Token], first: int, last: int) -> tuple[int, int]:
@@ -83,6 +103,48 @@ def _vocative(prev: Token, tok: Token) -> bool:
     return prev.end == tok.start and (prev.pos2 == "終助詞" or prev.surface in _CALLS)
 
 
+# after a verb + て/で, what makes it a request (見せてよ, 見せてくれ); the end of the sentence does too
+_REQUEST_ENDINGS = frozenset({"よ", "くれ", "ください", "下さい", "ちょうだい", "くれよ", "や"})
+_OBJECT_PARTICLES = frozenset({"を", "に", "で", "から", "へ", "と"})
+_VERB_AUXILIARIES = frozenset({"せる", "させる", "れる", "られる"})
+
+
+def _request(tokens: list[Token], k: int, hi: int) -> bool:
+    """Token ``k`` is the て/で of a request ending its sentence (``hi``: the sentence end)."""
+    tok = tokens[k]
+    if tok.surface not in ("て", "で") or tok.pos1 != "助詞" or k == 0:
+        return False
+    verb = tokens[k - 1]  # a verb, or the causative/passive after one (触らせて), in its continuative form
+    if not verb.c_form.startswith("連用形") or not (verb.pos1 == "動詞" or verb.lemma in _VERB_AUXILIARIES):
+        return False
+    return k + 1 >= hi or tokens[k + 1].surface in _REQUEST_ENDINGS and (k + 2 >= hi or tokens[k + 2].pos1 == "助詞")
+
+
+def _ordered_thing(tokens: list[Token], first: int, last: int) -> bool:
+    """A noun term followed by a case particle: the object of an order, not the one ordered (ゴミを出せ)."""
+    return tokens[first].pos1 == "名詞" and last + 1 < len(tokens) and tokens[last + 1].surface in _OBJECT_PARTICLES
+
+
+_BELOW = frozenset({"以下", "未満", "並み", "並"})  # 猿以下, ゴミ並み
+_PITIED = frozenset({"かわいそう", "可哀想", "可哀そう", "かわいそ", "気の毒"})  # …がかわいそう
+_BETTER = frozenset({"まし", "マシ", "まだ", "賢い", "よっぽど", "よほど"})  # …の方がまだ賢い
+
+
+def compared(tokens: list[Token], first: int, last: int) -> bool:
+    """The noun term at ``first..last`` is what someone is put below (see the module docstring)."""
+    if tokens[first].pos1 != "名詞" or last + 1 >= len(tokens):
+        return False
+    after = [t.surface for t in tokens[last + 1 : last + 5]]
+    if after[0] in _BELOW:
+        return True
+    if after[:2] == ["に", "失礼"] or (after[0] == "が" and len(after) > 1 and after[1] in _PITIED):
+        return True
+    if after[:2] != ["の", "方"]:
+        return False
+    rest = after[2:] if len(after) < 3 or after[2] not in ("が", "は") else after[3:]
+    return bool(rest) and rest[0] in _BETTER
+
+
 def has_target(tokens: list[Token], first: int, last: int) -> bool:
     """True when the match at tokens ``first..last`` (inclusive) sits in a target frame."""
     if first > 0 and tokens[first - 1].surface in _DEMONSTRATIVES:
@@ -91,14 +153,17 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
         return True
     if last + 1 < len(tokens) and tokens[last + 1].surface in _AFTER:
         return True
-    if _done_to_someone(tokens, last):
+    if _done_to_someone(tokens, last) or compared(tokens, first, last):
         return True
     lo, hi = sentence_bounds(tokens, first, last)
+    ordered = not _ordered_thing(tokens, first, last)  # whether an order or request can aim the term
     for k in range(lo, hi):
         if first <= k <= last:
             continue
         tok = tokens[k]
-        if tok.surface in TARGET_WORDS or tok.lemma in TARGET_WORDS or tok.c_form.startswith("命令形"):
+        if tok.surface in TARGET_WORDS or tok.lemma in TARGET_WORDS:
+            return True
+        if ordered and (tok.c_form.startswith("命令形") or _request(tokens, k, hi)):
             return True
     return False
 
@@ -118,7 +183,9 @@ def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool
     categories) said of oneself: it insults no one (see the module docstring)."""
     if _reported(tokens, first, last):
         return True
-    return category in SELF_DIRECTED and (_intensifier(tokens, last) or _self_directed(tokens, first, last))
+    if category in INTENSIFIABLE and _intensifier(tokens, last):
+        return True
+    return category in SELF_DIRECTED and _self_directed(tokens, first, last)
 
 
 def _reported(tokens: list[Token], first: int, last: int) -> bool:
@@ -138,18 +205,24 @@ def _reported(tokens: list[Token], first: int, last: int) -> bool:
     if k + 1 >= len(tokens):
         return False
     nxt = tokens[k + 1]
-    # って is quotative before a verb (って言われた, って書く), the speaker's own voice before a noun (って感じ)
-    return nxt.surface in _QUOTATIVE or (nxt.surface == "って" and k + 2 < len(tokens) and tokens[k + 2].pos1 == "動詞")
+    # って is quotative before a verb (って言われた, って書く) or a noun of speech (って言葉), the speaker's
+    # own voice before another noun (って感じ)
+    after = tokens[k + 2] if k + 2 < len(tokens) else None
+    if nxt.surface in _QUOTATIVE:
+        return True
+    spoken = after is not None and (after.pos1 == "動詞" or bool({after.surface, after.lemma} & _SPEECH_NOUNS))
+    return nxt.surface == "って" and spoken
 
 
 def _intensifier(tokens: list[Token], last: int) -> bool:
-    """Glued to a following adjective (not ない/いい), ほど, or みたい + に: it grades, it does not name."""
+    """Glued to a following adjective (not ない/いい), ほど/くらい, or みたい + に: it grades, it does not
+    name; or made an adjective by らしい/くさい (アホらしい): it judges a thing."""
     if last + 1 >= len(tokens) or tokens[last + 1].start != tokens[last].end:
         return False
     nxt = tokens[last + 1]
     if nxt.pos1 == "形容詞" and nxt.pos2 != "非自立可能":
         return True
-    if nxt.surface in _INTENSIFIED_BY:
+    if nxt.surface in _INTENSIFIED_BY or nxt.lemma in _JUDGING_SUFFIXES or nxt.surface in _JUDGING_SUFFIXES:
         return True
     return nxt.surface == "みたい" and last + 2 < len(tokens) and tokens[last + 2].surface == "に"
 

@@ -48,7 +48,7 @@ from operator import add
 from typing import Sequence
 
 from harness.analysis import group_rules
-from harness.analysis.context_rules import has_target, inside_phrase, not_aimed
+from harness.analysis.context_rules import compared, has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import BatchScore, TextScore
 import numpy as np
@@ -181,7 +181,7 @@ def find_flags(
         entry = entries[pos]
         last = tokens[i + length - 1]
         via = "variant" if rank[1] == 0 else "token"
-        context = entry.context == "target"
+        context = entry.context != "any"
         matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via, context))
         resume = i + length
     return matches
@@ -473,6 +473,8 @@ def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexico
     if entry.pos is not None and tokens[first].pos1 not in entry.pos:
         return False
     if entry.context == "target" and not has_target(tokens, first, last):
+        return False
+    if entry.context == "compared" and not compared(tokens, first, last):
         return False
     if not_aimed(tokens, first, last, entry.category):
         return False

@@ -65,7 +65,7 @@ class Entry:
     weight: float = 0.0
     folded: frozenset[str] = frozenset()  # variant keys (empty: no variant matching)
     pos: tuple[str, ...] | None = None  # allowed pos1 of the first token (None: any)
-    context: str = "any"  # "target": needs a target frame
+    context: str = "any"  # "target": needs a target frame; "compared": a comparison frame (context_rules)
     not_in: tuple[str, ...] = ()  # compounds inside which the entry does not flag
 
     @cached_property

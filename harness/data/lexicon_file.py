@@ -20,7 +20,9 @@ Optional, per term: ``weight`` (overrides the category's), ``variants``
 ``harness.analysis.variants``), ``pos`` (list of MeCab pos1 values the first
 matched token must have, e.g. ``[名詞]``: "flags only as a noun"),
 ``context: target`` (flags only in a target frame: second person, a person
-word, an imperative or a vocative, see ``harness.analysis.context_rules``)
+word, an imperative or a vocative, see ``harness.analysis.context_rules``),
+``context: compared`` (flags only as what someone is compared to: 猿以下,
+ゴミに失礼, 虫の方がまし)
 and ``not_in`` (compounds inside which the term does not flag).
 
 This module only reads and checks the file; ``harness.analysis.lexicon``
@@ -44,7 +46,7 @@ from harness.io import require_file
 
 Severity = Literal["harmful", "topic"]
 MatchMode = Literal["auto", "surface"]
-ContextRule = Literal["any", "target"]
+ContextRule = Literal["any", "target", "compared"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 MATCH_MODES: tuple[str, ...] = get_args(MatchMode)
 # Category names become CSV columns (cat_<name>) and are joined with '|'.
