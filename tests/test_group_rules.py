@@ -313,3 +313,17 @@ def test_person_category_falls_back_to_group_contempt_without_an_insult_category
 )
 def test_v5_context_rules(analyser, tok, text, flagged):
     assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("昔はアホなことばっかしてた", 0),  # an insult word + な + a deed: criticism of the deed
+        ("バカな真似はやめろ", 0),
+        ("バカなやつだな", 1),  # + な + a person word: still name-calling
+        ("あほくさ、もう寝よ", 0),  # アホくさ is an exception phrase (its くさ matched 臭い)
+        ("お前臭い", 1),
+    ],
+)
+def test_insult_words_said_of_deeds(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged

@@ -41,6 +41,9 @@ issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
   みたいに after it (バカ高い, クソ暑い, アホほど並んだ, キモいくらい上手い, バカみたいに笑った), or
   made an adjective that judges a thing (アホらしい, アホくさ): it grades the
   adjective or verb and calls no one anything;
+* *of a thing* (``INTENSIFIABLE`` categories): the term + な before a noun
+  of a deed or thing (アホなこと, バカな真似): it judges the deed, which is
+  criticism, not contempt for a person;
 * *self-directed*: for the name-calling categories (``SELF_DIRECTED``), a
   first-person pronoun before the term in its sentence and no target word
   (俺ほんとバカだわ, 私ってアホだな).
@@ -81,6 +84,8 @@ _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わ�
 SELF_DIRECTED = frozenset({"insult", "profanity"})
 # categories whose words also grade (キモいくらい上手い): the name-calling ones and harassment
 INTENSIFIABLE = SELF_DIRECTED | {"harassment"}
+# nouns of deeds and things: an insult word + な before one judges the deed (アホなこと, バカな真似)
+_THINGS = frozenset({"こと", "事", "もの", "物", "話", "真似", "質問", "発想", "考え", "ミス", "行動", "買い物"})
 _INTENSIFIED_BY = frozenset({"ほど", "くらい", "ぐらい"})  # a degree: キモいくらい上手い, アホほど並んだ
 # glued after a noun, these make an adjective of it that judges a thing: アホらしい, アホくさ, 馬鹿くさい
 _JUDGING_SUFFIXES = frozenset({"らしい", "臭い", "くさい"})
@@ -183,7 +188,7 @@ def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool
     categories) said of oneself: it insults no one (see the module docstring)."""
     if _reported(tokens, first, last):
         return True
-    if category in INTENSIFIABLE and _intensifier(tokens, last):
+    if category in INTENSIFIABLE and (_intensifier(tokens, last) or _of_a_thing(tokens, last)):
         return True
     return category in SELF_DIRECTED and _self_directed(tokens, first, last)
 
@@ -225,6 +230,15 @@ def _intensifier(tokens: list[Token], last: int) -> bool:
     if nxt.surface in _INTENSIFIED_BY or nxt.lemma in _JUDGING_SUFFIXES or nxt.surface in _JUDGING_SUFFIXES:
         return True
     return nxt.surface == "みたい" and last + 2 < len(tokens) and tokens[last + 2].surface == "に"
+
+
+def _of_a_thing(tokens: list[Token], last: int) -> bool:
+    """Said of a deed or a thing, not a person: the term + な + a noun of ``_THINGS`` (アホなこと,
+    バカな真似): criticism of what someone did, which the guideline does not call toxic."""
+    if last + 2 >= len(tokens) or tokens[last + 1].surface != "な":
+        return False
+    nxt = tokens[last + 2]
+    return nxt.surface in _THINGS or nxt.lemma in _THINGS
 
 
 def _self_directed(tokens: list[Token], first: int, last: int) -> bool:
