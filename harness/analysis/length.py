@@ -25,7 +25,7 @@ from typing import Sequence
 from harness.analysis.protocol import BatchScore, TextScore
 import numpy as np
 
-from harness.analysis.tokenize import JapaneseTokenizer, RowProperty, Token, TokenBatch
+from harness.analysis.tokenize import SURFACE_ID, JapaneseTokenizer, RowProperty, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -35,7 +35,6 @@ MAX_PERIOD = 4
 MIN_REPEATS = 4
 _DIGITS = 4
 # per distinct token: its surface's number, and whether it is whitespace (not counted)
-_SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
 _SPACE = RowProperty(lambda table, row: int(table.pos1[row] == "空白" or not table.surface[row].strip()))
 
 
@@ -176,7 +175,7 @@ class LengthAnalyser:
         over the batch, a run of 3·p tokens equal to the token p further on.
         """
         n = len(batch)
-        ids, owners = _SURFACE_ID.of(batch), batch.owners
+        ids, owners = SURFACE_ID.of(batch), batch.owners
         drop = _SPACE.of(batch)
         # whitespace tokens do not count (MeCab skips most whitespace itself)
         if drop.any():

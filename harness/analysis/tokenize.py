@@ -43,6 +43,7 @@ __all__ = [
     "DICTIONARY_NAME",
     "MAX_CHARS",
     "RowProperty",
+    "SURFACE_ID",
     "RowTable",
     "JapaneseTokenizer",
     "Token",
@@ -205,6 +206,10 @@ class RowProperty:
     def of(self, batch: TokenBatch) -> np.ndarray:
         """The value of each token of ``batch``, in token order."""
         return self.table_values(batch.table)[batch.rows]
+
+
+# each token's surface number (``RowTable.surface_id``): equal numbers, equal surfaces (within one table)
+SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
 
 
 class Tokens(Sequence[Token]):
