@@ -69,6 +69,8 @@ from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
+# ``json.dumps(..., ensure_ascii=False)`` builds this encoder on every call; its ``encode`` is what it returns
+_SPANS_JSON = json.JSONEncoder(ensure_ascii=False)
 FLAG_DETAILS = ["flag_count", "flagged_terms", "flagged_categories", "flagged_spans", "detectors"]
 
 
@@ -306,9 +308,8 @@ def _starts_by_text(batch: TokenBatch, found: list[int]) -> dict[int, list[int]]
 
 # ``_prefilter``'s bits per distinct token: a match by surface or lemma may start here; a variant key may; the
 # token is a particle, auxiliary or suffix (a variant may start on it only at its text's start or after a gap);
-# its folded text alone decides the variant keys; an entry of this one token matches here; every entry that
-# may start here has at most two tokens (the token after it decides)
-_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT, _START_SURE_BIT, _PAIR_BIT = 1, 2, 4, 8, 16, 32
+# its folded text alone decides the variant keys; an entry of this one token matches here
+_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT, _START_SURE_BIT = 1, 2, 4, 8, 16
 # a remembered pair: (first << 31) | second; ``_NO_NEXT`` as the second when the first is the last token there is
 _NO_NEXT = (1 << 31) - 1
 _PAIRS_MAX = 200_000  # remembered pairs per lexicon, table and kind (bounded: a long corpus must not grow them)
@@ -351,7 +352,7 @@ def _prefilter(lexicon: Lexicon) -> _Prefilter:
             if surface in index.by_surface or table.lemma[row] in index.lemmas:
                 sizes = [len(entries[p].keys) for p in _positions(index, table, row)]
                 if sizes:
-                    found = _START_BIT | (_START_SURE_BIT if 1 in sizes else 0) | (_PAIR_BIT if max(sizes) <= 2 else 0)
+                    found = _START_BIT | (_START_SURE_BIT if 1 in sizes else 0)
             if index.by_folded:
                 cached = index.heads.get(surface)
                 if cached if cached is not None else may_start(index, surface):
@@ -379,9 +380,8 @@ def _token_matches(
 
     Tokens may run past a text's end into the next one: a superset is
     enough.  A one-token entry matches wherever it may start
-    (``_START_SURE_BIT``); where no entry has more than two tokens
-    (``_PAIR_BIT``), the row after decides, and the answer is remembered per
-    pair of rows.
+    (``_START_SURE_BIT``); elsewhere the answer is remembered per pair of
+    rows where those two rows decided it (``_entry_at``).
     """
     sure = (bits[starts] & _START_SURE_BIT) != 0
     found = starts[sure].tolist()
@@ -390,45 +390,52 @@ def _token_matches(
         return found
     rows, table = batch.rows, batch.table
     n = len(rows)
-    paired = rest[(bits[rest] & _PAIR_BIT) != 0]
-    row_list: list[int] | None = None
-    if len(paired):
-        after = paired + 1
-        keys = _pair_keys(rows[paired], rows[np.minimum(after, n - 1)], after < n)
-        memo = prefilter.pairs(table)[0]
-        known = list(map(memo.get, keys))
-        found += compress(paired.tolist(), known)
-        if None in known:
-            row_list = rows.tolist()
-            for r, key in compress(zip(paired.tolist(), keys), map(eq, known, repeat(None))):
-                hit = _entry_at(table, row_list, r, lexicon)
-                if len(memo) < _PAIRS_MAX:
-                    memo[key] = hit
-                if hit:
-                    found.append(r)
-    others = rest[(bits[rest] & _PAIR_BIT) == 0].tolist()
-    if others:
-        row_list = rows.tolist() if row_list is None else row_list
-        found += [r for r in others if _entry_at(table, row_list, r, lexicon)]
+    after = rest + 1
+    keys = _pair_keys(rows[rest], rows[np.minimum(after, n - 1)], after < n)
+    memo = prefilter.pairs(table)[0]
+    known = list(map(memo.get, keys))
+    found += compress(rest.tolist(), known)
+    if None in known:
+        row_list = rows.tolist()
+        for r, key in compress(zip(rest.tolist(), keys), map(eq, known, repeat(None))):
+            hit, by_pair = _entry_at(table, row_list, r, lexicon)
+            if by_pair and len(memo) < _PAIRS_MAX:
+                memo[key] = hit
+            if hit:
+                found.append(r)
     return found
 
 
-def _entry_at(table: RowTable, rows: list[int], r: int, lexicon: Lexicon) -> bool:
-    """Some entry's tokens all match from token ``r`` on (tokens: ``rows`` of ``table``)."""
+def _entry_at(table: RowTable, rows: list[int], r: int, lexicon: Lexicon) -> tuple[bool, bool]:
+    """Whether some entry's tokens all match from token ``r`` on (tokens: ``rows`` of ``table``), and
+    whether tokens ``r`` and ``r + 1`` alone decided it (then it holds wherever that pair of rows is).
+
+    An entry of two tokens or fewer is decided by the pair (the second one
+    missing: the batch ends after ``r``); a longer one only where its second
+    token does not match.
+    """
     surfaces, lemmas, l_forms = table.surface, table.lemma, table.l_form
     entries = lexicon.entries
     n = len(rows)
+    hit, by_pair = False, True
     for pos in _positions(lexicon.index, table, rows[r]):
         keys = entries[pos].keys
         if r + len(keys) > n:
+            by_pair = by_pair and len(keys) <= 2
             continue
+        matched = 0
         for k, (surface, lemma_key) in enumerate(keys, r):
             row = rows[k]
             if surfaces[row] != surface and (lemma_key is None or (lemmas[row], l_forms[row]) != lemma_key):
                 break
-        else:
-            return True
-    return False
+            matched += 1
+        if matched == len(keys):
+            if len(keys) <= 2:
+                return True, True
+            hit = True
+        if len(keys) > 2 and matched >= 2:
+            by_pair = False  # its third token decided (or would have)
+    return hit, by_pair and not hit
 
 
 def _variant_heads(
@@ -718,8 +725,8 @@ class FlaggedAnalyser:
             "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
             "flagged_categories": "|".join(sorted(hit)),
             # the fifth item, the matched surface, lets readers check the span against the stored text
-            "flagged_spans": json.dumps(
-                [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags], ensure_ascii=False
+            "flagged_spans": _SPANS_JSON.encode(
+                [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags]
             ),
             "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
         }
