@@ -324,10 +324,11 @@ class _Prefilter:
     nothing else are kept, so a look-up gives what the scan would.
     """
 
-    __slots__ = ("bits", "_pairs")
+    __slots__ = ("bits", "longest", "_pairs")
 
-    def __init__(self, bits: RowProperty) -> None:
+    def __init__(self, bits: RowProperty, longest: int) -> None:
         self.bits = bits
+        self.longest = longest  # tokens of the lexicon's longest entry
         self._pairs: weakref.WeakKeyDictionary[RowTable, tuple[dict[int, bool], dict[int, bool]]] = (
             weakref.WeakKeyDictionary()
         )
@@ -359,7 +360,7 @@ def _prefilter(lexicon: Lexicon) -> _Prefilter:
                     found |= _head_alone(index, surface)
             return found | (_NO_START_BIT if table.pos1[row] in _NO_VARIANT_START else 0)
 
-        index.row_bits.append(_Prefilter(RowProperty(bits)))
+        index.row_bits.append(_Prefilter(RowProperty(bits), max((len(e.keys) for e in entries), default=1)))
     return index.row_bits[0]
 
 
@@ -396,9 +397,9 @@ def _token_matches(
     known = list(map(memo.get, keys))
     found += compress(rest.tolist(), known)
     if None in known:
-        row_list = rows.tolist()
+        longest = prefilter.longest
         for r, key in compress(zip(rest.tolist(), keys), map(eq, known, repeat(None))):
-            hit, by_pair = _entry_at(table, row_list, r, lexicon)
+            hit, by_pair = _entry_at(table, rows[r : r + longest].tolist(), lexicon)
             if by_pair and len(memo) < _PAIRS_MAX:
                 memo[key] = hit
             if hit:
@@ -406,26 +407,26 @@ def _token_matches(
     return found
 
 
-def _entry_at(table: RowTable, rows: list[int], r: int, lexicon: Lexicon) -> tuple[bool, bool]:
-    """Whether some entry's tokens all match from token ``r`` on (tokens: ``rows`` of ``table``), and
-    whether tokens ``r`` and ``r + 1`` alone decided it (then it holds wherever that pair of rows is).
+def _entry_at(table: RowTable, rows: list[int], lexicon: Lexicon) -> tuple[bool, bool]:
+    """Whether some entry's tokens all match from the first of ``rows`` (rows of ``table``: the token
+    and those after it, as many as the longest entry has or up to the batch's end), and whether the
+    first two alone decided it (then it holds wherever that pair of rows is).
 
     An entry of two tokens or fewer is decided by the pair (the second one
-    missing: the batch ends after ``r``); a longer one only where its second
-    token does not match.
+    missing: the batch ends after the first); a longer one only where its
+    second token does not match.
     """
     surfaces, lemmas, l_forms = table.surface, table.lemma, table.l_form
     entries = lexicon.entries
     n = len(rows)
     hit, by_pair = False, True
-    for pos in _positions(lexicon.index, table, rows[r]):
+    for pos in _positions(lexicon.index, table, rows[0]):
         keys = entries[pos].keys
-        if r + len(keys) > n:
+        if len(keys) > n:
             by_pair = by_pair and len(keys) <= 2
             continue
         matched = 0
-        for k, (surface, lemma_key) in enumerate(keys, r):
-            row = rows[k]
+        for row, (surface, lemma_key) in zip(rows, keys):
             if surfaces[row] != surface and (lemma_key is None or (lemmas[row], l_forms[row]) != lemma_key):
                 break
             matched += 1
@@ -465,10 +466,10 @@ def _variant_heads(
     known = list(map(memo.get, keys))
     found += compress(rest.tolist(), known)
     if None in known:
-        surface, row_list = batch.table.surface, rows.tolist()
+        surface = batch.table.surface
         for r, end, key in compress(zip(rest.tolist(), ends.tolist(), keys), map(eq, known, repeat(None))):
             read: list[int] = []
-            hit = _key_at(index, surface, row_list, r, end, read)
+            hit = _key_at(index, surface, rows[r:end].tolist(), 0, end - r, read)
             # decided by the pair: the scan stopped within two tokens before the text ran out, or the text ends
             if (r + 1 == end or (read[0] <= 2 and r + read[0] < end)) and len(memo) < _PAIRS_MAX:
                 memo[key] = hit
