@@ -575,9 +575,25 @@ def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexico
         start, end = tokens[first].start, tokens[last].end
         if entry.not_in and inside_phrase(text, start, end, entry.not_in):
             return False
-        if lexicon.exceptions and inside_phrase(text, start, end, lexicon.exceptions):
-            return False
+        if lexicon.exceptions:
+            around = _phrases_holding(text[start:end], lexicon.exceptions)
+            if around and inside_phrase(text, start, end, around):
+                return False
     return True
+
+
+_HOLDING: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _phrases_holding(span: str, phrases: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``phrases`` that contain ``span``: only those can cover it in the text (remembered, bounded)."""
+    key = (span, phrases)
+    found = _HOLDING.get(key)
+    if found is None:
+        found = tuple(p for p in phrases if span in p)
+        if len(_HOLDING) < 100_000:
+            _HOLDING[key] = found
+    return found
 
 
 def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
