@@ -319,9 +319,10 @@ class _Prefilter:
     """A lexicon's prefilter state: ``bits`` per distinct token, and per ``RowTable`` the pairs remembered.
 
     ``pairs(table)`` is ``(entry matches by pair of rows, variant keys by
-    pair of surface numbers)``: key ``(first << 31) | second`` → whether a
-    match may start on the first token.  Only decisions that depend on
-    nothing else are kept, so a look-up gives what the scan would.
+    pair of surface numbers, variant keys by triple)``: key ``(first << 31)
+    | second`` (a triple: ``(pair key, third)``) → whether a match may start
+    on the first token.  Only decisions that depend on nothing else are
+    kept, so a look-up gives what the scan would.
     """
 
     __slots__ = ("bits", "longest", "_pairs")
@@ -329,15 +330,13 @@ class _Prefilter:
     def __init__(self, bits: RowProperty, longest: int) -> None:
         self.bits = bits
         self.longest = longest  # tokens of the lexicon's longest entry
-        self._pairs: weakref.WeakKeyDictionary[RowTable, tuple[dict[int, bool], dict[int, bool]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pairs: weakref.WeakKeyDictionary[RowTable, tuple[dict, dict, dict]] = weakref.WeakKeyDictionary()
 
-    def pairs(self, table: RowTable) -> tuple[dict[int, bool], dict[int, bool]]:
-        """The remembered pairs of ``table`` (see the class)."""
+    def pairs(self, table: RowTable) -> tuple[dict[int, bool], dict[int, bool], dict[tuple[int, int], bool]]:
+        """The remembered pairs of ``table`` (see the class), and the variant keys' triples: (pair, third)."""
         kept = self._pairs.get(table)
         if kept is None:
-            kept = self._pairs[table] = ({}, {})
+            kept = self._pairs[table] = ({}, {}, {})
         return kept
 
 
@@ -466,13 +465,20 @@ def _variant_heads(
     known = list(map(memo.get, keys))
     found += compress(rest.tolist(), known)
     if None in known:
-        surface = batch.table.surface
+        surface, triples = batch.table.surface, prefilter.pairs(batch.table)[2]
         for r, end, key in compress(zip(rest.tolist(), ends.tolist(), keys), map(eq, known, repeat(None))):
-            read: list[int] = []
-            hit = _key_at(index, surface, rows[r:end].tolist(), 0, end - r, read)
-            # decided by the pair: the scan stopped within two tokens before the text ran out, or the text ends
-            if (r + 1 == end or (read[0] <= 2 and r + read[0] < end)) and len(memo) < _PAIRS_MAX:
-                memo[key] = hit
+            window = rows[r:end].tolist()  # the head and the rest of its text
+            # the pair did not decide before: the third token (or the text's end after the second) may
+            third = (key, int(surface_ids[window[2]]) if len(window) > 2 else _NO_NEXT) if len(window) > 1 else None
+            hit = triples.get(third)
+            if hit is None:
+                read: list[int] = []
+                hit = _key_at(index, surface, window, 0, len(window), read)
+                # decided by the tokens read: the scan stopped before the text ran out, or the key names its end
+                if (len(window) == 1 or (read[0] <= 2 and read[0] < len(window))) and len(memo) < _PAIRS_MAX:
+                    memo[key] = hit
+                elif third and (len(window) == 2 or read[0] < min(4, len(window))) and len(triples) < _PAIRS_MAX:
+                    triples[third] = hit
             if hit:
                 found.append(r)
     return found

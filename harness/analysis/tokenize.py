@@ -28,7 +28,7 @@ import weakref
 from importlib import metadata
 from bisect import bisect_right
 from itertools import accumulate, chain, repeat
-from operator import add, getitem, itemgetter
+from operator import getitem, itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -525,14 +525,14 @@ class JapaneseTokenizer:
             texts = list(map(self.clip, texts))
         pieces, starts, firsts, fix = self._pieces(texts)
         outs = list(map(self._tagger.parse, pieces))  # fugashi drops each output's last newline
-        # lines per output: its newlines + 1, none for an empty one (a piece of whitespace only)
-        counts = list(map(add, map(str.count, outs, repeat("\n")), repeat(1)))
-        if "" in outs:
-            counts = [c if out else 0 for c, out in zip(counts, outs)]
+        parts = list(map(str.split, outs, repeat("\n")))  # each output's lines
+        if "" in outs:  # a piece of whitespace only: no line at all
+            parts = [part if out else [] for part, out in zip(parts, outs)]
+        counts = list(map(len, parts))
         if not any(counts):
             none = np.zeros(0, dtype=np.intp)
             return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
-        lines = "\n".join(filter(None, outs)).split("\n")
+        lines = list(chain.from_iterable(parts))
         table, rows = self._lines.rows(lines, pieces, counts)
         rlength = self._lines.rlength.table_values(table)[rows]
         edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]
