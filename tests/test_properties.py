@@ -371,6 +371,36 @@ def test_each_scan_skips_only_texts_it_cannot_match(suite: AnalysisSuite, batch:
 
 @MEDIUM
 @given(st.lists(TEXT_OR_GROUP, max_size=8))
+# masked variants (まぬ● is 間抜け) and entries of three tokens (大阪の人) whose third token decides:
+# their first pair must not be remembered; nor the first three tokens where the fourth decides (がいあ●)
+@example(["まぬだ", "まぬ●", "む●だ", "む●う", "が●だ", "が●あく", "大阪の。", "大阪の人", "がいあ!", "がいあ●"])
+def test_remembered_pairs_give_what_the_scan_gives(suite: AnalysisSuite, batch: list[str]) -> None:
+    """``candidate_tokens`` remembers, per pair (or triple) of tokens, what the tokens after a start
+    decide.  Every token it keeps for a text scanned alone with nothing remembered (each lexicon's
+    prefilter cleared) it keeps in the batch too, with the pairs the earlier examples left; and it
+    gives the same tokens with nothing remembered, and again with the pairs this batch left."""
+    flagged = suite.analysers[0]
+    assert flagged.group_rules is not None
+    tokens = suite.tokenizer.tokenize_many(batch)
+    for lexicon in (flagged.lexicon, flagged.group_rules.groups, flagged.group_rules.predicates):
+        kept = list(lexicon.index.row_bits)
+        try:
+            alone: set[int] = set()
+            for lo, text in zip(tokens.bounds, tokens.texts):
+                lexicon.index.row_bits.clear()
+                alone.update(lo + t for t in candidate_tokens(suite.tokenizer.tokenize_many([text]), lexicon))
+            lexicon.index.row_bits[:] = kept
+            warm = candidate_tokens(tokens, lexicon)
+            assert alone <= set(warm)
+            lexicon.index.row_bits.clear()
+            assert candidate_tokens(tokens, lexicon) == warm  # computed afresh, its pairs remembered
+            assert candidate_tokens(tokens, lexicon) == warm  # read from what was just remembered
+        finally:
+            lexicon.index.row_bits[:] = kept
+
+
+@MEDIUM
+@given(st.lists(TEXT_OR_GROUP, max_size=8))
 @example(["日本人はゴミ", "今日はいい天気ですね", "日本人はゴミを分別する", "民度の低い大阪の人", "お前バカ"])
 def test_flag_prefilter_skips_only_texts_without_a_match(suite: AnalysisSuite, batch: list[str]) -> None:
     """``FlaggedAnalyser.score_many`` (which scans only ``candidate_texts``) equals ``score`` on every text."""

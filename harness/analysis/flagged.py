@@ -42,9 +42,10 @@ without conflicts.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, repeat
-from operator import add
+from operator import add, eq
 from typing import Sequence
 
 from harness.analysis import group_rules
@@ -54,6 +55,7 @@ from harness.analysis.protocol import BatchScore, TextScore
 import numpy as np
 
 from harness.analysis.tokenize import (
+    SURFACE_ID,
     JapaneseTokenizer,
     RowProperty,
     RowTable,
@@ -67,6 +69,8 @@ from harness.analysis.variants import fold
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
+# ``json.dumps(..., ensure_ascii=False)`` builds this encoder on every call; its ``encode`` is what it returns
+_SPANS_JSON = json.JSONEncoder(ensure_ascii=False)
 FLAG_DETAILS = ["flag_count", "flagged_terms", "flagged_categories", "flagged_spans", "detectors"]
 
 
@@ -272,19 +276,21 @@ def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     text's folded tokens at a token start (every variant match, its
     drawn-out forms included, begins so).  Context rules are left to
     ``find_flags``: they only ever drop a match.  Where a match may start
-    is a bit per distinct token (``_row_bits``), gathered for the batch in
-    one numpy step; Python looks only at the tokens that have one.
+    is a bit per distinct token (``_prefilter``), gathered for the batch in
+    one numpy step; where the token after it decides, the answer is
+    remembered per pair of tokens and looked up for the batch by C loops.
+    Python steps through the tokens only where neither decides.
     """
     index = lexicon.index
-    bits = _row_bits(index).of(batch)
-    starts = np.flatnonzero(bits & _START_BIT).tolist()
-    heads = np.flatnonzero(bits & _HEAD_BIT).tolist() if index.by_folded else []
-    if not starts and not heads:
+    prefilter = _prefilter(lexicon)
+    bits = prefilter.bits.of(batch)
+    starts = np.flatnonzero(bits & _START_BIT)
+    heads = np.flatnonzero(bits & _HEAD_BIT) if index.by_folded else starts[:0]
+    if not len(starts) and not len(heads):
         return []
-    rows, table = batch.rows.tolist(), batch.table
-    found = _token_matches(table, rows, starts, index, lexicon.entries)
-    if heads:
-        found += _variant_heads(batch, bits, np.asarray(heads, dtype=np.intp), index, rows)
+    found = _token_matches(batch, bits, starts, prefilter, lexicon) if len(starts) else []
+    if len(heads):
+        found += _variant_heads(batch, bits, heads, prefilter, index)
     return sorted(set(found))
 
 
@@ -300,59 +306,182 @@ def _starts_by_text(batch: TokenBatch, found: list[int]) -> dict[int, list[int]]
     return by_text
 
 
-def _variant_heads(batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, index: LexiconIndex, rows: list[int]):
-    """The tokens of ``heads`` where a variant match may start (see ``candidate_texts``)."""
-    # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
-    n = len(rows)
-    opens = np.zeros(n, dtype=bool)
-    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
-    opens[firsts[firsts < n]] = True
-    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
-    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
-    # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it
-    sure = heads[(bits[heads] & _HEAD_SURE_BIT) != 0].tolist()
-    rest = heads[(bits[heads] & _HEAD_SURE_BIT) == 0].tolist()
-    if rest:
-        ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1].tolist()
-        surface = batch.table.surface
-        sure += [r for r, end in zip(rest, ends) if _key_at_cached(index, surface, rows, r, end)]
-    return sure
+# ``_prefilter``'s bits per distinct token: a match by surface or lemma may start here; a variant key may; the
+# token is a particle, auxiliary or suffix (a variant may start on it only at its text's start or after a gap);
+# its folded text alone decides the variant keys; an entry of this one token matches here
+_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT, _START_SURE_BIT = 1, 2, 4, 8, 16
+# a remembered pair: (first << 31) | second; ``_NO_NEXT`` as the second when the first is the last token there is
+_NO_NEXT = (1 << 31) - 1
+_PAIRS_MAX = 200_000  # remembered pairs per lexicon, table and kind (bounded: a long corpus must not grow them)
 
 
-def _key_at_cached(index: LexiconIndex, surface: list[str], rows: list[int], token: int, end: int) -> bool:
-    """``_key_at``, remembered per pair of surfaces where the first two tokens decide it."""
-    pair = (surface[rows[token]], surface[rows[token + 1]] if token + 1 < end else None)
-    known = index.pairs.get(pair)
-    if known is not None:
-        return known
-    read: list[int] = []
-    found = _key_at(index, surface, rows, token, end, read)
-    # the scan stopped within two tokens before the text ran out: nothing after them mattered
-    if read[0] <= 2 and token + read[0] < end and len(index.pairs) < 200_000:
-        index.pairs[pair] = found
-    return found
+class _Prefilter:
+    """A lexicon's prefilter state: ``bits`` per distinct token, and per ``RowTable`` the pairs remembered.
+
+    ``pairs(table)`` is ``(entry matches by pair of rows, variant keys by
+    pair of surface numbers, variant keys by triple)``: key ``(first << 31)
+    | second`` (a triple: ``(pair key, third)``) → whether a match may start
+    on the first token.  Only decisions that depend on nothing else are
+    kept, so a look-up gives what the scan would.
+    """
+
+    __slots__ = ("bits", "longest", "_pairs")
+
+    def __init__(self, bits: RowProperty, longest: int) -> None:
+        self.bits = bits
+        self.longest = longest  # tokens of the lexicon's longest entry
+        self._pairs: weakref.WeakKeyDictionary[RowTable, tuple[dict, dict, dict]] = weakref.WeakKeyDictionary()
+
+    def pairs(self, table: RowTable) -> tuple[dict[int, bool], dict[int, bool], dict[tuple[int, int], bool]]:
+        """The remembered pairs of ``table`` (see the class), and the variant keys' triples: (pair, third)."""
+        kept = self._pairs.get(table)
+        if kept is None:
+            kept = self._pairs[table] = ({}, {}, {})
+        return kept
 
 
-# ``_row_bits``: a match by surface or lemma may start here; a variant key may; the token is a particle,
-# auxiliary or suffix (a variant may start on it only at its text's start or after a gap)
-_START_BIT, _HEAD_BIT, _NO_START_BIT, _HEAD_SURE_BIT = 1, 2, 4, 8
-
-
-def _row_bits(index: LexiconIndex) -> RowProperty:
-    """Per distinct token, where a match of ``index``'s lexicon may start (kept on the index)."""
+def _prefilter(lexicon: Lexicon) -> _Prefilter:
+    """Where a match of ``lexicon`` may start, per distinct token (kept on its index)."""
+    index = lexicon.index
     if not index.row_bits:
+        entries = lexicon.entries
 
         def bits(table: RowTable, row: int) -> int:
             surface = table.surface[row]
-            found = _START_BIT if surface in index.by_surface or table.lemma[row] in index.lemmas else 0
+            found = 0
+            if surface in index.by_surface or table.lemma[row] in index.lemmas:
+                sizes = [len(entries[p].keys) for p in _positions(index, table, row)]
+                if sizes:
+                    found = _START_BIT | (_START_SURE_BIT if 1 in sizes else 0)
             if index.by_folded:
                 cached = index.heads.get(surface)
                 if cached if cached is not None else may_start(index, surface):
                     found |= _head_alone(index, surface)
             return found | (_NO_START_BIT if table.pos1[row] in _NO_VARIANT_START else 0)
 
-        index.row_bits.append(RowProperty(bits))
+        index.row_bits.append(_Prefilter(RowProperty(bits), max((len(e.keys) for e in entries), default=1)))
     return index.row_bits[0]
+
+
+def _positions(index: LexiconIndex, table: RowTable, row: int) -> list[int]:
+    """The entries whose first token matches ``row`` of ``table``: by surface, then by lemma key."""
+    return index.by_surface.get(table.surface[row], []) + index.by_lemma.get((table.lemma[row], table.l_form[row]), [])
+
+
+def _pair_keys(first: np.ndarray, after: np.ndarray, has_next: np.ndarray) -> list[int]:
+    """``(first << 31) | after`` per token, ``_NO_NEXT`` for ``after`` where ``has_next`` is False."""
+    return ((first.astype(np.int64) << 31) | np.where(has_next, after, _NO_NEXT)).tolist()
+
+
+def _token_matches(
+    batch: TokenBatch, bits: np.ndarray, starts: np.ndarray, prefilter: _Prefilter, lexicon: Lexicon
+) -> list[int]:
+    """Tokens of ``starts`` where some entry's tokens all match from there on (``_match_at``'s rule).
+
+    Tokens may run past a text's end into the next one: a superset is
+    enough.  A one-token entry matches wherever it may start
+    (``_START_SURE_BIT``); elsewhere the answer is remembered per pair of
+    rows where those two rows decided it (``_entry_at``).
+    """
+    sure = (bits[starts] & _START_SURE_BIT) != 0
+    found = starts[sure].tolist()
+    rest = starts[~sure]
+    if not len(rest):
+        return found
+    rows, table = batch.rows, batch.table
+    n = len(rows)
+    after = rest + 1
+    keys = _pair_keys(rows[rest], rows[np.minimum(after, n - 1)], after < n)
+    memo = prefilter.pairs(table)[0]
+    known = list(map(memo.get, keys))
+    found += compress(rest.tolist(), known)
+    if None in known:
+        longest = prefilter.longest
+        for r, key in compress(zip(rest.tolist(), keys), map(eq, known, repeat(None))):
+            hit, by_pair = _entry_at(table, rows[r : r + longest].tolist(), lexicon)
+            if by_pair and len(memo) < _PAIRS_MAX:
+                memo[key] = hit
+            if hit:
+                found.append(r)
+    return found
+
+
+def _entry_at(table: RowTable, rows: list[int], lexicon: Lexicon) -> tuple[bool, bool]:
+    """Whether some entry's tokens all match from the first of ``rows`` (rows of ``table``: the token
+    and those after it, as many as the longest entry has or up to the batch's end), and whether the
+    first two alone decided it (then it holds wherever that pair of rows is).
+
+    An entry of two tokens or fewer is decided by the pair (the second one
+    missing: the batch ends after the first); a longer one only where its
+    second token does not match.
+    """
+    surfaces, lemmas, l_forms = table.surface, table.lemma, table.l_form
+    entries = lexicon.entries
+    n = len(rows)
+    hit, by_pair = False, True
+    for pos in _positions(lexicon.index, table, rows[0]):
+        keys = entries[pos].keys
+        if len(keys) > n:
+            by_pair = by_pair and len(keys) <= 2
+            continue
+        matched = 0
+        for row, (surface, lemma_key) in zip(rows, keys):
+            if surfaces[row] != surface and (lemma_key is None or (lemmas[row], l_forms[row]) != lemma_key):
+                break
+            matched += 1
+        if matched == len(keys):
+            if len(keys) <= 2:
+                return True, True
+            hit = True
+        if len(keys) > 2 and matched >= 2:
+            by_pair = False  # its third token decided (or would have)
+    return hit, by_pair and not hit
+
+
+def _variant_heads(
+    batch: TokenBatch, bits: np.ndarray, heads: np.ndarray, prefilter: _Prefilter, index: LexiconIndex
+) -> list[int]:
+    """The tokens of ``heads`` where a variant match may start (see ``candidate_texts``)."""
+    # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
+    rows = batch.rows
+    n = len(rows)
+    opens = np.zeros(n, dtype=bool)
+    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
+    opens[firsts[firsts < n]] = True
+    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
+    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
+    # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it;
+    # for the others, the scan (``_key_at``) mostly stops at the second token: remembered per pair of surfaces
+    sure = (bits[heads] & _HEAD_SURE_BIT) != 0
+    found = heads[sure].tolist()
+    rest = heads[~sure]
+    if not len(rest):
+        return found
+    ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1]
+    surface_ids = SURFACE_ID.table_values(batch.table)
+    after = rest + 1
+    keys = _pair_keys(surface_ids[rows[rest]], surface_ids[rows[np.minimum(after, n - 1)]], after < ends)
+    memo = prefilter.pairs(batch.table)[1]
+    known = list(map(memo.get, keys))
+    found += compress(rest.tolist(), known)
+    if None in known:
+        surface, triples = batch.table.surface, prefilter.pairs(batch.table)[2]
+        for r, end, key in compress(zip(rest.tolist(), ends.tolist(), keys), map(eq, known, repeat(None))):
+            window = rows[r:end].tolist()  # the head and the rest of its text
+            # the pair did not decide before: the third token (or the text's end after the second) may
+            third = (key, int(surface_ids[window[2]]) if len(window) > 2 else _NO_NEXT) if len(window) > 1 else None
+            hit = triples.get(third)
+            if hit is None:
+                read: list[int] = []
+                hit = _key_at(index, surface, window, 0, len(window), read)
+                # decided by the tokens read: the scan stopped before the text ran out, or the key names its end
+                if (len(window) == 1 or (read[0] <= 2 and read[0] < len(window))) and len(memo) < _PAIRS_MAX:
+                    memo[key] = hit
+                elif third and (len(window) == 2 or read[0] < min(4, len(window))) and len(triples) < _PAIRS_MAX:
+                    triples[third] = hit
+            if hit:
+                found.append(r)
+    return found
 
 
 def _head_alone(index: LexiconIndex, surface: str) -> int:
@@ -411,34 +540,6 @@ def _key_at(
     return False
 
 
-def _token_matches(
-    table: RowTable, rows: list[int], starts: list[int], index: LexiconIndex, entries: Sequence[Entry]
-) -> list[int]:
-    """Tokens of ``starts`` where some entry's tokens all match from there on (``_match_at``'s rule).
-
-    ``rows``: each token's row of ``table``.  Tokens may run past a text's
-    end into the next one: a superset is enough.
-    """
-    surfaces, lemmas, l_forms = table.surface, table.lemma, table.l_form
-    n = len(rows)
-    found = []
-    for r in starts:
-        row = rows[r]
-        positions = index.by_surface.get(surfaces[row], []) + index.by_lemma.get((lemmas[row], l_forms[row]), [])
-        for pos in positions:
-            keys = entries[pos].keys
-            if r + len(keys) > n:
-                continue
-            for k, (surface, lemma_key) in enumerate(keys, r):
-                row = rows[k]
-                if surfaces[row] != surface and (lemma_key is None or (lemmas[row], l_forms[row]) != lemma_key):
-                    break
-            else:
-                found.append(r)
-                break
-    return found
-
-
 def _fold_cached(surface: str) -> str:
     part = fold(surface)
     if len(_FOLD_CACHE) < 200_000:  # bounded: a long corpus must not grow it forever
@@ -482,9 +583,25 @@ def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexico
         start, end = tokens[first].start, tokens[last].end
         if entry.not_in and inside_phrase(text, start, end, entry.not_in):
             return False
-        if lexicon.exceptions and inside_phrase(text, start, end, lexicon.exceptions):
-            return False
+        if lexicon.exceptions:
+            around = _phrases_holding(text[start:end], lexicon.exceptions)
+            if around and inside_phrase(text, start, end, around):
+                return False
     return True
+
+
+_HOLDING: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _phrases_holding(span: str, phrases: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``phrases`` that contain ``span``: only those can cover it in the text (remembered, bounded)."""
+    key = (span, phrases)
+    found = _HOLDING.get(key)
+    if found is None:
+        found = tuple(p for p in phrases if span in p)
+        if len(_HOLDING) < 100_000:
+            _HOLDING[key] = found
+    return found
 
 
 def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
@@ -634,8 +751,8 @@ class FlaggedAnalyser:
             "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
             "flagged_categories": "|".join(sorted(hit)),
             # the fifth item, the matched surface, lets readers check the span against the stored text
-            "flagged_spans": json.dumps(
-                [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags], ensure_ascii=False
+            "flagged_spans": _SPANS_JSON.encode(
+                [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags]
             ),
             "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
         }

@@ -19,13 +19,14 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import eq
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
 import numpy as np
 
-from harness.analysis.tokenize import JapaneseTokenizer, RowProperty, Token, TokenBatch
+from harness.analysis.tokenize import SURFACE_ID, JapaneseTokenizer, RowProperty, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.schema import MeasureSpec
 
@@ -35,7 +36,6 @@ MAX_PERIOD = 4
 MIN_REPEATS = 4
 _DIGITS = 4
 # per distinct token: its surface's number, and whether it is whitespace (not counted)
-_SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
 _SPACE = RowProperty(lambda table, row: int(table.pos1[row] == "空白" or not table.surface[row].strip()))
 
 
@@ -176,7 +176,7 @@ class LengthAnalyser:
         over the batch, a run of 3·p tokens equal to the token p further on.
         """
         n = len(batch)
-        ids, owners = _SURFACE_ID.of(batch), batch.owners
+        ids, owners = SURFACE_ID.of(batch), batch.owners
         drop = _SPACE.of(batch)
         # whitespace tokens do not count (MeCab skips most whitespace itself)
         if drop.any():
@@ -189,11 +189,19 @@ class LengthAnalyser:
         repeats = distinct < sizes  # no repeated token: distinct-2 is 1, nothing loops
         d2 = np.ones(n)
         d2[repeats] = bigrams[repeats] / (sizes[repeats] - 1)  # as ``distinct_2``: one rounding, like Python's
-        loops = _repeating(n, owners, ids, MIN_REPEATS) | ((sizes >= MIN_TOKENS) & (d2 < MIN_DISTINCT_2))
+        # only a text with a repeated token can loop: the others' tokens need no look
+        looping = repeats[owners]
+        loops = _repeating(n, owners[looping], ids[looping], MIN_REPEATS)
+        loops |= (sizes >= MIN_TOKENS) & (d2 < MIN_DISTINCT_2)
+        distinct_2 = d2.tolist()
+        # as ``round(d, _DIGITS)`` of each: 1.0 (a text without a repeated token) rounds to itself
+        repeated = np.flatnonzero(repeats).tolist()
+        for i, d in zip(repeated, map(round, map(distinct_2.__getitem__, repeated), repeat(_DIGITS))):
+            distinct_2[i] = d
         values = {
             "characters": list(map(len, batch.texts)),
             "tokens": sizes.tolist(),
-            "distinct_2": [round(d, _DIGITS) for d in d2.tolist()],
+            "distinct_2": distinct_2,
             "degenerate_repetition": loops.astype(np.int64).tolist(),
         }
         return BatchScore(values, {})

@@ -99,10 +99,8 @@ class LexiconIndex:
     folded_lengths: tuple[int, ...] = ()  # the distinct lengths of the variant keys
     # ``flagged.may_start`` per surface met so far (a cache: not part of the index's value)
     heads: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    # ``flagged._row_bits``: the same per distinct token of the tokenizer's table (a cache too)
+    # ``flagged._prefilter``: where a match may start, per distinct token and pair of tokens (a cache too)
     row_bits: list[Any] = field(default_factory=list, compare=False, repr=False)
-    # ``flagged._key_at`` per pair of surfaces that decides it (a cache too, bounded)
-    pairs: dict[tuple[str, str | None], bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

@@ -27,8 +27,8 @@ import sys
 import weakref
 from importlib import metadata
 from bisect import bisect_right
-from itertools import accumulate, chain, compress, count, repeat
-from operator import eq, getitem, itemgetter
+from itertools import accumulate, chain, repeat
+from operator import getitem, itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -43,6 +43,7 @@ __all__ = [
     "DICTIONARY_NAME",
     "MAX_CHARS",
     "RowProperty",
+    "SURFACE_ID",
     "RowTable",
     "JapaneseTokenizer",
     "Token",
@@ -205,6 +206,10 @@ class RowProperty:
     def of(self, batch: TokenBatch) -> np.ndarray:
         """The value of each token of ``batch``, in token order."""
         return self.table_values(batch.table)[batch.rows]
+
+
+# each token's surface number (``RowTable.surface_id``): equal numbers, equal surfaces (within one table)
+SURFACE_ID = RowProperty(lambda table, row: table.surface_id[row])
 
 
 class Tokens(Sequence[Token]):
@@ -377,10 +382,10 @@ def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
     return TokenColumns(*zip(*tokens)) if tokens else _NO_COLUMNS
 
 
-# What MeCab prints per token: surface, its length in bytes, its length with
-# the whitespace skipped before it (so the difference is that whitespace:
-# MeCab skips only \t \n \v and space, one byte each), and which dictionary
-# entry it is: left and right context ids, word cost and status (0 a word of
+# What MeCab prints per token: surface, its length in bytes with the
+# whitespace skipped before it (less the surface's own UTF-8 length, that is
+# the whitespace: MeCab skips only \t \n \v and space, one byte each), and
+# which dictionary entry it is: left and right context ids, word cost and status (0 a word of
 # sys.dic, 1 an unknown word).  The feature itself is not printed (~80
 # characters a token, a quarter of MeCab's time and most of the line): a
 # line is looked up in a cache (``_LineCache``), and only a text with a line
@@ -397,7 +402,7 @@ def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
 # line therefore always stands for the same features;
 # ``tests/test_analysis_equivalence.py`` checks every token against the node
 # API on the shared posts and the drawn texts.
-_NODE_FORMAT = r"%m\t%pl\t%pL\t%phl %phr %pw %s\n"
+_NODE_FORMAT = r"%m\t%pL\t%phl %phr %pw %s\n"
 _MECAB_SPACE = " \t\n\v"  # what MeCab skips between tokens
 
 
@@ -423,23 +428,23 @@ class _LineCache:
         """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
         if len(self.lines) >= self.limit:
             self.lines, self.table = {}, RowTable()
-        rows = list(map(self.lines.get, lines))
-        if None in rows:
+        rows = np.fromiter(map(self.lines.get, lines, repeat(-1)), dtype=np.intp, count=len(lines))
+        if len(rows) and rows.min() < 0:  # lines never met
             edges = [0, *accumulate(counts)]
-            for p in sorted({bisect_right(edges, k) - 1 for k in compress(count(), map(eq, rows, repeat(None)))}):
+            for p in sorted({bisect_right(edges, k) - 1 for k in np.flatnonzero(rows < 0).tolist()}):
                 nodes = self.nodes(pieces[p])
                 if len(nodes) != counts[p]:
                     raise HarnessError(f"MeCab's nodes do not match its output in {pieces[p][:40]!r}")
                 for k, node in enumerate(nodes, edges[p]):
-                    if rows[k] is None:
+                    if rows[k] < 0:
                         rows[k] = self._parse(lines[k], node.feature_raw)
-        return self.table, np.array(rows, dtype=np.intp)
+        return self.table, rows
 
     def _parse(self, line: str, raw: str) -> int:
         row = self.lines.get(line)
         if row is not None:  # met earlier in this batch
             return row
-        surface, length, rlength, _ = line.split("\t", 3)
+        surface, rlength, _ = line.split("\t", 2)
         # as fugashi reads a feature: CSV only when a field is quoted; unknown words have 6 fields
         feature = next(csv.reader([raw])) if '"' in raw else raw.split(",")
         feature += [None] * (11 - len(feature))
@@ -457,7 +462,7 @@ class _LineCache:
             )
         ]
         # the whitespace MeCab skipped before the token is rlength − length bytes, one character each
-        row = self.table.append(fields, len(surface) + int(rlength) - int(length), len(surface))
+        row = self.table.append(fields, len(surface) + int(rlength) - len(surface.encode("utf-8")), len(surface))
         self.lines[line] = row
         return row
 
@@ -515,14 +520,19 @@ class JapaneseTokenizer:
         of every call is split, looked up and turned into columns by C loops
         over the whole batch, and the offsets are proven for all at once.
         """
-        texts = [self.clip(t) for t in map(normalize, texts)]
+        texts = list(map(normalize, texts))
+        if max(map(len, texts), default=0) > self.max_chars:
+            texts = list(map(self.clip, texts))
         pieces, starts, firsts, fix = self._pieces(texts)
         outs = list(map(self._tagger.parse, pieces))  # fugashi drops each output's last newline
-        counts = [out.count("\n") + 1 if out else 0 for out in outs]
+        parts = list(map(str.split, outs, repeat("\n")))  # each output's lines
+        if "" in outs:  # a piece of whitespace only: no line at all
+            parts = [part if out else [] for part, out in zip(parts, outs)]
+        counts = list(map(len, parts))
         if not any(counts):
             none = np.zeros(0, dtype=np.intp)
             return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
-        lines = "\n".join(filter(None, outs)).split("\n")
+        lines = list(chain.from_iterable(parts))
         table, rows = self._lines.rows(lines, pieces, counts)
         rlength = self._lines.rlength.table_values(table)[rows]
         edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]

@@ -138,13 +138,18 @@ def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
         "question": question,
         "sentence_final_particle": per_text & _FINAL_BIT,
     }
-    everyone = range(len(texts))
     return {
-        name: (hits != 0).astype(np.int64).tolist()
-        if isinstance(hits, np.ndarray)
-        else list(map(int, map(hits.__contains__, everyone)))
+        name: (hits != 0).astype(np.int64).tolist() if isinstance(hits, np.ndarray) else _ones_at(hits, len(texts))
         for name, hits in found.items()
     }
+
+
+def _ones_at(hits: set[int], n: int) -> list[int]:
+    """A 0/1 column of ``n`` texts with 1 at ``hits`` (few: one step each)."""
+    column = [0] * n
+    for i in hits:
+        column[i] = 1
+    return column
 
 
 def _final_at(batch: TokenBatch, bits: np.ndarray, k: int, end: int) -> bool:
