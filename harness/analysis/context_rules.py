@@ -114,10 +114,13 @@ _OBJECT_PARTICLES = frozenset({"を", "に", "で", "から", "へ", "と"})
 _VERB_AUXILIARIES = frozenset({"せる", "させる", "れる", "られる"})
 
 
+_TE = frozenset({"て", "で"})
+
+
 def _request(tokens: list[Token], k: int, hi: int) -> bool:
     """Token ``k`` is the て/で of a request ending its sentence (``hi``: the sentence end)."""
     tok = tokens[k]
-    if tok.surface not in ("て", "で") or tok.pos1 != "助詞" or k == 0:
+    if tok.surface not in _TE or tok.pos1 != "助詞" or k == 0:
         return False
     verb = tokens[k - 1]  # a verb, or the causative/passive after one (触らせて), in its continuative form
     if not verb.c_form.startswith("連用形") or not (verb.pos1 == "動詞" or verb.lemma in _VERB_AUXILIARIES):
@@ -166,9 +169,11 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
         if first <= k <= last:
             continue
         tok = tokens[k]
-        if tok.surface in TARGET_WORDS or tok.lemma in TARGET_WORDS:
+        surface = tok.surface
+        if surface in TARGET_WORDS or tok.lemma in TARGET_WORDS:
             return True
-        if ordered and (tok.c_form.startswith("命令形") or _request(tokens, k, hi)):
+        # (the て/で test first: _request is a call, and this loop runs on every token of the sentence)
+        if ordered and (tok.c_form.startswith("命令形") or (surface in _TE and _request(tokens, k, hi))):
             return True
     return False
 
