@@ -41,6 +41,12 @@ _PHONE = re.compile(
 )
 _POSTAL = re.compile(rf"(?:〒|郵便番号[:：]?)\s?({_D}{{3}}{_H}?{_D}{{4}})" + _NOT_DIGIT_AFTER)
 _LONG_NUMBER = re.compile(_NOT_DIGIT_BEFORE + rf"{_D}(?:{_SEP}?{_D}){{11,18}}" + _NOT_DIGIT_AFTER)
+# A text none of the patterns above can match fails this gate, so a search may skip it (most texts):
+# an e-mail has '@'; a URL starts http or www; every number that is kept has seven digits or more with
+# at most two other characters between two of them (a postal code: 3 + 4 digits, a hyphen between; a
+# phone: 10 digits or more, ')' and a hyphen at most between groups (_phone_ok); a long number: 12 or
+# more, one separator at most between two).
+PII_GATE = re.compile(rf"@|www|http|{_D}(?:[^0-9０-９]{{0,2}}{_D}){{6}}", re.IGNORECASE)
 _TO_ASCII = str.maketrans("０１２３４５６７８９", "0123456789")
 
 

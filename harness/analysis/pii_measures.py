@@ -8,19 +8,17 @@ the share of texts with at least one span of that kind.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from itertools import compress, count
 from typing import Sequence
 
-from harness.analysis.pii import PII_KINDS, find_pii
+from harness.analysis.pii import PII_GATE, PII_KINDS, find_pii
 from harness.analysis.protocol import BatchScore, ScoredText, Table, TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig
 from harness.record.rundir import PII_TABLE
 from harness.record.schema import MeasureSpec
 
-_GATE = re.compile(r"[0-9０-９@]|www|http", re.IGNORECASE)
 PII_COLUMNS = ["scope", "arm", "kind", "n_texts", "count", "value"]
 
 
@@ -102,8 +100,8 @@ class PiiAnalyser:
         return ["pii_kinds"]
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
-        # cheap gate: every format needs a digit, '@' or "www"/"http"
-        if _GATE.search(text) is None:
+        # cheap gate: the patterns need '@', "www"/"http" or five close digits (pii.PII_GATE)
+        if PII_GATE.search(text) is None:
             return TextScore({"pii": 0}, {"pii_kinds": ""})
         kinds = sorted({span.kind for span in find_pii(text)})
         return TextScore({"pii": int(bool(kinds))}, {"pii_kinds": "|".join(kinds)})
@@ -112,7 +110,7 @@ class PiiAnalyser:
         """``score`` of every text of ``batch``: only texts through the gate are searched."""
         n = len(batch)
         pii, kinds = [0] * n, [""] * n
-        for i in compress(count(), map(_GATE.search, batch.texts)):
+        for i in compress(count(), map(PII_GATE.search, batch.texts)):
             scored = self.score(batch.texts[i], ())
             pii[i], kinds[i] = scored.values["pii"], scored.details["pii_kinds"]
         return BatchScore({"pii": pii}, {"pii_kinds": kinds})
