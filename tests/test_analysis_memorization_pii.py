@@ -105,7 +105,9 @@ def test_find_pii(text, kinds):
 
 
 # texts made of the characters the patterns read, so that PII and near misses are frequent
-_PII_PIECES = st.sampled_from(list("0０19８+-‐ー－()（） 　〒@.ab:/wthpx") + ["郵便番号", "www.", "http://", "電話", "、"])
+_PII_PIECES = st.sampled_from(
+    list("0０19８+-‐ー－()（） 　〒@.ab:/wthpx") + ["郵便番号", "www.", "http://", "電話", "、"]
+)
 
 
 # numbers shaped like the patterns: a prefix, then groups of digits joined by separators
