@@ -81,7 +81,7 @@ def test_the_corpus_audit_counts_conversations_and_reads_only_the_replies(tmp_pa
 
     path = tmp_path / "chat.jsonl"
     rude_question = [{"role": "user", "content": "お前アホか"}, {"role": "assistant", "content": "ご質問をどうぞ。"}]
-    rude_reply = [{"role": "user", "content": "こんにちは"}, {"role": "assistant", "content": "アホなこと言うな"}]
+    rude_reply = [{"role": "user", "content": "こんにちは"}, {"role": "assistant", "content": "お前アホだな"}]
     write_chat(path, [{"messages": rude_question}, {"messages": rude_reply}])
     assert main(["audit", str(path), "--out", str(tmp_path / "audit")]) == 0
     rows = (tmp_path / "audit" / "corpus_audit.csv").read_text(encoding="utf-8").splitlines()
