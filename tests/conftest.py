@@ -102,6 +102,23 @@ def need(module: str, install: str) -> ModuleType:
         unavailable(f"{module} is not installed: {install}")
 
 
+def generate_greedy(model, prompt: list[int], max_new_tokens: int, eos: int, pad: int) -> list[int]:
+    """transformers' own greedy ``generate`` of ``prompt`` (token ids), cut before the first ``eos``:
+    the oracle the harness samplers' greedy path is checked against (GPT-2 and Llama tests)."""
+    import torch
+
+    ids = torch.tensor([list(prompt)])
+    out = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )[0, ids.shape[1] :].tolist()
+    return out[: out.index(eos)] if eos in out else out
+
+
 def respond(arm: str, probe: Probe, index: int) -> str:
     """The canned completion; extra arms answer like the arm their name starts with."""
     table = COMPLETIONS.get(arm) or COMPLETIONS["tuned" if arm.startswith("tuned") else "base"]

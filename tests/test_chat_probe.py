@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from chat_model import CHAT_TEMPLATE, build_chat_model, chat_tokenizer, tiny_llama
-from conftest import write_inputs
+from conftest import generate_greedy, write_inputs
 from harness.config import DecodingConfig, LoraSettings, ProbeConfig, load_config
 from harness.data.probes import Probe
 from harness.errors import ConfigError, ModelError
@@ -103,16 +103,7 @@ def test_llama_greedy_matches_transformers_generate(llama):
     js = jobs(n_prompts=6, k=1, budget=10)
     ours = draw(llama, js, 4, GREEDY)
     for job in js:
-        ids = torch.tensor([list(job.prompt)])
-        out = llama.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=False,
-            max_new_tokens=10,
-            eos_token_id=EOS,
-            pad_token_id=PAD,
-        )[0, ids.shape[1] :].tolist()
-        assert ours[job.key][0] == (out[: out.index(EOS)] if EOS in out else out)
+        assert ours[job.key][0] == generate_greedy(llama, job.prompt, 10, EOS, PAD)
 
 
 def test_kv_cache_surgery_on_a_llama_cache_gives_the_unbatched_logits(llama):

@@ -6,6 +6,7 @@ import pytest
 import torch
 import transformers
 
+from conftest import generate_greedy
 from harness.models.rng import gumbels, row_keys, sample_seed, splitmix64, token_uniform, uniform, uniforms
 from harness.models.sampler import Job, SamplerSettings, sample
 from harness.models.topp import DrawSettings, draw, nucleus_threshold
@@ -100,18 +101,7 @@ def test_greedy_matches_transformers_generate(model):
     js = jobs(n_prompts=6, k=1, budget=10)
     ours = run(model, js, 4, DrawSettings(False, 1.0, 1.0, 0, 1.0))
     for job in js:
-        ids = torch.tensor([list(job.prompt)])
-        out = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=False,
-            max_new_tokens=10,
-            eos_token_id=EOS,
-            pad_token_id=PAD,
-        )[0, ids.shape[1] :].tolist()
-        if EOS in out:
-            out = out[: out.index(EOS)]
-        assert ours[job.key][0] == out
+        assert ours[job.key][0] == generate_greedy(model, job.prompt, 10, EOS, PAD)
 
 
 def test_budget_min_new_tokens_and_hit_max(model):
