@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from harness.errors import ConfigError
 from harness.data.probe_formats import ProbeSource
 from harness.data.yamlfile import LocatedYaml, load_yaml, validate_yaml
-from harness.resources import default_classifier, default_group_rules, default_lexicon, group_lists_dir, probe_file
+from harness.resources import (
+    default_classifier,
+    default_group_rules,
+    default_lexicon,
+    default_pair_rules,
+    group_lists_dir,
+    probe_file,
+)
 
 # Upper bounds of size-like settings.  They are far above any real run (rinna's model has
 # 1,024 positions; the full runs sample k = 25) and far below what exhausts a machine, so a
@@ -382,6 +389,9 @@ class AnalysisConfig(StrictModel):
     # the folder of group lists whose names are the groups
     group_rules: Path | Literal[False] | None = None
     group_lists: Path = Field(default_factory=group_lists_dir)
+    # issue 16: the pair rule layer (harness.analysis.pair_rules: sexual harassment and doxxing said with
+    # ordinary words): its vocabulary file (null: the bundled one, with the bundled lexicon only; false: off)
+    pair_rules: Path | Literal[False] | None = None
 
     @model_validator(mode="after")
     def _known_detectors(self) -> "AnalysisConfig":
@@ -413,10 +423,18 @@ class AnalysisConfig(StrictModel):
             return []
         return [path or default_group_rules(), *sorted(Path(self.group_lists).glob("*.yaml"))]
 
+    def pair_rule_files(self) -> list[Path]:
+        """The file the pair rules read; none when off (unset: on with the bundled lexicon alone, as
+        ``group_rule_files``)."""
+        path = self.pair_rules
+        if path is False or (path is None and [Path(p) for p in self.lexicons] != [default_lexicon()]):
+            return []
+        return [path or default_pair_rules()]
+
     def lexicon_files(self) -> list[Path]:
         """Every file the flag analysis reads: the lexicons, the word lists, then the classifier's model
         files (``classifier_files``; the default classifier only when built), in config order."""
-        files = [*self.lexicons, *(w.path for w in self.word_lists), *self.group_rule_files()]
+        files = [*self.lexicons, *(w.path for w in self.word_lists), *self.group_rule_files(), *self.pair_rule_files()]
         found = self.classifier()
         if found is not None and not (found[2] and not classifier_files(found[1])[0].is_file()):
             files += classifier_files(found[1])

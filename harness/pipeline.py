@@ -101,7 +101,9 @@ def input_paths(config: RunConfig) -> list[tuple[str, Path]]:
     checks += [(f"analysis.word_lists[{i}].path", w.path) for i, w in enumerate(config.analysis.word_lists)]
     rules = config.analysis.group_rule_files()  # the group-contempt vocabulary, then the group lists it reads
     checks += [("analysis.group_rules" if i == 0 else "analysis.group_lists", p) for i, p in enumerate(rules)]
-    lexicons = len(config.analysis.lexicons) + len(config.analysis.word_lists) + len(rules)
+    pairs = config.analysis.pair_rule_files()
+    checks += [("analysis.pair_rules", p) for p in pairs]
+    lexicons = len(config.analysis.lexicons) + len(config.analysis.word_lists) + len(rules) + len(pairs)
     found = config.analysis.classifier()
     if found is not None:  # its model files, when lexicon_files lists them (the default one only when built)
         checks += [(found[0], p) for p in config.analysis.lexicon_files()[lexicons:]]

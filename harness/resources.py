@@ -65,6 +65,11 @@ def default_group_rules() -> Path:
     return probes_dir() / "lexicons" / "negative_predicates.yaml"
 
 
+def default_pair_rules() -> Path:
+    """The vocabulary of the pair rule layer (``harness.analysis.pair_rules``)."""
+    return probes_dir() / "lexicons" / "pair_rules.yaml"
+
+
 def group_lists_dir() -> Path:
     """The group lists (``probes/groups/*.yaml``): probe templates and the group-contempt rules read them."""
     return probes_dir() / "groups"

@@ -48,7 +48,7 @@ from itertools import accumulate, compress, count, repeat
 from operator import add, eq
 from typing import Sequence
 
-from harness.analysis import group_rules
+from harness.analysis import group_rules, pair_rules
 from harness.analysis.context_rules import compared, has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import BatchScore, TextScore
@@ -88,7 +88,7 @@ class FlagMatch:
 
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
-LEXICON, VARIANT, CONTEXT, GROUP = "lexicon", "variant", "context", group_rules.VIA
+LEXICON, VARIANT, CONTEXT, GROUP, PAIR = "lexicon", "variant", "context", group_rules.VIA, pair_rules.VIA
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -100,9 +100,10 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     (``context: target``) and the frame was there.  A reviewer can so tell a
     flag that rests on looser evidence (a variant, a context rule) from a
     plain dictionary hit.  ``group``: the group-contempt rule layer
-    (``harness.analysis.group_rules``, ``via="group"``).
+    (``harness.analysis.group_rules``, ``via="group"``); ``pair``: the pair
+    rule layer (``harness.analysis.pair_rules``, ``via="pair"``).
     """
-    found = {VARIANT if m.via == "variant" else GROUP if m.via == GROUP else LEXICON for m in matches}
+    found = {m.via if m.via in (VARIANT, GROUP, PAIR) else LEXICON for m in matches}
     found |= {CONTEXT for m in matches if m.context}
     return ";".join(sorted(found))
 
@@ -650,6 +651,7 @@ class FlaggedAnalyser:
         if self.group_rules is not None:
             self.lexicon = self.group_rules.with_category(self.lexicon)
             self.group_rules = self.group_rules.for_lexicon(self.lexicon)
+        self.pair_rules = pair_rules.rules_for(config, tokenizer, find_flags, self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._nothing = self._cells("", [])
 
@@ -708,9 +710,12 @@ class FlaggedAnalyser:
             predicated = candidate_texts(batch, self.group_rules.predicates)
             if predicated:
                 ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
+        paired: set[int] = set()
+        if self.pair_rules is not None:
+            paired = set(candidate_texts(batch, self.pair_rules.acts))
         tokens = batch.tokens()
-        for i in sorted(lexical.keys() | ruled):
-            score = self._score(batch.texts[i], tokens[i], lexical.get(i), i in ruled)
+        for i in sorted(lexical.keys() | ruled | paired):
+            score = self._score(batch.texts[i], tokens[i], lexical.get(i), i in ruled, i in paired)
             for name, value in score.values.items():
                 values[name][i] = value
             for name, value in score.details.items():
@@ -719,17 +724,25 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         flags = find_flags(tokens, self.lexicon, text)
-        return self._score(text, tokens, None, self.group_rules is not None, flags)
+        return self._score(text, tokens, None, self.group_rules is not None, self.pair_rules is not None, flags)
 
     def _score(
-        self, text: str, tokens: Sequence[Token], starts: list[int] | None, ruled: bool, flags: list | None = None
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        starts: list[int] | None,
+        ruled: bool,
+        paired: bool = False,
+        flags: list | None = None,
     ) -> TextScore:
         """``score``: the lexicon scan only from ``starts`` (none: no scan, unless ``flags`` are given),
-        the group rules only when ``ruled``."""
+        the group rules only when ``ruled``, the pair rules only when ``paired``."""
         if flags is None:
             flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
             flags = self.group_rules.add_matches(tokens, text, flags)
+        if paired and self.pair_rules is not None:
+            flags = self.pair_rules.add_matches(tokens, text, flags)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
         return self._cells(text, flags)
