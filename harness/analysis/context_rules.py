@@ -37,14 +37,14 @@ issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
   bracket: 「死ね」と言われた, 「アホ」は関西では, or って + a verb or a noun
   of speech: 「キモい」って言葉は): the insult is mentioned, not made.  A
   quote that ends the text is not dropped (a reply may be one quote);
-* *intensifier* (``NAME_CALLING`` categories): the term is glued to an adjective or to ほど / くらい /
+* *intensifier* (``INTENSIFIABLE`` categories): the term is glued to an adjective or to ほど / くらい /
   みたいに after it (バカ高い, クソ暑い, アホほど並んだ, キモいくらい上手い, バカみたいに笑った), or
   made an adjective that judges a thing (アホらしい, アホくさ): it grades the
   adjective or verb and calls no one anything;
-* *of a thing* (``NAME_CALLING`` categories): the term + な before a noun
+* *of a thing* (``INTENSIFIABLE`` categories): the term + な before a noun
   of a deed or thing (アホなこと, バカな真似): it judges the deed, which is
   criticism, not contempt for a person;
-* *self-directed*: for the same categories, a
+* *self-directed*: for the name-calling categories (``SELF_DIRECTED``), a
   first-person pronoun before the term in its sentence and no target word
   (俺ほんとバカだわ, 私ってアホだな).
 """
@@ -79,9 +79,12 @@ _SPEECH_NOUNS = frozenset(
 )  # fmt: skip
 # not 自分: in Kansai speech it is "you"
 _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})
-# categories of name-calling and jeering: their words can be said of oneself (俺バカだわ, 今日の俺キモかった)
-# and can grade (バカ高い, キモいくらい上手い); threats, slurs and sexual remarks do neither
-NAME_CALLING = frozenset({"insult", "profanity", "harassment"})
+# categories of name-calling that a speaker can use of themselves (俺バカだわ) or as an intensifier (バカ高い);
+# threats, slurs and sexual remarks are neither.  Not harassment: its words are mostly orders and jeers
+# (黙れ, 失せろ, ざまぁ), which 俺もだわ、… before them does not turn on the speaker (lexicon v6 log)
+SELF_DIRECTED = frozenset({"insult", "profanity"})
+# categories whose words also grade (キモいくらい上手い): the name-calling ones and harassment
+INTENSIFIABLE = SELF_DIRECTED | {"harassment"}
 # nouns of deeds and things: an insult word + な before one judges the deed (アホなこと, バカな真似)
 _THINGS = frozenset({"こと", "事", "もの", "物", "話", "真似", "質問", "発想", "考え", "ミス", "行動", "買い物"})
 _INTENSIFIED_BY = frozenset({"ほど", "くらい", "ぐらい"})  # a degree: キモいくらい上手い, アホほど並んだ
@@ -187,13 +190,13 @@ def _done_to_someone(tokens: list[Token], last: int) -> bool:
 
 
 def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool:
-    """The match at ``first..last`` is reported speech, an intensifier, or (for ``NAME_CALLING``
+    """The match at ``first..last`` is reported speech, an intensifier, or (for ``SELF_DIRECTED``
     categories) said of oneself: it insults no one (see the module docstring)."""
     if _reported(tokens, first, last):
         return True
-    if category in NAME_CALLING and (_intensifier(tokens, last) or _of_a_thing(tokens, last)):
+    if category in INTENSIFIABLE and (_intensifier(tokens, last) or _of_a_thing(tokens, last)):
         return True
-    return category in NAME_CALLING and _self_directed(tokens, first, last)
+    return category in SELF_DIRECTED and _self_directed(tokens, first, last)
 
 
 def _reported(tokens: list[Token], first: int, last: int) -> bool:
