@@ -46,7 +46,7 @@ demo-mitigate: $(VENV)/.installed-mitigate
 	LD_PRELOAD=$(TCMALLOC) $(BIN)/harness run configs/demo-mitigate.yaml; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 
 # The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
-# the labels and ../shared (again when a label file or the lexicon and its group rules, which set its
+# the labels and ../shared (again when a label file or the lexicon and its group and pair rules, which set its
 # threshold, change).
 # Without ../shared the harness flags with the lexicon alone.
 classifier: install-test
@@ -55,7 +55,7 @@ classifier: install-test
 			--text-from $(POSTS) --out $(CLASSIFIER); \
 	else echo "classifier: $(POSTS) not found; no default classifier (the lexicon flags alone)"; fi
 
-$(CLASSIFIER)/model.json: $(CLASSIFIER_LABELS) probes/lexicons/flagged.yaml probes/lexicons/negative_predicates.yaml $(wildcard probes/groups/*.yaml)
+$(CLASSIFIER)/model.json: $(CLASSIFIER_LABELS) probes/lexicons/flagged.yaml probes/lexicons/negative_predicates.yaml probes/lexicons/pair_rules.yaml $(wildcard probes/groups/*.yaml)
 	$(MAKE) classifier
 
 test: install-test $(CLASSIFIER)/model.json
