@@ -140,59 +140,23 @@ def find_flags(
     index = lexicon.index
     entries = lexicon.entries
     columns = token_columns(tokens)
-    folded, bounds = _folded(columns.surface) if index.by_folded else ("", [])
-    prefixes, by_folded = index.folded_prefixes, index.by_folded
-    matches: list[FlagMatch] = []
-    n = len(tokens)
-    resume = 0  # the token after the last match: matches never overlap
+    folding = _Folding(columns.surface) if index.by_folded else None
     if starts is None:
-        starts = _candidates(columns, index, folded, bounds)
+        starts = _candidates(columns, index, *(folding.text() if folding else ("", [])))
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
+    matches: list[FlagMatch] = []
+    resume = 0  # the token after the last match: matches never overlap
     for i in starts:
         if i < resume:
             continue
-        tok = tokens[i]
-        found: list[tuple[tuple[int, int, int], int, int]] = []  # (rank, entry position, token count)
-        candidates = index.by_surface.get(tok.surface, [])
-        by_lemma = index.by_lemma.get(tok.lemma_key)
-        if by_lemma:
-            candidates = candidates + by_lemma
-        for pos in candidates:
-            exact = _match_at(tokens, i, entries[pos])
-            if exact is not None:
-                length = len(entries[pos].tokens)
-                found.append(((length, exact + 1, -pos), pos, length))
-        start = bounds[i] if bounds else 0
-        head = folded[start : bounds[i + 1]] if bounds else ""
-        # the first token's folded text must begin some key (checked first: it is the cheap test)
-        if (
-            head
-            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
-            and _variant_may_start(tokens, i)
-        ):
-            # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
-            for j in range(i + 1, min(n, i + _MAX_VARIANT_TOKENS) + 1):
-                span = folded[start : bounds[j]]
-                if span not in prefixes:
-                    # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
-                    if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
-                        break
-                    forms = _tail_forms(span)
-                else:
-                    forms = (span,)
-                # nor end on a case/binding particle the entry does not end with (ニー+が is
-                # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
-                ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
-                for key in forms:
-                    for pos in by_folded.get(key, ()):
-                        if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
-                            continue
-                        found.append(((j - i, 0, -pos), pos, j - i))
+        found = _token_found(tokens, i, index, entries)
+        if folding is not None:
+            found += folding.found(tokens, i, index, entries)
         if not found:
             continue
         best = None
-        for rank, pos, length in sorted(found, reverse=True):
+        for rank, pos, length in sorted(found, reverse=True) if len(found) > 1 else found:
             if _context_ok(tokens, i, i + length - 1, entries[pos], lexicon, text):
                 best = (rank, pos, length)
                 break
@@ -200,12 +164,94 @@ def find_flags(
             continue
         rank, pos, length = best
         entry = entries[pos]
-        last = tokens[i + length - 1]
         via = "variant" if rank[1] == 0 else "token"
         context = entry.context != "any"
-        matches.append(FlagMatch(entry.term, entry.category, tok.start, last.end, entry.weight, via, context))
+        start, end = tokens[i].start, tokens[i + length - 1].end
+        matches.append(FlagMatch(entry.term, entry.category, start, end, entry.weight, via, context))
         resume = i + length
     return matches
+
+
+def _token_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
+    """``(rank, entry position, token count)`` of every entry whose tokens match from token ``i`` on
+    (``_match_at``), ranked by length, then an exact surface match over a lemma match, then lexicon order."""
+    tok = tokens[i]
+    found = []
+    for positions in (index.by_surface.get(tok.surface), index.by_lemma.get((tok.lemma, tok.l_form))):
+        if not positions:
+            continue
+        for pos in positions:
+            keys = entries[pos].keys
+            if len(keys) == 1:  # most entries: ``_match_at`` on one token, inline (a call is ~0.1 µs)
+                surface, lemma_key = keys[0]
+                if tok.surface == surface:
+                    exact = 1
+                elif lemma_key is not None and (tok.lemma, tok.l_form) == lemma_key:
+                    exact = 0
+                else:
+                    continue
+            else:
+                exact = _match_at(tokens, i, entries[pos])
+                if exact is None:
+                    continue
+            found.append(((len(keys), exact + 1, -pos), pos, len(keys)))
+    return found
+
+
+class _Folding:
+    """A text's folded tokens (``_folded``), folded only when first read: a variant match is
+    looked for only where the token's own folded text begins a key, which most tokens do not."""
+
+    __slots__ = ("surfaces", "folded", "bounds")
+
+    def __init__(self, surfaces: Sequence[str]) -> None:
+        self.surfaces = surfaces
+        self.folded: str | None = None
+        self.bounds: list[int] = []
+
+    def text(self) -> tuple[str, list[int]]:
+        """``_folded`` of the surfaces: the folded text and each token's start in it (plus the end)."""
+        if self.folded is None:
+            self.folded, self.bounds = _folded(self.surfaces)
+        return self.folded, self.bounds
+
+    def found(self, tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
+        """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
+        spell (rank: length, then 0 below any token match, then lexicon order)."""
+        surface = self.surfaces[i]
+        head = _FOLD_CACHE.get(surface)
+        if head is None:
+            head = _fold_cached(surface)
+        prefixes = index.folded_prefixes
+        # the first token's folded text must begin some key (checked first: it is the cheap test)
+        if not (
+            head
+            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
+            and _variant_may_start(tokens, i)
+        ):
+            return []
+        folded, bounds = self.text()
+        start = bounds[i]
+        found = []
+        # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
+        for j in range(i + 1, min(len(tokens), i + _MAX_VARIANT_TOKENS) + 1):
+            span = folded[start : bounds[j]]
+            if span not in prefixes:
+                # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
+                if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
+                    break
+                forms = _tail_forms(span)
+            else:
+                forms = (span,)
+            # nor end on a case/binding particle the entry does not end with (ニー+が is
+            # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
+            ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
+            for key in forms:
+                for pos in index.by_folded.get(key, ()):
+                    if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
+                        continue
+                    found.append(((j - i, 0, -pos), pos, j - i))
+        return found
 
 
 def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds: list[int]) -> list[int]:
