@@ -772,10 +772,9 @@ class FlaggedAnalyser:
             predicated = candidate_texts(batch, self.group_rules.predicates)
             if predicated:
                 ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
-        tokens = batch.tokens()
         for i in sorted(lexical.keys() | ruled):
             text = batch.texts[i]
-            flags = self._flags(text, tokens[i], lexical.get(i), i in ruled)
+            flags = self._flags(text, batch.tokens_of(i), lexical.get(i), i in ruled)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
