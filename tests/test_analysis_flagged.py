@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from harness.analysis.flagged import FlagMatch, find_flags
+from harness.analysis.flagged import FlagMatch, find_flags, spans_json
 from harness.analysis.lexicon import Lexicon, load_lexicon
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
 
@@ -135,3 +138,20 @@ def test_index_lookup_scales_with_tokens(tok, lexicon):
     assert all(
         lexicon.entries[i].term not in ("死ね", "アホ", "消えろ") for ids in index.by_lemma.values() for i in ids
     )
+
+
+_SPAN_TEXT = st.text(st.sampled_from(list('ab"\\/\n\t\x00\x1f\x7fé馬鹿ｗ\u2028\ud800\U0001f600')), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPAN_TEXT, st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12), _SPAN_TEXT, _SPAN_TEXT), max_size=4))
+def test_spans_json_is_json_dumps(text, spans):
+    """``spans_json`` writes exactly what ``json.dumps(..., ensure_ascii=False)`` writes (int subclasses too)."""
+    flags = [FlagMatch(term, category, start, end) for start, end, term, category in spans]
+    expected = json.dumps(
+        [[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags], ensure_ascii=False
+    )
+    assert spans_json(text, flags) == expected
+    if flags:
+        odd = [FlagMatch("t", "c", True, 2)]
+        assert spans_json(text, odd) == json.dumps([[True, 2, "t", "c", text[1:2]]], ensure_ascii=False)

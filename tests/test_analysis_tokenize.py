@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.tokenize import JapaneseTokenizer, Token, Tokens, normalize, token_columns
+from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch, Tokens, normalize, token_columns
 from harness.errors import HarnessError, MissingDependency
 
 DEV_TSV = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
@@ -130,6 +130,17 @@ def test_tokens_are_built_lazily_from_columns_and_equal_a_list(tok):
     # a plain list of tokens has the same columns
     assert token_columns(as_list) == columns
     assert token_columns([]) == token_columns(tok.tokenize("  "))
+
+
+def test_one_texts_tokens_equal_the_batchs_view(tok):
+    """``tokens_of(i)`` is ``tokens()[i]``, before and after ``tokens()`` was made, and on a batch of columns."""
+    texts = ["今日は良い天気ですね", "", "お前 はバカだ", "行きましょう。"]
+    batch = tok.tokenize_many(texts)
+    alone = [batch.tokens_of(i) for i in range(len(texts))]
+    assert alone == batch.tokens() == [tok.tokenize(t) for t in texts]
+    assert [batch.tokens_of(i) for i in range(len(texts))] == batch.tokens()
+    made = TokenBatch.of(texts, alone)
+    assert [made.tokens_of(i) for i in range(len(texts))] == alone
 
 
 def test_line_cache_is_bounded_and_gives_the_same_tokens(tok):

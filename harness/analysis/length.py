@@ -117,22 +117,24 @@ def _distinct(n: int, owners: np.ndarray, *keys: np.ndarray) -> np.ndarray:
 
 
 def _repeating(n: int, owners: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    """Per text: ``repeats_at_least(its ids, k)``, for the whole batch at once.
+    """Per text: ``repeats_at_least(its ids, k)`` (k ≥ 2), for the whole batch at once.
 
     For each period p: the tokens equal to the token p further on in the same
-    text; a unit repeats k times where 3·p … (k − 1)·p of them run in a row.
+    text; a unit repeats k times where (k − 1)·p of them run in a row.
     Owners never decrease, so such a run never crosses into another text.
+    Such tokens are few: a run is found on their positions, where (k − 1)·p
+    of them in a row are (k − 1)·p − 1 positions apart.
     """
     found = np.zeros(n, dtype=bool)
     for period in range(1, MAX_PERIOD + 1):
         if len(ids) <= period:
             break
-        same = (ids[period:] == ids[:-period]) & (owners[period:] == owners[:-period])
-        if not same.any():
+        same = np.flatnonzero((ids[period:] == ids[:-period]) & (owners[period:] == owners[:-period]))
+        size = (k - 1) * period
+        if len(same) < size:
             continue
-        at = np.arange(len(same))
-        run = at - np.maximum.accumulate(np.where(same, -1, at))  # equal neighbours in a row, ending here
-        found[owners[np.flatnonzero(run >= (k - 1) * period)]] = True
+        ends = same[size - 1 :]  # the last position of each ``size`` equal neighbours in a row
+        found[owners[ends[ends - same[: len(same) - size + 1] == size - 1]]] = True
     return found
 
 

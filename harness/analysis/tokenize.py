@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import struct
 import sys
 import weakref
 from importlib import metadata
@@ -354,6 +355,16 @@ class TokenBatch:
                 self._tokens = list(map(Tokens, repeat(None), repeat(source), b, b[1:]))
         return self._tokens
 
+    def tokens_of(self, i: int) -> Tokens:
+        """Text ``i``'s ``Tokens``, equal to ``tokens()[i]``: a scan that reads a few texts of the
+        batch (the flag scan's candidates) makes no view for the others (~1.5k instructions each)."""
+        if self._tokens is not None:
+            return self._tokens[i]
+        lo, hi = self.bounds[i], self.bounds[i + 1]
+        if self._columns is not None:
+            return Tokens(self.columns_of(lo, hi))
+        return Tokens(None, (self.table, self.rows, self.starts, self.ends), lo, hi)
+
     def texts_of(self, tokens: Iterable[int]) -> list[int]:
         """The texts (sorted, once each) that hold ``tokens`` (token indices of the batch)."""
         owners = self.owners
@@ -409,12 +420,20 @@ _MECAB_SPACE = " \t\n\v"  # what MeCab skips between tokens
 _TO_SPACE = "\t\n\v\x00"
 
 
+# a row number as the bytes of one ``np.intp`` (``Py_ssize_t``): what ``_LineCache`` keeps per line
+_ROW = struct.Struct("n")
+_NO_ROW = _ROW.pack(-1)
+
+
 class _LineCache:
     """MeCab output line → its row in ``table`` (a ``RowTable``); bounded (``limit`` lines).
 
     A batch's lines become row numbers in one C loop (a dict look-up each);
-    only lines never met are parsed, their features read by ``nodes(piece)``
-    (fugashi's node list of the piece they came from).  When the cache holds
+    a row is kept as its ``np.intp`` bytes, so that the batch's rows are one
+    ``bytes.join`` read by numpy, not a Python int each converted by numpy
+    (~150 instructions a token).  Only lines never met are parsed, their
+    features read by ``nodes(piece)`` (fugashi's node list of the piece they
+    came from).  When the cache holds
     ``limit`` lines, the next batch starts a new table: batches made before
     keep theirs.
     """
@@ -422,7 +441,7 @@ class _LineCache:
     def __init__(self, limit: int, nodes: Callable[[str], list]) -> None:
         self.limit = limit
         self.nodes = nodes
-        self.lines: dict[str, int] = {}
+        self.lines: dict[str, bytes] = {}
         self.table = RowTable()
         self.rlength = RowProperty(lambda table, row: table.rlength[row])
         self.length = RowProperty(lambda table, row: table.length[row])
@@ -431,8 +450,9 @@ class _LineCache:
         """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
         if len(self.lines) >= self.limit:
             self.lines, self.table = {}, RowTable()
-        rows = np.fromiter(map(self.lines.get, lines, repeat(-1)), dtype=np.intp, count=len(lines))
+        rows = np.frombuffer(b"".join(map(self.lines.get, lines, repeat(_NO_ROW))), dtype=np.intp)
         if len(rows) and rows.min() < 0:  # lines never met
+            rows = rows.copy()  # numpy reads the bytes in place: written, they must be its own
             edges = [0, *accumulate(counts)]
             for p in sorted({bisect_right(edges, k) - 1 for k in np.flatnonzero(rows < 0).tolist()}):
                 nodes = self.nodes(pieces[p])
@@ -444,9 +464,9 @@ class _LineCache:
         return self.table, rows
 
     def _parse(self, line: str, raw: str) -> int:
-        row = self.lines.get(line)
-        if row is not None:  # met earlier in this batch
-            return row
+        kept = self.lines.get(line)
+        if kept is not None:  # met earlier in this batch
+            return _ROW.unpack(kept)[0]
         spelled = line[: line.index("\t")]  # the whitespace before the token, then its surface
         surface = spelled.lstrip(_MECAB_SPACE)
         # as fugashi reads a feature: CSV only when a field is quoted; unknown words have 6 fields
@@ -466,7 +486,7 @@ class _LineCache:
             )
         ]
         row = self.table.append(fields, len(spelled), len(surface))
-        self.lines[line] = row
+        self.lines[line] = _ROW.pack(row)
         return row
 
 

@@ -122,13 +122,14 @@ def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
     question = set(compress(count(), map(str.__contains__, texts, repeat("?"))))
     laughter = {i for i in compress(count(), map(str.__contains__, texts, repeat("笑)"))) if _laugh_string(texts[i])}
     laughter.update(np.flatnonzero(per_text & _GRASS_BIT).tolist())
-    for k in np.flatnonzero(bits & _LAUGH_W_BIT).tolist():
-        i = int(owners[k])
-        if i not in laughter and _host_free(texts[i], int(starts[k]), int(ends[k])):
+    # the few tokens looked at one by one: their values as Python ints (a numpy scalar costs ~1k instructions)
+    w = np.flatnonzero(bits & _LAUGH_W_BIT)
+    for i, start, end in zip(owners[w].tolist(), starts[w].tolist(), ends[w].tolist()):
+        if i not in laughter and _host_free(texts[i], start, end):
             laughter.add(i)
-    for k in np.flatnonzero(bits & _FINAL_QUESTION_BIT).tolist():
-        i = int(owners[k])
-        if i not in question and _final_at(batch, bits, k, batch.bounds[i + 1]):
+    final = np.flatnonzero(bits & _FINAL_QUESTION_BIT)
+    for k, i in zip(final.tolist(), owners[final].tolist()):
+        if i not in question and _final_at(batch, bits, k, batch.bounds[i + 1], texts[i]):
             question.add(i)
     found = {
         "polite": per_text & _POLITE_BIT,
@@ -152,20 +153,19 @@ def _ones_at(hits: set[int], n: int) -> list[int]:
     return column
 
 
-def _final_at(batch: TokenBatch, bits: np.ndarray, k: int, end: int) -> bool:
-    """Whether token ``k`` of ``batch`` ends its sentence (tokens up to ``end`` are its text's)."""
-    text = batch.texts[int(batch.owners[k])]
-    starts, ends = batch.starts, batch.ends
-    prev_end = ends[k]
-    for j in range(k + 1, end):
-        if starts[j] > prev_end:
+def _final_at(batch: TokenBatch, bits: np.ndarray, k: int, end: int, text: str) -> bool:
+    """Whether token ``k`` of ``batch`` ends its sentence (tokens up to ``end`` are its text's, ``text``)."""
+    if k + 1 >= end:
+        return True
+    # the token and those after it in its text, as Python ints: one slice each, not a numpy scalar per read
+    starts, ends = batch.starts[k:end].tolist(), batch.ends[k:end].tolist()
+    for j, b in enumerate(bits[k + 1 : end].tolist(), 1):
+        if starts[j] > ends[j - 1]:
             return True  # whitespace or a line break separates sentences
-        b = bits[j]
         if b & _PERIOD_BIT:
             return True
-        if not (b & _CLOSE_BIT or (b & _ONLY_W_BIT and _host_free(text, int(starts[j]), int(ends[j])))):
+        if not (b & _CLOSE_BIT or (b & _ONLY_W_BIT and _host_free(text, starts[j], ends[j]))):
             return False
-        prev_end = ends[j]
     return True
 
 
