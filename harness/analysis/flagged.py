@@ -763,8 +763,8 @@ class FlaggedAnalyser:
         group-contempt match needs a group-vocabulary match and a predicate
         match (``find_group_contempt`` returns nothing without either), so the
         rule layer runs only on texts that are candidates of both; a pair match
-        (``harness.analysis.pair_rules``) needs an act word, so that layer runs
-        only on the acts' candidates.  Every other scan would return no match:
+        (``harness.analysis.pair_rules``) needs a thing word, so that layer runs
+        only on the things' candidates.  Every other scan would return no match:
         the text keeps the no-match cells.
         """
         n = len(batch)
@@ -777,8 +777,8 @@ class FlaggedAnalyser:
             if predicated:
                 ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
         paired: set[int] = set()
-        if self.pair_rules is not None:
-            paired = set(candidate_texts(batch, self.pair_rules.acts))
+        if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
+            paired = set(candidate_texts(batch, self.pair_rules.things))
         for i in sorted(lexical.keys() | ruled | paired):
             text = batch.texts[i]
             flags = self._flags(text, batch.tokens_of(i), lexical.get(i), i in ruled, i in paired)

@@ -68,7 +68,7 @@ class PairRules:
     """The loaded layer: its vocabulary (one lexicon, a category per role) and the category of each pair."""
 
     vocabulary: Lexicon
-    acts: Lexicon  # the act roles alone: a text with none of them cannot match (the cheap first test)
+    things: Lexicon  # the thing roles alone: a text with none of them cannot match (rare words: the cheap test)
     categories: dict[str, Category]  # pair category name → the flag lexicon's category
     files: tuple[Path, ...]
     scan: Scan
@@ -103,11 +103,11 @@ def load_pair_rules(path: str | Path, tokenizer: JapaneseTokenizer, scan: Scan, 
         if found is None or found.severity != "harmful":
             raise LexiconError(f"pair rules flag as '{pair.category}', which the lexicon has not as harmful", path)
         categories[pair.category] = found
-    acts = {pair.act for pair in PAIRS}
-    acts_only = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in acts])
-    return PairRules(
-        build_lexicon(spec, tokenizer), build_lexicon(acts_only, tokenizer), categories, (Path(path),), scan
-    )
+
+    def only(roles: set[str]) -> Lexicon:
+        return build_lexicon(dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in roles]), tokenizer)
+
+    return PairRules(build_lexicon(spec, tokenizer), only({p.thing for p in PAIRS}), categories, (Path(path),), scan)
 
 
 def find_pairs(tokens: Sequence[Token], text: str, rules: PairRules, taken: Sequence[Any] = ()) -> list[Any]:
