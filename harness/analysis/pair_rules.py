@@ -70,7 +70,6 @@ class PairRules:
     vocabulary: Lexicon
     things: Lexicon  # the thing roles alone: a text with none of them cannot match (rare words: the cheap test)
     categories: dict[str, Category]  # pair category name → the flag lexicon's category
-    files: tuple[Path, ...]
     scan: Scan
 
     def add_matches(self, tokens: Sequence[Token], text: str, flags: list[Any]) -> list[Any]:
@@ -107,7 +106,7 @@ def load_pair_rules(path: str | Path, tokenizer: JapaneseTokenizer, scan: Scan, 
     def only(roles: set[str]) -> Lexicon:
         return build_lexicon(dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in roles]), tokenizer)
 
-    return PairRules(build_lexicon(spec, tokenizer), only({p.thing for p in PAIRS}), categories, (Path(path),), scan)
+    return PairRules(build_lexicon(spec, tokenizer), only({p.thing for p in PAIRS}), categories, scan)
 
 
 def find_pairs(tokens: Sequence[Token], text: str, rules: PairRules, taken: Sequence[Any] = ()) -> list[Any]:
