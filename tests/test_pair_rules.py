@@ -1,4 +1,5 @@
-"""The pair rule layer (sexual harassment and doxxing said with ordinary words), on real tokens and the bundled files.
+"""The pair rule layer (sexual harassment, doxxing, threats and urged self-harm said with ordinary words),
+on real tokens and the bundled files.
 
 Every sentence here was written for this test.
 """
@@ -11,7 +12,7 @@ import pytest
 
 from harness.analysis.flagged import PAIR, FlaggedAnalyser, find_flags
 from harness.analysis.lexicon import LexiconError
-from harness.analysis.pair_rules import done, load_pair_rules, wanted
+from harness.analysis.pair_rules import done, intended, load_pair_rules, urged, wanted
 from harness.analysis.tokenize import JapaneseTokenizer
 from harness.config import AnalysisConfig, load_config
 from harness.pipeline import input_paths
@@ -49,6 +50,17 @@ def pair_spans(analyser, tok, text: str) -> list[tuple[str, str, str]]:
         ("あの人の住所を晒しておくわ", [("住所を晒し", "住所+晒す", "harassment")]),  # done
         ("本名特定したよ", [("本名特定", "本名+特定", "harassment")]),  # a noun act + する
         ("実家の場所わかったから拡散よろしく", [("実家の場所わかったから拡散", "実家+拡散", "harassment")]),
+        # acts alone: violence announced (てやる, ぞ), dying or vanishing urged on someone
+        ("次に会ったら蹴り飛ばしてやる", [("蹴り飛ばし", "+蹴り飛ばす", "threat")]),
+        ("駅のホームで突き落としてやりたい", [("突き落とし", "+突き落とす", "threat")]),
+        ("蹴るぞ", [("蹴る", "+蹴る", "threat")]),
+        ("もう自殺しなよ", [("自殺", "+自殺", "self_harm")]),  # 連用形 + な
+        ("ビルから飛び降りればいいのに", [("飛び降りれ", "+飛び降りる", "self_harm")]),  # ばいい
+        ("死んで詫びろ", [("死ん", "+死ぬ", "self_harm")]),  # て + an order
+        ("さっさと死んだら？", [("死ん", "+死ぬ", "self_harm")]),  # たら？
+        ("電車に飛び込んでこい", [("電車に飛び込ん", "+電車に飛び込む", "self_harm")]),
+        ("お前なんか消えればいい", [("消えれ", "+消える", "harassment")]),
+        ("この世からいなくなってくれ", [("いなくなっ", "+いなくなる", "harassment")]),  # てくれ
     ],
 )
 def test_pairs_flag(analyser, tok, text, expected):
@@ -71,6 +83,15 @@ def test_pairs_flag(analyser, tok, text, expected):
         "胸に手を当てて考えてみろ",  # 見る helping a verb (てみろ): no act of its own
         "尻触りたいならお店に行け",  # たい + なら: a supposition, not the writer's wish
         "胸の写真を見せてくれる番組",  # てくれる describing, not asking
+        "胸触ってほしくない",  # the wish negated
+        "殴り合いのシーンが迫力あった",  # violence as a noun, not announced
+        "あいつに蹴飛ばしてやったと言われた",  # the past: told, not threatened
+        "会議が長すぎて死ぬかと思った",  # hyperbole, nothing urged
+        "もう死にたい",  # たい: the writer's own distress, not incitement
+        "頼むから死ぬな",  # a prohibition
+        "俺なんか消えればいいのに",  # urged on the writer alone
+        "この痛みが消えればいい",  # a thing is the subject
+        "あの選手には引退してほしくなかった、死んで欲しく無かった",  # negated wish
     ],
 )
 def test_look_alikes_do_not_flag(analyser, tok, text):
@@ -89,6 +110,10 @@ def test_forms(tok):
     assert done(*last_verb("晒した", "晒す"))
     assert not done(*last_verb("晒すな", "晒す"))  # forbidden
     assert not done(*last_verb("晒されて困る", "晒す"))  # passive
+    assert intended(*last_verb("殴ってやろうか", "殴る")) and not intended(*last_verb("殴ってやらない", "殴る"))
+    assert not intended(*last_verb("殴られてやる", "殴る"))  # passive
+    assert urged(*last_verb("死んどけ", "死ぬ")) and urged(*last_verb("消えろ", "消える"))
+    assert not urged(*last_verb("死んだら終わり", "死ぬ")) and not urged(*last_verb("死ねば楽になる", "死ぬ"))
 
 
 def test_never_overlaps_a_lexicon_match(analyser, tok):
@@ -112,6 +137,7 @@ def test_off_when_false_and_for_a_lexicon_of_one_s_own(tok, tmp_path):
     own = tmp_path / "own.yaml"
     own.write_text(
         "name: own\nversion: 1\ncategories:\n  sexual: {severity: harmful}\n  harassment: {severity: harmful}\n"
+        "  threat: {severity: harmful}\n  self_harm: {severity: harmful}\n"
         "terms: [{term: セクハラ, category: sexual}]\n",
         encoding="utf-8",
     )

@@ -196,7 +196,7 @@ def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool
         return True
     if category in INTENSIFIABLE and (_intensifier(tokens, last) or _of_a_thing(tokens, last)):
         return True
-    return category in SELF_DIRECTED and _self_directed(tokens, first, last)
+    return category in SELF_DIRECTED and self_directed(tokens, first, last)
 
 
 def _reported(tokens: list[Token], first: int, last: int) -> bool:
@@ -247,7 +247,7 @@ def _of_a_thing(tokens: list[Token], last: int) -> bool:
     return nxt.surface in _THINGS or nxt.lemma in _THINGS
 
 
-def _self_directed(tokens: list[Token], first: int, last: int) -> bool:
+def self_directed(tokens: list[Token], first: int, last: int) -> bool:
     """A first-person pronoun before the term in its sentence, and no target word anywhere in it."""
     lo, hi = sentence_bounds(tokens, first, last)
     me = any(tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first))
