@@ -509,11 +509,7 @@ def _variant_heads(
     # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
     rows = batch.rows
     n = len(rows)
-    opens = np.zeros(n, dtype=bool)
-    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
-    opens[firsts[firsts < n]] = True
-    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
-    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
+    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | batch.opens[heads]]
     # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it;
     # for the others, the scan (``_key_at``) mostly stops at the second token: remembered per pair of surfaces
     sure = (bits[heads] & _HEAD_SURE_BIT) != 0
@@ -521,7 +517,7 @@ def _variant_heads(
     rest = heads[~sure]
     if not len(rest):
         return found
-    ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1]
+    ends = batch.text_ends[rest]
     surface_ids = SURFACE_ID.table_values(batch.table)
     after = rest + 1
     keys = _pair_keys(surface_ids[rows[rest]], surface_ids[rows[np.minimum(after, n - 1)]], after < ends)

@@ -281,7 +281,9 @@ class TokenBatch:
     every token, as ``TokenColumns``) is gathered only when read.
     """
 
-    __slots__ = ("texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens")
+    __slots__ = (
+        "texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens", "_text_ends", "_opens",
+    )  # fmt: skip
 
     def __init__(
         self, texts: list[str], bounds: list[int], table: RowTable, rows: np.ndarray, starts: Any, ends: Any
@@ -292,6 +294,8 @@ class TokenBatch:
         self._columns: TokenColumns | None = None
         self._owners: np.ndarray | None = None
         self._tokens: list[Tokens] | None = None
+        self._text_ends: np.ndarray | None = None
+        self._opens: np.ndarray | None = None
 
     @classmethod
     def of(cls, texts: Sequence[str], token_lists: Sequence[Sequence[Token]]) -> TokenBatch:
@@ -343,6 +347,27 @@ class TokenBatch:
             counts = np.diff(np.asarray(self.bounds, dtype=np.intp))
             self._owners = np.repeat(np.arange(len(self.texts), dtype=np.intp), counts)
         return self._owners
+
+    # the two below are kept once made: each scan of the batch (one per lexicon) reads them, and a list
+    # of bounds becomes an array at ~300 instructions an element
+    @property
+    def text_ends(self) -> np.ndarray:
+        """Per token: one past the last token of its text (a batch index)."""
+        if self._text_ends is None:
+            self._text_ends = np.asarray(self.bounds[1:], dtype=np.intp)[self.owners]
+        return self._text_ends
+
+    @property
+    def opens(self) -> np.ndarray:
+        """Per token: it is its text's first, or whitespace separates it from the token before it."""
+        if self._opens is None:
+            n = len(self.rows)
+            opens = np.zeros(n, dtype=bool)
+            firsts = np.asarray(self.bounds[:-1], dtype=np.intp)
+            opens[firsts[firsts < n]] = True
+            opens[1:] |= self.starts[1:] != self.ends[:-1]
+            self._opens = opens
+        return self._opens
 
     def tokens(self) -> list[Tokens]:
         """Each text's ``Tokens`` (views on the batch, gathered when first read)."""
