@@ -331,8 +331,12 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     return batch.texts_of(candidate_tokens(batch, lexicon))
 
 
-def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+def candidate_tokens(batch: TokenBatch, lexicon: Lexicon, texts: Sequence[int] | None = None) -> list[int]:
     """The tokens of ``batch`` (indices into the batch, sorted) where ``find_flags`` may find a match start.
+
+    ``texts``, when given, limits the answer to those texts' tokens (exactly
+    the whole answer's tokens that lie in them): a scan needed only where
+    another one found something looks at no other text.
 
     Narrower than ``_candidates``, so that most texts skip ``find_flags``:
     a token is kept where an entry's whole token sequence matches (by
@@ -347,7 +351,11 @@ def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     """
     index = lexicon.index
     prefilter = _prefilter(lexicon)
-    bits = prefilter.bits.of(batch)
+    bits = prefilter.bits.of(batch)  # a fresh array (gathered by the batch's rows): ours to change
+    if texts is not None:
+        inside = np.zeros(len(batch), dtype=bool)
+        inside[np.asarray(texts, dtype=np.intp)] = True
+        bits[~inside[batch.owners]] = 0  # every decision below is per token: the other texts' just drop out
     starts = np.flatnonzero(bits & _START_BIT)
     heads = np.flatnonzero(bits & _HEAD_BIT) if index.by_folded else starts[:0]
     if not len(starts) and not len(heads):
@@ -758,7 +766,8 @@ class FlaggedAnalyser:
         A lexicon match needs the text among the lexicon's candidates; a
         group-contempt match needs a group-vocabulary match and a predicate
         match (``find_group_contempt`` returns nothing without either), so the
-        rule layer runs only on texts that are candidates of both; a pair match
+        rule layer runs only on texts that are candidates of both (the predicates' prefilter looks only
+        at the group vocabulary's), scanning from their candidate tokens; a pair match
         (``harness.analysis.pair_rules``) needs a thing word, so that layer runs
         only on the things' candidates.  Every other scan would return no match:
         the text keeps the no-match cells.
@@ -767,17 +776,18 @@ class FlaggedAnalyser:
         values = {k: [v] * n for k, v in self._nothing.values.items()}
         details = {k: [v] * n for k, v in self._nothing.details.items()}
         lexical = _starts_by_text(batch, candidate_tokens(batch, self.lexicon))
-        ruled: set[int] = set()
-        if self.group_rules is not None:
-            predicated = candidate_texts(batch, self.group_rules.predicates)
-            if predicated:
-                ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
+        ruled: dict[int, tuple[list[int], list[int]]] = {}  # text → where group words and predicates may start
+        if self.group_rules is not None:  # the group vocabulary first: the predicates only where it is (~13%)
+            named = _starts_by_text(batch, candidate_tokens(batch, self.group_rules.groups))
+            if named:
+                said = _starts_by_text(batch, candidate_tokens(batch, self.group_rules.predicates, sorted(named)))
+                ruled = {i: (named[i], starts) for i, starts in said.items()}
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
         for i in sorted(lexical.keys() | ruled | paired):
             text = batch.texts[i]
-            flags = self._flags(text, batch.tokens_of(i), lexical.get(i), i in ruled, i in paired)
+            flags = self._flags(text, batch.tokens_of(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
@@ -799,16 +809,18 @@ class FlaggedAnalyser:
         text: str,
         tokens: Sequence[Token],
         starts: list[int] | None,
-        ruled: bool,
+        ruled: bool | tuple[list[int], list[int]],
         paired: bool,
         flags: list | None = None,
     ) -> list[FlagMatch]:
         """The matches ``score`` reports: the lexicon scan only from ``starts`` (none: no scan, unless
-        ``flags`` are given), the group rules only when ``ruled``, the pair rules only when ``paired``."""
+        ``flags`` are given), the group rules only when ``ruled`` (True: scanning every token; a pair:
+        from those candidate tokens of the group vocabulary and of the predicates), the pair rules only
+        when ``paired``."""
         if flags is None:
             flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
-            flags = self.group_rules.add_matches(tokens, text, flags)
+            flags = self.group_rules.add_matches(tokens, text, flags, None if ruled is True else ruled)
         if paired and self.pair_rules is not None:
             flags = self.pair_rules.add_matches(tokens, text, flags)
         return flags
