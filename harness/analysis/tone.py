@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import unicodedata
 from itertools import compress, count, repeat
+from operator import contains
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
@@ -119,8 +120,9 @@ def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
     per_text = np.zeros(len(texts), dtype=np.int64)
     np.bitwise_or.at(per_text, owners[marked], bits[marked])
     starts, ends = batch.starts, batch.ends
-    question = set(compress(count(), map(str.__contains__, texts, repeat("?"))))
-    laughter = {i for i in compress(count(), map(str.__contains__, texts, repeat("笑)"))) if _laugh_string(texts[i])}
+    # ``operator.contains``, not ``str.__contains__``: a slot wrapper builds an argument tuple per call
+    question = set(compress(count(), map(contains, texts, repeat("?"))))
+    laughter = {i for i in compress(count(), map(contains, texts, repeat("笑)"))) if _laugh_string(texts[i])}
     laughter.update(np.flatnonzero(per_text & _GRASS_BIT).tolist())
     # the few tokens looked at one by one: their values as Python ints (a numpy scalar costs ~1k instructions)
     w = np.flatnonzero(bits & _LAUGH_W_BIT)
