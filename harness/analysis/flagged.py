@@ -46,7 +46,7 @@ from json.encoder import encode_basestring
 import weakref
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, repeat
-from operator import add, eq
+from operator import add, attrgetter, eq
 from typing import Sequence
 
 from harness.analysis import group_rules, pair_rules
@@ -140,12 +140,16 @@ def find_flags(
     """
     index = lexicon.index
     entries = lexicon.entries
-    columns = token_columns(tokens)
-    folding = _Folding(columns.surface) if index.by_folded else None
+    folding: _Folding | None = None
     if starts is None:
+        columns = token_columns(tokens)
+        if index.by_folded:
+            folding = _Folding(columns.surface)
         starts = _candidates(columns, index, *(folding.text() if folding else ("", [])))
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
+    if folding is None and index.by_folded:  # starts given: surfaces read off the tokens, no columns gathered
+        folding = _Folding(None, tokens)
     matches: list[FlagMatch] = []
     resume = 0  # the token after the last match: matches never overlap
     for i in starts:
@@ -203,23 +207,26 @@ class _Folding:
     """A text's folded tokens (``_folded``), folded only when first read: a variant match is
     looked for only where the token's own folded text begins a key, which most tokens do not."""
 
-    __slots__ = ("surfaces", "folded", "bounds")
+    __slots__ = ("surfaces", "tokens", "folded", "bounds")
 
-    def __init__(self, surfaces: Sequence[str]) -> None:
-        self.surfaces = surfaces
+    def __init__(self, surfaces: Sequence[str] | None, tokens: Sequence[Token] = ()) -> None:
+        """The text's surfaces, or None to read them off ``tokens`` when first needed."""
+        self.surfaces, self.tokens = surfaces, tokens
         self.folded: str | None = None
         self.bounds: list[int] = []
 
     def text(self) -> tuple[str, list[int]]:
         """``_folded`` of the surfaces: the folded text and each token's start in it (plus the end)."""
         if self.folded is None:
+            if self.surfaces is None:
+                self.surfaces = list(map(_SURFACE, self.tokens))
             self.folded, self.bounds = _folded(self.surfaces)
         return self.folded, self.bounds
 
     def found(self, tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
         """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
         spell (rank: length, then 0 below any token match, then lexicon order)."""
-        surface = self.surfaces[i]
+        surface = tokens[i].surface
         head = _FOLD_CACHE.get(surface)
         if head is None:
             head = _fold_cached(surface)
@@ -290,6 +297,7 @@ def _folded_candidates(index: LexiconIndex, folded: str, bounds: list[int]) -> l
     return hits
 
 
+_SURFACE = attrgetter("surface")
 _VOWELS = "あいうえおんっ"
 _MAX_VARIANT_TOKENS = 48
 _CASE_PARTICLES = frozenset({"格助詞", "係助詞"})

@@ -29,7 +29,7 @@ import weakref
 from importlib import metadata
 from bisect import bisect_right
 from itertools import accumulate, chain, repeat
-from operator import getitem, itemgetter
+from operator import add, getitem, itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -147,7 +147,7 @@ class RowTable:
 
     __slots__ = (
         "surface", "lemma", "orth_base", "pos1", "pos2", "c_form", "l_form",
-        "rlength", "length", "surface_id", "_surfaces", "__weakref__",
+        "rlength", "length", "surface_id", "_heads", "_surfaces", "__weakref__",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -161,6 +161,27 @@ class RowTable:
     def fields(self) -> tuple[list, ...]:
         """The string fields (``ROW_FIELDS``), in order."""
         return (self.surface, self.lemma, self.orth_base, self.pos1, self.pos2, self.c_form, self.l_form)
+
+    def token_heads(self, rows: list[int]) -> list[tuple[str, ...]]:
+        """Each of ``rows``' first six ``ROW_FIELDS`` (a ``Token``'s fields up to ``c_form``) as one tuple.
+
+        Made once per row when first asked (only the rows of the few texts
+        whose ``Token`` s are built: ~100 bytes a row): a text's tokens are
+        then one look-up each, not one per field (``Tokens``).
+        """
+        heads, n = self._heads, len(self.surface)
+        if len(heads) < n:
+            heads.extend(repeat(None, n - len(heads)))
+        found = list(map(heads.__getitem__, rows))
+        if None in found:
+            for row in rows:
+                if heads[row] is None:
+                    heads[row] = (
+                        self.surface[row], self.lemma[row], self.orth_base[row],
+                        self.pos1[row], self.pos2[row], self.c_form[row],
+                    )  # fmt: skip
+            found = list(map(heads.__getitem__, rows))
+        return found
 
     def append(self, fields: Sequence[str], rlength: int = 0, length: int = 0) -> int:
         """Add a row (``ROW_FIELDS`` values, then the line's lengths); its number."""
@@ -244,7 +265,10 @@ class Tokens(Sequence[Token]):
 
     def _tokens(self) -> list[Token]:
         if self._list is None:
-            self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
+            if self._columns is None and self._source is not None:  # straight from the rows: no columns
+                self._list = _token_list(*self._source, self._lo, self._hi)
+            else:
+                self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
         return self._list
 
     def __len__(self) -> int:
@@ -409,6 +433,16 @@ def _gather(table: RowTable, rows: np.ndarray, starts: np.ndarray, ends: np.ndar
     surface, lemma, orth_base, pos1, pos2, c_form, l_form = fields
     begins, stops = tuple(starts[lo:hi].tolist()), tuple(ends[lo:hi].tolist())
     return TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, begins, stops, l_form)
+
+
+def _token_list(table: RowTable, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi: int) -> list:
+    """Tokens ``lo:hi`` of a batch (as ``_gather``) as ``Token`` s: a row's first six fields are one tuple
+    (``RowTable.token_heads``), then its start, end and ``l_form``."""
+    if hi <= lo:
+        return []
+    picked = rows[lo:hi].tolist()
+    tails = zip(starts[lo:hi].tolist(), ends[lo:hi].tolist(), map(table.l_form.__getitem__, picked))
+    return list(map(tuple.__new__, repeat(Token), map(add, table.token_heads(picked), tails)))
 
 
 def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
