@@ -505,12 +505,15 @@ class _LineCache:
         self.rlength = RowProperty(lambda table, row: table.rlength[row])
         self.length = RowProperty(lambda table, row: table.length[row])
 
-    def rows(self, lines: list[str], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
-        """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
+    def rows(self, parts: list[list[str]], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
+        """The table and the row of each line of ``parts`` in it (``parts[p]``: the ``counts[p]`` lines
+        that came from ``pieces[p]``)."""
         if len(self.lines) >= self.limit:
             self.lines, self.table = {}, RowTable()
-        rows = np.frombuffer(b"".join(map(self.lines.get, lines, repeat(_NO_ROW))), dtype=np.intp)
+        # looked up straight from the parts: the lines are listed on their own only when one is new
+        rows = np.frombuffer(b"".join(map(self.lines.get, chain.from_iterable(parts), repeat(_NO_ROW))), dtype=np.intp)
         if len(rows) and rows.min() < 0:  # lines never met
+            lines = list(chain.from_iterable(parts))
             rows = rows.copy()  # numpy reads the bytes in place: written, they must be its own
             edges = [0, *accumulate(counts)]
             for p in sorted({bisect_right(edges, k) - 1 for k in np.flatnonzero(rows < 0).tolist()}):
@@ -618,8 +621,7 @@ class JapaneseTokenizer:
         if not any(counts):
             none = np.zeros(0, dtype=np.intp)
             return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
-        lines = list(chain.from_iterable(parts))
-        table, rows = self._lines.rows(lines, pieces, counts)
+        table, rows = self._lines.rows(parts, pieces, counts)
         rlength = self._lines.rlength.table_values(table)[rows]
         edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]
         reach = np.zeros(len(rows) + 1, dtype=np.int64)  # characters before each token, over the whole batch
