@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from harness.errors import HarnessError, MissingDependency
-from harness.text import normalize
+from harness.text import normalize, normalize_all
 
 __all__ = [
     "BATCH",
@@ -605,7 +605,7 @@ class JapaneseTokenizer:
         of every call is split, looked up and turned into columns by C loops
         over the whole batch, and the offsets are proven for all at once.
         """
-        texts = list(map(normalize, texts))
+        texts = normalize_all(texts)
         if max(map(len, texts), default=0) > self.max_chars:
             texts = list(map(self.clip, texts))
         pieces, starts, firsts, fix = self._pieces(texts)
