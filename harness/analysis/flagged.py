@@ -46,7 +46,7 @@ from json.encoder import encode_basestring
 import weakref
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, repeat
-from operator import add, attrgetter, eq
+from operator import add, eq
 from typing import Sequence
 
 from harness.analysis import group_rules, pair_rules
@@ -140,24 +140,19 @@ def find_flags(
     """
     index = lexicon.index
     entries = lexicon.entries
-    folding: _Folding | None = None
     if starts is None:
         columns = token_columns(tokens)
-        if index.by_folded:
-            folding = _Folding(columns.surface)
-        starts = _candidates(columns, index, *(folding.text() if folding else ("", [])))
+        starts = _candidates(columns, index, *(_folded(columns.surface) if index.by_folded else ("", [])))
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
-    if folding is None and index.by_folded:  # starts given: surfaces read off the tokens, no columns gathered
-        folding = _Folding(None, tokens)
     matches: list[FlagMatch] = []
     resume = 0  # the token after the last match: matches never overlap
     for i in starts:
         if i < resume:
             continue
         found = _token_found(tokens, i, index, entries)
-        if folding is not None:
-            found += folding.found(tokens, i, index, entries)
+        if index.by_folded:
+            found += _variant_found(tokens, i, index, entries)
         if not found:
             continue
         best = None
@@ -203,63 +198,51 @@ def _token_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequ
     return found
 
 
-class _Folding:
-    """A text's folded tokens (``_folded``), folded only when first read: a variant match is
-    looked for only where the token's own folded text begins a key, which most tokens do not."""
+def _variant_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
+    """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
+    spell (rank: length, then 0 below any token match, then lexicon order).
 
-    __slots__ = ("surfaces", "tokens", "folded", "bounds")
-
-    def __init__(self, surfaces: Sequence[str] | None, tokens: Sequence[Token] = ()) -> None:
-        """The text's surfaces, or None to read them off ``tokens`` when first needed."""
-        self.surfaces, self.tokens = surfaces, tokens
-        self.folded: str | None = None
-        self.bounds: list[int] = []
-
-    def text(self) -> tuple[str, list[int]]:
-        """``_folded`` of the surfaces: the folded text and each token's start in it (plus the end)."""
-        if self.folded is None:
-            if self.surfaces is None:
-                self.surfaces = list(map(_SURFACE, self.tokens))
-            self.folded, self.bounds = _folded(self.surfaces)
-        return self.folded, self.bounds
-
-    def found(self, tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
-        """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
-        spell (rank: length, then 0 below any token match, then lexicon order)."""
-        surface = tokens[i].surface
-        head = _FOLD_CACHE.get(surface)
-        if head is None:
-            head = _fold_cached(surface)
-        prefixes = index.folded_prefixes
-        # the first token's folded text must begin some key (checked first: it is the cheap test)
-        if not (
-            head
-            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
-            and _variant_may_start(tokens, i)
-        ):
-            return []
-        folded, bounds = self.text()
-        start = bounds[i]
-        found = []
-        # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
-        for j in range(i + 1, min(len(tokens), i + _MAX_VARIANT_TOKENS) + 1):
-            span = folded[start : bounds[j]]
-            if span not in prefixes:
-                # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
-                if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
-                    break
-                forms = _tail_forms(span)
-            else:
-                forms = (span,)
-            # nor end on a case/binding particle the entry does not end with (ニー+が is
-            # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
-            ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
-            for key in forms:
-                for pos in index.by_folded.get(key, ()):
-                    if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
-                        continue
-                    found.append(((j - i, 0, -pos), pos, j - i))
-        return found
+    A variant match is looked for only where the token's own folded text
+    begins a key, which most tokens do not; the span is then folded token
+    by token as far as it still begins a key (a few tokens; not the whole
+    text).
+    """
+    surface = tokens[i].surface
+    head = _FOLD_CACHE.get(surface)
+    if head is None:
+        head = _fold_cached(surface)
+    prefixes = index.folded_prefixes
+    # the first token's folded text must begin some key (checked first: it is the cheap test)
+    if not (
+        head
+        and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
+        and _variant_may_start(tokens, i)
+    ):
+        return []
+    found = []
+    span = head  # the folded tokens i..j-1
+    # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
+    for j in range(i + 1, min(len(tokens), i + _MAX_VARIANT_TOKENS) + 1):
+        if j > i + 1:
+            surface = tokens[j - 1].surface
+            part = _FOLD_CACHE.get(surface)
+            span += _fold_cached(surface) if part is None else part
+        if span not in prefixes:
+            # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
+            if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
+                break
+            forms = _tail_forms(span)
+        else:
+            forms = (span,)
+        # nor end on a case/binding particle the entry does not end with (ニー+が is
+        # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
+        ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
+        for key in forms:
+            for pos in index.by_folded.get(key, ()):
+                if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
+                    continue
+                found.append(((j - i, 0, -pos), pos, j - i))
+    return found
 
 
 def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds: list[int]) -> list[int]:
@@ -297,7 +280,6 @@ def _folded_candidates(index: LexiconIndex, folded: str, bounds: list[int]) -> l
     return hits
 
 
-_SURFACE = attrgetter("surface")
 _VOWELS = "あいうえおんっ"
 _MAX_VARIANT_TOKENS = 48
 _CASE_PARTICLES = frozenset({"格助詞", "係助詞"})
