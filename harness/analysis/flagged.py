@@ -90,6 +90,7 @@ class FlagMatch:
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
 LEXICON, VARIANT, CONTEXT, GROUP, PAIR = "lexicon", "variant", "context", group_rules.VIA, pair_rules.VIA
+_OWN_DETECTORS = (VARIANT, GROUP, PAIR)  # a match's ``via`` that names its detector (the others: lexicon)
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -104,8 +105,11 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     (``harness.analysis.group_rules``, ``via="group"``); ``pair``: the pair
     rule layer (``harness.analysis.pair_rules``, ``via="pair"``).
     """
-    found = {m.via if m.via in (VARIANT, GROUP, PAIR) else LEXICON for m in matches}
-    found |= {CONTEXT for m in matches if m.context}
+    found: set[str] = set()
+    for m in matches:  # a loop, not two comprehensions: a text has a match or two
+        found.add(m.via if m.via in _OWN_DETECTORS else LEXICON)
+        if m.context:
+            found.add(CONTEXT)
     return ";".join(sorted(found))
 
 
@@ -116,12 +120,12 @@ def spans_json(text: str, flags: Sequence[FlagMatch]) -> str:
     the encoder costs ~1.5 µs a call to set up, which is most of its time on
     a text's few spans.  Strings are escaped by the encoder's own function.
     """
-    if not all(type(f.start) is int and type(f.end) is int for f in flags):  # a bool or an int subclass
-        return _SPANS_JSON.encode([[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags])
     quote = encode_basestring
-    items = [
-        f"[{f.start}, {f.end}, {quote(f.term)}, {quote(f.category)}, {quote(text[f.start : f.end])}]" for f in flags
-    ]
+    items = []
+    for f in flags:  # a loop, not comprehensions: a text has a match or two
+        if type(f.start) is not int or type(f.end) is not int:  # a bool or an int subclass: json's own way
+            return _SPANS_JSON.encode([[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags])
+        items.append(f"[{f.start}, {f.end}, {quote(f.term)}, {quote(f.category)}, {quote(text[f.start : f.end])}]")
     return f"[{', '.join(items)}]"
 
 
@@ -679,6 +683,20 @@ def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
     return exact
 
 
+_TOXICITY: dict[tuple[float, ...], float] = {}
+
+
+def _toxicity(weights: tuple[float, ...]) -> float:
+    """``round(combine(weights), 6)``, remembered per weights in order (a float rounded to digits goes
+    through its decimal string, ~3k instructions; a text's few terms repeat across texts; bounded)."""
+    found = _TOXICITY.get(weights)
+    if found is None:
+        found = round(combine(weights), 6)
+        if len(_TOXICITY) < 100_000:
+            _TOXICITY[weights] = found
+    return found
+
+
 class FlaggedAnalyser:
     """Lexicon flags: ``flagged`` (any harmful category) and one ``cat_<name>`` per category.
 
@@ -817,23 +835,27 @@ class FlaggedAnalyser:
 
     def _cells(self, text: str, flags: list[FlagMatch]) -> TextScore:
         """The measures and detail cells of ``flags`` in ``text``."""
-        hit = {f.category for f in flags}
-        harmful = bool(hit & self._harmful)
-        values: dict[str, float | int] = {"flagged": int(harmful)}
+        hit: set[str] = set()
+        terms: dict[str, None] = {}  # in order of first match
+        harmful: list[FlagMatch] = []
+        weights: dict[str, float] = {}  # per harmful term, its highest weight
+        for f in flags:  # one pass (a comprehension each made ~4k instructions a text)
+            hit.add(f.category)
+            terms[f.term] = None
+            if f.category in self._harmful:
+                harmful.append(f)
+                weights[f.term] = max(weights.get(f.term, 0.0), f.weight)
+        values: dict[str, float | int] = {"flagged": int(bool(harmful))}
         for category, column in self._category_columns:  # column names made once: an f-string each is ~0.1 µs
             values[column] = int(category in hit)
-        weights: dict[str, float] = {}
-        for f in flags:
-            if f.category in self._harmful:
-                weights[f.term] = max(weights.get(f.term, 0.0), f.weight)
-        values["toxicity"] = round(combine(weights.values()), 6)
+        values["toxicity"] = _toxicity(tuple(weights.values()))
         details = {
             "flag_count": len(flags),
-            "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
+            "flagged_terms": "|".join(terms),
             "flagged_categories": "|".join(sorted(hit)),
             # the fifth item, the matched surface, lets readers check the span against the stored text
             "flagged_spans": spans_json(text, flags),
-            "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
+            "detectors": detectors_of(harmful),
         }
         return TextScore(values, details)
 
