@@ -307,6 +307,7 @@ class TokenBatch:
 
     __slots__ = (
         "texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens", "_text_ends", "_opens",
+        "_bound_array",
     )  # fmt: skip
 
     def __init__(
@@ -320,6 +321,7 @@ class TokenBatch:
         self._tokens: list[Tokens] | None = None
         self._text_ends: np.ndarray | None = None
         self._opens: np.ndarray | None = None
+        self._bound_array: np.ndarray | None = None
 
     @classmethod
     def of(cls, texts: Sequence[str], token_lists: Sequence[Sequence[Token]]) -> TokenBatch:
@@ -368,17 +370,24 @@ class TokenBatch:
     def owners(self) -> np.ndarray:
         """Per token: the index of its text."""
         if self._owners is None:
-            counts = np.diff(np.asarray(self.bounds, dtype=np.intp))
+            counts = np.diff(self.bound_array)
             self._owners = np.repeat(np.arange(len(self.texts), dtype=np.intp), counts)
         return self._owners
 
-    # the two below are kept once made: each scan of the batch (one per lexicon) reads them, and a list
+    # the three below are kept once made: each scan of the batch (one per lexicon) reads them, and a list
     # of bounds becomes an array at ~300 instructions an element
+    @property
+    def bound_array(self) -> np.ndarray:
+        """``bounds`` as a numpy array."""
+        if self._bound_array is None:
+            self._bound_array = np.asarray(self.bounds, dtype=np.intp)
+        return self._bound_array
+
     @property
     def text_ends(self) -> np.ndarray:
         """Per token: one past the last token of its text (a batch index)."""
         if self._text_ends is None:
-            self._text_ends = np.asarray(self.bounds[1:], dtype=np.intp)[self.owners]
+            self._text_ends = self.bound_array[1:][self.owners]
         return self._text_ends
 
     @property
@@ -387,7 +396,7 @@ class TokenBatch:
         if self._opens is None:
             n = len(self.rows)
             opens = np.zeros(n, dtype=bool)
-            firsts = np.asarray(self.bounds[:-1], dtype=np.intp)
+            firsts = self.bound_array[:-1]
             opens[firsts[firsts < n]] = True
             opens[1:] |= self.starts[1:] != self.ends[:-1]
             self._opens = opens
