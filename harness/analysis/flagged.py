@@ -801,7 +801,7 @@ class FlaggedAnalyser:
             paired = set(candidate_texts(batch, self.pair_rules.things))
         for i in sorted(lexical.keys() | ruled | paired):
             text = batch.texts[i]
-            flags = self._flags(text, batch.tokens_of(i), lexical.get(i), ruled.get(i, False), i in paired)
+            flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)

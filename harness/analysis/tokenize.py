@@ -423,6 +423,13 @@ class TokenBatch:
             return Tokens(self.columns_of(lo, hi))
         return Tokens(None, (self.table, self.rows, self.starts, self.ends), lo, hi)
 
+    def token_list(self, i: int) -> list[Token]:
+        """Text ``i``'s tokens as a plain list of ``Token``, equal to ``tokens_of(i)``: for a scan that
+        reads them one by one anyway (the flag scan's candidates), no view to go through (~5k instructions)."""
+        if self._tokens is not None or self._columns is not None:
+            return list(self.tokens_of(i))
+        return _token_list(self.table, self.rows, self.starts, self.ends, self.bounds[i], self.bounds[i + 1])
+
     def texts_of(self, tokens: Iterable[int]) -> list[int]:
         """The texts (sorted, once each) that hold ``tokens`` (token indices of the batch)."""
         owners = self.owners
