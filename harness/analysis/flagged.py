@@ -799,7 +799,7 @@ class FlaggedAnalyser:
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
-        for i in sorted(lexical.keys() | ruled.keys() | paired):
+        for i in sorted(lexical.keys() | ruled | paired):
             text = batch.texts[i]
             flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
