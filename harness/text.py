@@ -8,8 +8,17 @@ completion.  The probe stage stores that form next to the raw completion
 from __future__ import annotations
 
 import unicodedata
+from itertools import repeat
+from typing import Iterable
+
+FORM = "NFKC"
 
 
 def normalize(text: str) -> str:
     """NFKC-normalise ``text`` (full-width ASCII → ASCII, ｶﾅ → カナ, ？ → ?, ｗ → w)."""
-    return unicodedata.normalize("NFKC", text)
+    return unicodedata.normalize(FORM, text)
+
+
+def normalize_all(texts: Iterable[str]) -> list[str]:
+    """``normalize`` of each of ``texts``, in one C loop (a batch of posts: no Python call per text)."""
+    return list(map(unicodedata.normalize, repeat(FORM), texts))

@@ -133,7 +133,8 @@ def test_tokens_are_built_lazily_from_columns_and_equal_a_list(tok):
 
 
 def test_one_texts_tokens_equal_the_batchs_view(tok):
-    """``tokens_of(i)`` is ``tokens()[i]``, before and after ``tokens()`` was made, and on a batch of columns."""
+    """``tokens_of(i)`` is ``tokens()[i]`` (and ``token_list(i)`` its list), before and after ``tokens()`` was
+    made, and on a batch of columns."""
     texts = ["今日は良い天気ですね", "", "お前 はバカだ", "行きましょう。"]
     batch = tok.tokenize_many(texts)
     alone = [batch.tokens_of(i) for i in range(len(texts))]
@@ -141,6 +142,10 @@ def test_one_texts_tokens_equal_the_batchs_view(tok):
     assert [batch.tokens_of(i) for i in range(len(texts))] == batch.tokens()
     made = TokenBatch.of(texts, alone)
     assert [made.tokens_of(i) for i in range(len(texts))] == alone
+    # ``token_list``: straight from the rows, after the views were made, and on a batch of columns
+    fresh = tok.tokenize_many(texts)
+    for one in (fresh, batch, made):
+        assert [one.token_list(i) for i in range(len(texts))] == [list(t) for t in alone]
 
 
 def test_line_cache_is_bounded_and_gives_the_same_tokens(tok):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
-from harness.analysis.tone import TONE_MEASURES, tone_features
+from harness.analysis.tone import TONE_MEASURES, tone_columns, tone_features
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,13 @@ def test_raw_text_is_normalised_for_offsets(tok):
     # ｗ is NFKC-normalised by the tokenizer; passing the raw text still works
     text = "ａｂｃ．ｗｗｗ"  # → abc.www: a host-name-like run, not laughter
     assert tone_features(tok.tokenize(text), text)["laughter"] == 0
+
+
+def test_a_batch_with_empty_texts_has_each_text_own_markers(tok):
+    """``tone_columns`` ORs each text's token markers in one pass over the batch: texts without
+    tokens (empty, whitespace only) between and after others keep 0 and leave their neighbours' markers alone."""
+    texts = ["", "お前ですね?", " ", "草", "しろよ", "", "ですか", "", "  "]
+    columns = tone_columns(tok.tokenize_many(texts))
+    for i, text in enumerate(texts):
+        alone = tone_features(tok.tokenize(text), normalize(text))
+        assert {name: columns[name][i] for name in TONE_MEASURES} == alone, text

@@ -367,6 +367,10 @@ def test_each_scan_skips_only_texts_it_cannot_match(suite: AnalysisSuite, batch:
                 assert whole == []
             lo, hi = tokens.bounds[i], tokens.bounds[i + 1]
             assert find_flags(toks, lexicon, text, [t - lo for t in starts if lo <= t < hi]) == whole
+        # limited to some texts (as the predicates to the texts naming a group): those texts' tokens exactly
+        some = list(range(0, len(batch), 2))
+        owners = tokens.owners.tolist()
+        assert candidate_tokens(tokens, lexicon, some) == [t for t in starts if owners[t] in some]
 
 
 @MEDIUM

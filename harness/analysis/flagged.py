@@ -90,6 +90,7 @@ class FlagMatch:
 
 # scores.csv ``detectors``: which detector found a harmful match (see ``detectors_of``)
 LEXICON, VARIANT, CONTEXT, GROUP, PAIR = "lexicon", "variant", "context", group_rules.VIA, pair_rules.VIA
+_OWN_DETECTORS = (VARIANT, GROUP, PAIR)  # a match's ``via`` that names its detector (the others: lexicon)
 
 
 def detectors_of(matches: list[FlagMatch]) -> str:
@@ -104,8 +105,11 @@ def detectors_of(matches: list[FlagMatch]) -> str:
     (``harness.analysis.group_rules``, ``via="group"``); ``pair``: the pair
     rule layer (``harness.analysis.pair_rules``, ``via="pair"``).
     """
-    found = {m.via if m.via in (VARIANT, GROUP, PAIR) else LEXICON for m in matches}
-    found |= {CONTEXT for m in matches if m.context}
+    found: set[str] = set()
+    for m in matches:  # a loop, not two comprehensions: a text has a match or two
+        found.add(m.via if m.via in _OWN_DETECTORS else LEXICON)
+        if m.context:
+            found.add(CONTEXT)
     return ";".join(sorted(found))
 
 
@@ -116,12 +120,12 @@ def spans_json(text: str, flags: Sequence[FlagMatch]) -> str:
     the encoder costs ~1.5 µs a call to set up, which is most of its time on
     a text's few spans.  Strings are escaped by the encoder's own function.
     """
-    if not all(type(f.start) is int and type(f.end) is int for f in flags):  # a bool or an int subclass
-        return _SPANS_JSON.encode([[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags])
     quote = encode_basestring
-    items = [
-        f"[{f.start}, {f.end}, {quote(f.term)}, {quote(f.category)}, {quote(text[f.start : f.end])}]" for f in flags
-    ]
+    items = []
+    for f in flags:  # a loop, not comprehensions: a text has a match or two
+        if type(f.start) is not int or type(f.end) is not int:  # a bool or an int subclass: json's own way
+            return _SPANS_JSON.encode([[f.start, f.end, f.term, f.category, text[f.start : f.end]] for f in flags])
+        items.append(f"[{f.start}, {f.end}, {quote(f.term)}, {quote(f.category)}, {quote(text[f.start : f.end])}]")
     return f"[{', '.join(items)}]"
 
 
@@ -140,10 +144,9 @@ def find_flags(
     """
     index = lexicon.index
     entries = lexicon.entries
-    columns = token_columns(tokens)
-    folding = _Folding(columns.surface) if index.by_folded else None
     if starts is None:
-        starts = _candidates(columns, index, *(folding.text() if folding else ("", [])))
+        columns = token_columns(tokens)
+        starts = _candidates(columns, index, *(_folded(columns.surface) if index.by_folded else ("", [])))
     if starts and not isinstance(tokens, list):
         tokens = list(tokens)  # ``Tokens`` builds them once; a list indexes fastest
     matches: list[FlagMatch] = []
@@ -152,8 +155,8 @@ def find_flags(
         if i < resume:
             continue
         found = _token_found(tokens, i, index, entries)
-        if folding is not None:
-            found += folding.found(tokens, i, index, entries)
+        if index.by_folded:
+            found += _variant_found(tokens, i, index, entries)
         if not found:
             continue
         best = None
@@ -199,60 +202,51 @@ def _token_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequ
     return found
 
 
-class _Folding:
-    """A text's folded tokens (``_folded``), folded only when first read: a variant match is
-    looked for only where the token's own folded text begins a key, which most tokens do not."""
+def _variant_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
+    """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
+    spell (rank: length, then 0 below any token match, then lexicon order).
 
-    __slots__ = ("surfaces", "folded", "bounds")
-
-    def __init__(self, surfaces: Sequence[str]) -> None:
-        self.surfaces = surfaces
-        self.folded: str | None = None
-        self.bounds: list[int] = []
-
-    def text(self) -> tuple[str, list[int]]:
-        """``_folded`` of the surfaces: the folded text and each token's start in it (plus the end)."""
-        if self.folded is None:
-            self.folded, self.bounds = _folded(self.surfaces)
-        return self.folded, self.bounds
-
-    def found(self, tokens: list[Token], i: int, index: LexiconIndex, entries: Sequence[Entry]) -> list[tuple]:
-        """``(rank, entry position, token count)`` of every variant key that the folded tokens from ``i`` on
-        spell (rank: length, then 0 below any token match, then lexicon order)."""
-        surface = self.surfaces[i]
-        head = _FOLD_CACHE.get(surface)
-        if head is None:
-            head = _fold_cached(surface)
-        prefixes = index.folded_prefixes
-        # the first token's folded text must begin some key (checked first: it is the cheap test)
-        if not (
-            head
-            and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
-            and _variant_may_start(tokens, i)
-        ):
-            return []
-        folded, bounds = self.text()
-        start = bounds[i]
-        found = []
-        # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
-        for j in range(i + 1, min(len(tokens), i + _MAX_VARIANT_TOKENS) + 1):
-            span = folded[start : bounds[j]]
-            if span not in prefixes:
-                # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
-                if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
-                    break
-                forms = _tail_forms(span)
-            else:
-                forms = (span,)
-            # nor end on a case/binding particle the entry does not end with (ニー+が is
-            # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
-            ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
-            for key in forms:
-                for pos in index.by_folded.get(key, ()):
-                    if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
-                        continue
-                    found.append(((j - i, 0, -pos), pos, j - i))
-        return found
+    A variant match is looked for only where the token's own folded text
+    begins a key, which most tokens do not; the span is then folded token
+    by token as far as it still begins a key (a few tokens; not the whole
+    text).
+    """
+    surface = tokens[i].surface
+    head = _FOLD_CACHE.get(surface)
+    if head is None:
+        head = _fold_cached(surface)
+    prefixes = index.folded_prefixes
+    # the first token's folded text must begin some key (checked first: it is the cheap test)
+    if not (
+        head
+        and (head in prefixes or (head[-1] in _VOWELS and head.rstrip(_VOWELS) in prefixes))
+        and _variant_may_start(tokens, i)
+    ):
+        return []
+    found = []
+    span = head  # the folded tokens i..j-1
+    # tokens that fold to nothing (・, ー) do not lengthen the span: cap the tokens too
+    for j in range(i + 1, min(len(tokens), i + _MAX_VARIANT_TOKENS) + 1):
+        if j > i + 1:
+            surface = tokens[j - 1].surface
+            part = _FOLD_CACHE.get(surface)
+            span += _fold_cached(surface) if part is None else part
+        if span not in prefixes:
+            # no key goes on like this, unless it is a drawn-out ending (ばかぁぁぁ)
+            if span[-1:] not in _VOWELS or span.rstrip(_VOWELS) not in prefixes:
+                break
+            forms = _tail_forms(span)
+        else:
+            forms = (span,)
+        # nor end on a case/binding particle the entry does not end with (ニー+が is
+        # not ニガー); a sentence-final particle may end one (氏+ね is 死ね)
+        ends_on_particle = tokens[j - 1].pos2 in _CASE_PARTICLES
+        for key in forms:
+            for pos in index.by_folded.get(key, ()):
+                if ends_on_particle and entries[pos].tokens[-1].pos1 != "助詞":
+                    continue
+                found.append(((j - i, 0, -pos), pos, j - i))
+    return found
 
 
 def _candidates(columns: TokenColumns, index: LexiconIndex, folded: str, bounds: list[int]) -> list[int]:
@@ -331,8 +325,12 @@ def candidate_texts(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     return batch.texts_of(candidate_tokens(batch, lexicon))
 
 
-def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
+def candidate_tokens(batch: TokenBatch, lexicon: Lexicon, texts: Sequence[int] | None = None) -> list[int]:
     """The tokens of ``batch`` (indices into the batch, sorted) where ``find_flags`` may find a match start.
+
+    ``texts``, when given, limits the answer to those texts' tokens (exactly
+    the whole answer's tokens that lie in them): a scan needed only where
+    another one found something looks at no other text.
 
     Narrower than ``_candidates``, so that most texts skip ``find_flags``:
     a token is kept where an entry's whole token sequence matches (by
@@ -347,7 +345,11 @@ def candidate_tokens(batch: TokenBatch, lexicon: Lexicon) -> list[int]:
     """
     index = lexicon.index
     prefilter = _prefilter(lexicon)
-    bits = prefilter.bits.of(batch)
+    bits = prefilter.bits.of(batch)  # a fresh array (gathered by the batch's rows): ours to change
+    if texts is not None:
+        inside = np.zeros(len(batch), dtype=bool)
+        inside[np.asarray(texts, dtype=np.intp)] = True
+        bits[~inside[batch.owners]] = 0  # every decision below is per token: the other texts' just drop out
     starts = np.flatnonzero(bits & _START_BIT)
     heads = np.flatnonzero(bits & _HEAD_BIT) if index.by_folded else starts[:0]
     if not len(starts) and not len(heads):
@@ -509,11 +511,7 @@ def _variant_heads(
     # as ``_variant_may_start``: no particle, auxiliary or suffix, unless it opens its text or follows a gap
     rows = batch.rows
     n = len(rows)
-    opens = np.zeros(n, dtype=bool)
-    firsts = np.asarray(batch.bounds[:-1], dtype=np.intp)
-    opens[firsts[firsts < n]] = True
-    opens[1:] |= batch.starts[1:] != batch.ends[:-1]
-    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | opens[heads]]
+    heads = heads[((bits[heads] & _NO_START_BIT) == 0) | batch.opens[heads]]
     # a head whose folded text alone decides (``_HEAD_SURE``) needs no look at the tokens after it;
     # for the others, the scan (``_key_at``) mostly stops at the second token: remembered per pair of surfaces
     sure = (bits[heads] & _HEAD_SURE_BIT) != 0
@@ -521,7 +519,7 @@ def _variant_heads(
     rest = heads[~sure]
     if not len(rest):
         return found
-    ends = np.asarray(batch.bounds, dtype=np.intp)[batch.owners[rest] + 1]
+    ends = batch.text_ends[rest]
     surface_ids = SURFACE_ID.table_values(batch.table)
     after = rest + 1
     keys = _pair_keys(surface_ids[rows[rest]], surface_ids[rows[np.minimum(after, n - 1)]], after < ends)
@@ -530,12 +528,18 @@ def _variant_heads(
     found += compress(rest.tolist(), known)
     if None in known:
         surface, triples = batch.table.surface, prefilter.pairs(batch.table)[2]
-        for r, end, key in compress(zip(rest.tolist(), ends.tolist(), keys), map(eq, known, repeat(None))):
-            window = rows[r:end].tolist()  # the head and the rest of its text
-            # the pair did not decide before: the third token (or the text's end after the second) may
-            third = (key, int(surface_ids[window[2]]) if len(window) > 2 else _NO_NEXT) if len(window) > 1 else None
+        # the pair did not decide before: the third token (or the text's end after the second) may; each
+        # head's window length and third token read for all of them at once (numpy per head: ~5k each)
+        open_at = list(compress(count(), map(eq, known, repeat(None))))
+        heads_open, ends_open = rest[open_at], ends[open_at]
+        thirds = surface_ids[rows[np.minimum(heads_open + 2, n - 1)]].tolist()
+        sizes = (ends_open - heads_open).tolist()
+        open_keys = map(keys.__getitem__, open_at)
+        for r, end, key, size, third_id in zip(heads_open.tolist(), ends_open.tolist(), open_keys, sizes, thirds):
+            third = (key, third_id if size > 2 else _NO_NEXT) if size > 1 else None
             hit = triples.get(third)
             if hit is None:
+                window = rows[r:end].tolist()  # the head and the rest of its text
                 read: list[int] = []
                 hit = _key_at(index, surface, window, 0, len(window), read)
                 # decided by the tokens read: the scan stopped before the text ran out, or the key names its end
@@ -685,6 +689,20 @@ def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
     return exact
 
 
+_TOXICITY: dict[tuple[float, ...], float] = {}
+
+
+def _toxicity(weights: tuple[float, ...]) -> float:
+    """``round(combine(weights), 6)``, remembered per weights in order (a float rounded to digits goes
+    through its decimal string, ~3k instructions; a text's few terms repeat across texts; bounded)."""
+    found = _TOXICITY.get(weights)
+    if found is None:
+        found = round(combine(weights), 6)
+        if len(_TOXICITY) < 100_000:
+            _TOXICITY[weights] = found
+    return found
+
+
 class FlaggedAnalyser:
     """Lexicon flags: ``flagged`` (any harmful category) and one ``cat_<name>`` per category.
 
@@ -762,7 +780,8 @@ class FlaggedAnalyser:
         A lexicon match needs the text among the lexicon's candidates; a
         group-contempt match needs a group-vocabulary match and a predicate
         match (``find_group_contempt`` returns nothing without either), so the
-        rule layer runs only on texts that are candidates of both; a pair match
+        rule layer runs only on texts that are candidates of both (the predicates' prefilter looks only
+        at the group vocabulary's), scanning from their candidate tokens; a pair match
         (``harness.analysis.pair_rules``) needs a thing word, so that layer runs
         only on the things' candidates.  Every other scan would return no match:
         the text keeps the no-match cells.
@@ -771,17 +790,18 @@ class FlaggedAnalyser:
         values = {k: [v] * n for k, v in self._nothing.values.items()}
         details = {k: [v] * n for k, v in self._nothing.details.items()}
         lexical = _starts_by_text(batch, candidate_tokens(batch, self.lexicon))
-        ruled: set[int] = set()
-        if self.group_rules is not None:
-            predicated = candidate_texts(batch, self.group_rules.predicates)
-            if predicated:
-                ruled = set(predicated).intersection(candidate_texts(batch, self.group_rules.groups))
+        ruled: dict[int, tuple[list[int], list[int]]] = {}  # text → where group words and predicates may start
+        if self.group_rules is not None:  # the group vocabulary first: the predicates only where it is (~13%)
+            named = _starts_by_text(batch, candidate_tokens(batch, self.group_rules.groups))
+            if named:
+                said = _starts_by_text(batch, candidate_tokens(batch, self.group_rules.predicates, sorted(named)))
+                ruled = {i: (named[i], starts) for i, starts in said.items()}
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
         for i in sorted(lexical.keys() | ruled | paired):
             text = batch.texts[i]
-            flags = self._flags(text, batch.tokens_of(i), lexical.get(i), i in ruled, i in paired)
+            flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
@@ -803,39 +823,45 @@ class FlaggedAnalyser:
         text: str,
         tokens: Sequence[Token],
         starts: list[int] | None,
-        ruled: bool,
+        ruled: bool | tuple[list[int], list[int]],
         paired: bool,
         flags: list | None = None,
     ) -> list[FlagMatch]:
         """The matches ``score`` reports: the lexicon scan only from ``starts`` (none: no scan, unless
-        ``flags`` are given), the group rules only when ``ruled``, the pair rules only when ``paired``."""
+        ``flags`` are given), the group rules only when ``ruled`` (True: scanning every token; a pair:
+        from those candidate tokens of the group vocabulary and of the predicates), the pair rules only
+        when ``paired``."""
         if flags is None:
             flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
-            flags = self.group_rules.add_matches(tokens, text, flags)
+            flags = self.group_rules.add_matches(tokens, text, flags, None if ruled is True else ruled)
         if paired and self.pair_rules is not None:
             flags = self.pair_rules.add_matches(tokens, text, flags)
         return flags
 
     def _cells(self, text: str, flags: list[FlagMatch]) -> TextScore:
         """The measures and detail cells of ``flags`` in ``text``."""
-        hit = {f.category for f in flags}
-        harmful = bool(hit & self._harmful)
-        values: dict[str, float | int] = {"flagged": int(harmful)}
+        hit: set[str] = set()
+        terms: dict[str, None] = {}  # in order of first match
+        harmful: list[FlagMatch] = []
+        weights: dict[str, float] = {}  # per harmful term, its highest weight
+        for f in flags:  # one pass (a comprehension each made ~4k instructions a text)
+            hit.add(f.category)
+            terms[f.term] = None
+            if f.category in self._harmful:
+                harmful.append(f)
+                weights[f.term] = max(weights.get(f.term, 0.0), f.weight)
+        values: dict[str, float | int] = {"flagged": int(bool(harmful))}
         for category, column in self._category_columns:  # column names made once: an f-string each is ~0.1 µs
             values[column] = int(category in hit)
-        weights: dict[str, float] = {}
-        for f in flags:
-            if f.category in self._harmful:
-                weights[f.term] = max(weights.get(f.term, 0.0), f.weight)
-        values["toxicity"] = round(combine(weights.values()), 6)
+        values["toxicity"] = _toxicity(tuple(weights.values()))
         details = {
             "flag_count": len(flags),
-            "flagged_terms": "|".join(dict.fromkeys(f.term for f in flags)),
+            "flagged_terms": "|".join(terms),
             "flagged_categories": "|".join(sorted(hit)),
             # the fifth item, the matched surface, lets readers check the span against the stored text
             "flagged_spans": spans_json(text, flags),
-            "detectors": detectors_of([f for f in flags if f.category in self._harmful]),
+            "detectors": detectors_of(harmful),
         }
         return TextScore(values, details)
 

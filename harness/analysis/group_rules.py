@@ -63,8 +63,9 @@ PERSON_WORD = "person_word"  # not in the file: the words of TARGET_WORDS, added
 PERSON_CATEGORY = "insult"  # a predicate said of a person is name-calling (when the lexicon has it)
 ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX, GROUP_VIRTUE)
 VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
-# the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one
-Scan = Callable[[Sequence[Token], Lexicon, str], list[Any]]
+# the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one;
+# its fourth argument, the tokens where a match may start (None: it finds them), may skip that search
+Scan = Callable[[Sequence[Token], Lexicon, str, "list[int] | None"], list[Any]]
 
 # Grammar, not vocabulary: particles that make the group the topic or subject, and what may sit between.
 TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", "も", "が", "ってのは"})
@@ -97,9 +98,12 @@ class GroupRules:
         found = lexicon.categories.get(PERSON_CATEGORY)
         return dataclasses.replace(self, person=found if found and found.severity == "harmful" else self.category)
 
-    def add_matches(self, tokens: Sequence[Token], text: str, flags: list[Any]) -> list[Any]:
-        """``flags`` plus the group-contempt matches that overlap none of them, in text order."""
-        found = find_group_contempt(tokens, text, self, flags)
+    def add_matches(
+        self, tokens: Sequence[Token], text: str, flags: list[Any], starts: tuple[list[int], list[int]] | None = None
+    ) -> list[Any]:
+        """``flags`` plus the group-contempt matches that overlap none of them, in text order
+        (``starts``: see ``find_group_contempt``)."""
+        found = find_group_contempt(tokens, text, self, flags, starts)
         return sorted([*flags, *found], key=lambda f: f.start) if found else flags
 
 
@@ -163,11 +167,22 @@ def _person_terms(known: set[str]) -> list[TermSpec]:
     return [TermSpec(w, PERSON_WORD, "surface", None, f"person word '{w}'", variants=False) for w in words]
 
 
-def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, taken: Sequence[Any] = ()) -> list[Any]:
-    """The ``group_contempt`` matches (``FlagMatch`` es) of ``tokens``, none overlapping ``taken``."""
+def find_group_contempt(
+    tokens: Sequence[Token],
+    text: str,
+    rules: GroupRules,
+    taken: Sequence[Any] = (),
+    starts: tuple[list[int], list[int]] | None = None,
+) -> list[Any]:
+    """The ``group_contempt`` matches (``FlagMatch`` es) of ``tokens``, none overlapping ``taken``.
+
+    ``starts``: the tokens where a group-vocabulary match and where a predicate match may start
+    (any superset of each: ``flagged.candidate_tokens``), so that the scans need not find them.
+    """
+    group_starts, said_starts = starts if starts is not None else (None, None)
     # the group vocabulary first: it has no spelling variants, so its scan is the cheaper one,
     # and most texts name no group, so the predicate scan (with variants) is seldom needed
-    groups = rules.scan(tokens, rules.groups, text)
+    groups = rules.scan(tokens, rules.groups, text, group_starts)
     if not groups:
         return []
     tokens = list(tokens)
@@ -176,7 +191,7 @@ def find_group_contempt(tokens: Sequence[Token], text: str, rules: GroupRules, t
     mentions = _mentions(tokens, groups, first_of, last_of)
     if not mentions:
         return []
-    candidates = rules.scan(tokens, rules.predicates, text)
+    candidates = rules.scan(tokens, rules.predicates, text, said_starts)
     out = []
     for m in candidates:
         if any(m.start < t.end and t.start < m.end for t in taken):

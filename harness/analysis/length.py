@@ -19,7 +19,6 @@ degenerate_repetition (binary)
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import eq
 from typing import Sequence
 
@@ -101,9 +100,11 @@ def _distinct(n: int, owners: np.ndarray, *keys: np.ndarray) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     base = int(max(k.max() for k in keys)) + 1
     if n * base ** len(keys) < 2**62:
-        packed = owners.astype(np.int64)
+        # 32-bit keys where they fit: the sort (most of this) goes through twice as many a step
+        kind = np.int32 if n * base ** len(keys) < 2**31 else np.int64
+        packed = owners.astype(kind)
         for key in keys:
-            packed = packed * base + key
+            packed = packed * base + key.astype(kind, copy=False)
         packed.sort()
         new = np.ones(len(packed), dtype=bool)
         new[1:] = packed[1:] != packed[:-1]
@@ -135,6 +136,22 @@ def _repeating(n: int, owners: np.ndarray, ids: np.ndarray, k: int) -> np.ndarra
             continue
         ends = same[size - 1 :]  # the last position of each ``size`` equal neighbours in a row
         found[owners[ends[ends - same[: len(same) - size + 1] == size - 1]]] = True
+    return found
+
+
+# ``round(d, _DIGITS)`` by value: a float's ``round`` to some digits goes through its decimal string (~3k
+# instructions), and the ratios of small counts repeat (bounded: a long corpus must not grow it forever)
+_ROUNDED: dict[float, float] = {}
+
+
+def _rounded(values: list[float]) -> list[float]:
+    """``round(d, _DIGITS)`` of each of ``values``, ratios above 0 (remembered per value: 0.0 and -0.0 would
+    share one)."""
+    found = list(map(_ROUNDED.get, values))
+    if None in found:
+        found = [round(d, _DIGITS) if r is None else r for d, r in zip(values, found)]
+        if len(_ROUNDED) < 100_000:
+            _ROUNDED.update(zip(values, found))
     return found
 
 
@@ -186,19 +203,19 @@ class LengthAnalyser:
             ids, owners = ids[keep], owners[keep]
         sizes = np.bincount(owners, minlength=n)
         distinct = _distinct(n, owners, ids)
-        inside = owners[1:] == owners[:-1]  # bigrams: neighbours in one text
-        bigrams = _distinct(n, owners[:-1][inside], ids[:-1][inside], ids[1:][inside])
         repeats = distinct < sizes  # no repeated token: distinct-2 is 1, nothing loops
+        # only a text with a repeated token can repeat a bigram or loop: the others' tokens need no look
+        looping = repeats[owners]
+        inside = (owners[1:] == owners[:-1]) & looping[1:]  # bigrams: neighbours in one such text
+        bigrams = _distinct(n, owners[:-1][inside], ids[:-1][inside], ids[1:][inside])
         d2 = np.ones(n)
         d2[repeats] = bigrams[repeats] / (sizes[repeats] - 1)  # as ``distinct_2``: one rounding, like Python's
-        # only a text with a repeated token can loop: the others' tokens need no look
-        looping = repeats[owners]
         loops = _repeating(n, owners[looping], ids[looping], MIN_REPEATS)
         loops |= (sizes >= MIN_TOKENS) & (d2 < MIN_DISTINCT_2)
         distinct_2 = d2.tolist()
         # as ``round(d, _DIGITS)`` of each: 1.0 (a text without a repeated token) rounds to itself
         repeated = np.flatnonzero(repeats).tolist()
-        for i, d in zip(repeated, map(round, map(distinct_2.__getitem__, repeated), repeat(_DIGITS))):
+        for i, d in zip(repeated, _rounded(list(map(distinct_2.__getitem__, repeated)))):
             distinct_2[i] = d
         values = {
             "characters": list(map(len, batch.texts)),

@@ -29,13 +29,13 @@ import weakref
 from importlib import metadata
 from bisect import bisect_right
 from itertools import accumulate, chain, repeat
-from operator import getitem, itemgetter
+from operator import add, getitem, itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from harness.errors import HarnessError, MissingDependency
-from harness.text import normalize
+from harness.text import normalize, normalize_all
 
 __all__ = [
     "BATCH",
@@ -147,7 +147,7 @@ class RowTable:
 
     __slots__ = (
         "surface", "lemma", "orth_base", "pos1", "pos2", "c_form", "l_form",
-        "rlength", "length", "surface_id", "_surfaces", "__weakref__",
+        "rlength", "length", "surface_id", "_heads", "_surfaces", "__weakref__",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -161,6 +161,27 @@ class RowTable:
     def fields(self) -> tuple[list, ...]:
         """The string fields (``ROW_FIELDS``), in order."""
         return (self.surface, self.lemma, self.orth_base, self.pos1, self.pos2, self.c_form, self.l_form)
+
+    def token_heads(self, rows: list[int]) -> list[tuple[str, ...]]:
+        """Each of ``rows``' first six ``ROW_FIELDS`` (a ``Token``'s fields up to ``c_form``) as one tuple.
+
+        Made once per row when first asked (only the rows of the few texts
+        whose ``Token`` s are built: ~100 bytes a row): a text's tokens are
+        then one look-up each, not one per field (``Tokens``).
+        """
+        heads, n = self._heads, len(self.surface)
+        if len(heads) < n:
+            heads.extend(repeat(None, n - len(heads)))
+        found = list(map(heads.__getitem__, rows))
+        if None in found:
+            for row in rows:
+                if heads[row] is None:
+                    heads[row] = (
+                        self.surface[row], self.lemma[row], self.orth_base[row],
+                        self.pos1[row], self.pos2[row], self.c_form[row],
+                    )  # fmt: skip
+            found = list(map(heads.__getitem__, rows))
+        return found
 
     def append(self, fields: Sequence[str], rlength: int = 0, length: int = 0) -> int:
         """Add a row (``ROW_FIELDS`` values, then the line's lengths); its number."""
@@ -244,7 +265,10 @@ class Tokens(Sequence[Token]):
 
     def _tokens(self) -> list[Token]:
         if self._list is None:
-            self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
+            if self._columns is None and self._source is not None:  # straight from the rows: no columns
+                self._list = _token_list(*self._source, self._lo, self._hi)
+            else:
+                self._list = list(map(tuple.__new__, repeat(Token), zip(*self.columns)))
         return self._list
 
     def __len__(self) -> int:
@@ -281,7 +305,10 @@ class TokenBatch:
     every token, as ``TokenColumns``) is gathered only when read.
     """
 
-    __slots__ = ("texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens")
+    __slots__ = (
+        "texts", "bounds", "table", "rows", "starts", "ends", "_columns", "_owners", "_tokens", "_text_ends", "_opens",
+        "_bound_array",
+    )  # fmt: skip
 
     def __init__(
         self, texts: list[str], bounds: list[int], table: RowTable, rows: np.ndarray, starts: Any, ends: Any
@@ -292,6 +319,9 @@ class TokenBatch:
         self._columns: TokenColumns | None = None
         self._owners: np.ndarray | None = None
         self._tokens: list[Tokens] | None = None
+        self._text_ends: np.ndarray | None = None
+        self._opens: np.ndarray | None = None
+        self._bound_array: np.ndarray | None = None
 
     @classmethod
     def of(cls, texts: Sequence[str], token_lists: Sequence[Sequence[Token]]) -> TokenBatch:
@@ -340,9 +370,37 @@ class TokenBatch:
     def owners(self) -> np.ndarray:
         """Per token: the index of its text."""
         if self._owners is None:
-            counts = np.diff(np.asarray(self.bounds, dtype=np.intp))
+            counts = np.diff(self.bound_array)
             self._owners = np.repeat(np.arange(len(self.texts), dtype=np.intp), counts)
         return self._owners
+
+    # the three below are kept once made: each scan of the batch (one per lexicon) reads them, and a list
+    # of bounds becomes an array at ~300 instructions an element
+    @property
+    def bound_array(self) -> np.ndarray:
+        """``bounds`` as a numpy array."""
+        if self._bound_array is None:
+            self._bound_array = np.asarray(self.bounds, dtype=np.intp)
+        return self._bound_array
+
+    @property
+    def text_ends(self) -> np.ndarray:
+        """Per token: one past the last token of its text (a batch index)."""
+        if self._text_ends is None:
+            self._text_ends = self.bound_array[1:][self.owners]
+        return self._text_ends
+
+    @property
+    def opens(self) -> np.ndarray:
+        """Per token: it is its text's first, or whitespace separates it from the token before it."""
+        if self._opens is None:
+            n = len(self.rows)
+            opens = np.zeros(n, dtype=bool)
+            firsts = self.bound_array[:-1]
+            opens[firsts[firsts < n]] = True
+            opens[1:] |= self.starts[1:] != self.ends[:-1]
+            self._opens = opens
+        return self._opens
 
     def tokens(self) -> list[Tokens]:
         """Each text's ``Tokens`` (views on the batch, gathered when first read)."""
@@ -365,6 +423,13 @@ class TokenBatch:
             return Tokens(self.columns_of(lo, hi))
         return Tokens(None, (self.table, self.rows, self.starts, self.ends), lo, hi)
 
+    def token_list(self, i: int) -> list[Token]:
+        """Text ``i``'s tokens as a plain list of ``Token``, equal to ``tokens_of(i)``: for a scan that
+        reads them one by one anyway (the flag scan's candidates), no view to go through (~5k instructions)."""
+        if self._tokens is not None or self._columns is not None:
+            return list(self.tokens_of(i))
+        return _token_list(self.table, self.rows, self.starts, self.ends, self.bounds[i], self.bounds[i + 1])
+
     def texts_of(self, tokens: Iterable[int]) -> list[int]:
         """The texts (sorted, once each) that hold ``tokens`` (token indices of the batch)."""
         owners = self.owners
@@ -384,6 +449,16 @@ def _gather(table: RowTable, rows: np.ndarray, starts: np.ndarray, ends: np.ndar
     surface, lemma, orth_base, pos1, pos2, c_form, l_form = fields
     begins, stops = tuple(starts[lo:hi].tolist()), tuple(ends[lo:hi].tolist())
     return TokenColumns(surface, lemma, orth_base, pos1, pos2, c_form, begins, stops, l_form)
+
+
+def _token_list(table: RowTable, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi: int) -> list:
+    """Tokens ``lo:hi`` of a batch (as ``_gather``) as ``Token`` s: a row's first six fields are one tuple
+    (``RowTable.token_heads``), then its start, end and ``l_form``."""
+    if hi <= lo:
+        return []
+    picked = rows[lo:hi].tolist()
+    tails = zip(starts[lo:hi].tolist(), ends[lo:hi].tolist(), map(table.l_form.__getitem__, picked))
+    return list(map(tuple.__new__, repeat(Token), map(add, table.token_heads(picked), tails)))
 
 
 def token_columns(tokens: Sequence[Token] | TokenBatch) -> TokenColumns:
@@ -446,12 +521,15 @@ class _LineCache:
         self.rlength = RowProperty(lambda table, row: table.rlength[row])
         self.length = RowProperty(lambda table, row: table.length[row])
 
-    def rows(self, lines: list[str], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
-        """The table and each of ``lines``' row in it (``counts[p]`` lines came from ``pieces[p]``)."""
+    def rows(self, parts: list[list[str]], pieces: list[str], counts: list[int]) -> tuple[RowTable, np.ndarray]:
+        """The table and the row of each line of ``parts`` in it (``parts[p]``: the ``counts[p]`` lines
+        that came from ``pieces[p]``)."""
         if len(self.lines) >= self.limit:
             self.lines, self.table = {}, RowTable()
-        rows = np.frombuffer(b"".join(map(self.lines.get, lines, repeat(_NO_ROW))), dtype=np.intp)
+        # looked up straight from the parts: the lines are listed on their own only when one is new
+        rows = np.frombuffer(b"".join(map(self.lines.get, chain.from_iterable(parts), repeat(_NO_ROW))), dtype=np.intp)
         if len(rows) and rows.min() < 0:  # lines never met
+            lines = list(chain.from_iterable(parts))
             rows = rows.copy()  # numpy reads the bytes in place: written, they must be its own
             edges = [0, *accumulate(counts)]
             for p in sorted({bisect_right(edges, k) - 1 for k in np.flatnonzero(rows < 0).tolist()}):
@@ -543,11 +621,15 @@ class JapaneseTokenizer:
         of every call is split, looked up and turned into columns by C loops
         over the whole batch, and the offsets are proven for all at once.
         """
-        texts = list(map(normalize, texts))
+        texts = normalize_all(texts)
         if max(map(len, texts), default=0) > self.max_chars:
             texts = list(map(self.clip, texts))
         pieces, starts, firsts, fix = self._pieces(texts)
-        outs = list(map(self._tagger.parse, pieces))  # fugashi drops each output's last newline
+        try:
+            outs = list(map(self._tagger.parse, pieces))  # fugashi drops each output's last newline
+        except UnicodeEncodeError:  # a lone surrogate: only UTF-8 encoding fails, and only on those
+            pieces, starts, firsts, fix = self._pieces(texts, encodable=False)
+            outs = list(map(self._tagger.parse, pieces))
         parts = list(map(str.split, outs, repeat("\n")))  # each output's lines
         if "" in outs:  # a piece of whitespace only: no line at all
             parts = [part if out else [] for part, out in zip(parts, outs)]
@@ -555,16 +637,21 @@ class JapaneseTokenizer:
         if not any(counts):
             none = np.zeros(0, dtype=np.intp)
             return TokenBatch(texts, [0] * (len(texts) + 1), self._lines.table, none, none, none)
-        lines = list(chain.from_iterable(parts))
-        table, rows = self._lines.rows(lines, pieces, counts)
+        table, rows = self._lines.rows(parts, pieces, counts)
         rlength = self._lines.rlength.table_values(table)[rows]
         edges = [0, *accumulate(counts)]  # piece p's tokens: edges[p]:edges[p + 1]
+        # the same as arrays, by fromiter: numpy reads a list of ints at ~300 instructions an element
+        count_array = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        edge_array = np.zeros(len(counts) + 1, dtype=np.intp)
+        np.cumsum(count_array, out=edge_array[1:])
         reach = np.zeros(len(rows) + 1, dtype=np.int64)  # characters before each token, over the whole batch
         np.cumsum(rlength, out=reach[1:])
-        before = reach[edges]
+        before = reach[edge_array]
         _check_offsets(pieces, counts, np.diff(before).tolist())
         # a token's end: characters up to it in the batch, less those before its piece, plus the piece's start
-        ends = reach[1:] + np.repeat(np.asarray(starts, dtype=np.int64) - before[:-1], counts)
+        # (every piece starts its text unless some text was cut in chunks: ``fix`` is None then)
+        offsets = np.fromiter(starts, dtype=np.int64, count=len(starts)) if fix is not None else 0
+        ends = reach[1:] + np.repeat(offsets - before[:-1], count_array)
         begins = ends - self._lines.length.table_values(table)[rows]
         bounds = edges if fix is None else list(map(edges.__getitem__, firsts))
         batch = TokenBatch(texts, bounds, table, rows, begins, ends)
@@ -578,7 +665,9 @@ class JapaneseTokenizer:
             surface[lo:hi] = map(texts[i].__getitem__, map(slice, columns.start[lo:hi], columns.end[lo:hi]))
         return TokenBatch.from_columns(texts, columns._replace(surface=tuple(surface)), bounds)
 
-    def _pieces(self, texts: list[str]) -> tuple[list[str], list[int], list[int], list[int] | None]:
+    def _pieces(
+        self, texts: list[str], encodable: bool = True
+    ) -> tuple[list[str], list[int], list[int], list[int] | None]:
         """What MeCab reads: ``(pieces, each one's start in its text, each text's first piece, texts to fix)``.
 
         A piece is a text, or a chunk of a text longer than ``chunk_chars``
@@ -590,19 +679,18 @@ class JapaneseTokenizer:
         length, never a surface).  Lone surrogates cannot be encoded to
         UTF-8 at all; 'replace' swaps each for one '?', again keeping the
         length, and the text is listed to have its surfaces taken from the
-        text itself.  The usual batch (short texts, encodable) is its texts,
-        blanked: ``firsts`` is then empty and ``fix`` None.
+        text itself.  The usual batch (short texts, ``encodable``) is its texts,
+        blanked: ``firsts`` is then empty and ``fix`` None.  That the texts
+        encode is not checked here (encoding the batch costs ~0.6k
+        instructions a post): MeCab's parse raises ``UnicodeEncodeError``
+        where one does not, and ``tokenize_many`` then asks again with
+        ``encodable=False``.
         """
-        joined = "".join(texts)
-        try:
-            joined.encode("utf-8")
-            encodable = True
-        except UnicodeEncodeError:
-            encodable = False
         if encodable and max(map(len, texts), default=0) <= self.chunk_chars:
-            if any(map(joined.__contains__, _TO_SPACE)):  # blank the whole batch at once, then cut it again
-                ends = list(accumulate(map(len, texts)))
-                texts = list(map(_blank(joined).__getitem__, map(slice, [0, *ends], ends)))
+            joined = "".join(texts)
+            for char in _TO_SPACE:  # text by text (a C loop; a text without it is kept as is), as the batch holds it
+                if char in joined:
+                    texts = list(map(str.replace, texts, repeat(char), repeat(" ")))
             return texts, [0] * len(texts), [], None
         pieces: list[str] = []
         starts: list[int] = []

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import unicodedata
 from itertools import compress, count, repeat
+from operator import contains
 from typing import Sequence
 
 from harness.analysis.protocol import BatchScore, TextScore
@@ -115,19 +116,20 @@ def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
     """
     texts, owners = batch.texts, batch.owners
     bits = _TONE_BITS.of(batch)
-    marked = np.flatnonzero(bits)
-    per_text = np.zeros(len(texts), dtype=np.int64)
-    np.bitwise_or.at(per_text, owners[marked], bits[marked])
+    per_text = _or_per_text(bits, batch.bound_array)
     starts, ends = batch.starts, batch.ends
-    question = set(compress(count(), map(str.__contains__, texts, repeat("?"))))
-    laughter = {i for i in compress(count(), map(str.__contains__, texts, repeat("笑)"))) if _laugh_string(texts[i])}
+    # ``operator.contains``, not ``str.__contains__``: a slot wrapper builds an argument tuple per call
+    question = set(compress(count(), map(contains, texts, repeat("?"))))
+    laughter = {i for i in compress(count(), map(contains, texts, repeat("笑)"))) if _laugh_string(texts[i])}
     laughter.update(np.flatnonzero(per_text & _GRASS_BIT).tolist())
-    # the few tokens looked at one by one: their values as Python ints (a numpy scalar costs ~1k instructions)
-    w = np.flatnonzero(bits & _LAUGH_W_BIT)
+    # the few tokens looked at one by one: their values as Python ints (a numpy scalar costs ~1k instructions);
+    # found by one pass over the batch, then told apart among themselves
+    special = np.flatnonzero(bits & (_LAUGH_W_BIT | _FINAL_QUESTION_BIT))
+    w = special[(bits[special] & _LAUGH_W_BIT) != 0]
     for i, start, end in zip(owners[w].tolist(), starts[w].tolist(), ends[w].tolist()):
         if i not in laughter and _host_free(texts[i], start, end):
             laughter.add(i)
-    final = np.flatnonzero(bits & _FINAL_QUESTION_BIT)
+    final = special[(bits[special] & _FINAL_QUESTION_BIT) != 0]
     for k, i in zip(final.tolist(), owners[final].tolist()):
         if i not in question and _final_at(batch, bits, k, batch.bounds[i + 1], texts[i]):
             question.add(i)
@@ -143,6 +145,18 @@ def tone_columns(batch: TokenBatch) -> dict[str, list[int]]:
         name: (hits != 0).astype(np.int64).tolist() if isinstance(hits, np.ndarray) else _ones_at(hits, len(texts))
         for name, hits in found.items()
     }
+
+
+def _or_per_text(bits: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The OR of each text's token ``bits`` (text ``i``: tokens ``bounds[i]:bounds[i + 1]``; 0 for none),
+    by one pass over the batch (``reduceat``)."""
+    per_text = np.zeros(len(bounds) - 1, dtype=bits.dtype)
+    if not len(bits):
+        return per_text
+    # the texts with tokens: each one's run ends where the next such text's begins (or the batch ends)
+    filled = bounds[:-1] < bounds[1:]
+    per_text[filled] = np.bitwise_or.reduceat(bits, bounds[:-1][filled])
+    return per_text
 
 
 def _ones_at(hits: set[int], n: int) -> list[int]:
