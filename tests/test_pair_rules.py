@@ -123,10 +123,12 @@ def test_never_overlaps_a_lexicon_match(analyser, tok):
 
 
 def test_batch_and_single_scores_agree(analyser, tok):
-    texts = ["胸揉ませろ", "肩揉んで", "こいつの住所を晒しとく", "今日はいい天気"]
+    # the batch scans the vocabulary from its candidate tokens only; one text alone scans every token
+    texts = ["胸揉ませろ", "肩揉んで", "こいつの住所を晒しとく", "今日はいい天気", "もう死にたい",
+             "次会ったら蹴り飛ばしてやる", "会議で死ぬかと思った、でもお前は死んで詫びろ"]  # fmt: skip
     batch = analyser.score_many(tok.tokenize_many(texts))
     single = [analyser.score(t, tok.tokenize(t)) for t in texts]
-    assert batch.values["flagged"] == [s.values["flagged"] for s in single] == [1, 0, 1, 0]
+    assert batch.values["flagged"] == [s.values["flagged"] for s in single] == [1, 0, 1, 0, 0, 1, 1]
     assert batch.details["flagged_spans"] == [s.details["flagged_spans"] for s in single]
 
 
