@@ -1,4 +1,4 @@
-"""Pair rules: sexual harassment and doxxing said with ordinary words.
+"""Pair rules: sexual harassment, doxxing, threats and urged self-harm said with ordinary words.
 
 「胸揉ませろ」, 「下着の写真送って」, 「こいつの住所晒しとくわ」 hold no harmful
 word: 胸, 揉む, 下着, 送る, 住所 and 晒す are each harmless.  The harm is the
