@@ -327,3 +327,28 @@ def test_v5_context_rules(analyser, tok, text, flagged):
 )
 def test_insult_words_said_of_deeds(analyser, tok, text, flagged):
     assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+# --- lexicon v8 (sentences written for these tests) -------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("自分バカすぎて笑う", 0),  # 自分 right before the term: the writer's own
+        ("自分のクズさに嫌気がさす", 0),  # … or + の
+        ("自分だけが辛いと思うなよゴミ", 1),  # 自分 far before the term: a Kansai "you" keeps its target
+        ("覚悟しとけよ", 1),  # threats said by idiom
+        ("次会ったら無事じゃ済まないよ", 1),
+        ("夜道には気をつけろよ", 1),
+        ("夜道に気をつけて帰ってね", 0),  # care, not a threat
+        ("二度と顔見せんな", 1),
+        ("お前うぜーんだよ", 1),  # うぜー, split う+ぜー by MeCab, in a target frame
+        ("うぜー、また雨かよ", 0),
+        ("日本語不自由なの？", 1),
+        ("物書きも日本語不自由なりにようやっとる", 0),  # said of writers in general, not at the reader
+        ("よくその顔で人前に出られるね", 1),  # sarcasm: よく + with that face
+        ("今夜ヤらせてよ", 1),  # katakana ヤる
+        ("子供にやらせてみた", 0),  # hiragana やらせて is "let them do it"
+    ],
+)
+def test_v8_entries_and_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged

@@ -59,6 +59,7 @@ def pair_spans(analyser, tok, text: str) -> list[tuple[str, str, str]]:
         ("死んで詫びろ", [("死ん", "+死ぬ", "self_harm")]),  # て + an order
         ("さっさと死んだら？", [("死ん", "+死ぬ", "self_harm")]),  # たら？
         ("電車に飛び込んでこい", [("電車に飛び込ん", "+電車に飛び込む", "self_harm")]),
+        ("さっさと首吊れよ", [("首吊れよ", "+首吊る", "self_harm")]),  # version 3: 首吊る without を
         ("お前なんか消えればいい", [("消えれ", "+消える", "harassment")]),
         ("この世からいなくなってくれ", [("いなくなっ", "+いなくなる", "harassment")]),  # てくれ
     ],
@@ -89,6 +90,8 @@ def test_pairs_flag(analyser, tok, text, expected):
         "会議が長すぎて死ぬかと思った",  # hyperbole, nothing urged
         "もう死にたい",  # たい: the writer's own distress, not incitement
         "頼むから死ぬな",  # a prohibition
+        "首を吊るなよ",  # a prohibition, without を too
+        "俺もう首吊るわ",  # the writer's own distress, nothing urged
         "俺なんか消えればいいのに",  # urged on the writer alone
         "この痛みが消えればいい",  # a thing is the subject
         "あの選手には引退してほしくなかった、死んで欲しく無かった",  # negated wish

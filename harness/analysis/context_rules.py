@@ -248,12 +248,26 @@ def _of_a_thing(tokens: list[Token], last: int) -> bool:
 
 
 def self_directed(tokens: list[Token], first: int, last: int) -> bool:
-    """A first-person pronoun before the term in its sentence, and no target word anywhere in it."""
+    """A first-person pronoun before the term in its sentence (or 自分 right before it: 自分バカすぎ,
+    自分のクズさ), and no target word anywhere in it."""
     lo, hi = sentence_bounds(tokens, first, last)
     me = any(tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first))
+    me = me or _oneself_before(tokens, lo, first)
     if not me:
         return False
     return not any(tokens[k].surface in TARGET_WORDS or tokens[k].lemma in TARGET_WORDS for k in range(lo, hi))
+
+
+_ONESELF = "自分"
+
+
+def _oneself_before(tokens: list[Token], lo: int, first: int) -> bool:
+    """自分 right before the term, or + の (自分のクズさ): the writer's own, not a Kansai "you" further away
+    (自分だけが辛いと思うなよゴミ keeps its target)."""
+    k = first - 1
+    if k > lo and tokens[k].surface == "の":
+        k -= 1
+    return k >= lo and tokens[k].surface == _ONESELF
 
 
 def inside_phrase(text: str, start: int, end: int, phrases: tuple[str, ...]) -> bool:
