@@ -77,8 +77,9 @@ _QUOTATIVE = frozenset({"と", "という", "とか", "は", "が", "を", "の"
 _SPEECH_NOUNS = frozenset(
     {"言葉", "単語", "表現", "ワード", "発言", "書き込み", "コメント", "リプ", "メッセージ", "台詞"}
 )  # fmt: skip
-# not 自分: in Kansai speech it is "you"
+# not 自分 anywhere before the term: in Kansai speech it is "you"; right before it, it is the writer (_ONESELF)
 _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})
+_ONESELF = "自分"
 # categories of name-calling that a speaker can use of themselves (俺バカだわ) or as an intensifier (バカ高い);
 # threats, slurs and sexual remarks are neither.  Not harassment: its words are mostly orders and jeers
 # (黙れ, 失せろ, ざまぁ), which 俺もだわ、… before them does not turn on the speaker (lexicon v6 log)
@@ -251,14 +252,12 @@ def self_directed(tokens: list[Token], first: int, last: int) -> bool:
     """A first-person pronoun before the term in its sentence (or 自分 right before it: 自分バカすぎ,
     自分のクズさ), and no target word anywhere in it."""
     lo, hi = sentence_bounds(tokens, first, last)
-    me = any(tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first))
-    me = me or _oneself_before(tokens, lo, first)
+    me = _oneself_before(tokens, lo, first) or any(
+        tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first)
+    )
     if not me:
         return False
     return not any(tokens[k].surface in TARGET_WORDS or tokens[k].lemma in TARGET_WORDS for k in range(lo, hi))
-
-
-_ONESELF = "自分"
 
 
 def _oneself_before(tokens: list[Token], lo: int, first: int) -> bool:
