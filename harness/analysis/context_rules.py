@@ -75,7 +75,8 @@ _OPEN_QUOTES, _CLOSE_QUOTES = frozenset("「『"), frozenset("」』")
 _QUOTATIVE = frozenset({"と", "という", "とか", "は", "が", "を", "の", "も"})
 # nouns that name words or messages: 「…」って言葉, 「…」ってリプ (the quote is talked about)
 _SPEECH_NOUNS = frozenset(
-    {"言葉", "単語", "表現", "ワード", "発言", "書き込み", "コメント", "リプ", "メッセージ", "台詞"}
+    {"言葉", "単語", "表現", "ワード", "発言", "書き込み", "コメント", "リプ", "メッセージ", "台詞", "DM", "メール",
+     "LINE", "ライン", "手紙", "返信", "電話"}
 )  # fmt: skip
 # not 自分 anywhere before the term: in Kansai speech it is "you"; right before it, it is the writer (_ONESELF)
 _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})

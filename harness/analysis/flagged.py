@@ -50,6 +50,7 @@ from operator import add, eq
 from typing import Sequence
 
 from harness.analysis import group_rules, pair_rules
+from harness.analysis.kana_orders import kana_orders_for
 from harness.analysis.context_rules import compared, has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
 from harness.analysis.protocol import BatchScore, TextScore
@@ -637,9 +638,24 @@ def _variant_may_start(tokens: list[Token], i: int) -> bool:
     return not (prev.surface in _VERB_LINKS or prev.pos1 == "動詞")
 
 
+# the negative auxiliary ない said casually; a kana variant never ends on it
+_COLLOQUIAL_NOT = frozenset({"ねー", "ねえ", "ねぇ", "ねェ"})
+
+
+def _casual_negative(tokens: list[Token], first: int, last: int) -> bool:
+    """The match holds する + ない said casually (し+ねー: 早くしねーと, もうしねーよ), not a spelling of 死ね."""
+    for k in range(max(first, 1), last + 1):
+        tok = tokens[k]
+        if tok.surface in _COLLOQUIAL_NOT and tok.pos1 == "助動詞" and tokens[k - 1].lemma == "為る":
+            return True
+    return False
+
+
 def _context_ok(tokens: list[Token], first: int, last: int, entry: Entry, lexicon: Lexicon, text: str | None) -> bool:
     """The entry's context rules hold for a match over tokens ``first..last``."""
     if entry.pos is not None and tokens[first].pos1 not in entry.pos:
+        return False
+    if _casual_negative(tokens, first, last):
         return False
     if entry.context == "target" and not has_target(tokens, first, last):
         return False
@@ -703,6 +719,11 @@ def _toxicity(weights: tuple[float, ...]) -> float:
     return found
 
 
+def _kana_match(term: str, category: str, start: int, end: int, weight: float) -> FlagMatch:
+    """A kana order's match (``harness.analysis.kana_orders``): a spelling of its entry."""
+    return FlagMatch(term, category, start, end, weight, VARIANT)
+
+
 class FlaggedAnalyser:
     """Lexicon flags: ``flagged`` (any harmful category) and one ``cat_<name>`` per category.
 
@@ -733,6 +754,7 @@ class FlaggedAnalyser:
             self.lexicon = self.group_rules.with_category(self.lexicon)
             self.group_rules = self.group_rules.for_lexicon(self.lexicon)
         self.pair_rules = pair_rules.rules_for(config, tokenizer, find_flags, self.lexicon)
+        self.kana_orders = kana_orders_for(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._category_columns = [(category, f"cat_{category}") for category in self.lexicon.categories]
         self._nothing = self._cells("", [])
@@ -799,7 +821,10 @@ class FlaggedAnalyser:
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
-        for i in sorted(lexical.keys() | ruled | paired):
+        ordered: set[int] = set()
+        if self.kana_orders is not None:  # a substring test per text: the kana keys are rare
+            ordered = {i for i, text in enumerate(batch.texts) if self.kana_orders.may_match(text)}
+        for i in sorted(lexical.keys() | ruled | paired | ordered):
             text = batch.texts[i]
             flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
@@ -837,6 +862,8 @@ class FlaggedAnalyser:
             flags = self.group_rules.add_matches(tokens, text, flags, None if ruled is True else ruled)
         if paired and self.pair_rules is not None:
             flags = self.pair_rules.add_matches(tokens, text, flags)
+        if self.kana_orders is not None and self.kana_orders.may_match(text):
+            flags = self.kana_orders.add_matches(text, flags, _kana_match)
         return flags
 
     def _cells(self, text: str, flags: list[FlagMatch]) -> TextScore:

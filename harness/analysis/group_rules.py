@@ -59,9 +59,10 @@ from harness.data.probes import load_group_file
 
 GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX = "group_contempt", "group_word", "group_suffix"
 GROUP_VIRTUE = "group_virtue"  # optional: a virtue a group is said to lack (マナー, 常識 + ない)
+ADDRESSED = "addressed_contempt"  # optional: predicates that are contempt only said to お前 (つまらない, 無駄)
 PERSON_WORD = "person_word"  # not in the file: the words of TARGET_WORDS, added as topics
 PERSON_CATEGORY = "insult"  # a predicate said of a person is name-calling (when the lexicon has it)
-ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX, GROUP_VIRTUE)
+ROLES = (GROUP_CONTEMPT, GROUP_WORD, GROUP_SUFFIX, GROUP_VIRTUE, ADDRESSED)
 VIA = "group"  # FlagMatch.via of a rule match; the detectors column's name for it
 # the flag scan (``harness.analysis.flagged.find_flags``), passed in: that module calls this one;
 # its fourth argument, the tokens where a match may start (None: it finds them), may skip that search
@@ -72,6 +73,11 @@ TOPIC_MARKERS = frozenset({"は", "って", "とか", "なんて", "なんか", 
 BETWEEN = frozenset({"ども", "共", "ら", "達", "たち", "さん", "全員", "みんな", "皆"})
 _NEGATION_SKIP = frozenset({"じゃ", "で", "は", "も", "く", "て", "い", "ませ"})  # かけ+て+い+ない, かけ+ませ+ん
 _NEGATIONS = frozenset({"ない", "無い", "ぬ", "ず"})  # unidic lemmas: 助動詞 ない, 形容詞 無い
+# the rudest second-person words (a subset of TARGET_WORDS): a person named so needs no topic marker
+ADDRESS_WORDS = frozenset(
+    {"お前", "おまえ", "オマエ", "お前ら", "おまえら", "てめえ", "テメエ", "てめー", "テメー", "貴様", "きさま"}
+)  # fmt: skip
+_CALLED_OUT = frozenset({"、", ",", "，", "!", "！", "…"})  # after an address word: a call, not a subject
 _NOT_GROUP_NOUN = frozenset({"数詞", "代名詞"})  # pos2 of a noun that cannot take a group suffix (三人, 何人)
 
 
@@ -133,7 +139,7 @@ def load_group_rules(
         raise LexiconError(f"no group lists (*.yaml) in {folder} (analysis.group_lists)", path)
     known = {t.term for t in spec.terms}
     listed = _group_terms(lists, known) + _person_terms(known)
-    said = (GROUP_CONTEMPT, GROUP_VIRTUE)  # what is said of the group; the rest names it
+    said = (GROUP_CONTEMPT, GROUP_VIRTUE, ADDRESSED)  # what is said of the group; the rest names it
     predicates = dataclasses.replace(spec, terms=[t for t in spec.terms if t.category in said])
     person = CategorySchema(severity="topic", description="words that point at a person (context_rules)")
     groups = dataclasses.replace(
@@ -206,6 +212,8 @@ def find_group_contempt(
         if _negated(tokens, last) or _object_noun(tokens, first, last) or not_aimed(tokens, first, last, m.category):
             continue
         about = _about_group(tokens, text, first, last, mentions)
+        if about is not None and m.category == ADDRESSED and not _addressed_before(tokens, about, first):
+            continue
         if about is not None and not _modifies_other(tokens, last, mentions):
             out.append(_said_of(m, about, rules))
     return out
@@ -275,11 +283,28 @@ def _about_group(
     lo = _sentence_start(tokens, text, first)
     for mention in mentions:
         g_first, g_last, _ = mention
-        if g_first == last + 1 or (g_first == last + 2 and tokens[last + 1].surface == "な"):
+        glued = tokens[last].end == tokens[min(g_first, len(tokens) - 1)].start or g_first == last + 2
+        if glued and (g_first == last + 1 or (g_first == last + 2 and tokens[last + 1].surface == "な")):
             return mention  # attributive: 民度の低い〇〇人, 最悪なやつ (the term right before the mention)
-        if lo <= g_first and g_last < first and _is_topic(tokens, g_last, first):
+        if lo <= g_first and g_last < first and (_is_topic(tokens, g_last, first) or _addressed(tokens, g_first, g_last)):
             return mention
     return None
+
+
+def _addressed(tokens: list[Token], first: int, last: int) -> bool:
+    """A second-person word of contempt (お前, てめえ, 貴様) at ``first..last``: whatever its particle, what the
+    sentence says after it is said of the reader (誰もお前に興味ない, お前の書き込み全部つまらない).  Not when
+    it is only called out, with a comma or a space after it (お前ら、政治とか興味ねえわ: the writer's own)."""
+    tok = tokens[first]
+    if tok.surface not in ADDRESS_WORDS and tok.lemma not in ADDRESS_WORDS:
+        return False
+    nxt = last + 1
+    return nxt < len(tokens) and tokens[nxt].surface not in _CALLED_OUT and tokens[nxt].start == tokens[last].end
+
+
+def _addressed_before(tokens: list[Token], mention: tuple[int, int, bool], first: int) -> bool:
+    """An ``addressed_contempt`` term (at ``first``) counts only after a rude second-person word."""
+    return mention[0] < first and _addressed(tokens, mention[0], mention[1])
 
 
 def _is_topic(tokens: list[Token], g_last: int, limit: int) -> bool:
