@@ -352,3 +352,38 @@ def test_insult_words_said_of_deeds(analyser, tok, text, flagged):
 )
 def test_v8_entries_and_rules(analyser, tok, text, flagged):
     assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+# --- lexicon v9 (sentences written for these tests) -------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("誰もお前に興味ないって", 1),  # addressed_contempt: after お前, whatever its particle
+        ("お前の投稿ほんとつまらない", 1),
+        ("お前がいると場の空気が悪くなる", 1),
+        ("お前ら、野球とか興味ねえわ", 0),  # お前ら called out with a comma: the writer's own interest
+        ("あのやつの話はつまらない", 0),  # addressed_contempt needs お前/てめえ/貴様, not やつ
+        ("若者は政治に興味ない", 0),  # … nor a group: 興味ない of a group is no contempt
+        ("お前の努力は無駄じゃない", 0),  # negated
+        ("お前のノートは無駄にきれいだな", 0),  # 無駄に: "needlessly"
+        ("関西人って人の物盗るよな", 1),  # 盗る (MeCab's lemma is 取る, so matched by its surface)
+        ("この店の親父汚れとるやん", 0),  # …とる is not 盗る
+        ("九州の人って信号守らない", 1),  # group_virtue 信号
+        ("その頭で今まで生きてこれたの", 1),  # その頭で + any verb
+        ("脳みそ入ってんの？", 1),  # (お前脳みそ… is read お+前脳+みそ by MeCab)
+        ("頭の中お花畑かよ", 1),
+        ("うわ、必死すぎ", 1),
+        ("俺必死すぎて笑う", 0),  # insult category: the writer's own
+        ("いい歳してそれはない", 1),
+        ("せいぜい夜道に気ぃつけや", 1),
+        ("ぶっころ", 1),
+        ("住所わかったし凸るか", 1),
+        ("馬鹿力で瓶のふた開けた", 0),  # not_in 馬鹿力
+        ("ブスッと針が刺さった", 0),  # ブス is a noun; ブスッ an adverb
+        ("近所のおばあちゃんに野菜もらった", 0),  # ばばあ's folded key ばあ inside おばあちゃん
+        ("「きもい」ってDMが来た", 0),  # reported speech: 「…」って + DM
+        ("もう恥ずかしい\n韓国人の友達に謝る", 0),  # an attributive term never reaches across a line break
+    ],
+)
+def test_v9_entries_and_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged

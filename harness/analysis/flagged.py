@@ -643,8 +643,9 @@ _COLLOQUIAL_NOT = frozenset({"ねー", "ねえ", "ねぇ", "ねェ"})
 
 
 def _casual_negative(tokens: list[Token], first: int, last: int) -> bool:
-    """The match holds する + ない said casually (し+ねー: 早くしねーと, もうしねーよ), not a spelling of 死ね."""
-    for k in range(max(first, 1), last + 1):
+    """The match ends on する + ない said casually (し+ねー: 早くしねーと, もうしねーよ), not a spelling of 死ね;
+    a longer drawn-out ending (しねええええ) is still the death wish."""
+    for k in range(max(first, 1, last - 1), last + 1):
         tok = tokens[k]
         if tok.surface in _COLLOQUIAL_NOT and tok.pos1 == "助動詞" and tokens[k - 1].lemma == "為る":
             return True
