@@ -17,7 +17,7 @@ are typed:
   urging adverb (はよ, はやく, まじで, さっさと, 今すぐ, 頼むから, もう …);
 * then a **kana variant key** of a harmful lexicon entry of the order
   categories (``ORDER_CATEGORIES``: 死ね → しね, 消えろ → きえろ, 殺す → ころす;
-  the keys ``harness.analysis.variants`` makes, in hiragana, two kana or
+  the keys ``harness.analysis.variants`` makes, in hiragana, two to five kana or
   more), glued to the lead or after one space;
 * then the **end of the order**: the end of the text or sentence, a space, a
   punctuation mark or w, after at most one sentence-final particle (よ, や,
@@ -40,8 +40,8 @@ from harness.analysis.lexicon import Lexicon
 
 # the categories whose words are said as orders or death wishes, typed in kana as a whole message
 ORDER_CATEGORIES = frozenset({"threat", "harassment", "self_harm"})
-# second-person words, folded to hiragana, and what may be glued to them before the order
-_ADDRESS = ("おまえ", "お前", "てめえ", "てめー", "てめぇ", "きさま", "貴様", "あんた")
+# second-person words (the pattern also takes each kana in katakana: オマエ), and what may follow them
+_ADDRESS = ("おまえ", "お前", "てめえ", "てめー", "てめぇ", "きさま", "貴様", "あんた")  # any script: オマエ
 _ADDRESS_TAIL = "(?:ら|ら?も|は|が|ども)?"
 # urging adverbs: "now", "quickly", "seriously", "please", "already", "all of you"
 _URGING = (
@@ -52,22 +52,47 @@ _URGING = (
 _FINAL = "(?:よ|や|わ|ぞ|な)?"
 _END = r"(?=$|[\s。、！？!?.,…w草」』]|\Z)"
 _HIRAGANA = re.compile(r"^[\u3041-\u309f]{2,}$")
-# katakana → hiragana, one character for one, so offsets into the folded text are offsets into the text
-_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
+# the frame is typed as a short order; a longer key is a phrase MeCab reads well enough to match by tokens
+_MAX_KEY = 5
+_LEAD_WINDOW = 8  # characters before a key in which its lead ends (the longest lead, its particle and a space)
+
+
+def _both_scripts(words: tuple[str, ...]) -> str:
+    """A pattern matching ``words`` as written and in katakana (しね, シネ), as a trie: one alternative per
+    first character, so a position is tried against a few literals, not against every word (~0.3 µs a post)."""
+    trie: dict = {}
+    for form in {f for word in words for f in (word, _katakana(word))}:
+        node = trie
+        for ch in form:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_pattern(trie)
+
+
+def _trie_pattern(node: dict) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _trie_pattern(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if ends else body
+
+
+def _katakana(word: str) -> str:
+    return "".join(chr(ord(c) + 0x60) if 0x3041 <= ord(c) <= 0x3096 else c for c in word)
 
 
 @dataclass(frozen=True)
 class KanaOrders:
-    """The compiled frame and, per kana key, the lexicon entry it spells."""
+    """The compiled frame: the keys (found first: they are rare), the leads, and the entry each key spells."""
 
-    pattern: re.Pattern[str]
-    entry_of: dict[str, Any]  # kana key → lexicon Entry
-    keys: tuple[str, ...]  # the kana keys, for the cheap test (``may_match``)
+    keys_pattern: re.Pattern[str]  # a key, then the end of an order
+    lead_pattern: re.Pattern[str]  # a lead, ending where the key starts
+    entry_of: dict[str, Any]  # kana key (hiragana) → lexicon Entry
 
     def may_match(self, text: str) -> bool:
-        """False when ``text`` holds none of the keys (most texts): no search is needed."""
-        folded = text.translate(_TO_HIRAGANA)
-        return any(key in folded for key in self.keys)
+        """False when ``text`` holds no kana order (most texts hold no key at all: one search, in C)."""
+        return self.keys_pattern.search(text) is not None and bool(self._orders(text))
 
     def add_matches(self, text: str, flags: list[Any], make: Callable[..., Any]) -> list[Any]:
         """``flags`` plus the kana orders of ``text`` that overlap none of them, in text order.
@@ -75,13 +100,30 @@ class KanaOrders:
         ``make(term, category, start, end, weight)`` builds a match (``flagged.FlagMatch`` with ``via="variant"``).
         """
         found = []
-        for m in self.pattern.finditer(text.translate(_TO_HIRAGANA)):
-            start, end = m.span("key")
+        for start, end, key in self._orders(text):
             if any(start < f.end and f.start < end for f in flags):
                 continue
-            entry = self.entry_of[m.group("key")]
+            entry = self.entry_of[_hiragana(key)]
             found.append(make(entry.term, entry.category, start, end, entry.weight))
         return sorted([*flags, *found], key=lambda f: f.start) if found else flags
+
+    def _orders(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, key)`` of every key that ends an order and has a lead right before it."""
+        out = []
+        for m in self.keys_pattern.finditer(text):
+            start = m.start("key")
+            if self.lead_pattern.search(text, max(0, start - _LEAD_WINDOW), start):
+                out.append((start, m.end("key"), m.group("key")))
+        return out
+
+
+def _hiragana(word: str) -> str:
+    return "".join(chr(ord(c) - 0x60) if 0x30A1 <= ord(c) <= 0x30F6 else c for c in word)
+
+
+def _order(entry: Any) -> bool:
+    """An entry said as an order: a token in the imperative, or in the form unidic gives a lone 死ね (仮定形)."""
+    return any(t.c_form.startswith(("命令形", "仮定形")) for t in entry.tokens)
 
 
 def kana_orders_for(lexicon: Lexicon) -> KanaOrders | None:
@@ -89,17 +131,15 @@ def kana_orders_for(lexicon: Lexicon) -> KanaOrders | None:
     harmful = lexicon.harmful_categories() & ORDER_CATEGORIES
     entry_of: dict[str, Any] = {}
     for entry in lexicon.entries:
-        if entry.category not in harmful or entry.context != "any":
+        if entry.category not in harmful or entry.context != "any" or not _order(entry):
             continue
         for key in sorted(entry.folded):
-            if _HIRAGANA.match(key):
+            if _HIRAGANA.match(key) and len(key) <= _MAX_KEY:
                 entry_of.setdefault(key, entry)
     if not entry_of:
         return None
     keys = tuple(sorted(entry_of, key=len, reverse=True))  # longest first: しねよ before しね
-    lead = "|".join(map(re.escape, (*(a.translate(_TO_HIRAGANA) for a in _ADDRESS), *_URGING)))
-    address = "|".join(map(re.escape, _ADDRESS))
-    pattern = re.compile(
-        rf"(?:(?:{address}){_ADDRESS_TAIL}|{lead})[ 　]?(?P<key>{'|'.join(map(re.escape, keys))}){_FINAL}{_END}"
-    )
-    return KanaOrders(pattern, entry_of, keys)
+    keys_pattern = re.compile(rf"(?P<key>{_both_scripts(keys)}){_FINAL}{_END}")
+    leads = _both_scripts(_URGING)
+    lead_pattern = re.compile(rf"(?:(?:{_both_scripts(_ADDRESS)}){_ADDRESS_TAIL}|{leads})[ 　]?$")
+    return KanaOrders(keys_pattern, lead_pattern, entry_of)
