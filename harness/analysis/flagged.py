@@ -822,10 +822,10 @@ class FlaggedAnalyser:
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
-        ordered: set[int] = set()
-        if self.kana_orders is not None:  # a substring test per text: the kana keys are rare
-            ordered = {i for i, text in enumerate(batch.texts) if self.kana_orders.may_match(text)}
-        for i in sorted(lexical.keys() | ruled | paired | ordered):
+        ordered: list[int] = []
+        if self.kana_orders is not None:  # one search over the batch: the kana keys are rare
+            ordered = self.kana_orders.candidates(batch.texts)
+        for i in sorted(lexical.keys() | ruled | paired | set(ordered)):
             text = batch.texts[i]
             flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
             if not flags:  # the text keeps the no-match cells
