@@ -34,7 +34,9 @@ from typing import Callable, NoReturn
 
 import pytest
 
-from harness.config import load_config
+from harness.analysis.flagged import FlaggedAnalyser
+from harness.analysis.tokenize import JapaneseTokenizer
+from harness.config import AnalysisConfig, load_config
 from harness.data.probes import Probe
 from harness.models.fake import FakeGenerator
 from harness.pipeline import RunResult, run
@@ -183,6 +185,18 @@ def build_run(
         generator=generator or FakeGenerator(respond=respond),
         **options,
     )
+
+
+@pytest.fixture(scope="module")
+def tok() -> JapaneseTokenizer:
+    """A MeCab tokenizer (a module that needs other settings defines its own ``tok``)."""
+    return JapaneseTokenizer()
+
+
+@pytest.fixture(scope="module")
+def analyser(tok: JapaneseTokenizer) -> FlaggedAnalyser:
+    """The flag analyser with the bundled lexicon and rule layers (the default ``AnalysisConfig``)."""
+    return FlaggedAnalyser(AnalysisConfig(), tok)
 
 
 @pytest.fixture(scope="session")

@@ -18,16 +18,6 @@ from harness.config import AnalysisConfig, load_config
 from harness.resources import default_group_rules, group_lists_dir
 
 
-@pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
-@pytest.fixture(scope="module")
-def analyser(tok) -> FlaggedAnalyser:
-    return FlaggedAnalyser(AnalysisConfig(), tok)
-
-
 def score(analyser: FlaggedAnalyser, tok: JapaneseTokenizer, text: str):
     return analyser.score(text, tok.tokenize(text))
 
@@ -382,7 +372,8 @@ def test_v8_entries_and_rules(analyser, tok, text, flagged):
         ("ブスッと針が刺さった", 0),  # ブス is a noun; ブスッ an adverb
         ("近所のおばあちゃんに野菜もらった", 0),  # ばばあ's folded key ばあ inside おばあちゃん
         ("「きもい」ってDMが来た", 0),  # reported speech: 「…」って + DM
-        ("もう恥ずかしい\n韓国人の友達に謝る", 0),  # an attributive term never reaches across a line break
+        ("民度の低い\n韓国人の友達に謝る", 0),  # an attributive term never reaches across a line break
+        ("あいつは恥ずかしい", 0),  # addressed_contempt after a person word that is not お前/てめえ/貴様
     ],
 )
 def test_v9_entries_and_rules(analyser, tok, text, flagged):

@@ -12,18 +12,7 @@ import pytest
 from harness.analysis.flagged import VARIANT, FlaggedAnalyser
 from harness.analysis.kana_orders import kana_orders_for
 from harness.analysis.lexicon import load_lexicon
-from harness.analysis.tokenize import JapaneseTokenizer
 from harness.config import AnalysisConfig
-
-
-@pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
-@pytest.fixture(scope="module")
-def analyser(tok) -> FlaggedAnalyser:
-    return FlaggedAnalyser(AnalysisConfig(), tok)
 
 
 def spans(analyser, tok, text: str) -> list[list]:

@@ -13,20 +13,9 @@ import pytest
 from harness.analysis.flagged import PAIR, FlaggedAnalyser, find_flags
 from harness.analysis.lexicon import LexiconError
 from harness.analysis.pair_rules import done, intended, load_pair_rules, urged, wanted
-from harness.analysis.tokenize import JapaneseTokenizer
 from harness.config import AnalysisConfig, load_config
 from harness.pipeline import input_paths
 from harness.resources import default_pair_rules
-
-
-@pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
-@pytest.fixture(scope="module")
-def analyser(tok) -> FlaggedAnalyser:
-    return FlaggedAnalyser(AnalysisConfig(), tok)
 
 
 def pair_spans(analyser, tok, text: str) -> list[tuple[str, str, str]]:

@@ -863,7 +863,7 @@ class FlaggedAnalyser:
             flags = self.group_rules.add_matches(tokens, text, flags, None if ruled is True else ruled)
         if paired and self.pair_rules is not None:
             flags = self.pair_rules.add_matches(tokens, text, flags)
-        if self.kana_orders is not None and self.kana_orders.may_match(text):
+        if self.kana_orders is not None:  # a search for the rare keys first: most texts stop there
             flags = self.kana_orders.add_matches(text, flags, _kana_match)
         return flags
 

@@ -283,8 +283,8 @@ def _about_group(
     lo = _sentence_start(tokens, text, first)
     for mention in mentions:
         g_first, g_last, _ = mention
-        glued = tokens[last].end == tokens[min(g_first, len(tokens) - 1)].start or g_first == last + 2
-        if glued and (g_first == last + 1 or (g_first == last + 2 and tokens[last + 1].surface == "な")):
+        glued = g_first == last + 1 and tokens[last].end == tokens[g_first].start  # not across a line break
+        if glued or (g_first == last + 2 and tokens[last + 1].surface == "な"):
             return mention  # attributive: 民度の低い〇〇人, 最悪なやつ (the term right before the mention)
         before = lo <= g_first and g_last < first
         if before and (_is_topic(tokens, g_last, first) or _addressed(tokens, g_first, g_last)):

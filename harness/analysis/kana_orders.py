@@ -16,9 +16,10 @@ are typed:
   second-person word (お前, てめえ, 貴様, お前ら …, with も/は/が/ら) or an
   urging adverb (はよ, はやく, まじで, さっさと, 今すぐ, 頼むから, もう …);
 * then a **kana variant key** of a harmful lexicon entry of the order
-  categories (``ORDER_CATEGORIES``: 死ね → しね, 消えろ → きえろ, 殺す → ころす;
-  the keys ``harness.analysis.variants`` makes, in hiragana, two to five kana or
-  more), glued to the lead or after one space;
+  categories (``ORDER_CATEGORIES``) said as an order, in the imperative or
+  the form unidic gives a lone 死ね (死ね → しね, 消えろ → きえろ, くたばれ;
+  the keys ``harness.analysis.variants`` makes, in hiragana, of two to five
+  kana), glued to the lead or after one space;
 * then the **end of the order**: the end of the text or sentence, a space, a
   punctuation mark or w, after at most one sentence-final particle (よ, や,
   わ, ぞ, な).  Not a long vowel or え: しねー / しねえ is the colloquial
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from harness.analysis.lexicon import Lexicon
+from harness.analysis.variants import fold
 
 # the categories whose words are said as orders or death wishes, typed in kana as a whole message
 ORDER_CATEGORIES = frozenset({"threat", "harassment", "self_harm"})
@@ -90,15 +92,11 @@ class KanaOrders:
 
     keys_pattern: re.Pattern[str]  # a key, then the end of an order
     lead_pattern: re.Pattern[str]  # a lead, ending where the key starts
-    entry_of: dict[str, Any]  # kana key (hiragana) → lexicon Entry
-
-    def may_match(self, text: str) -> bool:
-        """False when ``text`` holds no kana order (most texts hold no key at all: one search, in C)."""
-        return self.keys_pattern.search(text) is not None and bool(self._orders(text))
+    entry_of: dict[str, Any]  # kana key (folded: hiragana) → lexicon Entry
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
-        """The positions of ``texts`` holding a key (a superset of those ``may_match``): one search over
-        the texts joined, so a batch costs one pass in C, not a call per text."""
+        """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to): one search
+        over the texts joined, so a batch costs one pass in C, not a call per text."""
         starts = list(accumulate((len(t) + 1 for t in texts), initial=0))
         found = {bisect_right(starts, m.start()) - 1 for m in self.keys_pattern.finditer("\n".join(texts))}
         return sorted(found)
@@ -112,7 +110,7 @@ class KanaOrders:
         for start, end, key in self._orders(text):
             if any(start < f.end and f.start < end for f in flags):
                 continue
-            entry = self.entry_of[_hiragana(key)]
+            entry = self.entry_of[fold(key)]
             found.append(make(entry.term, entry.category, start, end, entry.weight))
         return sorted([*flags, *found], key=lambda f: f.start) if found else flags
 
