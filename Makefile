@@ -12,7 +12,7 @@ TCMALLOC ?= $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib6
 
 CLASSIFIER := build/classifier
 POSTS := ../shared/corpora/open2ch-ranking-dev/dev.tsv
-CLASSIFIER_LABELS := labels/open2ch-dev.csv tests/data/dev_labels.csv
+CLASSIFIER_LABELS := labels/open2ch-dev.csv tests/data/dev_labels.csv labels/ood-written.csv
 
 .PHONY: demo demo-mitigate test install install-test clean classifier
 

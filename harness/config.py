@@ -380,10 +380,12 @@ class AnalysisConfig(StrictModel):
     vocab_prior: Literal["pooled", "uniform", "corpus"] = "pooled"
     vocab_prior_strength: float | None = Field(default=None, gt=0)  # α0; None = the pooled token count
     vocab_count: Literal["tokens", "documents"] = "tokens"  # documents: a lemma counts once per text
-    # issue 16: the detectors behind flagged/toxicity: the lexicon, and optionally a learned classifier
+    # issue 16: the detectors behind flagged/toxicity: the lexicon, and a learned classifier beside it
     # (``classifier:PATH``, a model folder of ``harness scorer train``; ``classifier`` alone: the
-    # default one of ``make classifier``, skipped with a note when not built).  See harness.analysis.classifier.
-    detectors: list[str] = ["lexicon"]
+    # default one of ``make classifier``, skipped with a note when not built).  The default is both: on
+    # text no rule was written from, the pair flags more than the lexicon alone at the same precision
+    # (benchmarks/README.md "A classifier trained on the written set too").  See harness.analysis.classifier.
+    detectors: list[str] = ["lexicon", "classifier"]
     # issue 16: the group-contempt rule layer of the lexicon detector (harness.analysis.group_rules):
     # its vocabulary file (null: the bundled one, used with the bundled lexicon only; false: off) and
     # the folder of group lists whose names are the groups

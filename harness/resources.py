@@ -13,6 +13,7 @@ paths inside the demo configs (``../probes/seed.yaml``) resolve alike in both.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -75,8 +76,14 @@ def group_lists_dir() -> Path:
     return probes_dir() / "groups"
 
 
+CLASSIFIER_ENV = "HARNESS_CLASSIFIER"
+
+
 def default_classifier() -> Path:
-    """Where ``make classifier`` builds the default classifier (a checkout's ``build/classifier``)."""
+    """The default classifier's model folder: ``$HARNESS_CLASSIFIER`` when set (an installed harness's model,
+    or none for tests), else where ``make classifier`` builds it (a checkout's ``build/classifier``)."""
+    if os.environ.get(CLASSIFIER_ENV):
+        return Path(os.environ[CLASSIFIER_ENV]).expanduser()
     root = checkout_root()
     return (root if root is not None else Path.cwd()) / "build" / "classifier"
 

@@ -19,8 +19,10 @@ from harness.commands import build_config  # noqa: E402
 from harness.config import AnalysisConfig, classifier_files  # noqa: E402
 from harness.errors import ConfigError, InputError  # noqa: E402
 from harness.labels.labelfile import MERGED_COLUMNS  # noqa: E402
-from harness.scorer.data import training_set  # noqa: E402
-from harness.scorer.train import Candidate, fit, train  # noqa: E402
+from harness.labels.ood import OOD_COLUMNS  # noqa: E402
+from harness.resources import CLASSIFIER_ENV  # noqa: E402
+from harness.scorer.data import Example, training_set  # noqa: E402
+from harness.scorer.train import PRECISION_FLOOR, Candidate, best_threshold, fit, fold_ids, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ",".join(MERGED_COLUMNS)
@@ -62,9 +64,9 @@ def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
 def test_blind_split_rows_never_reach_training(trained):
     labels, corpus, folder = trained
     examples, dropped = training_set([labels], corpus)
-    keys = {(e.key.line, e.key.post) for e in examples}
-    assert not keys & {(1, 1), (2, 1)}  # the test split
-    assert (3, 1) not in keys and dropped == 1  # the blind post's text under a dev key
+    keys = {e.ref for e in examples}
+    assert not keys & {"1,1", "2,1"}  # the test split
+    assert "3,1" not in keys and dropped == 1  # the blind post's text under a dev key
     assert len(examples) == len(TOXIC) + len(CLEAN)
     assert json.loads((folder / "model.json").read_text())["training"]["posts"] == len(examples)
 
@@ -117,8 +119,23 @@ def test_plugin_adds_columns_and_combines_flagged(trained):
     # a batch (score_many, then combine per text) gives each text what score_text gives
     batch = suite.score_texts(["今日は公園で散歩しました", "ズンドコなお前は黙ってろズンドコ"])
     assert [(s.values, s.details) for s in batch] == [(calm.values, calm.details), (hit.values, hit.details)]
-    plain = AnalysisSuite(AnalysisConfig())
+    plain = AnalysisSuite(AnalysisConfig(detectors=["lexicon"]))
     assert CLF_TOXICITY not in [m.name for m in plain.catalogue()]
+
+
+def test_the_default_detectors_are_the_lexicon_and_the_built_classifier(trained, monkeypatch, capsys):
+    """``AnalysisConfig()`` flags with the default classifier where one is built, else with the lexicon and one
+    note line (tests/conftest.py points the default at a folder that does not exist)."""
+    import harness.analysis.classifier as clf
+
+    assert AnalysisConfig().detectors == ["lexicon", "classifier"]
+    monkeypatch.setattr(clf, "_NOTED", set())
+    assert CLF_TOXICITY not in [m.name for m in AnalysisSuite(AnalysisConfig()).catalogue()]
+    assert capsys.readouterr().err.count("is not built (make classifier); lexicon only") == 1
+    monkeypatch.setenv(CLASSIFIER_ENV, str(trained[2]))
+    suite = AnalysisSuite(AnalysisConfig())
+    assert CLF_FLAGGED in [m.name for m in suite.catalogue()]
+    assert suite.score_text("ズンドコなお前は黙ってろズンドコ").values["flagged"] == 1
 
 
 def test_combination_rule():
@@ -190,11 +207,20 @@ POSTS = ROOT.parent / "shared" / "corpora" / "open2ch-ranking-dev" / "dev.tsv"
 DEFAULT = ROOT / "build" / "classifier"
 
 
+def makefile_labels() -> list[Path]:
+    """The label files ``make classifier`` trains the default classifier on (the Makefile says which)."""
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("CLASSIFIER_LABELS :="):
+            return [ROOT / p for p in line.split(":=", 1)[1].split()]
+    raise AssertionError("Makefile has no CLASSIFIER_LABELS")
+
+
 @pytest.mark.skipif(
     not POSTS.is_file() or not (DEFAULT / "model.json").is_file(), reason="no ../shared or make classifier"
 )
 def test_default_classifier_rebuilds_byte_identically(tmp_path):
-    labels = [ROOT / "labels" / "open2ch-dev.csv", ROOT / "tests" / "data" / "dev_labels.csv"]
+    labels = makefile_labels()
+    assert ROOT / "labels" / "ood-written.csv" in labels
     train(labels, POSTS, tmp_path / "again")
     for first, second in zip(classifier_files(DEFAULT), classifier_files(tmp_path / "again")):
         assert first.read_bytes() == second.read_bytes(), first.name
@@ -252,3 +278,53 @@ def test_nested_cv_chooses_thresholds_inside_training_folds():
     assert not any(seen) and len(chosen) == cv.FOLDS
     assert cv.weighted_prf(y, pred, w)["f1"] > 0.9
     assert cv.best_threshold(y, x, w, None) == 0.62  # the lowest of the perfect ones (0.610 < t ≤ 0.627)
+
+
+def write_written(tmp: Path) -> Path:
+    """A written-set file (text in the file, ids by batch): batches a and b train, a test row is blind."""
+    rows = [",".join(OOD_COLUMNS)]
+    for n in range(10):  # texts unlike the forum file's, which would train once only
+        rows.append(f"{'ab'[n % 2]}{n:03d},書き込み{n}のズンドコは黙れ,insult_person,toxic,insult,dev")
+        rows.append(f"{'ab'[n % 2]}{n + 100:03d},書き込み{n}の写真は綺麗,neutral,clean,,dev")
+    rows.append("c001,書き込みの秘密,neutral,clean,,test")
+    rows.append("c002,書き込みの秘密,neutral,clean,,dev")  # the blind item's text again under a dev id
+    path = tmp / "written.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_written_set_trains_with_its_batches_as_groups(tmp_path, monkeypatch):
+    import harness.labels.ood as ood
+
+    monkeypatch.setattr(ood, "ood_split", lambda item_id, salt=None: "test" if item_id == "c001" else "dev")
+    labels, corpus = write_data(tmp_path)
+    examples, dropped = training_set([labels, write_written(tmp_path)], corpus)
+    written = [e for e in examples if e.source == "written.csv"]
+    assert len(written) == 20 and dropped == 2  # c001 is blind, c002 repeats its text; line 3 as before
+    assert {e.group for e in written} == {"a", "b"} and {e.domain for e in written} == {"written.csv"}
+    assert {e.domain for e in examples if e.source == "labels.csv"} == {"dev.tsv"}
+    assert not any(e.group for e in examples if e.source == "labels.csv")
+
+
+def test_grouped_rows_are_held_out_a_whole_batch_at_a_time():
+    examples = [Example(f"{g}{i}", "x", i % 2, 1.0, "w", g, "w") for g in "abcdefg" for i in range(4)]
+    examples += [Example(str(i), "x", i % 2, 1.0, "f", "", "f") for i in range(20)]
+    folds = fold_ids(examples)
+    by_group = {}
+    for e, k in zip(examples, folds):
+        if e.group:
+            by_group.setdefault(e.group, set()).add(int(k))
+    assert all(len(ks) == 1 for ks in by_group.values())  # a batch never straddles folds
+    assert set(folds[-20:]) == set(range(5))  # ungrouped rows spread over every fold
+
+
+def test_threshold_keeps_every_kind_of_text_at_the_precision_floor():
+    """The best mean F1 would come from a threshold that costs the forum its precision: refused."""
+    forum = [Example(f"f{i}", "x", int(i < 40), 1.0, "f", "", "forum") for i in range(100)]
+    written = [Example(f"w{i}", "x", int(i < 10), 1.0, "w", "g", "written") for i in range(20)]
+    lexicon = np.array([i < 10 for i in range(100)] + [i < 10 for i in range(20)])
+    # forum: 10 more toxic posts at 0.7; 20 more toxic and 30 non-toxic at 0.35 (precision 40/70 = 0.57)
+    prob = np.array([0.7 if 10 <= i < 20 else 0.35 if 20 <= i < 70 else 0.01 for i in range(100)] + [0.01] * 20)
+    score, threshold = best_threshold(forum + written, prob, lexicon)
+    assert 40 / 70 < PRECISION_FLOOR  # t ≤ 0.35 would give the forum F1 0.727 (mean 0.864) at precision 0.57
+    assert threshold == 0.36 and score == round((2 * 0.5 / 1.5 + 1.0) / 2, 12)  # forum F1 0.667 at precision 1

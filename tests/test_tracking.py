@@ -146,7 +146,7 @@ def test_params_are_strings_cut_to_the_limit(tmp_path):
     params = config_params(config)
     assert len(params["export.license_link"]) == PARAM_LIMIT and params["export.license_link"].endswith(TRUNCATED)
     assert params["base.allow_hub"] == "false" and params["out_dir"] == "null"
-    assert params["analysis.detectors"] == '["lexicon"]'  # a list of plain values: one JSON param
+    assert params["analysis.detectors"] == '["lexicon", "classifier"]'  # a list of plain values: one JSON param
     assert all(isinstance(v, str) and len(v) <= PARAM_LIMIT for v in params.values())
 
 

@@ -58,6 +58,11 @@ def ood_split(item_id: str, salt: str = OOD_SALT) -> str:
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < TEST_FRACTION else "dev"
 
 
+def batch_of(item_id: str) -> str:
+    """The batch an item was written in: its id's letters (``w`` for ``w001``; one writer, one sitting)."""
+    return item_id.rstrip("0123456789")
+
+
 def _problem(cells: dict[str, str], partial: bool) -> str | None:
     """What is wrong with one row's cells, or None."""
     if not cells["id"] or not cells["text"] or not cells["intended"]:

@@ -7,7 +7,12 @@ Two label file layouts are read (told apart by their header):
   ``profanity`` and ``clean`` negative, ``unreadable`` dropped; the row's
   ``weight`` (inverse selection probability of its stratum) is kept;
 * the older ``tests/data/dev_labels.csv`` (line, post, split, label 0/1):
-  weight 1.
+  weight 1;
+* the written set ``labels/ood-written.csv`` (``harness.labels.ood``: id,
+  text, …), whose text is in the file: weight 1, and each item's batch (its
+  id's letter) is its cross-validation group, so that a fold's held-out
+  items come from batches the fold's model never saw (a writer's phrasing
+  does not leak across folds).
 
 Only rows of split ``dev`` train.  Rows of split ``test`` of every file are
 the blind split: their keys AND their texts are kept out, so a training row
@@ -25,6 +30,7 @@ from harness.analysis.tokenize import normalize
 from harness.errors import InputError
 from harness.labels.labelfile import MERGED_COLUMNS, parse_key, read_table
 from harness.labels.merge import read_merged
+from harness.labels.ood import OOD_COLUMNS, batch_of, read_ood
 from harness.labels.posts import Key, post_text, read_corpus
 
 LEGACY_COLUMNS = ["line", "post", "split", "label"]
@@ -34,38 +40,54 @@ NEGATIVE = ("profanity", "clean")
 
 
 class Example(NamedTuple):
-    """One training post: where it is, its NFKC text, 1 = toxic, its weight, and its label file."""
+    """One training text: where it is (``ref``), its NFKC text, 1 = toxic, its weight, its label file, its
+    cross-validation group (``""``: none, folds stratify by label) and its kind of text (``domain``: the corpus
+    file's name for posts read from it, the label file's name for texts held in the label file)."""
 
-    key: Key
+    ref: str
     text: str
     label: int
     weight: float
     source: str
+    group: str = ""
+    domain: str = ""
 
 
 class LabelRow(NamedTuple):
-    """A row of either label layout: key, split, 0/1 label (None: not usable), weight."""
+    """A row of any label layout: the corpus post (``key``) or the text itself, split, 0/1 label (None: not
+    usable), weight and cross-validation group."""
 
-    key: Key
+    ref: str
+    key: Key | None
+    text: str | None
     split: str
     label: int | None
     weight: float
+    group: str = ""
+
+
+def _binary(label: str) -> int | None:
+    return 1 if label == POSITIVE else 0 if label in NEGATIVE else None
+
+
+def _keyed(key: Key, split: str, label: int | None, weight: float) -> LabelRow:
+    return LabelRow(f"{key.line},{key.post}", key, None, split, label, weight)
 
 
 def read_label_rows(path: Path) -> list[LabelRow]:
-    """Every row of a label file of either layout (``InputError`` for another header)."""
+    """Every row of a label file of any layout (``InputError`` for another header)."""
     header = _header(path)
     if set(header) == set(MERGED_COLUMNS):
-        return [
-            LabelRow(r.key, r.split, 1 if r.label == POSITIVE else 0 if r.label in NEGATIVE else None, r.weight)
-            for r in read_merged(path)
-        ]
+        return [_keyed(r.key, r.split, _binary(r.label), r.weight) for r in read_merged(path)]
+    if set(header) == set(OOD_COLUMNS):
+        return [LabelRow(it.id, None, it.text, it.split, _binary(it.label), 1.0, batch_of(it.id))
+                for it in read_ood(path)]
     rows = read_table(path, LEGACY_COLUMNS)
     out = []
     for row in rows:
         if row.cells["label"] not in ("0", "1"):
             raise InputError(f"label must be 0 or 1, got {row.cells['label']!r}", path, row.lineno)
-        out.append(LabelRow(parse_key(row, path), row.cells["split"], int(row.cells["label"]), 1.0))
+        out.append(_keyed(parse_key(row, path), row.cells["split"], int(row.cells["label"]), 1.0))
     return out
 
 
@@ -81,29 +103,36 @@ def _header(path: Path) -> list[str]:
 def training_set(label_files: Sequence[Path], corpus: Path) -> tuple[list[Example], int]:
     """The training examples of ``label_files`` (texts from ``corpus``) and how many rows the blind rule dropped.
 
-    A key labelled in two files trains once (the first file wins).
+    A key labelled in two files trains once (the first file wins).  The corpus is read only when a label
+    file points into it.
     """
-    lines = read_corpus(corpus)
     labelled = [(Path(p), read_label_rows(Path(p))) for p in label_files]
-    blind_keys = {r.key for _, rows in labelled for r in rows if r.split == BLIND_SPLIT}
-    blind_texts = {normalize(post_text(lines, k, corpus)) for k in blind_keys}
+    lines = read_corpus(corpus) if any(r.key for _, rows in labelled for r in rows) else []
+
+    def text_of(row: LabelRow) -> str:
+        return normalize(row.text if row.key is None else post_text(lines, row.key, corpus))
+
+    blind_keys = {r.key for _, rows in labelled for r in rows if r.split == BLIND_SPLIT and r.key}
+    blind_texts = {text_of(r) for _, rows in labelled for r in rows if r.split == BLIND_SPLIT}
     examples: list[Example] = []
     seen: set[Key] = set()
     texts: set[str] = set()
     dropped = 0
     for path, rows in labelled:
         for row in rows:
-            if row.split != TRAIN_SPLIT or row.label is None or row.key in seen:
+            if row.split != TRAIN_SPLIT or row.label is None or (row.key and row.key in seen):
                 continue
-            text = normalize(post_text(lines, row.key, corpus))
-            if row.key in blind_keys or text in blind_texts:
+            text = text_of(row)
+            if (row.key and row.key in blind_keys) or text in blind_texts:
                 dropped += 1
                 continue
-            if text in texts:  # the same post under two keys: once
+            if text in texts:  # the same text under two keys: once
                 continue
-            seen.add(row.key)
+            if row.key:
+                seen.add(row.key)
             texts.add(text)
-            examples.append(Example(row.key, text, row.label, row.weight, path.name))
+            domain = Path(corpus).name if row.key else path.name
+            examples.append(Example(row.ref, text, row.label, row.weight, path.name, row.group, domain))
     return examples, dropped
 
 
