@@ -32,7 +32,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-demo: install
+demo: install $(CLASSIFIER)/model.json
 	LD_PRELOAD=$(TCMALLOC) $(BIN)/harness demo
 
 # The demo with the loop closed (README "Closing the loop"): corpus.filter as a matrix axis and DPO
@@ -47,10 +47,11 @@ demo-mitigate: $(VENV)/.installed-mitigate
 
 # The default classifier (analysis.detectors: [lexicon, classifier]); rebuilt byte-identically from
 # the labels and ../shared (again when a label file or the lexicon and its group and pair rules, which set its
-# threshold, change).
+# threshold, change).  Training needs scikit-learn (the `scorer` extra), installed here only when it can train.
 # Without ../shared the harness flags with the lexicon alone.
-classifier: install-test
+classifier: install
 	@if [ -f $(POSTS) ]; then \
+		[ -f $(VENV)/.installed-scorer ] || { $(BIN)/pip install -q -e '.[scorer]' && touch $(VENV)/.installed-scorer; }; \
 		OMP_NUM_THREADS=1 $(BIN)/harness scorer train $(addprefix --labels ,$(CLASSIFIER_LABELS)) \
 			--text-from $(POSTS) --out $(CLASSIFIER); \
 	else echo "classifier: $(POSTS) not found; no default classifier (the lexicon flags alone)"; fi

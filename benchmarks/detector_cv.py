@@ -75,7 +75,7 @@ def analyse(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
     from harness.analysis.suite import AnalysisSuite
     from harness.config import AnalysisConfig
 
-    suite = AnalysisSuite(AnalysisConfig())
+    suite = AnalysisSuite(AnalysisConfig(detectors=["lexicon"]))
     flags, dense, grams = [], [], []
     for text in texts:
         s = suite.score_text(text)

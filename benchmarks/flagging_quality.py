@@ -87,7 +87,7 @@ def fmt(estimate) -> str:
 def suites(args) -> dict[str, tuple[AnalysisSuite, str]]:
     """Detector name → (suite, measure column): the lexicon alone; with --classifier also the two others."""
     lists = [WordListConfig(path=Path(p), category=c) for p, c in (w.rsplit(":", 1) for w in args.word_list)]
-    out = {"lexicon": (AnalysisSuite(AnalysisConfig(word_lists=lists)), "flagged")}
+    out = {"lexicon": (AnalysisSuite(AnalysisConfig(word_lists=lists, detectors=["lexicon"])), "flagged")}
     if args.classifier:
         try:
             config = AnalysisConfig(word_lists=lists, detectors=["lexicon", f"classifier:{args.classifier}"])
