@@ -328,3 +328,12 @@ def test_threshold_keeps_every_kind_of_text_at_the_precision_floor():
     score, threshold = best_threshold(forum + written, prob, lexicon)
     assert 40 / 70 < PRECISION_FLOOR  # t ≤ 0.35 would give the forum F1 0.727 (mean 0.864) at precision 0.57
     assert threshold == 0.36 and score == round((2 * 0.5 / 1.5 + 1.0) / 2, 12)  # forum F1 0.667 at precision 1
+
+
+def test_packed_ngram_search_finds_what_the_dict_lookup_finds(trained):
+    """The batch path (packed keys, binary search) equals char_ngrams + dict on awkward texts."""
+    model = load_model(trained[2])
+    texts = ["", " ", "ズンドコ  な\nお前", "𠮷野家でズンドコ𠮷", "\x00ズ\x00ン", "ズ", "今日は公園で散歩しました", "ｗｗｗ"]
+    packed = model.decision(texts)
+    model.keys = None  # the dict path
+    assert np.array_equal(packed, model.decision(texts))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -116,7 +116,7 @@ class ClassifierModel:
     def _packed_hits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """What ``_looked_up_hits`` finds, computed over the whole batch at once: the texts (whitespace runs
         made one space, as ``char_ngrams`` does) laid end to end with one gap slot after each, every
-        window's packed key, and a binary search in the sorted vocabulary keys.  About 1 µs a post instead
+        window's packed key, and a binary search in the sorted vocabulary keys.  About 3 µs a post instead
         of ~10 µs of Python slicing and dict lookups."""
         cleaned = [" ".join(t.split()) for t in texts]
         lengths = np.fromiter(map(len, cleaned), np.int64, len(cleaned))
@@ -131,7 +131,9 @@ class ClassifierModel:
             if size < self.low:
                 continue
             start = np.flatnonzero(offset + size <= lengths[doc])
-            at = np.minimum(np.searchsorted(self.keys, key[start]), len(self.keys) - 1)
+            # each distinct gram searched once (a batch repeats most of its grams): 40% less time
+            grams, where = np.unique(key[start], return_inverse=True)
+            at = np.minimum(np.searchsorted(self.keys, grams), len(self.keys) - 1)[where]
             hit = self.keys[at] == key[start]
             docs.append(doc[start[hit]])
             cols.append(self.key_cols[at[hit]])
@@ -174,15 +176,26 @@ def note_once(line: str) -> None:
         print(f"harness: note: {line}", file=sys.stderr)
 
 
+def combined(
+    flagged: Any, toxicity: Any, clf_flagged: Any, clf_toxicity: Any, detectors: str
+) -> tuple[int, float, str]:
+    """The rule (module doc): ``flagged`` OR ``clf_flagged``, the larger toxicity, and ``classifier`` added to
+    the ``;``-joined detectors when it flagged."""
+    if clf_flagged:
+        detectors = ";".join(sorted({d for d in str(detectors).split(";") if d} | {CLASSIFIER}))
+    return int(bool(flagged) or bool(clf_flagged)), max(float(toxicity), float(clf_toxicity)), detectors
+
+
 def combine_detectors(values: dict[str, Any], details: dict[str, Any]) -> None:
     """Fold the classifier's columns into ``flagged``, ``toxicity`` and ``detectors`` (in place; see module doc)."""
     if CLF_FLAGGED not in values:
         return
-    values["flagged"] = int(bool(values.get("flagged")) or bool(values[CLF_FLAGGED]))
-    values["toxicity"] = max(float(values.get("toxicity", 0.0)), float(values[CLF_TOXICITY]))
+    values["flagged"], values["toxicity"], found = combined(
+        values.get("flagged"), values.get("toxicity", 0.0), values[CLF_FLAGGED], values[CLF_TOXICITY],
+        details.get("detectors", ""),
+    )
     if values[CLF_FLAGGED]:
-        found = {d for d in str(details.get("detectors", "")).split(";") if d} | {CLASSIFIER}
-        details["detectors"] = ";".join(sorted(found))
+        details["detectors"] = found
 
 
 class ClassifierAnalyser:
@@ -251,11 +264,16 @@ class ClassifierAnalyser:
         return TextScore({CLF_TOXICITY: round(prob, 6), CLF_FLAGGED: int(prob >= self.model.threshold)}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """``score`` of every text of ``batch``: no columns without a model."""
+        """``score`` of every text of ``batch``, the texts ``prepare`` has not seen scored in one pass."""
         if self.model is None:
             return BatchScore({}, {})
-        scores = [self.score(text, ()) for text in batch.texts]
-        return BatchScore({name: [s.values[name] for s in scores] for name in (CLF_TOXICITY, CLF_FLAGGED)}, {})
+        texts = batch.texts
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = dict(zip(missing, self.model.probabilities(missing).tolist())) if missing else {}
+        probs = [self._cache[t] if t in self._cache else fresh[t] for t in texts]
+        threshold = self.model.threshold
+        columns = {CLF_TOXICITY: [round(p, 6) for p in probs], CLF_FLAGGED: [int(p >= threshold) for p in probs]}
+        return BatchScore(columns, {})
 
     def combine(self, values: dict[str, Any], details: dict[str, Any]) -> None:
         """After every analyser scored: ``combine_detectors``."""
@@ -271,17 +289,11 @@ class ClassifierAnalyser:
             return True
         if "flagged" not in values or "toxicity" not in values or "detectors" not in details:
             return False
-        for i, (v, d) in enumerate(zip(_rows(values), _rows(details))):
-            combine_detectors(v, d)
-            for name in ("flagged", "toxicity"):
-                values[name][i] = v[name]
-            details["detectors"][i] = d["detectors"]
+        lexicon = (values["flagged"], values["toxicity"])
+        folded = list(map(combined, *lexicon, values[CLF_FLAGGED], values[CLF_TOXICITY], details["detectors"]))
+        values["flagged"], values["toxicity"], details["detectors"] = (list(c) for c in zip(*folded))
         return True
 
     def table_builder(self) -> None:
         return None
 
-
-def _rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
-    names = list(columns)
-    return (dict(zip(names, row)) for row in zip(*columns.values()))
