@@ -138,22 +138,29 @@ def note_once(line: str) -> None:
 
 
 def combined(
-    flagged: Any, toxicity: Any, clf_flagged: Any, clf_toxicity: Any, detectors: str
-) -> tuple[int, float, str]:
-    """The rule (module doc): ``flagged`` OR ``clf_flagged``, the larger toxicity, and ``classifier`` added to
-    the ``;``-joined detectors when it flagged."""
-    if clf_flagged:
-        detectors = ";".join(sorted({d for d in str(detectors).split(";") if d} | {CLASSIFIER}))
-    return int(bool(flagged) or bool(clf_flagged)), max(float(toxicity), float(clf_toxicity)), detectors
+    flagged: Sequence[Any], toxicity: Sequence[Any], clf_flagged: Sequence[Any], clf_toxicity: Sequence[Any],
+    detectors: Sequence[str],
+) -> tuple[list[int], list[float], list[str]]:
+    """The rule (module doc), over columns: ``flagged`` OR ``clf_flagged``, the larger toxicity, and
+    ``classifier`` added to the ``;``-joined detectors where it flagged.  One text is a column of one."""
+    return (
+        [1 if f or c else 0 for f, c in zip(flagged, clf_flagged)],
+        [max(float(t), float(c)) for t, c in zip(toxicity, clf_toxicity)],
+        [_with_classifier(d) if c else d for d, c in zip(detectors, clf_flagged)],
+    )
+
+
+def _with_classifier(detectors: Any) -> str:
+    return ";".join(sorted({d for d in str(detectors).split(";") if d} | {CLASSIFIER}))
 
 
 def combine_detectors(values: dict[str, Any], details: dict[str, Any]) -> None:
     """Fold the classifier's columns into ``flagged``, ``toxicity`` and ``detectors`` (in place; see module doc)."""
     if CLF_FLAGGED not in values:
         return
-    values["flagged"], values["toxicity"], found = combined(
-        values.get("flagged"), values.get("toxicity", 0.0), values[CLF_FLAGGED], values[CLF_TOXICITY],
-        details.get("detectors", ""),
+    (values["flagged"],), (values["toxicity"],), (found,) = combined(
+        [values.get("flagged")], [values.get("toxicity", 0.0)], [values[CLF_FLAGGED]], [values[CLF_TOXICITY]],
+        [details.get("detectors", "")],
     )
     if values[CLF_FLAGGED]:
         details["detectors"] = found
@@ -222,19 +229,24 @@ class ClassifierAnalyser:
         prob = self._cache.get(text)
         if prob is None:
             prob = float(self.model.probabilities([text])[0])
-        return TextScore({CLF_TOXICITY: round(prob, 6), CLF_FLAGGED: int(prob >= self.model.threshold)}, {})
+        return TextScore({name: cells[0] for name, cells in self._columns([prob]).items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
         """``score`` of every text of ``batch``, the texts ``prepare`` has not seen scored in one pass."""
         if self.model is None:
             return BatchScore({}, {})
-        texts = batch.texts
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        texts, cache = batch.texts, self._cache
+        if not cache:  # the audit's path: nothing prepared
+            return BatchScore(self._columns(self.model.probabilities(texts).tolist() if texts else []), {})
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
         fresh = dict(zip(missing, self.model.probabilities(missing).tolist())) if missing else {}
-        probs = [self._cache[t] if t in self._cache else fresh[t] for t in texts]
+        return BatchScore(self._columns([cache[t] if t in cache else fresh[t] for t in texts]), {})
+
+    def _columns(self, probs: list[float]) -> dict[str, list[Any]]:
+        """The two columns of calibrated probabilities: rounded to 6 places, and compared with the threshold."""
+        assert self.model is not None
         threshold = self.model.threshold
-        columns = {CLF_TOXICITY: [round(p, 6) for p in probs], CLF_FLAGGED: [int(p >= threshold) for p in probs]}
-        return BatchScore(columns, {})
+        return {CLF_TOXICITY: [round(p, 6) for p in probs], CLF_FLAGGED: [int(p >= threshold) for p in probs]}
 
     def combine(self, values: dict[str, Any], details: dict[str, Any]) -> None:
         """After every analyser scored: ``combine_detectors``."""
@@ -250,9 +262,9 @@ class ClassifierAnalyser:
             return True
         if "flagged" not in values or "toxicity" not in values or "detectors" not in details:
             return False
-        lexicon = (values["flagged"], values["toxicity"])
-        folded = list(map(combined, *lexicon, values[CLF_FLAGGED], values[CLF_TOXICITY], details["detectors"]))
-        values["flagged"], values["toxicity"], details["detectors"] = (list(c) for c in zip(*folded))
+        values["flagged"], values["toxicity"], details["detectors"] = combined(
+            values["flagged"], values["toxicity"], values[CLF_FLAGGED], values[CLF_TOXICITY], details["detectors"]
+        )
         return True
 
     def table_builder(self) -> None:
