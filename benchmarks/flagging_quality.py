@@ -20,7 +20,9 @@ old 400 labels (``tests/data/dev_labels.csv``, its test split, unweighted).
 (``harness.labels.ood``; docs/labelling.md section 9) instead: unweighted
 P, R, F1 with a 95% bootstrap over items, false alarms on its not-toxic items
 (clean and profanity apart), and a table by the kind each item was written
-as.  It needs no ``../shared``.
+as.  It needs no ``../shared``.  ``--split held-out`` measures its held-out
+batches whole (``harness.labels.ood.HELD_OUT_BATCHES``: writers no detector
+trained on); ``dev`` and ``test`` are the halves of the other batches.
 
 ``--show`` lists texts of the dev split only: the blind split's texts are not
 read by people building a detector.
@@ -46,7 +48,7 @@ from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
 from harness.io import atomic_write_text, sha256_file  # noqa: E402
 from harness.labels.labelfile import MERGED  # noqa: E402
 from harness.labels.merge import read_merged  # noqa: E402
-from harness.labels.ood import read_ood  # noqa: E402
+from harness.labels.ood import HELD_OUT, read_ood  # noqa: E402
 from harness.labels.posts import DEFAULT_CORPUS, post_text, read_corpus  # noqa: E402
 from harness.record.schema import DetectorQualityFile  # noqa: E402
 from harness.resources import default_lexicon, detector_quality_file  # noqa: E402
@@ -198,9 +200,10 @@ def measure_all(args, rows, texts: list[str], neutral: list[str]):
 
 def measure_ood(args) -> int:
     """The written out-of-domain set (``--ood``): every detector on one split, by item, and by written kind."""
-    items = [it for it in read_ood(args.ood) if it.split == args.split]
+    items = [it for it in read_ood(args.ood) if it.part == args.split]
     toxic = [it.toxic for it in items]
-    print(f"{args.split} half of {args.ood}: n {len(items)}, toxic {sum(toxic)}; unweighted, 95% bootstrap over items")
+    part = "held-out batches" if args.split == HELD_OUT else f"{args.split} half"
+    print(f"{part} of {args.ood}: n {len(items)}, toxic {sum(toxic)}; unweighted, 95% bootstrap over items")
     version = read_lexicon_file(default_lexicon()).version
     verdicts: dict[str, list[bool]] = {}
     scored_by: dict[int, list] = {}
@@ -230,7 +233,8 @@ def measure_ood(args) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--split", choices=["dev", "test", HELD_OUT], default="test",
+                        help=f"{HELD_OUT}: the written set's held-out batches, whole (with --ood)")
     parser.add_argument("--show", action="store_true", help="list misses and false alarms (dev split only)")
     parser.add_argument("--word-list", action="append", default=[], help="PATH:CATEGORY, a plain list to add")
     parser.add_argument("--classifier", type=Path, help="a classifier model folder: measure it too")
@@ -239,6 +243,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.show and args.split != "dev":
         parser.error("--show lists texts of the dev split only (the blind split is not read)")
+    if args.split == HELD_OUT and not args.ood:
+        parser.error(f"--split {HELD_OUT} is a part of the written set: it goes with --ood")
     if args.ood:
         if args.write_quality:
             parser.error("--write-quality records the open2ch blind split; it does not go with --ood")

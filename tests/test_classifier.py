@@ -306,6 +306,21 @@ def test_written_set_trains_with_its_batches_as_groups(tmp_path, monkeypatch):
     assert not any(e.group for e in examples if e.source == "labels.csv")
 
 
+def test_held_out_batches_never_train_and_their_texts_are_blind(tmp_path, monkeypatch):
+    import harness.labels.ood as ood
+
+    monkeypatch.setattr(ood, "ood_split", lambda item_id, salt=None: "test" if item_id == "c001" else "dev")
+    path = write_written(tmp_path)
+    held = sorted(ood.HELD_OUT_BATCHES)[0]
+    with path.open("a", encoding="utf-8") as out:  # a held-out dev item, and its text again under a batch that trains
+        out.write(f"{held}001,書き込みのズンドコ死ね,threat,toxic,threat,dev\na200,書き込みのズンドコ死ね,threat,toxic,threat,dev\n")
+    labels, corpus = write_data(tmp_path)
+    examples, dropped = training_set([labels, path], corpus)
+    assert not any(e.ref in (f"{held}001", "a200") for e in examples)  # neither trains, though both are dev
+    assert dropped == 3  # c002 and line 3 as before, and a200
+    assert [it.part for it in ood.read_ood(path) if it.id.startswith(held)] == [ood.HELD_OUT]
+
+
 def test_grouped_rows_are_held_out_a_whole_batch_at_a_time():
     examples = [Example(f"{g}{i}", "x", i % 2, 1.0, "w", g, "w") for g in "abcdefg" for i in range(4)]
     examples += [Example(str(i), "x", i % 2, 1.0, "f", "", "f") for i in range(20)]

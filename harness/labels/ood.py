@@ -10,7 +10,9 @@ the guideline, section 1–3) and ``split``.
 
 The split is a salted hash of the id alone (``ood_split``), fixed before any
 item was labelled or measured: ``test`` (half) is measured once, at the end,
-never while rules change.
+never while rules change.  Whole batches of ``HELD_OUT_BATCHES`` train no
+detector in either split (``OodItem.part``): they measure how a detector
+does on writers it has never seen.
 
     python -m harness.labels.ood split [FILE]   # fill the split column (step b)
     python -m harness.labels.ood check [FILE]   # one line: ok with counts, or the first problem
@@ -34,6 +36,10 @@ OOD_FILE = REPO / "labels" / "ood-written.csv"
 OOD_COLUMNS = ["id", "text", "intended", "label", "category", "split"]
 OOD_SALT = "issue-16/ood-written/split-1"
 TEST_FRACTION = 0.5
+# Batches no detector trains on, whatever their split: writers no model has seen, measured whole
+# (docs/labelling.md, section 9).  Batches 10 and 11 (ids q…, p…).
+HELD_OUT_BATCHES = frozenset({"q", "p"})
+HELD_OUT = "held-out"  # the part of the file they make (``OodItem.part``)
 
 
 class OodItem(NamedTuple):
@@ -50,6 +56,11 @@ class OodItem(NamedTuple):
     def toxic(self) -> bool:
         """Gold toxic: ``label == toxic`` (profanity and clean are not)."""
         return self.label == "toxic"
+
+    @property
+    def part(self) -> str:
+        """``held-out`` for an item of ``HELD_OUT_BATCHES``, else its split (``dev`` or ``test``)."""
+        return HELD_OUT if batch_of(self.id) in HELD_OUT_BATCHES else self.split
 
 
 def ood_split(item_id: str, salt: str = OOD_SALT) -> str:

@@ -12,7 +12,8 @@ Two label file layouts are read (told apart by their header):
   text, …), whose text is in the file: weight 1, and each item's batch (its
   id's letter) is its cross-validation group, so that a fold's held-out
   items come from batches the fold's model never saw (a writer's phrasing
-  does not leak across folds).
+  does not leak across folds); its held-out batches
+  (``harness.labels.ood.HELD_OUT_BATCHES``) count as blind, both halves.
 
 Only rows of split ``dev`` train.  Rows of split ``test`` of every file are
 the blind split: their keys AND their texts are kept out, so a training row
@@ -30,7 +31,7 @@ from harness.analysis.tokenize import normalize
 from harness.errors import InputError
 from harness.labels.labelfile import MERGED_COLUMNS, parse_key, read_table
 from harness.labels.merge import read_merged
-from harness.labels.ood import OOD_COLUMNS, batch_of, read_ood
+from harness.labels.ood import HELD_OUT, OOD_COLUMNS, batch_of, read_ood
 from harness.labels.posts import Key, post_text, read_corpus
 
 LEGACY_COLUMNS = ["line", "post", "split", "label"]
@@ -80,8 +81,11 @@ def read_label_rows(path: Path) -> list[LabelRow]:
     if set(header) == set(MERGED_COLUMNS):
         return [_keyed(r.key, r.split, _binary(r.label), r.weight) for r in read_merged(path)]
     if set(header) == set(OOD_COLUMNS):
-        return [LabelRow(it.id, None, it.text, it.split, _binary(it.label), 1.0, batch_of(it.id))
-                for it in read_ood(path)]
+        return [
+            LabelRow(it.id, None, it.text, BLIND_SPLIT if it.part == HELD_OUT else it.split, _binary(it.label), 1.0,
+                     batch_of(it.id))
+            for it in read_ood(path)
+        ]
     rows = read_table(path, LEGACY_COLUMNS)
     out = []
     for row in rows:
