@@ -229,7 +229,7 @@ class ClassifierAnalyser:
         prob = self._cache.get(text)
         if prob is None:
             prob = float(self.model.probabilities([text])[0])
-        return TextScore({name: cells[0] for name, cells in self._columns([prob]).items()}, {})
+        return TextScore({name: cells[0] for name, cells in self._columns(np.array([prob])).items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
         """``score`` of every text of ``batch``, the texts ``prepare`` has not seen scored in one pass."""
@@ -237,16 +237,16 @@ class ClassifierAnalyser:
             return BatchScore({}, {})
         texts, cache = batch.texts, self._cache
         if not cache:  # the audit's path: nothing prepared
-            return BatchScore(self._columns(self.model.probabilities(texts).tolist() if texts else []), {})
+            return BatchScore(self._columns(self.model.probabilities(texts)), {})
         missing = list(dict.fromkeys(t for t in texts if t not in cache))
         fresh = dict(zip(missing, self.model.probabilities(missing).tolist())) if missing else {}
-        return BatchScore(self._columns([cache[t] if t in cache else fresh[t] for t in texts]), {})
+        return BatchScore(self._columns(np.array([cache[t] if t in cache else fresh[t] for t in texts])), {})
 
-    def _columns(self, probs: list[float]) -> dict[str, list[Any]]:
+    def _columns(self, probs: np.ndarray) -> dict[str, list[Any]]:
         """The two columns of calibrated probabilities: rounded to 6 places, and compared with the threshold."""
         assert self.model is not None
-        threshold = self.model.threshold
-        return {CLF_TOXICITY: [round(p, 6) for p in probs], CLF_FLAGGED: [int(p >= threshold) for p in probs]}
+        flagged = (probs >= self.model.threshold).astype(np.int64)
+        return {CLF_TOXICITY: np.round(probs, 6).tolist(), CLF_FLAGGED: flagged.tolist()}
 
     def combine(self, values: dict[str, Any], details: dict[str, Any]) -> None:
         """After every analyser scored: ``combine_detectors``."""

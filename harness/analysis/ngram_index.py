@@ -24,6 +24,7 @@ MAX_N = 3  # three fields fit an int64; longer n-grams are looked up by dict (``
 # reaches past its text's end can equal a vocabulary key (keys split into fields one way only).
 GAP = (1 << BITS) - 1
 EMPTY = -1  # a free slot (every key is positive)
+SPARE_BITS = 3  # table slots: the vocabulary's size rounded up to a power of two, times 2**SPARE_BITS
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key × 2⁶⁴/φ
 
 
@@ -50,7 +51,7 @@ class NgramIndex:
         if any(not 0 < len(gram) <= MAX_N for gram in vocabulary):
             raise ValueError(f"an n-gram of the vocabulary is empty or longer than {MAX_N} characters")
         keys = [packed_key(gram) for gram in vocabulary]
-        bits = max(4, len(keys).bit_length() + 3)  # at most 1/8 full
+        bits = max(4, len(keys).bit_length() + SPARE_BITS)  # at most 1/8 full: few probe past the first slot
         self._shift = np.uint64(64 - bits)
         # linear probing runs past the last home slot instead of wrapping: room for every key after it,
         # and the last slot always stays free, so a lookup stops before the end
@@ -62,7 +63,7 @@ class NgramIndex:
                 slot += 1
             table[slot], cols[slot] = key, col  # a repeated n-gram keeps its last column, as a dict would
         self._keys = np.asarray(table, np.int64)
-        self._cols = np.asarray(cols, np.intp)
+        self._cols = np.asarray(cols, np.int32 if len(keys) < 2**31 else np.int64)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys.view(np.uint64) * _MULT) >> self._shift).astype(np.intp)
