@@ -82,9 +82,12 @@ class ClassifierModel:
             docs, cols = self._looked_up_hits(texts)
         if not len(cols):
             return np.full(n, self.intercept)
-        width = len(self.idf)
-        pairs, counts = np.unique(np.asarray(docs, np.int64) * width + np.asarray(cols, np.int64), return_counts=True)
-        doc, col = pairs // width, pairs % width
+        # (text, column) pairs packed in one integer, text first, so that np.unique counts each text's
+        # n-grams in text order; shifts rather than × and % (a third of the cost), 32 bits where they fit
+        shift = max(1, (len(self.idf) - 1).bit_length())
+        packed = (np.asarray(docs, np.int64) << shift) | np.asarray(cols, np.int64)
+        pairs, counts = np.unique(packed.astype(np.int32) if n << shift < 2**31 else packed, return_counts=True)
+        doc, col = pairs >> shift, pairs & ((1 << shift) - 1)
         value = (np.log(counts) + 1.0) * self.idf[col]  # sublinear tf × idf
         norm = np.sqrt(np.bincount(doc, value * value, minlength=n))
         dot = np.bincount(doc, value * self.coef[col], minlength=n)
