@@ -7,9 +7,12 @@ Slicing every window in Python and looking it up in a dict costs about
 of code points, each window of n characters is one int64 (``packed_key``:
 n fields of 21 bits), and all of a batch's windows are looked up at once in
 an open-addressing table kept at most 1/8 full, so nine lookups in ten end at
-their first slot.  numpy has no hash lookup and a sorted array would need a
-sort of every batch's keys (``np.unique``) before ``np.searchsorted``: that
-was 2.4 µs a post, this is about 1 (``benchmarks/analysis.py --parts``).
+their first slot.  numpy has no hash lookup, and a sorted array needs a sort
+of every batch's keys (``np.unique``) before ``np.searchsorted``.  Measured
+alone, the classifier's ``decision`` went from 3.2 to 1.8 µs a post and its
+instructions in ``score_batch`` halved; its wall time inside ``score_batch``
+did not measurably change (it competes for the cache with MeCab and the
+lexicon: benchmarks/README.md, "Held-out writers").
 """
 
 from __future__ import annotations
