@@ -45,6 +45,7 @@ from harness.analysis.prevalence import JudgedPost, measure_detector  # noqa: E4
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig, WordListConfig, classifier_files  # noqa: E402
 from harness.data.lexicon_file import read_lexicon_file  # noqa: E402
+from harness.errors import InputError  # noqa: E402
 from harness.io import atomic_write_text, sha256_file  # noqa: E402
 from harness.labels.labelfile import MERGED  # noqa: E402
 from harness.labels.merge import read_merged  # noqa: E402
@@ -201,6 +202,8 @@ def measure_all(args, rows, texts: list[str], neutral: list[str]):
 def measure_ood(args) -> int:
     """The written out-of-domain set (``--ood``): every detector on one split, by item, and by written kind."""
     items = [it for it in read_ood(args.ood) if it.part == args.split]
+    if not items:
+        raise InputError(f"no items in its {args.split} part", args.ood)
     toxic = [it.toxic for it in items]
     part = "held-out batches" if args.split == HELD_OUT else f"{args.split} half"
     print(f"{part} of {args.ood}: n {len(items)}, toxic {sum(toxic)}; unweighted, 95% bootstrap over items")
@@ -248,7 +251,11 @@ def main() -> int:
     if args.ood:
         if args.write_quality:
             parser.error("--write-quality records the open2ch blind split; it does not go with --ood")
-        return measure_ood(args)
+        try:
+            return measure_ood(args)
+        except InputError as err:  # a missing, empty or malformed file: one line
+            print(f"flagging_quality.py: error: {err}", file=sys.stderr)
+            return 1
     if args.write_quality and (args.split != "test" or args.word_list):
         parser.error("--write-quality measures the bundled lexicon on the test split (no --split dev, no --word-list)")
     if not DEFAULT_CORPUS.is_file() or not NEUTRAL.is_file():

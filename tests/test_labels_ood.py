@@ -53,3 +53,26 @@ def test_split_command_fills_the_split_before_labelling(tmp_path, capsys):
     items = read_ood(path, partial=True)
     assert [it.split for it in items] == [ood_split("b1"), ood_split("b2")]
     assert path.read_text(encoding="utf-8").startswith("# written for this test\n")
+
+
+def test_held_out_batches_are_their_own_part_of_the_committed_set():
+    from harness.labels.ood import HELD_OUT, HELD_OUT_BATCHES, batch_of
+
+    parts = {(batch_of(it.id) in HELD_OUT_BATCHES, it.part) for it in read_ood(OOD_FILE)}
+    assert parts == {(True, HELD_OUT), (False, "dev"), (False, "test")}
+
+
+@pytest.mark.parametrize("body", [None, "", HEADER + row("w001")])  # missing, empty, no held-out item
+def test_flagging_quality_held_out_bad_file_is_one_line(tmp_path, body):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "written.csv"
+    if body is not None:
+        path.write_text(body, encoding="utf-8")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "flagging_quality.py"
+    done = subprocess.run([sys.executable, str(script), "--ood", str(path), "--split", "held-out"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"flagging_quality.py: error: {path}")
