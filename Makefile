@@ -20,7 +20,8 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# ngram_scan.c: pip compiles it on install (pyproject ext-modules), so an edit reinstalls
+$(VENV)/.installed: $(BIN)/python pyproject.toml harness/analysis/ngram_scan.c
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
 	touch $@

@@ -21,6 +21,7 @@ times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--classifier DIR``: also time the suite with ``analysis.detectors: [lexicon,
 classifier:DIR]`` in the same rounds, text by text and in batches of 256
 (``AnalysisSuite.prepare``, as ``score_generations`` does).
+Where the classifier runs, it scans n-grams in C if ``ngram_scan`` is built (printed).
 ``--parts``: CPU µs a post of each step of ``score_batch`` (the tokenizer, each
 analyser's ``score_many``, merging the columns), beside the walk and MeCab
 alone, and what building each text's dicts costs a caller that reads them
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.analysis.corpus_audit import audit_corpus_docs  # noqa: E402
+from harness.analysis.ngram_index import NATIVE  # noqa: E402
 from harness.analysis.tokenize import BATCH  # noqa: E402
 from harness.analysis.suite import AnalysisSuite  # noqa: E402
 from harness.config import AnalysisConfig  # noqa: E402
@@ -215,6 +217,8 @@ def main() -> int:
         one, batched = chars / min(clf_one), chars / min(clf_batch)
         print(f"with the classifier, text by text: {one:,.0f} chars/s (ratio {one / w:.2f})")
         print(f"with the classifier, batches of {BATCH}: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
+    scan = "C (harness/analysis/ngram_scan.c)" if NATIVE else "numpy (ngram_scan is not built: pip install -e .)"
+    print(f"the classifier's n-gram scan, where a run has one: {scan}")
     if args.parts:
         print(f"each step, best of {args.rounds} (CPU):")
         parts(suite, tagger, posts, args.rounds)

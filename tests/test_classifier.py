@@ -346,9 +346,9 @@ def test_threshold_keeps_every_kind_of_text_at_the_precision_floor():
 
 
 def test_packed_ngram_search_finds_what_the_dict_lookup_finds(trained):
-    """The batch path (packed keys, hash table) equals char_ngrams + dict on awkward texts."""
+    """The batch paths (the C scan where built, packed numpy keys) equal char_ngrams + dict on awkward texts."""
     model = load_model(trained[2])
     texts = ["", " ", "ズンドコ  な\nお前", "𠮷野家でズンドコ𠮷", "\x00ズ\x00ン", "ズ", "公園で散歩しました", "ｗｗｗ"]
     packed = model.decision(texts)
-    model.grams = None  # the dict path
+    model.grams, model.native = None, False  # the dict path
     assert np.array_equal(packed, model.decision(texts))

@@ -95,7 +95,8 @@ def build_wheel(tmp_path: Path) -> Path:
     src.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+            # not the editable install's compiled scan (*.so): the wheel builds its own
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         else:
             shutil.copy(ROOT / name, src / name)
     pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
@@ -123,11 +124,13 @@ from harness import resources
 from harness.config import load_config
 from harness.pipeline import default_out_dir
 from harness.record.provenance import git_sha
+from harness.analysis.ngram_index import NATIVE
 config = load_config(resources.demo_config())
 inputs = [config.corpus.path, config.base.init.corpus.path, *[c.path for c in config.base.init.tokenizer_corpora],
           config.finetune.drift_corpus.path, *config.probes.files, *config.analysis.lexicons]
 print(json.dumps({"package": harness.__file__, "bundle": str(resources.bundle_root()),
-                  "inputs": [str(p) for p in inputs], "out": str(default_out_dir(config)), "git_sha": git_sha()}))
+                  "inputs": [str(p) for p in inputs], "out": str(default_out_dir(config)), "git_sha": git_sha(),
+                  "native": NATIVE}))
 """
 
 
@@ -145,6 +148,7 @@ def test_the_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     assert Path(found["package"]).is_relative_to(venv) and bundle == Path(found["package"]).parent / "bundled"
     assert found["inputs"] and all(Path(p).is_relative_to(bundle) and Path(p).is_file() for p in found["inputs"])
     assert found["out"] == str(empty / "reports" / "demo") and found["git_sha"] is None
+    assert found["native"], "the wheel lacks the classifier's C scan (harness/analysis/ngram_scan.c)"
     shipped = len(discover_probe_files(ROOT / "probes"))
     assert run_in(empty, harness, "probes", "validate").stdout.strip() == f"{shipped} probe file(s) valid"
 

@@ -1,4 +1,4 @@
-"""The learned second detector: a character n-gram TF-IDF logistic regression, scored with numpy.
+"""The learned second detector: a character n-gram TF-IDF logistic regression, scored without scikit-learn.
 
 A model folder (written by ``harness scorer train``, see ``harness.scorer``)
 holds two files and no pickle:
@@ -12,9 +12,11 @@ holds two files and no pickle:
 
 Scoring re-implements scikit-learn's ``TfidfVectorizer`` (sublinear tf, idf,
 l2 norm) → ``LogisticRegression.decision_function`` → the sigmoid
-calibration ``p = 1 / (1 + exp(a·d + b))`` with numpy only, for a whole batch
-of texts at once (``ClassifierModel.probabilities``); the features are
-``char_ngrams``, the one function training also uses.
+calibration ``p = 1 / (1 + exp(a·d + b))`` for a whole batch of texts at
+once (``ClassifierModel.probabilities``); the features are ``char_ngrams``,
+the one function training also uses.  The n-gram search and dot product run
+in C where the optional ``ngram_scan`` extension is built, else in numpy
+(``ngram_index``); both give the same values to the last bit.
 
 How the detectors combine (``combine_detectors``, the one place):
 
@@ -36,7 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.analysis.ngram_index import MAX_N, NgramIndex, whitespace_runs_as_one_space
+from harness.analysis.ngram_index import MAX_N, NATIVE, NgramIndex, ngram_scan, whitespace_runs_as_one_space
 from harness.analysis.protocol import BatchScore, TextScore
 from harness.analysis.tokenize import JapaneseTokenizer, Token, TokenBatch
 from harness.config import AnalysisConfig, classifier_files
@@ -72,10 +74,28 @@ class ClassifierModel:
         self.threshold = float(meta["threshold"])
         # n-grams of up to MAX_N characters are found by packed keys (ngram_index); longer ones by dict
         self.grams = NgramIndex(meta["vocabulary"]) if self.high <= MAX_N else None
+        # the C scan (ngram_scan.c) where it is built and the table's columns are int32; tests turn it off
+        self.native = NATIVE and self.grams is not None and self.grams.table[1].dtype == np.int32
+        self._tf = np.zeros(1)
+
+    def sublinear_tf(self, most: int) -> np.ndarray:
+        """``1 + ln c`` at index c ≥ 1 for every count up to ``most`` (0 at index 0): the one table both
+        scoring paths read, so that they agree to the last bit (grown as longer texts come)."""
+        if len(self._tf) <= most:
+            size = 1 << max(8, most.bit_length())
+            self._tf = np.concatenate(([0.0], np.log(np.arange(1, size, dtype=np.float64)) + 1.0))
+        return self._tf
 
     def decision(self, texts: Sequence[str]) -> np.ndarray:
-        """The logistic regression's decision values of ``texts`` (one vectorised pass over the batch)."""
+        """The logistic regression's decision values of ``texts``: in C text by text (``ngram_scan``) or in
+        one vectorised numpy pass over the batch; the same values either way."""
         n = len(texts)
+        if self.native:
+            keys, cols, shift = self.grams.table
+            tf = self.sublinear_tf(max(map(len, texts), default=0))  # cleaning only shortens a text
+            dot = np.empty(n)
+            ngram_scan.decisions(list(texts), self.low, self.high, shift, keys, cols, self.idf, self.coef, tf, dot)
+            return dot + self.intercept
         if self.grams is not None:
             docs, cols = self.grams.hits(texts, self.low, self.high)
         else:
@@ -88,7 +108,7 @@ class ClassifierModel:
         packed = (np.asarray(docs, np.int64) << shift) | np.asarray(cols, np.int64)
         pairs, counts = np.unique(packed.astype(np.int32) if n << shift < 2**31 else packed, return_counts=True)
         doc, col = pairs >> shift, pairs & ((1 << shift) - 1)
-        value = (np.log(counts) + 1.0) * self.idf[col]  # sublinear tf × idf
+        value = self.sublinear_tf(int(counts.max()))[counts] * self.idf[col]  # sublinear tf × idf
         norm = np.sqrt(np.bincount(doc, value * value, minlength=n))
         dot = np.bincount(doc, value * self.coef[col], minlength=n)
         return np.divide(dot, norm, out=np.zeros(n), where=norm > 0) + self.intercept

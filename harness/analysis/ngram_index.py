@@ -1,18 +1,21 @@
-"""Finding a vocabulary's character n-grams in a batch of texts, in numpy: packed keys and one hash table.
+"""Finding a vocabulary's character n-grams in a batch of texts: packed keys and one hash table.
 
 The classifier's features are the character n-grams of a text
 (``classifier.char_ngrams``: 1 to 3 characters for the default model).
 Slicing every window in Python and looking it up in a dict costs about
-10 µs a post, a third of all analysis.  Here the whole batch is one array
-of code points, each window of n characters is one int64 (``packed_key``:
-n fields of 21 bits), and all of a batch's windows are looked up at once in
-an open-addressing table kept at most 1/8 full, so nine lookups in ten end at
-their first slot.  numpy has no hash lookup, and a sorted array needs a sort
-of every batch's keys (``np.unique``) before ``np.searchsorted``.  Measured
-alone, the classifier's ``decision`` went from 3.2 to 1.8 µs a post and its
-instructions in ``score_batch`` halved; its wall time inside ``score_batch``
-did not measurably change (it competes for the cache with MeCab and the
-lexicon: benchmarks/README.md, "Held-out writers").
+10 µs a post, a third of all analysis.  Here each window of n characters is
+one int64 (``packed_key``: n fields of 21 bits), looked up in an
+open-addressing table (linear probing) kept between 1/4 and 1/2 full: small
+enough to stay in the nearer caches beside MeCab's dictionary and the
+lexicon index, sparse enough that most lookups end at their first slot.
+
+Two searches use the table.  Where the optional C extension ``ngram_scan``
+is built (pip compiles ``ngram_scan.c`` on install; ``NATIVE``), the
+classifier scans it text by text in C.  Else ``hits`` does it in numpy:
+the whole batch is one array of code points and all of its windows are
+looked up at once (numpy has no hash lookup, and a sorted array would need a
+sort of every batch's keys).  ``hits`` is also the reference the C scan is
+tested against.  What each costs: benchmarks/README.md, "The n-gram scan in C".
 """
 
 from __future__ import annotations
@@ -21,14 +24,23 @@ from typing import Sequence
 
 import numpy as np
 
+try:  # the C scan over this module's table (harness/analysis/ngram_scan.c), built by pip where it can be
+    from harness.analysis import ngram_scan
+except ImportError:  # not built (no C compiler at install): the numpy search below serves, to the same values
+    ngram_scan = None
+
+NATIVE = ngram_scan is not None
 BITS = 21  # a code point + 1 (≤ 0x110000) fits in 21 bits
 MAX_N = 3  # three fields fit an int64; longer n-grams are looked up by dict (``classifier``)
 # Between texts and after the last: a field no character packs to (> 0x110000), so no window that
 # reaches past its text's end can equal a vocabulary key (keys split into fields one way only).
 GAP = (1 << BITS) - 1
 EMPTY = -1  # a free slot (every key is positive)
-SPARE_BITS = 3  # table slots: the vocabulary's size rounded up to a power of two, times 2**SPARE_BITS
-_MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key × 2⁶⁴/φ
+# table slots: the vocabulary's size rounded up to a power of two, times 2**SPARE_BITS.  1, not 3: between
+# score_batch calls, the C scan took 1.6 instead of 1.75 µs a post on the table a quarter the size (2¹⁵ slots
+# instead of 2¹⁷ for the default model's 12,798 n-grams; benchmarks/README.md, "The n-gram scan in C")
+SPARE_BITS = 1
+MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key × 2⁶⁴/φ
 
 
 def packed_key(gram: str) -> int:
@@ -54,7 +66,7 @@ class NgramIndex:
         if any(not 0 < len(gram) <= MAX_N for gram in vocabulary):
             raise ValueError(f"an n-gram of the vocabulary is empty or longer than {MAX_N} characters")
         keys = [packed_key(gram) for gram in vocabulary]
-        bits = max(4, len(keys).bit_length() + SPARE_BITS)  # at most 1/8 full: few probe past the first slot
+        bits = max(4, len(keys).bit_length() + SPARE_BITS)  # at most 1/2 full
         self._shift = np.uint64(64 - bits)
         # linear probing runs past the last home slot instead of wrapping: room for every key after it,
         # and the last slot always stays free, so a lookup stops before the end
@@ -68,8 +80,14 @@ class NgramIndex:
         self._keys = np.asarray(table, np.int64)
         self._cols = np.asarray(cols, np.int32 if len(keys) < 2**31 else np.int64)
 
+    @property
+    def table(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(keys, cols, shift)``: the slots' keys (``EMPTY`` where free) and columns, and the home slot's
+        shift (a key's home is ``(key × MULT mod 2⁶⁴) >> shift``): what ``ngram_scan`` searches."""
+        return self._keys, self._cols, int(self._shift)
+
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.view(np.uint64) * _MULT) >> self._shift).astype(np.intp)
+        return ((keys.view(np.uint64) * MULT) >> self._shift).astype(np.intp)
 
     def columns(self, keys: np.ndarray) -> np.ndarray:
         """The column of each packed key (int64 array), or -1 where it is not in the vocabulary."""
@@ -98,7 +116,9 @@ class NgramIndex:
             return np.zeros(0, np.intp), np.zeros(0, np.intp)
         cleaned = [whitespace_runs_as_one_space(t) for t in texts]
         lengths = np.fromiter(map(len, cleaned), np.intp, len(cleaned))
-        codes = np.frombuffer("\0".join(cleaned).encode("utf-32-le"), np.uint32).astype(np.int64) + 1
+        # surrogatepass: a lone surrogate (e.g. from a JSON \ud800 escape) is its own code point, as in ``str``
+        joined = "\0".join(cleaned).encode("utf-32-le", "surrogatepass")
+        codes = np.frombuffer(joined, np.uint32).astype(np.int64) + 1
         codes = np.append(codes, 0)
         ends = np.cumsum(lengths + 1)
         codes[ends - 1] = GAP  # the separators and the slot after the last text
