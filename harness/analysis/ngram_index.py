@@ -5,9 +5,8 @@ The classifier's features are the character n-grams of a text
 Slicing every window in Python and looking it up in a dict costs about
 10 µs a post, a third of all analysis.  Here each window of n characters is
 one int64 (``packed_key``: n fields of 21 bits), looked up in an
-open-addressing table (linear probing) kept between 1/4 and 1/2 full: small
-enough to stay in the nearer caches beside MeCab's dictionary and the
-lexicon index, sparse enough that most lookups end at their first slot.
+open-addressing table (linear probing) whose sparseness suits the search
+that reads it (``SPARE_BITS``).
 
 Two searches use the table.  Where the optional C extension ``ngram_scan``
 is built (pip compiles ``ngram_scan.c`` on install; ``NATIVE``), the
@@ -36,10 +35,12 @@ MAX_N = 3  # three fields fit an int64; longer n-grams are looked up by dict (``
 # reaches past its text's end can equal a vocabulary key (keys split into fields one way only).
 GAP = (1 << BITS) - 1
 EMPTY = -1  # a free slot (every key is positive)
-# table slots: the vocabulary's size rounded up to a power of two, times 2**SPARE_BITS.  1, not 3: between
-# score_batch calls, the C scan took 1.6 instead of 1.75 µs a post on the table a quarter the size (2¹⁵ slots
-# instead of 2¹⁷ for the default model's 12,798 n-grams; benchmarks/README.md, "The n-gram scan in C")
-SPARE_BITS = 1
+# table slots: the vocabulary's size rounded up to a power of two, times 2**SPARE_BITS.  For the C scan 1
+# (between 1/4 and 1/2 full): between score_batch calls it took 1.6 instead of 1.75 µs a post on a table a
+# quarter the size (2¹⁵ slots instead of 2¹⁷ for the default model's 12,798 n-grams).  For the numpy search 3
+# (at most 1/8 full): each further probe is another pass over the batch, and at 1/2 full ``hits`` took 5.5
+# instead of 3.5 µs a post (benchmarks/README.md, "The n-gram scan in C").
+SPARE_BITS = 1 if NATIVE else 3
 MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key × 2⁶⁴/φ
 
 
@@ -66,7 +67,7 @@ class NgramIndex:
         if any(not 0 < len(gram) <= MAX_N for gram in vocabulary):
             raise ValueError(f"an n-gram of the vocabulary is empty or longer than {MAX_N} characters")
         keys = [packed_key(gram) for gram in vocabulary]
-        bits = max(4, len(keys).bit_length() + SPARE_BITS)  # at most 1/2 full
+        bits = max(4, len(keys).bit_length() + SPARE_BITS)
         self._shift = np.uint64(64 - bits)
         # linear probing runs past the last home slot instead of wrapping: room for every key after it,
         # and the last slot always stays free, so a lookup stops before the end
