@@ -3,8 +3,7 @@
  * Why C: in numpy every step of the search (packing the keys of a batch's windows, hashing them, probing,
  * counting each text's n-grams with np.unique, two np.bincount) is a pass over the whole batch; inside the
  * audit they cost about 5 us a post, a tenth of all analysis.  One loop per text here does the same work:
- * 1.6 us a post inside the audit (benchmarks/README.md, "The n-gram scan
- * in C").  The numpy path in ngram_index.py and classifier.py stays: it is the reference this file is tested
+ * 1.8 us a post inside the audit (benchmarks/README.md, "The n-gram scan in C").  The numpy path in ngram_index.py and classifier.py stays: it is the reference this file is tested
  * against (tests/test_ngram_scan.py) and what runs where this optional extension was not built.
  *
  * Contract (harness.analysis.ngram_index and classifier.ClassifierModel.decision own the rules):
@@ -24,7 +23,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define BITS 21
 #define MAX_N 3
@@ -173,7 +171,7 @@ static PyObject *decisions(PyObject *self, PyObject *args) {
         len = kept;
         /* Two passes: every window's home slot first, prefetched, then the probes.  Inside the audit MeCab
          * and the lexicon have pushed the table out of the nearer caches; the loads of a text's windows
-         * then overlap instead of waiting one after another (2.4 -> 1.6 us a post in benchmarks/analysis.py). */
+         * then overlap instead of waiting one after another (2.1 -> 1.6 us a post between score_batch calls: benchmarks/README.md). */
         Py_ssize_t nwins = 0;
         for (int gram = low; gram <= high; gram++) {
             /* the key rolls: each step shifts in the next character and masks off the one that left */
