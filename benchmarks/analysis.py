@@ -19,16 +19,21 @@ Linearity: the harness on the posts and on 10× the posts (every post ten
 times, tagged so nothing is cached by text) — ``time ratio`` ≤ 11 is linear.
 ``--workers N``: the corpus audit driver on N processes vs 1 (speed-up).
 ``--classifier DIR``: also time the suite with ``analysis.detectors: [lexicon,
-classifier:DIR]`` in the same rounds, text by text and in batches of 256
-(``AnalysisSuite.prepare``, as ``score_generations`` does).
+classifier:DIR]`` in the same rounds, text by text and in batches of 256 (its
+batches and the lexicon's alone take turns going first, round by round: the
+one run right after the walk or the text-by-text runs meets other caches);
+its cost over the lexicon alone is also given as the median of the rounds' pairs.
 Where the classifier runs, it scans n-grams in C if ``ngram_scan`` is built (printed).
 ``--parts``: CPU µs a post of each step of ``score_batch`` (the tokenizer, each
 analyser's ``score_many``, merging the columns), beside the walk and MeCab
 alone, and what building each text's dicts costs a caller that reads them
 (``ScoredBatch.scored``; the audit and its workers add columns instead).
-``--repo DIR``: another checkout's ``score_text`` (e.g. before this change,
-``git archive daf955e | tar -x -C DIR``) against this one, each in its own
-process, alternating — a fair relative speed even on a busy machine.
+``--repo DIR``: another checkout's ``score_batch`` (e.g. before this change,
+``git archive daf955e | tar -x -C DIR``) against this one with its default
+detectors (the classifier too where ``build/classifier`` is built;
+``HARNESS_CLASSIFIER=/nonexistent`` for the lexicon alone), each in its own
+process, alternating: two passes each, the first with cold caches, the second
+warm (as the rounds above) — a fair relative speed even on a busy machine.
 
     .venv/bin/python benchmarks/analysis.py [--rounds 3] [--limit 21013] [--workers 2] [--repo DIR]
                                             [--classifier DIR] [--parts]
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -81,9 +87,7 @@ def harness(suite: AnalysisSuite, posts: list[str], batch: int = BATCH) -> float
             suite.score_text(post)
         return time.process_time() - start
     for i in range(0, len(posts), batch):
-        chunk = posts[i : i + batch]
-        suite.prepare(chunk)
-        suite.score_batch(chunk)
+        suite.score_batch(posts[i : i + batch])
     return time.process_time() - start
 
 
@@ -137,26 +141,34 @@ from harness.config import AnalysisConfig
 posts = open(sys.argv[2], encoding="utf-8").read().split("\\x00")
 suite = AnalysisSuite(AnalysisConfig(lexicons=[sys.argv[3]]))
 suite.score_text("x")
-start = time.process_time()
-if hasattr(suite, "score_batch"):  # this checkout's batch path; older ones score text by text
-    for i in range(0, len(posts), 256):
-        suite.score_batch(posts[i : i + 256])
-else:
-    for p in posts:
-        suite.score_text(p)
-print(time.process_time() - start)
+
+
+def one_pass():
+    start = time.process_time()
+    if hasattr(suite, "score_batch"):  # this checkout's batch path; older ones score text by text
+        for i in range(0, len(posts), 256):
+            suite.score_batch(posts[i : i + 256])
+    else:
+        for p in posts:
+            suite.score_text(p)
+    return time.process_time() - start
+
+
+# the first pass fills the caches (MeCab's lines); the second is what a long audit's batches cost
+print(one_pass(), one_pass())
 """
 
 
 def compare_repos(other: Path, posts: list[str], rounds: int) -> None:
-    """This checkout vs ``other``, each timing score_text over ``posts`` in a fresh process, alternating."""
+    """This checkout vs ``other``, each timing two passes of ``score_batch`` over ``posts`` in a fresh process,
+    alternating: the first pass (cold caches) and the second (warm, as the rounds of ``main`` are)."""
     import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "posts.txt"
         data.write_text("\x00".join(posts), encoding="utf-8")
-        times: dict[str, list[float]] = {"this": [], "other": []}
+        times: dict[str, list[list[float]]] = {"this": [], "other": []}
         for _ in range(rounds):
             for name, repo in (("other", other), ("this", ROOT)):
                 lexicon = repo / "probes" / "lexicons" / "flagged.yaml"
@@ -166,10 +178,15 @@ def compare_repos(other: Path, posts: list[str], rounds: int) -> None:
                     text=True,
                     check=True,
                 )
-                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+                times[name].append([float(t) for t in out.stdout.strip().splitlines()[-1].split()])
     chars = sum(len(p) for p in posts)
-    this, that = chars / min(times["this"]), chars / min(times["other"])
-    print(f"this checkout {this:,.0f} chars/s, {other}: {that:,.0f} chars/s: ratio {this / that:.2f}")
+    for k, label in enumerate(("first pass (cold caches)", "second pass (warm)")):
+        this, that = (chars / min(t[k] for t in times[name]) for name in ("this", "other"))
+        paired = statistics.median(b[k] / a[k] for a, b in zip(times["this"], times["other"]))
+        print(
+            f"{label}: this checkout {this:,.0f} chars/s, {other}: {that:,.0f} chars/s: ratio {this / that:.2f}"
+            f" (best of each); median of the {rounds} rounds' pairs {paired:.2f}"
+        )
 
 
 def main() -> int:
@@ -200,13 +217,16 @@ def main() -> int:
     if args.classifier:
         with_clf = AnalysisSuite(AnalysisConfig(detectors=["lexicon", f"classifier:{args.classifier.resolve()}"]))
     walks, runs, singles, clf_one, clf_batch = [], [], [], [], []
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
         walks.append(walk(tagger, posts))
+        if with_clf is not None and r % 2:
+            clf_batch.append(harness(with_clf, posts))
         runs.append(harness(suite, posts))
+        if with_clf is not None and not r % 2:
+            clf_batch.append(harness(with_clf, posts))
         singles.append(harness(suite, posts, batch=0))
         if with_clf is not None:
             clf_one.append(harness(with_clf, posts, batch=0))
-            clf_batch.append(harness(with_clf, posts))
     w, h, one = chars / min(walks), chars / min(runs), chars / min(singles)
     print(f"{len(posts)} posts, {chars:,} chars, best of {args.rounds} interleaved rounds (CPU seconds)")
     print(f"bare fugashi token walk: {w:,.0f} chars/s")
@@ -217,6 +237,8 @@ def main() -> int:
         one, batched = chars / min(clf_one), chars / min(clf_batch)
         print(f"with the classifier, text by text: {one:,.0f} chars/s (ratio {one / w:.2f})")
         print(f"with the classifier, batches of {BATCH}: {batched:,.0f} chars/s (ratio {batched / w:.2f})")
+        cost = statistics.median(c / r - 1 for c, r in zip(clf_batch, runs))
+        print(f"the classifier's cost in batches: {cost:+.1%} time (median of the {args.rounds} rounds' pairs)")
     scan = "C (harness/analysis/ngram_scan.c)" if NATIVE else "numpy (ngram_scan is not built: pip install -e .)"
     print(f"the classifier's n-gram scan, where a run has one: {scan}")
     if args.parts:

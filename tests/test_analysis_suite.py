@@ -194,22 +194,6 @@ def test_score_text(suite):
     )
 
 
-class _Recorder(ToneAnalyser):
-    """A tone analyser that keeps what ``prepare`` hands it."""
-
-    seen: list = []
-
-    def prepare(self, texts):
-        _Recorder.seen = [list(texts), texts[1], texts[:1], len(texts)]
-
-
-def test_prepare_hands_normalised_clipped_texts(lexicon_path):
-    suite = AnalysisSuite(AnalysisConfig(lexicons=[lexicon_path], max_chars=100), analysers=[_Recorder])
-    suite.prepare(["ｵﾏｴﾊﾞｶだろ" + "ｗ" * 200, "ｗ"])
-    long = "オマエバカだろ" + "w" * 93
-    assert _Recorder.seen == [[long, "w"], "w", [long], 2]
-
-
 def test_score_rows(suite, scores):
     assert scores.columns == suite.score_columns()
     assert scores.columns == [

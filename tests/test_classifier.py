@@ -113,9 +113,6 @@ def test_plugin_adds_columns_and_combines_flagged(trained):
     assert hit.values["toxicity"] >= hit.values[CLF_TOXICITY]
     calm = suite.score_text("今日は公園で散歩しました")
     assert calm.values[CLF_FLAGGED] == 0 and calm.values["flagged"] == 0 and calm.details["detectors"] == ""
-    # batch scoring (prepare) gives what one-by-one scoring gives
-    suite.prepare(["ズンドコなお前は黙ってろズンドコ"])
-    assert suite.score_text("ズンドコなお前は黙ってろズンドコ").values == hit.values
     # a batch (score_many, then combine per text) gives each text what score_text gives
     batch = suite.score_texts(["今日は公園で散歩しました", "ズンドコなお前は黙ってろズンドコ"])
     assert [(s.values, s.details) for s in batch] == [(calm.values, calm.details), (hit.values, hit.details)]

@@ -193,15 +193,14 @@ class ClassifierAnalyser:
     """``clf_toxicity`` (calibrated probability) and ``clf_flagged`` from ``analysis.detectors``' classifier.
 
     With no classifier among the detectors it has no measures and scores
-    nothing.  ``prepare`` scores a batch of texts ahead (the suite calls it
-    with every generation); ``score`` then reads the cache.
+    nothing.  ``score_many`` scores a whole batch in one pass (the suite's
+    path, ``score_text`` included); ``score`` one text.
     """
 
     name = "classifier"
 
     def __init__(self, config: AnalysisConfig, tokenizer: JapaneseTokenizer) -> None:
         self.model: ClassifierModel | None = None
-        self._cache: dict[str, float] = {}
         found = config.classifier()
         if found is None:
             return
@@ -239,31 +238,17 @@ class ClassifierAnalyser:
     def detail_columns(self) -> list[str]:
         return []
 
-    def prepare(self, texts: Sequence[str]) -> None:
-        """Score ``texts`` (normalised, as ``score`` will get them) in one batch; keep them until the next batch."""
-        if self.model is None or not texts:
-            return
-        fresh = list(dict.fromkeys(texts))
-        self._cache = dict(zip(fresh, self.model.probabilities(fresh).tolist()))
-
     def score(self, text: str, tokens: list[Token]) -> TextScore:
         if self.model is None:
             return TextScore({}, {})
-        prob = self._cache.get(text)
-        if prob is None:
-            prob = float(self.model.probabilities([text])[0])
-        return TextScore({name: cells[0] for name, cells in self._columns(np.array([prob])).items()}, {})
+        columns = self._columns(self.model.probabilities([text]))
+        return TextScore({name: cells[0] for name, cells in columns.items()}, {})
 
     def score_many(self, batch: TokenBatch) -> BatchScore:
-        """``score`` of every text of ``batch``, the texts ``prepare`` has not seen scored in one pass."""
+        """``score`` of every text of ``batch``, scored in one pass (``ClassifierModel.probabilities``)."""
         if self.model is None:
             return BatchScore({}, {})
-        texts, cache = batch.texts, self._cache
-        if not cache:  # the audit's path: nothing prepared
-            return BatchScore(self._columns(self.model.probabilities(texts)), {})
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
-        fresh = dict(zip(missing, self.model.probabilities(missing).tolist())) if missing else {}
-        return BatchScore(self._columns(np.array([cache[t] if t in cache else fresh[t] for t in texts])), {})
+        return BatchScore(self._columns(self.model.probabilities(batch.texts)), {})
 
     def _columns(self, probs: np.ndarray) -> dict[str, list[Any]]:
         """The two columns of calibrated probabilities: rounded to 6 places, and compared with the threshold."""
@@ -292,4 +277,3 @@ class ClassifierAnalyser:
 
     def table_builder(self) -> None:
         return None
-

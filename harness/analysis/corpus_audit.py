@@ -86,7 +86,6 @@ def audit_corpus_docs(
         stream = iter(docs)
         while batch := list(islice(stream, BATCH)):
             texts = [doc.text for doc in batch]
-            suite.prepare(texts)  # batch analysers (the classifier) score these at once
             batch_scores = audit.add_many(texts)
             if stats is not None:
                 for text in texts:

@@ -106,7 +106,6 @@ def score_values(
     """
     limit = suite.tokenizer.max_chars
     texts = list(map(normalize, texts))
-    suite.prepare(texts)  # batch analysers (the classifier) score the batch at once
     scored = suite.score_batch(texts)
     columns = scored.value_columns()
     details = {k: scored.detail_column(k) for k in KEPT_DETAILS}

@@ -8,11 +8,10 @@ tables over all texts (the vocabulary shift).  Analysers are constructed with
 ``harness.analysis.suite.ANALYSERS``; adding one is a new module plus one line
 there (see README, "Adding an analyser").
 
-Optional methods: ``prepare(texts)`` scores a batch of normalised texts
-ahead of their ``score`` calls, and ``combine(values, details)`` runs after
-every analyser scored a text, to fold its columns into another analyser's
-(the classifier, ``harness.analysis.classifier``, has both).
-``score_many(batch)`` scores a whole ``TokenBatch`` at once and returns its
+Optional methods: ``combine(values, details)`` runs after every analyser
+scored a text, to fold its columns into another analyser's (the classifier,
+``harness.analysis.classifier``, has it; ``combine_many`` does it on a
+batch's columns).  ``score_many(batch)`` scores a whole ``TokenBatch`` at once and returns its
 measures as columns (``BatchScore``): it must give exactly what ``score``
 gives text by text, which the equivalence tests check for the built-in
 analysers.  The suite calls it when present, else ``score`` per text.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from harness.analysis.classifier import ClassifierAnalyser
 from harness.analysis.flagged import FlaggedAnalyser
@@ -54,8 +54,7 @@ class AnalysisSuite:
         self.tokenizer = tokenizer or JapaneseTokenizer(chunk_chars=config.chunk_chars, max_chars=config.max_chars)
         self.analyser_classes: tuple[type, ...] = tuple(ANALYSERS if analysers is None else analysers)
         self.analysers: tuple[Analyser, ...] = tuple(cls(config, self.tokenizer) for cls in self.analyser_classes)
-        # optional hooks (protocol.py): batch scoring ahead, and combining detectors after every analyser
-        self.preparers = [a for a in self.analysers if hasattr(a, "prepare")]
+        # optional hook (protocol.py): combining detectors after every analyser
         self.combiners = [a for a in self.analysers if hasattr(a, "combine")]
         seen: dict[str, str] = {}
         for analyser in self.analysers:
@@ -132,13 +131,6 @@ class AnalysisSuite:
                 analyser.combine(v, d)
         return ScoredBatch(batch, None, None, list(map(ScoredText, batch.texts, batch.tokens(), values, details)))
 
-    def prepare(self, texts: Sequence[str]) -> None:
-        """Let batch analysers (the classifier) score ``texts`` in one pass before ``score_text`` meets them."""
-        if self.preparers:
-            ready = _Ready(texts, self.tokenizer.clip)
-            for analyser in self.preparers:
-                analyser.prepare(ready)
-
     def score_generations(
         self,
         generations: Sequence[Generation],
@@ -165,7 +157,6 @@ class AnalysisSuite:
                     builder.set_corpus(corpus_counts)
         csv_rows: list[dict[str, Any]] = []
         typed: list[ScoreRow] = []
-        self.prepare([gen.text for gen in generations])
         scored_all = (
             s
             for i in range(0, len(generations), BATCH)
@@ -215,25 +206,6 @@ class AnalysisSuite:
         for text in texts:
             audit.add(text)
         return audit.table()
-
-
-class _Ready(Sequence[str]):
-    """``texts`` normalised and clipped (``clip``), each when read: a preparer with nothing to prepare
-    (the classifier without a model) then costs no normalisation at all (~2k instructions a post)."""
-
-    def __init__(self, texts: Sequence[str], clip: Callable[[str], str]) -> None:
-        self._texts, self._clip = texts, clip
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            return list(map(self._clip, map(normalize, self._texts[index])))
-        return self._clip(normalize(self._texts[index]))
-
-    def __iter__(self) -> Iterator[str]:
-        return map(self._clip, map(normalize, self._texts))
 
 
 class ScoredBatch:
