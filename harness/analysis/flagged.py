@@ -822,12 +822,13 @@ class FlaggedAnalyser:
         paired: set[int] = set()
         if self.pair_rules is not None:  # the thing words are rare: the acts are looked for on those texts alone
             paired = set(candidate_texts(batch, self.pair_rules.things))
-        ordered: list[int] = []
+        ordered: set[int] = set()
         if self.kana_orders is not None:  # one search over the batch: the kana keys are rare
-            ordered = self.kana_orders.candidates(batch.texts)
-        for i in sorted(lexical.keys() | ruled | paired | set(ordered)):
+            ordered = set(self.kana_orders.candidates(batch.texts))
+        for i in sorted(lexical.keys() | ruled | paired | ordered):
             text = batch.texts[i]
-            flags = self._flags(text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired)
+            tokens = batch.token_list(i)
+            flags = self._flags(text, tokens, lexical.get(i), ruled.get(i, False), i in paired, i in ordered)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
@@ -839,7 +840,7 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         found = find_flags(tokens, self.lexicon, text)
-        flags = self._flags(text, tokens, None, self.group_rules is not None, self.pair_rules is not None, found)
+        flags = self._flags(text, tokens, None, self.group_rules is not None, self.pair_rules is not None, True, found)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
         return self._cells(text, flags)
@@ -851,19 +852,21 @@ class FlaggedAnalyser:
         starts: list[int] | None,
         ruled: bool | tuple[list[int], list[int]],
         paired: bool,
+        ordered: bool,
         flags: list | None = None,
     ) -> list[FlagMatch]:
         """The matches ``score`` reports: the lexicon scan only from ``starts`` (none: no scan, unless
         ``flags`` are given), the group rules only when ``ruled`` (True: scanning every token; a pair:
         from those candidate tokens of the group vocabulary and of the predicates), the pair rules only
-        when ``paired``."""
+        when ``paired``, the kana orders only when ``ordered`` (the text holds a kana key:
+        ``KanaOrders.candidates``)."""
         if flags is None:
             flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
             flags = self.group_rules.add_matches(tokens, text, flags, None if ruled is True else ruled)
         if paired and self.pair_rules is not None:
             flags = self.pair_rules.add_matches(tokens, text, flags)
-        if self.kana_orders is not None:  # a search for the rare keys first: most texts stop there
+        if ordered and self.kana_orders is not None:
             flags = self.kana_orders.add_matches(text, flags, _kana_match)
         return flags
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate
+from itertools import accumulate, count
+from operator import add
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -97,7 +98,8 @@ class KanaOrders:
     def candidates(self, texts: Sequence[str]) -> list[int]:
         """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to): one search
         over the texts joined, so a batch costs one pass in C, not a call per text."""
-        starts = list(accumulate((len(t) + 1 for t in texts), initial=0))
+        # text i starts after the lengths of those before it and their i separators (C loops, no frame a text)
+        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
         found = {bisect_right(starts, m.start()) - 1 for m in self.keys_pattern.finditer("\n".join(texts))}
         return sorted(found)
 
