@@ -827,8 +827,9 @@ class FlaggedAnalyser:
             ordered = set(self.kana_orders.candidates(batch.texts))
         for i in sorted(lexical.keys() | ruled | paired | ordered):
             text = batch.texts[i]
-            tokens = batch.token_list(i)
-            flags = self._flags(text, tokens, lexical.get(i), ruled.get(i, False), i in paired, i in ordered)
+            flags = self._flags(
+                text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired, i in ordered
+            )
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
