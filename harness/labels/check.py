@@ -41,8 +41,10 @@ def expected_keys(path: Path, chosen: dict[Key, Selected], merged: bool) -> set[
         return set(chosen)
     if found:
         return {k for k, s in chosen.items() if s.chunk == int(found.group(1))}
-    if SECOND_PASS in path.name:
-        return {k for k, s in chosen.items() if s.second_pass}
+    second = re.search(rf"{SECOND_PASS}(?:-(\d+))?", path.name)
+    if second:  # second-pass.csv is wave 1's, second-pass-2.csv wave 2's
+        wave = int(second.group(1) or 1)
+        return {k for k, s in chosen.items() if s.second_pass == wave}
     return None
 
 

@@ -3,6 +3,7 @@
     show CHUNK [--start N] [--count N] [--unlabelled]   posts of a chunk: key, tab, text
     check FILE... [--partial]                           validate filled label files
     select [--force | --verify]                         make (once) or re-check the selection
+    extend --wave1-strata FILE | --verify               make (once) or re-check wave 2 of the selection
     merge [--partial] [--out PATH]                      chunks → labels/open2ch-dev.csv
     kappa                                               Cohen's κ of the two passes
 
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.labels.labelfile import LABEL_COLUMNS, LABEL_DIR, MERGED, guideline_version, parse_key, read_table
 from harness.labels.posts import DEFAULT_CORPUS, REPO, post_text, read_corpus
 
@@ -79,6 +80,22 @@ def select(args: argparse.Namespace) -> int:
     return 0
 
 
+def extend(args: argparse.Namespace) -> int:
+    from harness.labels.design import make_extension, verify_extension, write_extension
+    from harness.labels.extension import read_strata
+
+    if args.verify:
+        print(verify_extension(args.corpus))
+        return 0
+    if args.wave1_strata is None:
+        raise InputError("extend needs --wave1-strata FILE (line,post,stratum of every post; docs/labelling.md §10)")
+    strata = read_strata(args.wave1_strata)
+    rows, design, cells = make_extension(strata, args.corpus)
+    write_extension(rows, design, strata, cells)
+    print(f"{LABEL_DIR}: wave 2 adds {sum(r.chunk > 5 for r in rows)} posts; cells {design['wave2']['cells']}")
+    return 0
+
+
 def merge(args: argparse.Namespace) -> int:
     from harness.labels.design import read_selection
     from harness.labels.merge import merge as merge_chunks
@@ -116,13 +133,17 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--force", action="store_true", help="remake it (refused once any label is filled in)")
     m.add_argument("--verify", action="store_true", help="remake it in memory and compare with the committed one")
     m.set_defaults(run=select)
+    e = sub.add_parser("extend", help="add wave 2 to the selection (once, before its labelling) or --verify it")
+    e.add_argument("--wave1-strata", type=Path, help="line,post,stratum: every post's wave-1 stratum")
+    e.add_argument("--verify", action="store_true", help="remake wave 2 in memory and compare with the committed one")
+    e.set_defaults(run=extend)
     g = sub.add_parser("merge", help="merge the first-pass chunks into the merged label file")
     g.add_argument("--partial", action="store_true", help="merge what is labelled so far")
     g.add_argument("--out", type=Path, default=MERGED)
     g.set_defaults(run=merge)
     k = sub.add_parser("kappa", help="Cohen's kappa between the first and the second pass")
     k.set_defaults(run=kappa)
-    for each in (s, m):
+    for each in (s, m, e):
         each.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="dev.tsv (default ../shared/...)")
     return p
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.io import atomic_write_text, read_json, sha256_file
-from harness.labels import selection
+from harness.labels import extension, selection
 from harness.labels.labelfile import (
     DESIGN,
     LABEL_COLUMNS,
@@ -52,10 +52,7 @@ def lexicon_flagger():
 
 def make_selection(corpus: Path = DEFAULT_CORPUS) -> tuple[list[selection.Selected], dict]:
     """The selection from ``corpus`` and its design record (inputs hashed)."""
-    lines = read_corpus(corpus)
-    done = legacy_texts(lines)
-    posts = {k: t.replace(BREAK, "\n") for k, t in distinct_posts(lines).items() if t not in done}
-    rows, sizes = selection.select(posts, lexicon_flagger(), selection.group_terms(GROUPS))
+    rows, sizes = selection.select(population(corpus), lexicon_flagger(), selection.group_terms(GROUPS))
     inputs = {
         "corpus": corpus,
         "lexicon": default_lexicon(),
@@ -97,7 +94,7 @@ def blank_file(name: str, keys: list[Key]) -> str:
 def selection_csv(rows: list[selection.Selected]) -> str:
     """The text of ``selection.csv``."""
     body = "".join(
-        f"{r.key.line},{r.key.post},{r.split},{r.stratum},{r.weight:.6f},{r.chunk},{int(r.second_pass)}\n" for r in rows
+        f"{r.key.line},{r.key.post},{r.split},{r.stratum},{r.weight:.6f},{r.chunk},{r.second_pass:d}\n" for r in rows
     )
     return (
         "# Fixed before labelling; see harness/labels/selection.py and docs/labelling.md.\n"
@@ -136,11 +133,11 @@ def read_selection(path: Path = SELECTION) -> dict[Key, selection.Selected]:
         key = parse_key(row, path)
         try:
             item = selection.Selected(
-                key, c["split"], c["stratum"], float(c["weight"]), int(c["chunk"]), c["second_pass"] == "1"
+                key, c["split"], c["stratum"], float(c["weight"]), int(c["chunk"]), int(c["second_pass"])
             )
         except ValueError:
-            raise InputError("weight must be a number and chunk an integer", path, row.lineno) from None
-        if item.split not in SPLITS or item.stratum not in selection.STRATA or key in out:
+            raise InputError("weight must be a number, chunk and second_pass integers", path, row.lineno) from None
+        if item.split not in SPLITS or item.stratum not in (*selection.STRATA, *extension.CELLS) or key in out:
             raise InputError(f"bad split/stratum or repeated key {key.line},{key.post}", path, row.lineno)
         out[key] = item
     return out
@@ -155,3 +152,86 @@ def verify_selection(corpus: Path = DEFAULT_CORPUS, folder: Path = LABEL_DIR) ->
         why = f"inputs changed since it was made: {', '.join(changed)}" if changed else "same inputs"
         raise InputError(f"the selection does not reproduce ({why})", folder / SELECTION.name)
     return f"{folder / SELECTION.name}: reproduces ({len(rows)} posts)"
+
+
+POPULATION = LABEL_DIR / "population.csv"
+
+
+def default_scorer():
+    """``texts → [values]`` with the default detectors (lexicon and classifier), a few hundred texts a batch."""
+    from harness.analysis.suite import AnalysisSuite
+    from harness.config import AnalysisConfig
+
+    suite = AnalysisSuite(AnalysisConfig())
+
+    def score(texts: list[str]) -> list[dict]:
+        return [s.values for i in range(0, len(texts), 500) for s in suite.score_texts(texts[i : i + 500])]
+
+    return score, AnalysisConfig().lexicon_files()
+
+
+def population(corpus: Path = DEFAULT_CORPUS) -> dict[Key, str]:
+    """The labelling population (section 6): every distinct post but the legacy-labelled ones, key → text."""
+    lines = read_corpus(corpus)
+    done = legacy_texts(lines)
+    return {k: t.replace(BREAK, "\n") for k, t in distinct_posts(lines).items() if t not in done}
+
+
+def make_extension(strata: dict[Key, str], corpus: Path = DEFAULT_CORPUS, folder: Path = LABEL_DIR):
+    """Wave 2 (``extension``) from the wave-1 strata of every post: rows, design, cells."""
+    design = read_json(folder / DESIGN.name)
+    chosen = {k: s for k, s in read_selection(folder / SELECTION.name).items() if s.chunk <= selection.CHUNKS}
+    posts = population(corpus)
+    if set(strata) != set(posts):
+        raise InputError(f"wave-1 strata name {len(strata)} posts, the population has {len(posts)}")
+    extension.check_wave1_strata(strata, chosen, design["strata"], "wave-1 strata")
+    score, files = default_scorer()
+    cells = extension.population_cells(posts, strata, score)
+    rows, sizes = extension.extend(chosen, cells)
+    design["wave2"] = {
+        "salt": extension.SALT,
+        "clf_band": extension.CLF_BAND,
+        "extra": {c: min(n, sizes[c]["population"]) for c, n in extension.EXTRA.items()},
+        "chunks": list(extension.CHUNKS),
+        "second_pass": extension.SECOND_PASS_SIZE,
+        "cells": sizes,
+        "inputs": {str(p.relative_to(REPO) if p.is_relative_to(REPO) else p): sha256_file(p) for p in files},
+    }
+    return rows, design, cells
+
+
+def write_extension(rows, design: dict, strata: dict[Key, str], cells: dict[Key, str], folder: Path = LABEL_DIR):
+    """Write wave 2: the selection with both waves, the design, ``population.csv`` and the blank wave-2 files.
+
+    Refuses when wave 2 exists already (its files hold the fact once labelling starts)."""
+    if "wave2" in read_json(folder / DESIGN.name):
+        raise InputError("wave 2 is already selected; it is fixed before labelling", folder / DESIGN.name)
+    atomic_write_text(folder / POPULATION.name, extension.population_csv(strata, cells))
+    atomic_write_text(folder / SELECTION.name, selection_csv(rows))
+    atomic_write_text(folder / DESIGN.name, json.dumps(design, indent=2, ensure_ascii=False) + "\n")
+    for number in extension.CHUNKS:
+        keys = [r.key for r in rows if r.chunk == number]
+        atomic_write_text(folder / f"{chunk_name(number)}.csv", blank_file(chunk_name(number), keys))
+    name = second_pass_name(2)
+    atomic_write_text(folder / f"{name}.csv", blank_file(name, [r.key for r in rows if r.second_pass == 2]))
+
+
+def verify_extension(corpus: Path = DEFAULT_CORPUS, folder: Path = LABEL_DIR) -> str:
+    """Remake wave 2 from ``population.csv``'s wave-1 strata and compare; a line, else ``InputError``."""
+    strata, _ = extension.read_population(folder / POPULATION.name)
+    design = read_json(folder / DESIGN.name)
+    committed = read_selection(folder / SELECTION.name)
+    wave1 = {k: s for k, s in committed.items() if s.chunk <= selection.CHUNKS}
+    cells = extension.population_cells(population(corpus), strata, default_scorer()[0])
+    rows, _ = extension.extend(wave1, cells)
+    if selection_csv(rows) != selection_csv(list(committed.values())):
+        files = design["wave2"]["inputs"]
+        changed = [n for n, d in files.items() if not (REPO / n).is_file() or sha256_file(REPO / n) != d]
+        why = f"inputs changed since it was made: {', '.join(changed)}" if changed else "same inputs"
+        raise InputError(f"wave 2 does not reproduce ({why})", folder / SELECTION.name)
+    return f"{folder / SELECTION.name}: wave 2 reproduces ({len(rows)} posts)"
+
+
+def second_pass_name(wave: int) -> str:
+    """The file stem of wave ``wave``'s second pass: ``second-pass`` (wave 1), ``second-pass-2`` …"""
+    return SECOND_PASS if wave == 1 else f"{SECOND_PASS}-{wave}"
