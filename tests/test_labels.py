@@ -14,6 +14,7 @@ from harness.labels import selection
 from harness.labels.check import check_file
 from harness.labels.cli import main
 from harness.labels.design import LEGACY_LABELS, read_selection
+from harness.labels.extension import read_population
 from harness.labels.labelfile import DESIGN, LABEL_COLUMNS, LABEL_DIR, parse_key, read_table
 from harness.labels.merge import cohen_kappa, kappa_report, merge, read_merged, write_merged
 from harness.labels.posts import Key, distinct_posts
@@ -96,26 +97,34 @@ def test_distinct_posts_keeps_the_first_key_of_each_text():
 def test_committed_selection_matches_its_design_and_files():
     chosen = read_selection()
     design = read_json(DESIGN)
-    assert len(chosen) >= 2000
+    assert len(chosen) >= 3000
     assert sum(s.weight for s in chosen.values()) == pytest.approx(design["population"], abs=0.05)
-    for h, size in design["strata"].items():
-        rows = [s for s in chosen.values() if s.stratum == h]
-        assert len(rows) == size["sample"]
+    strata, cells = read_population(LABEL_DIR / "population.csv")
+    assert len(strata) == design["population"]
+    wave1 = {k: s for k, s in chosen.items() if s.chunk <= 5}
+    for h, size in design["strata"].items():  # wave 1: stratum sizes and sample sizes as designed
+        assert sum(v == h for v in strata.values()) == size["population"]
+        assert sum(strata[k] == h for k in wave1) == size["sample"]
+    for c, size in design["wave2"]["cells"].items():  # both waves: each cell's sample and weight N_c/n_c
+        rows = [s for s in chosen.values() if s.stratum == c]
+        assert len(rows) == size["sample"] and sum(v == c for v in cells.values()) == size["population"]
         assert {round(s.weight, 6) for s in rows} == {round(size["population"] / size["sample"], 6)}
+        assert all(cells[s.key] == c for s in rows)
     assert all(s.split == split_of(k) for k, s in chosen.items())
     legacy = {parse_key(r, LEGACY_LABELS) for r in read_table(LEGACY_LABELS, ["line", "post", "split", "label"])}
     assert not legacy & set(chosen)
-    second = [s for s in chosen.values() if s.second_pass]
+    second = [s for s in chosen.values() if s.second_pass == 1]
     assert len(second) == design["second_pass"] and {s.chunk for s in second} == {1, 2, 3, 4, 5}
-    for number in range(1, 6):
+    assert sum(s.second_pass == 2 for s in chosen.values()) == design["wave2"]["second_pass"]
+    for number in range(1, 10):
         path = LABEL_DIR / f"chunk-{number}.csv"
         keys = {parse_key(r, path) for r in read_table(path, LABEL_COLUMNS)}
         assert keys == {k for k, s in chosen.items() if s.chunk == number}
-        assert 400 <= len(keys) <= 450
+        assert (400 <= len(keys) <= 450) if number <= 5 else (240 <= len(keys) <= 260)
         assert {s.split for k, s in chosen.items() if k in keys} == {"dev", "test"}
-        assert {s.stratum for k, s in chosen.items() if k in keys} == set(selection.STRATA)
         check_file(path, chosen, partial=True)
     check_file(LABEL_DIR / "second-pass.csv", chosen, partial=True)
+    check_file(LABEL_DIR / "second-pass-2.csv", chosen, partial=True)
 
 
 # --- check ------------------------------------------------------------------------------
@@ -236,7 +245,7 @@ def test_merge_joins_selection_and_labels_and_kappa_compares_passes(tmp_path):
         tmp_path / "second-pass.csv",
         [["10", "2", "toxic", "insult", "h-b", "1"], ["12", "3", "toxic", "insult", "h-b", "1"]],
     )
-    assert kappa_report(CHOSEN, tmp_path).startswith("n 2: agreement 0.500")
+    assert kappa_report(CHOSEN, tmp_path).startswith("second-pass.csv: n 2: agreement 0.500")
     write_labels(
         tmp_path / "second-pass.csv", [["10", "2", "toxic", "insult", "h-a", "1"], ["12", "3", "", "", "", ""]]
     )

@@ -28,6 +28,7 @@ from harness.labels.labelfile import (
     parse_key,
     read_table,
 )
+from harness.labels.merge import second_pass_stem
 from harness.labels.posts import BREAK, DEFAULT_CORPUS, REPO, Key, distinct_posts, read_corpus
 from harness.resources import default_lexicon
 
@@ -195,7 +196,7 @@ def make_extension(strata: dict[Key, str], corpus: Path = DEFAULT_CORPUS, folder
         "chunks": list(extension.CHUNKS),
         "second_pass": extension.SECOND_PASS_SIZE,
         "cells": sizes,
-        "inputs": {str(p.relative_to(REPO) if p.is_relative_to(REPO) else p): sha256_file(p) for p in files},
+        "inputs": input_hashes(files),
     }
     return rows, design, cells
 
@@ -212,26 +213,26 @@ def write_extension(rows, design: dict, strata: dict[Key, str], cells: dict[Key,
     for number in extension.CHUNKS:
         keys = [r.key for r in rows if r.chunk == number]
         atomic_write_text(folder / f"{chunk_name(number)}.csv", blank_file(chunk_name(number), keys))
-    name = second_pass_name(2)
+    name = second_pass_stem(2)
     atomic_write_text(folder / f"{name}.csv", blank_file(name, [r.key for r in rows if r.second_pass == 2]))
 
 
 def verify_extension(corpus: Path = DEFAULT_CORPUS, folder: Path = LABEL_DIR) -> str:
     """Remake wave 2 from ``population.csv``'s wave-1 strata and compare; a line, else ``InputError``."""
     strata, _ = extension.read_population(folder / POPULATION.name)
-    design = read_json(folder / DESIGN.name)
     committed = read_selection(folder / SELECTION.name)
     wave1 = {k: s for k, s in committed.items() if s.chunk <= selection.CHUNKS}
-    cells = extension.population_cells(population(corpus), strata, default_scorer()[0])
-    rows, _ = extension.extend(wave1, cells)
+    score, files = default_scorer()
+    rows, _ = extension.extend(wave1, extension.population_cells(population(corpus), strata, score))
     if selection_csv(rows) != selection_csv(list(committed.values())):
-        files = design["wave2"]["inputs"]
-        changed = [n for n, d in files.items() if not (REPO / n).is_file() or sha256_file(REPO / n) != d]
+        recorded = read_json(folder / DESIGN.name)["wave2"]["inputs"]
+        now = input_hashes(files)
+        changed = sorted(n for n in recorded.keys() | now.keys() if recorded.get(n) != now.get(n))
         why = f"inputs changed since it was made: {', '.join(changed)}" if changed else "same inputs"
         raise InputError(f"wave 2 does not reproduce ({why})", folder / SELECTION.name)
     return f"{folder / SELECTION.name}: wave 2 reproduces ({len(rows)} posts)"
 
 
-def second_pass_name(wave: int) -> str:
-    """The file stem of wave ``wave``'s second pass: ``second-pass`` (wave 1), ``second-pass-2`` …"""
-    return SECOND_PASS if wave == 1 else f"{SECOND_PASS}-{wave}"
+def input_hashes(files: list[Path]) -> dict[str, str]:
+    """sha256 of each file, named by its path in the repository where it lies there."""
+    return {str(p.relative_to(REPO) if p.is_relative_to(REPO) else p): sha256_file(p) for p in files}

@@ -17,7 +17,7 @@ from harness.io import atomic_write_text
 from harness.labels.check import check_file
 from harness.labels.labelfile import LABEL_COLUMNS, LABEL_DIR, MERGED_COLUMNS, SECOND_PASS, parse_key, read_table
 from harness.labels.posts import Key
-from harness.labels.selection import CHUNKS, Selected
+from harness.labels.selection import Selected
 
 
 class Labelled(NamedTuple):
@@ -42,7 +42,7 @@ def read_labels(path: Path) -> dict[Key, dict[str, str]]:
 def merge(chosen: dict[Key, Selected], folder: Path = LABEL_DIR, partial: bool = False) -> list[Labelled]:
     """The first-pass labels of every chunk in ``folder``, each file checked first, in selection order."""
     cells: dict[Key, dict[str, str]] = {}
-    for number in range(1, CHUNKS + 1):
+    for number in sorted({s.chunk for s in chosen.values()}):  # wave 1's chunks 1-5, wave 2's 6-9
         path = folder / f"chunk-{number}.csv"
         check_file(path, chosen, partial=partial)
         cells.update(read_labels(path))
@@ -105,13 +105,23 @@ def cohen_kappa(first: list[str], second: list[str]) -> float:
 
 
 def kappa_report(chosen: dict[Key, Selected], folder: Path = LABEL_DIR) -> str:
-    """κ between the first pass (chunks) and the second pass, on the posts both labelled."""
-    second_path = folder / f"{SECOND_PASS}.csv"
+    """κ between the first pass (chunks) and each wave's second pass, on the posts both labelled; a line each."""
+    first: dict[Key, dict[str, str]] = {}
+    for number in sorted({s.chunk for s in chosen.values()}):
+        first.update(read_labels(folder / f"chunk-{number}.csv"))
+    waves = sorted({s.second_pass for s in chosen.values()} - {0})
+    return "\n".join(wave_kappa(first, chosen, folder / f"{second_pass_stem(w)}.csv") for w in waves)
+
+
+def second_pass_stem(wave: int) -> str:
+    """The file stem of wave ``wave``'s second pass: ``second-pass`` (wave 1), ``second-pass-2`` …"""
+    return SECOND_PASS if wave == 1 else f"{SECOND_PASS}-{wave}"
+
+
+def wave_kappa(first: dict[Key, dict[str, str]], chosen: dict[Key, Selected], second_path: Path) -> str:
+    """One line: agreement and κ between the first pass and the second pass in ``second_path``."""
     check_file(second_path, chosen, partial=True)
     second = read_labels(second_path)
-    first: dict[Key, dict[str, str]] = {}
-    for number in range(1, CHUNKS + 1):
-        first.update(read_labels(folder / f"chunk-{number}.csv"))
     both = [k for k in second if k in first]
     if not both:
         raise InputError("no post is labelled in both passes yet", second_path)
@@ -122,6 +132,6 @@ def kappa_report(chosen: dict[Key, Selected], folder: Path = LABEL_DIR) -> str:
     binary = cohen_kappa([x == "toxic" for x in a], [x == "toxic" for x in b])
     agree = sum(x == y for x, y in zip(a, b)) / len(both)
     return (
-        f"n {len(both)}: agreement {agree:.3f}, Cohen's kappa {cohen_kappa(a, b):.3f} (4 labels), "
+        f"{second_path.name}: n {len(both)}: agreement {agree:.3f}, Cohen's kappa {cohen_kappa(a, b):.3f} (4 labels), "
         f"{binary:.3f} (toxic vs not)"
     )
