@@ -50,6 +50,7 @@ from operator import add, eq
 from typing import Sequence
 
 from harness.analysis import group_rules, pair_rules
+from harness.analysis.kana_compounds import kana_compounds_for
 from harness.analysis.kana_orders import kana_orders_for
 from harness.analysis.context_rules import compared, has_target, inside_phrase, not_aimed
 from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
@@ -721,7 +722,8 @@ def _toxicity(weights: tuple[float, ...]) -> float:
 
 
 def _kana_match(term: str, category: str, start: int, end: int, weight: float) -> FlagMatch:
-    """A kana order's match (``harness.analysis.kana_orders``): a spelling of its entry."""
+    """A kana order's or a katakana compound's match (``kana_orders``, ``kana_compounds``): a spelling of
+    its entry."""
     return FlagMatch(term, category, start, end, weight, VARIANT)
 
 
@@ -756,6 +758,7 @@ class FlaggedAnalyser:
             self.group_rules = self.group_rules.for_lexicon(self.lexicon)
         self.pair_rules = pair_rules.rules_for(config, tokenizer, find_flags, self.lexicon)
         self.kana_orders = kana_orders_for(self.lexicon)
+        self.kana_compounds = kana_compounds_for(self.lexicon)
         self._harmful = self.lexicon.harmful_categories()
         self._category_columns = [(category, f"cat_{category}") for category in self.lexicon.categories]
         self._nothing = self._cells("", [])
@@ -825,11 +828,13 @@ class FlaggedAnalyser:
         ordered: set[int] = set()
         if self.kana_orders is not None:  # one search over the batch: the kana keys are rare
             ordered = set(self.kana_orders.candidates(batch.texts))
-        for i in sorted(lexical.keys() | ruled | paired | ordered):
+        compounded: set[int] = set()
+        if self.kana_compounds is not None:  # the same: one search for the katakana keys
+            compounded = set(self.kana_compounds.candidates(batch.texts))
+        for i in sorted(lexical.keys() | ruled | paired | ordered | compounded):
             text = batch.texts[i]
-            flags = self._flags(
-                text, batch.token_list(i), lexical.get(i), ruled.get(i, False), i in paired, i in ordered
-            )
+            layers = (ruled.get(i, False), i in paired, i in ordered, i in compounded)
+            flags = self._flags(text, batch.token_list(i), lexical.get(i), *layers)
             if not flags:  # the text keeps the no-match cells
                 continue
             score = self._cells(text, flags)
@@ -841,7 +846,8 @@ class FlaggedAnalyser:
 
     def score(self, text: str, tokens: Sequence[Token]) -> TextScore:
         found = find_flags(tokens, self.lexicon, text)
-        flags = self._flags(text, tokens, None, self.group_rules is not None, self.pair_rules is not None, True, found)
+        rules = (self.group_rules is not None, self.pair_rules is not None)
+        flags = self._flags(text, tokens, None, *rules, True, True, found)
         if not flags:  # most texts: the cells of no match, made once
             return TextScore(dict(self._nothing.values), dict(self._nothing.details))
         return self._cells(text, flags)
@@ -854,13 +860,15 @@ class FlaggedAnalyser:
         ruled: bool | tuple[list[int], list[int]],
         paired: bool,
         ordered: bool,
+        compounded: bool,
         flags: list | None = None,
     ) -> list[FlagMatch]:
         """The matches ``score`` reports: the lexicon scan only from ``starts`` (none: no scan, unless
         ``flags`` are given), the group rules only when ``ruled`` (True: scanning every token; a pair:
         from those candidate tokens of the group vocabulary and of the predicates), the pair rules only
         when ``paired``, the kana orders only when ``ordered`` (the text holds a kana key:
-        ``KanaOrders.candidates``)."""
+        ``KanaOrders.candidates``), the katakana compounds only when ``compounded`` (the text holds a
+        katakana key: ``KanaCompounds.candidates``)."""
         if flags is None:
             flags = find_flags(tokens, self.lexicon, text, starts) if starts is not None else []
         if ruled and self.group_rules is not None:
@@ -869,6 +877,8 @@ class FlaggedAnalyser:
             flags = self.pair_rules.add_matches(tokens, text, flags)
         if ordered and self.kana_orders is not None:
             flags = self.kana_orders.add_matches(text, flags, _kana_match)
+        if compounded and self.kana_compounds is not None:
+            flags = self.kana_compounds.add_matches(tokens, flags, _kana_match)
         return flags
 
     def _cells(self, text: str, flags: list[FlagMatch]) -> TextScore:
