@@ -22,7 +22,15 @@ from harness.labels.labelfile import MERGED_COLUMNS  # noqa: E402
 from harness.labels.ood import OOD_COLUMNS  # noqa: E402
 from harness.resources import CLASSIFIER_ENV  # noqa: E402
 from harness.scorer.data import Example, training_set  # noqa: E402
-from harness.scorer.train import PRECISION_FLOOR, Candidate, best_threshold, fit, fold_ids, train  # noqa: E402
+from harness.scorer.train import (  # noqa: E402
+    PRECISION_FLOOR,
+    Candidate,
+    best_threshold,
+    domain_balance,
+    fit,
+    fold_ids,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ",".join(MERGED_COLUMNS)
@@ -78,7 +86,9 @@ def test_training_is_byte_identical(trained, tmp_path):
         assert first.read_bytes() == second.read_bytes()
 
 
-@pytest.mark.parametrize("cand", [Candidate(1, 2, 10.0, False), Candidate(1, 3, 3.0, True)])
+@pytest.mark.parametrize(
+    "cand", [Candidate(1, 2, 10.0, False), Candidate(1, 3, 3.0, True), Candidate(1, 3, 10.0, False, True)]
+)
 def test_numpy_scoring_equals_sklearn(tmp_path, cand):
     labels, corpus = write_data(tmp_path)
     train([labels], corpus, tmp_path / "m", candidates=[cand])
@@ -328,6 +338,14 @@ def test_grouped_rows_are_held_out_a_whole_batch_at_a_time():
             by_group.setdefault(e.group, set()).add(int(k))
     assert all(len(ks) == 1 for ks in by_group.values())  # a batch never straddles folds
     assert set(folds[-20:]) == set(range(5))  # ungrouped rows spread over every fold
+
+
+def test_domain_balance_gives_every_kind_of_text_the_same_total():
+    examples = [Example(f"f{i}", "x", i % 2, 9.0, "f", "", "forum") for i in range(30)]
+    examples += [Example(f"w{i}", "x", i % 2, 1.0, "w", "g", "written") for i in range(10)]
+    w = domain_balance(examples)
+    assert w[:30].sum() == pytest.approx(w[30:].sum()) and w.mean() == pytest.approx(1.0)
+    assert set(np.round(w[:30], 9)) == {round(40 / 60, 9)} and set(np.round(w[30:], 9)) == {2.0}  # not the strata
 
 
 def test_threshold_keeps_every_kind_of_text_at_the_precision_floor():

@@ -9,7 +9,7 @@ import pytest
 from harness.errors import InputError
 from harness.labels.extension import CHUNKS, cell_of, check_wave1_strata, extend, population_csv, read_population
 from harness.labels.posts import Key
-from harness.labels.selection import Selected, select, split_of, unit
+from harness.labels.selection import select, split_of, unit
 
 ALLOC = {"lexicon": 10, "cue": 15, "rest": 40}
 EXTRA = {"lexicon": 5, "cue": 0, "rest-flag": 1000, "rest-clf": 12, "rest-low": 3}

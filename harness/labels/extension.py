@@ -77,7 +77,8 @@ def check_wave1_strata(strata: Mapping[Key, str], chosen: Mapping[Key, Selected]
     """``InputError`` unless ``strata`` agrees with wave 1: each sampled post's stratum, each stratum's size."""
     for key, item in chosen.items():
         if strata.get(key) != item.stratum:
-            raise InputError(f"post {key.line},{key.post}: stratum {strata.get(key)!r}, wave 1 says {item.stratum!r}", where)
+            found = strata.get(key)
+            raise InputError(f"post {key.line},{key.post}: stratum {found!r}, wave 1 says {item.stratum!r}", where)
     counts = Counter(strata.values())
     for name, size in sizes.items():
         if counts[name] != size["population"]:

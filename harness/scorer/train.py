@@ -11,7 +11,7 @@ rows with a group, the written set's batches, are held out a whole batch at
 a time, so a fold is scored on phrasing its model never saw; the others by
 label-stratified folds):
 
-* the candidate (n-gram range, C, whether the fit is weighted) and the
+* the candidate (n-gram range, C, whether the fit is weighted or balanced over the kinds of text) and the
   threshold of ``clf_flagged``, together (``best_threshold``): the pair of
   ``CANDIDATES`` × ``THRESHOLDS`` whose combined ``flagged`` (the project
   lexicon's flag OR ``clf_flagged``, the rule of
@@ -72,6 +72,7 @@ class Candidate(NamedTuple):
     high: int
     C: float
     weighted: bool  # fit the regression with the rows' weights
+    balanced: bool = False  # fit the regression so that each kind of text (``Example.domain``) weighs the same
 
 
 CANDIDATES = [
@@ -79,6 +80,8 @@ CANDIDATES = [
     Candidate(1, 3, 10.0, False),
     Candidate(1, 3, 30.0, False),
     Candidate(2, 4, 10.0, False),
+    Candidate(1, 3, 10.0, False, True),
+    Candidate(1, 3, 30.0, False, True),
 ]
 
 
@@ -109,20 +112,31 @@ def fit(examples: Sequence[Example], cand: Candidate, seed: int = SEED):
     )
     if cand.weighted:
         model.fit(x, y, sample_weight=w)
-    else:  # the regression unweighted, the sigmoid weighted: P(toxic) on the population
-        model.fit(x, y)
+    else:  # the regression unweighted (or balanced), the sigmoid weighted: P(toxic) on the population
+        balance = domain_balance(examples) if cand.balanced else None
+        model.fit(x, y, sample_weight=balance)
         inner = model.calibrated_classifiers_[0]
-        decision = _oof_decision(x, y, cand, seed)
+        decision = _oof_decision(x, y, cand, seed, balance)
         inner.calibrators[0].fit(decision, y, sample_weight=w)
     return vectorizer, model
 
 
-def _oof_decision(x, y, cand: Candidate, seed: int) -> np.ndarray:
-    """Out-of-fold decision values of an unweighted regression (the sigmoid's training data)."""
+def domain_balance(examples: Sequence[Example]) -> np.ndarray:
+    """Fit weights under which every kind of text has the same total (the mean weight is 1): the forum's
+    labels outnumber the written set's, and an unbalanced fit learns mostly the forum's register."""
+    domain = [e.domain for e in examples]
+    sizes = {d: domain.count(d) for d in set(domain)}
+    return np.array([len(domain) / (len(sizes) * sizes[d]) for d in domain])
+
+
+def _oof_decision(x, y, cand: Candidate, seed: int, balance: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold decision values of an unweighted (or domain-balanced) regression: the sigmoid's training data."""
     _, logreg, _, kfold = sklearn_parts()
     out = np.zeros(len(y))
     for train, test in kfold(FOLDS, shuffle=True, random_state=seed).split(x, y):
-        out[test] = logreg(C=cand.C, max_iter=2000).fit(x[train], y[train]).decision_function(x[test])
+        part = None if balance is None else balance[train]
+        model = logreg(C=cand.C, max_iter=2000).fit(x[train], y[train], sample_weight=part)
+        out[test] = model.decision_function(x[test])
     return out
 
 
