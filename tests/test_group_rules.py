@@ -146,6 +146,17 @@ def test_a_broken_group_list_names_its_file(tok, tmp_path):
         ("多いしね", 0),  # し+ね after a word stays a particle pair
         ("それも悪いだけやぞハゲ", 1),  # vocative: after a sentence-final particle
         ("おいニート", 1),  # vocative: after a calling interjection
+        ("寝るなやハゲ", 1),  # tacked onto a remark: after its や, ending the sentence
+        ("少しは考えろハゲ", 1),  # after an imperative
+        ("そんなことあるか ハゲ", 1),  # after a question's か and a space
+        ("何かハゲ", 0),  # か of 何か ends no remark
+        ("ハゲの原因は何か", 0),  # the term does not end the sentence
+        ("若者はすぐ辞める", 1),  # a habit pinned on a whole group (negative_predicates.yaml v6)
+        ("子供はすぐ大きくなる", 0),  # not a group word of the lists: no topic
+        ("それはお前が情けないわ", 1),  # a judgement said to お前
+        ("そんな自分が情けない", 0),  # the same judgement of oneself
+        ("キジを殺してるやつ", 0),  # 殺す narrated (lexicon v10), not threatened
+        ("お前なんか殺す", 1),
         ("最近ハゲてきて悲しい", 0),
         ("それもあるな\nクソ田舎やから", 0),  # no vocative across a line break; untargeted クソ
         ("クソ暑い", 0),  # untargeted profanity is not toxic (docs/labelling.md)

@@ -111,6 +111,28 @@ def _vocative(prev: Token, tok: Token) -> bool:
     return prev.end == tok.start and (prev.pos2 == "終助詞" or prev.surface in _CALLS)
 
 
+_CLOSERS = frozenset("!?！？。…・.w草)）")
+_ENDING = frozenset({"動詞", "形容詞", "助動詞", "助詞"})  # what や/か end as a remark (寝るなや, あるか), not 何か
+
+
+def _tacked_on(tokens: list[Token], first: int, last: int) -> bool:
+    """The term ends its sentence (only marks or w after it) and follows, after at most a space, the end of
+    a remark: a sentence-final particle, や, an imperative or a question mark (寝るなやハゲ, 考えろハゲ,
+    そんなことあるか ハゲ): name-calling tacked onto a remark is said to its addressee."""
+    for tok in tokens[last + 1 :]:
+        if tok.surface == "\n":
+            break
+        if not set(tok.surface) <= _CLOSERS:
+            return False
+    prev = tokens[first - 1]
+    return (
+        prev.pos2 == "終助詞"
+        or (prev.surface in ("や", "か") and prev.pos1 == "助詞" and first > 1 and tokens[first - 2].pos1 in _ENDING)
+        or prev.c_form.startswith("命令形")
+        or prev.surface in ("?", "？")
+    )
+
+
 # after a verb + て/で, what makes it a request (見せてよ, 見せてくれ); the end of the sentence does too
 _REQUEST_ENDINGS = frozenset({"よ", "くれ", "ください", "下さい", "ちょうだい", "くれよ", "や"})
 _OBJECT_PARTICLES = frozenset({"を", "に", "で", "から", "へ", "と"})
@@ -161,6 +183,8 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
     if first > 0 and tokens[first - 1].surface in _DEMONSTRATIVES:
         return True
     if first > 0 and _vocative(tokens[first - 1], tokens[first]):
+        return True
+    if first > 0 and _tacked_on(tokens, first, last):
         return True
     if last + 1 < len(tokens) and tokens[last + 1].surface in _AFTER:
         return True
