@@ -207,6 +207,22 @@ def analyser(tok: JapaneseTokenizer) -> FlaggedAnalyser:
     return FlaggedAnalyser(AnalysisConfig(), tok)
 
 
+def assert_batch_equals_single(analyser: FlaggedAnalyser, tok: JapaneseTokenizer, texts: list[str], flagged: list[int]):
+    """``score_many`` over one batch gives each text what ``score`` gives it alone: ``flagged`` and the spans."""
+    batch = analyser.score_many(tok.tokenize_many(texts))
+    single = [analyser.score(t, tok.tokenize(t)) for t in texts]
+    assert batch.values["flagged"] == [s.values["flagged"] for s in single] == flagged
+    assert batch.details["flagged_spans"] == [s.details["flagged_spans"] for s in single]
+
+
+def own_lexicon(path: Path, terms: str, tok: JapaneseTokenizer) -> FlaggedAnalyser:
+    """The flag analyser over a small lexicon of one's own (a food topic and an insult category; ``terms``:
+    the YAML lines of its terms), written to ``path``, without the bundled rule layers."""
+    head = "name: mine\nversion: 1\ncategories:\n  food: {severity: topic}\n  insult: {severity: harmful}\nterms:\n"
+    path.write_text(head + terms, encoding="utf-8")
+    return FlaggedAnalyser(AnalysisConfig(lexicons=[str(path)], group_rules=False, pair_rules=False), tok)
+
+
 @pytest.fixture(scope="session")
 def pristine_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One run built once per session; tests get copies (``run_dir``)."""

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from harness.analysis.flagged import VARIANT, FlaggedAnalyser
+from conftest import assert_batch_equals_single, own_lexicon
+
+from harness.analysis.flagged import VARIANT, FlagMatch
 from harness.analysis.kana_compounds import kana_compounds_for
-from harness.analysis.lexicon import load_lexicon
-from harness.config import AnalysisConfig
 
 
 def spans(analyser, tok, text: str) -> list[list]:
@@ -49,36 +49,26 @@ def test_look_alikes_do_not_flag(analyser, tok, text):
     assert analyser.score(text, tok.tokenize(text)).values["flagged"] == 0
 
 
-def test_a_known_word_is_not_searched(tok):
-    # a key inside a token the dictionary knows (it has a lemma reading) is the dictionary's business
-    (token,) = [t for t in tok.tokenize("ガイジンさん") if "ガイジ" in t.surface] or [None]
-    if token is not None and token.l_form:
-        analyser = FlaggedAnalyser(AnalysisConfig(), tok)
-        assert analyser.kana_compounds.add_matches([token], [], lambda *a: a) == []
+def test_a_known_word_is_not_searched(analyser, tok):
+    # ガイジン (外人) is a word the dictionary knows (it has a lemma reading): the key inside it is not looked at
+    (token,) = [t for t in tok.tokenize("ガイジンさん") if "ガイジ" in t.surface]
+    assert token.surface == "ガイジン" and token.l_form
+    assert analyser.kana_compounds.add_matches([token], [], FlagMatch) == []
+    unknown = token._replace(surface="ガイジンズ", l_form="")  # the same characters in an unknown token
+    assert [m.term for m in analyser.kana_compounds.add_matches([unknown], [], FlagMatch)] == ["ガイジ"]
 
 
 def test_batch_and_single_agree(analyser, tok):
     texts = ["ガチガイジやん", "今日はいい天気", "ガイジ", "ジョコビッチ強すぎる", "キモオタゲーマーやな", "デブリ"]
-    batch = analyser.score_many(tok.tokenize_many(texts))
-    single = [analyser.score(t, tok.tokenize(t)) for t in texts]
-    assert batch.values["flagged"] == [s.values["flagged"] for s in single] == [1, 0, 1, 0, 1, 0]
-    assert batch.details["flagged_spans"] == [s.details["flagged_spans"] for s in single]
+    assert_batch_equals_single(analyser, tok, texts, [1, 0, 1, 0, 1, 0])
 
 
 def test_layer_follows_the_lexicon(tok, tmp_path):
     # keys come from the lexicon's own harmful katakana entries of three or more characters, context any
-    path = tmp_path / "mine.yaml"
-    path.write_text(
-        "name: mine\nversion: 1\ncategories:\n  food: {severity: topic}\n  insult: {severity: harmful}\n"
-        "terms:\n  - {term: ラーメン, category: food}\n  - {term: バカ, category: insult}\n"
-        "  - {term: ボンクラ, category: insult, context: target}\n",
-        encoding="utf-8",
-    )
-    assert kana_compounds_for(load_lexicon(path, tok)) is None
-    plain = FlaggedAnalyser(AnalysisConfig(lexicons=[str(path)], group_rules=False, pair_rules=False), tok)
-    assert plain.kana_compounds is None
-    assert plain.score("ガチボンクラやん", tok.tokenize("ガチボンクラやん")).values["flagged"] == 0
-    path.write_text(path.read_text("utf-8").replace(", context: target", ""), encoding="utf-8")
-    mine = FlaggedAnalyser(AnalysisConfig(lexicons=[str(path)], group_rules=False, pair_rules=False), tok)
+    terms = "  - {term: ラーメン, category: food}\n  - {term: ボンクラ, category: insult, context: target}\n"
+    plain = own_lexicon(tmp_path / "mine.yaml", terms, tok)
+    assert kana_compounds_for(plain.lexicon) is None and plain.kana_compounds is None
     text = "ガチボンクラやん"
+    assert plain.score(text, tok.tokenize(text)).values["flagged"] == 0
+    mine = own_lexicon(tmp_path / "mine.yaml", terms.replace(", context: target", ""), tok)
     assert mine.score(text, tok.tokenize(text)).values["flagged"] == int(not tok.tokenize(text)[0].l_form)

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from harness.analysis.flagged import VARIANT, FlaggedAnalyser
+from conftest import assert_batch_equals_single, own_lexicon
+
+from harness.analysis.flagged import VARIANT
 from harness.analysis.kana_orders import kana_orders_for
-from harness.analysis.lexicon import load_lexicon
-from harness.config import AnalysisConfig
 
 
 def spans(analyser, tok, text: str) -> list[list]:
@@ -61,21 +61,12 @@ def test_lone_kana_order_still_found_by_the_variant_scan(analyser, tok):
 def test_batch_and_single_agree(analyser, tok):
     # the batch looks only at texts holding a kana key (a substring test); one text alone always looks
     texts = ["お前しね", "今日はいい天気", "はよしねや", "早くしねーと遅れるぞ", "まじでしねや、クズ", "楽しんで！"]
-    batch = analyser.score_many(tok.tokenize_many(texts))
-    single = [analyser.score(t, tok.tokenize(t)) for t in texts]
-    assert batch.values["flagged"] == [s.values["flagged"] for s in single] == [1, 0, 1, 0, 1, 0]
-    assert batch.details["flagged_spans"] == [s.details["flagged_spans"] for s in single]
+    assert_batch_equals_single(analyser, tok, texts, [1, 0, 1, 0, 1, 0])
 
 
 def test_rule_follows_the_lexicon(tok, tmp_path):
     # the keys come from the lexicon's own harmful entries of the order categories: none, no rule
-    path = tmp_path / "mine.yaml"
-    path.write_text(
-        "name: mine\nversion: 1\ncategories:\n  food: {severity: topic}\n  insult: {severity: harmful}\n"
-        "terms:\n  - {term: すし, category: food}\n  - {term: バカ, category: insult}\n",
-        encoding="utf-8",
-    )
-    assert kana_orders_for(load_lexicon(path, tok)) is None
-    plain = FlaggedAnalyser(AnalysisConfig(lexicons=[str(path)], group_rules=False, pair_rules=False), tok)
-    assert plain.kana_orders is None
+    terms = "  - {term: すし, category: food}\n  - {term: バカ, category: insult}\n"
+    plain = own_lexicon(tmp_path / "mine.yaml", terms, tok)
+    assert kana_orders_for(plain.lexicon) is None and plain.kana_orders is None
     assert plain.score("お前しね", tok.tokenize("お前しね")).values["flagged"] == 0
