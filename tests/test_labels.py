@@ -101,7 +101,7 @@ def test_committed_selection_matches_its_design_and_files():
     assert sum(s.weight for s in chosen.values()) == pytest.approx(design["population"], abs=0.05)
     strata, cells = read_population(LABEL_DIR / "population.csv")
     assert len(strata) == design["population"]
-    wave1 = {k: s for k, s in chosen.items() if s.chunk <= 5}
+    wave1 = {k: s for k, s in chosen.items() if s.chunk <= selection.CHUNKS}
     for h, size in design["strata"].items():  # wave 1: stratum sizes and sample sizes as designed
         assert sum(v == h for v in strata.values()) == size["population"]
         assert sum(strata[k] == h for k in wave1) == size["sample"]
@@ -120,7 +120,7 @@ def test_committed_selection_matches_its_design_and_files():
         path = LABEL_DIR / f"chunk-{number}.csv"
         keys = {parse_key(r, path) for r in read_table(path, LABEL_COLUMNS)}
         assert keys == {k for k, s in chosen.items() if s.chunk == number}
-        assert (400 <= len(keys) <= 450) if number <= 5 else (240 <= len(keys) <= 260)
+        assert (400 <= len(keys) <= 450) if number <= selection.CHUNKS else (240 <= len(keys) <= 260)
         assert {s.split for k, s in chosen.items() if k in keys} == {"dev", "test"}
         check_file(path, chosen, partial=True)
     check_file(LABEL_DIR / "second-pass.csv", chosen, partial=True)

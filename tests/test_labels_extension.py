@@ -9,6 +9,7 @@ import pytest
 from harness.errors import InputError
 from harness.labels.extension import CHUNKS, cell_of, check_wave1_strata, extend, population_csv, read_population
 from harness.labels.posts import Key
+from harness.labels.selection import CHUNKS as CHUNKS_1
 from harness.labels.selection import select, split_of, unit
 
 ALLOC = {"lexicon": 10, "cue": 15, "rest": 40}
@@ -102,7 +103,7 @@ def test_committed_wave_2_is_the_extension_of_wave_1_by_its_cells():
     from harness.labels.design import POPULATION, read_selection, selection_csv
 
     committed = read_selection()
-    wave1 = {k: s for k, s in committed.items() if s.chunk <= 5}
+    wave1 = {k: s for k, s in committed.items() if s.chunk <= CHUNKS_1}
     strata, cells = read_population(POPULATION)
     rows, _ = extend({k: s._replace(stratum=strata[k]) for k, s in wave1.items()}, cells)
     assert selection_csv(rows) == selection_csv(list(committed.values()))

@@ -82,7 +82,7 @@ def select(args: argparse.Namespace) -> int:
 
 def extend(args: argparse.Namespace) -> int:
     from harness.labels.design import make_extension, verify_extension, write_extension
-    from harness.labels.extension import read_strata
+    from harness.labels.extension import CHUNKS, read_strata
 
     if args.verify:
         print(verify_extension(args.corpus))
@@ -92,7 +92,7 @@ def extend(args: argparse.Namespace) -> int:
     strata = read_strata(args.wave1_strata)
     rows, design, cells = make_extension(strata, args.corpus)
     write_extension(rows, design, strata, cells)
-    print(f"{LABEL_DIR}: wave 2 adds {sum(r.chunk > 5 for r in rows)} posts; cells {design['wave2']['cells']}")
+    print(f"{LABEL_DIR}: wave 2 adds {sum(r.chunk in CHUNKS for r in rows)} posts; cells {design['wave2']['cells']}")
     return 0
 
 
