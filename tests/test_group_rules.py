@@ -157,6 +157,12 @@ def test_a_broken_group_list_names_its_file(tok, tmp_path):
         ("そんな自分が情けない", 0),  # the same judgement of oneself
         ("キジを殺してるやつ", 0),  # 殺す narrated (lexicon v10), not threatened
         ("お前なんか殺す", 1),
+        ("チビが粋がってんじゃねーよ", 1),  # a rude prohibition is an order (context_rules._prohibition)
+        ("それでいいんじゃねえの", 0),  # いい + んじゃねえ: a question, no て before ん
+        ("ハゲてんじゃねえの？", 0),  # …てんじゃねえの？ asks
+        ("店長の顔が豚そっくりで食欲失せた", 1),  # likened to an animal (compared: そっくり)
+        ("豚そっくりの貯金箱を買った", 0),  # attributive: a thing that looks like a pig
+        ("荒らしの分際でいっちょ前に語るな", 1),
         ("最近ハゲてきて悲しい", 0),
         ("それもあるな\nクソ田舎やから", 0),  # no vocative across a line break; untargeted クソ
         ("クソ暑い", 0),  # untargeted profanity is not toxic (docs/labelling.md)

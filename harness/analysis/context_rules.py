@@ -8,8 +8,8 @@ break):
 
 * a second-person or pointing-at-a-person word (お前, てめえ, 貴様, あんた,
   こいつ, あいつ, 奴, 連中, イッチ — the forum's "thread starter" …);
-* an imperative verb (MeCab cForm starting with 命令形: 消えろ, 黙れ), or a
-  request, its softer form: a verb + て/で that ends the sentence or is
+* an imperative verb (MeCab cForm starting with 命令形: 消えろ, 黙れ), a rude
+  prohibition (調子乗ってんじゃねえよ), or a request, its softer form: a verb + て/で that ends the sentence or is
   followed by よ, くれ, ください, ちょうだい (見せてよ, 拡散して) — except for a
   noun term followed by a case particle (ゴミを出せ, 豚肉を買ってきて): an
   order about a thing names no one;
@@ -23,7 +23,8 @@ break):
 * a verb term done *to* someone: followed by て + やる (殴ってやる, 燃やしてやろうか)
   or wished on someone: 仮定形 + ば + いい, or て + ほしい (地獄に落ちればいい);
 * a *comparison frame* (``compared``): the noun term is what someone is
-  put below: right before 以下, 未満 or 並み (猿以下, ゴミ並み), に + 失礼
+  put below or likened to: right before 以下, 未満, 並み or そっくり (猿以下, ゴミ並み,
+  豚そっくり), に + 失礼
   (ゴミに失礼), が + かわいそう (ゴミがかわいそう), or の + 方 + (が/は) +
   まし/まだ/賢い (猿の方がまだ賢い).  Sarcasm of this shape insults with
   no insult word; an entry with ``context: compared`` (猿, 虫, 犬) flags
@@ -159,6 +160,7 @@ def _ordered_thing(tokens: list[Token], first: int, last: int) -> bool:
 
 
 _BELOW = frozenset({"以下", "未満", "並み", "並"})  # 猿以下, ゴミ並み
+_LIKENED = frozenset({"そっくり"})  # 顔が豚そっくり: likened to the animal or the thing
 _PITIED = frozenset({"かわいそう", "可哀想", "可哀そう", "かわいそ", "気の毒"})  # …がかわいそう
 _BETTER = frozenset({"まし", "マシ", "まだ", "賢い", "よっぽど", "よほど"})  # …の方がまだ賢い
 
@@ -169,6 +171,8 @@ def compared(tokens: list[Token], first: int, last: int) -> bool:
         return False
     after = [t.surface for t in tokens[last + 1 : last + 5]]
     if after[0] in _BELOW:
+        return True
+    if after[0] in _LIKENED and after[1:2] != ["の"]:  # said of someone, not 豚そっくりの貯金箱
         return True
     if after[:2] == ["に", "失礼"] or (after[0] == "が" and len(after) > 1 and after[1] in _PITIED):
         return True
@@ -202,7 +206,24 @@ def has_target(tokens: list[Token], first: int, last: int) -> bool:
         # (the て/で test first: _request is a call, and this loop runs on every token of the sentence)
         if ordered and (tok.c_form.startswith("命令形") or (surface in _TE and _request(tokens, k, hi))):
             return True
+        if ordered and surface == "じゃ" and _prohibition(tokens, k, hi):
+            return True
     return False
+
+
+_NOT = frozenset({"ねー", "ねえ", "ねぇ", "ない"})
+_PROHIBITION_ENDS = frozenset({"よ", "ぞ", "わ", "や", "!", "w", "ww", "www"})
+
+
+def _prohibition(tokens: list[Token], k: int, hi: int) -> bool:
+    """Token ``k`` is the じゃ of a rude prohibition ending its sentence: て/って/で + ん + じゃ + ねえ/ない
+    (+ よ/ぞ …): 調子乗ってんじゃねえよ, ふざけてんじゃねぇ, an order like 黙れ. Not a question (…んじゃねえの?,
+    …てんじゃないか) and not いいんじゃねえ (no て before ん)."""
+    if k < 2 or k + 1 >= hi or tokens[k - 1].surface != "ん" or tokens[k - 2].surface not in ("て", "って", "で"):
+        return False
+    if tokens[k + 1].surface not in _NOT:
+        return False
+    return k + 2 >= hi or tokens[k + 2].surface in _PROHIBITION_ENDS
 
 
 def _done_to_someone(tokens: list[Token], last: int) -> bool:
