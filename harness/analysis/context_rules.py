@@ -117,9 +117,10 @@ _ENDING = frozenset({"動詞", "形容詞", "助動詞", "助詞"})  # what や/
 
 
 def _tacked_on(tokens: list[Token], first: int, last: int) -> bool:
-    """The term ends its sentence (only marks or w after it) and follows, after at most a space, the end of
-    a remark: a sentence-final particle, や, an imperative or a question mark (寝るなやハゲ, 考えろハゲ,
-    そんなことあるか ハゲ): name-calling tacked onto a remark is said to its addressee."""
+    """The term ends its sentence (only marks or w after it) and comes right after the end of a remark,
+    spaces between or not: a sentence-final particle, や or か after a verb, adjective or particle, an
+    imperative or a question mark (寝るなやハゲ, 考えろハゲ, そんなことあるか ハゲ): name-calling tacked onto a
+    remark is said to its addressee."""
     for tok in tokens[last + 1 :]:
         if tok.surface == "\n":
             break
