@@ -18,7 +18,8 @@ def test_the_committed_set_is_whole_labelled_and_split_by_hash():
     items = read_ood(OOD_FILE)
     assert len(items) >= 400 and all(it.split == ood_split(it.id) for it in items)
     toxic = sum(it.toxic for it in items)
-    assert 0.4 < toxic / len(items) < 0.6  # about half toxic, by design
+    # about half toxic by design (batch 1), more since: the helper-written batches 8-12 intend 95 of 150 toxic
+    assert 0.4 < toxic / len(items) < 0.65
     assert {it.split for it in items} == {"dev", "test"}
 
 
