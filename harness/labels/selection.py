@@ -185,7 +185,7 @@ class Selected(NamedTuple):
     stratum: str
     weight: float
     chunk: int
-    second_pass: bool
+    second_pass: int  # 0: none; 1: in wave 1's second pass (second-pass.csv); 2: wave 2's (second-pass-2.csv)
 
 
 def unit(purpose: str, key: Key, salt: str = SALT) -> float:
@@ -241,5 +241,7 @@ def select(
         chosen += [(k, h, len(keys) / len(take)) for k in take]
     chosen.sort(key=lambda item: unit("order", item[0], salt))
     second = set(sorted((k for k, _, _ in chosen), key=lambda k: unit("second", k, salt))[:SECOND_PASS_SIZE])
-    rows = [Selected(k, split_of(k, salt), h, w, i % CHUNKS + 1, k in second) for i, (k, h, w) in enumerate(chosen)]
+    rows = [
+        Selected(k, split_of(k, salt), h, w, i % CHUNKS + 1, int(k in second)) for i, (k, h, w) in enumerate(chosen)
+    ]
     return rows, sizes
