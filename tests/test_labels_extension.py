@@ -107,3 +107,17 @@ def test_committed_wave_2_is_the_extension_of_wave_1_by_its_cells():
     strata, cells = read_population(POPULATION)
     rows, _ = extend({k: s._replace(stratum=strata[k]) for k, s in wave1.items()}, cells)
     assert selection_csv(rows) == selection_csv(list(committed.values()))
+
+
+def test_extend_refuses_a_second_wave_2_before_any_work(tmp_path, capsys):
+    """The committed design holds wave 2: one error line naming selection.json, exit 1, nothing rewritten."""
+    from harness.labels.cli import main
+    from harness.labels.labelfile import DESIGN, SELECTION
+
+    before = SELECTION.read_bytes(), DESIGN.read_bytes()
+    strata = tmp_path / "wave1-strata.csv"
+    strata.write_text("line,post,stratum\n1,2,rest\n", encoding="utf-8")
+    assert main(["extend", "--wave1-strata", str(strata)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "wave 2 is already selected" in err and "selection.json" in err
+    assert (SELECTION.read_bytes(), DESIGN.read_bytes()) == before

@@ -181,6 +181,8 @@ def population(corpus: Path = DEFAULT_CORPUS) -> dict[Key, str]:
 def make_extension(strata: dict[Key, str], corpus: Path = DEFAULT_CORPUS, folder: Path = LABEL_DIR):
     """Wave 2 (``extension``) from the wave-1 strata of every post: rows, design, cells."""
     design = read_json(folder / DESIGN.name)
+    if "wave2" in design:  # before any work: the selection now holds cells, not wave 1's strata
+        raise InputError("wave 2 is already selected; it is fixed before labelling", folder / DESIGN.name)
     chosen = {k: s for k, s in read_selection(folder / SELECTION.name).items() if s.chunk <= selection.CHUNKS}
     posts = population(corpus)
     if set(strata) != set(posts):
