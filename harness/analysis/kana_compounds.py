@@ -29,12 +29,10 @@ the token is exactly what hides the entry.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, count
-from operator import add
 from typing import Any, Callable, Sequence
 
+from harness.analysis.kana_orders import texts_holding
 from harness.analysis.lexicon import Lexicon
 
 MIN_KEY = 3
@@ -50,10 +48,8 @@ class KanaCompounds:
     entry_of: dict[str, Any]  # katakana term → lexicon Entry
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
-        """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to), one
-        search over the texts joined (as ``KanaOrders.candidates``)."""
-        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
-        return sorted({bisect_right(starts, m.start()) - 1 for m in self.keys_pattern.finditer("\n".join(texts))})
+        """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to)."""
+        return texts_holding(self.keys_pattern, texts)
 
     def add_matches(self, tokens: Sequence[Any], flags: list[Any], make: Callable[..., Any]) -> list[Any]:
         """``flags`` plus each key inside an unknown katakana token of ``tokens`` that overlaps none of them.

@@ -96,12 +96,8 @@ class KanaOrders:
     entry_of: dict[str, Any]  # kana key (folded: hiragana) → lexicon Entry
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
-        """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to): one search
-        over the texts joined, so a batch costs one pass in C, not a call per text."""
-        # text i starts after the lengths of those before it and their i separators (C loops, no frame a text)
-        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
-        found = {bisect_right(starts, m.start()) - 1 for m in self.keys_pattern.finditer("\n".join(texts))}
-        return sorted(found)
+        """The positions of ``texts`` holding a key (a superset of those ``add_matches`` adds to)."""
+        return texts_holding(self.keys_pattern, texts)
 
     def add_matches(self, text: str, flags: list[Any], make: Callable[..., Any]) -> list[Any]:
         """``flags`` plus the kana orders of ``text`` that overlap none of them, in text order.
@@ -124,6 +120,14 @@ class KanaOrders:
             if self.lead_pattern.search(text, max(0, start - _LEAD_WINDOW), start):
                 out.append((start, m.end("key"), m.group("key")))
         return out
+
+
+def texts_holding(pattern: re.Pattern[str], texts: Sequence[str]) -> list[int]:
+    """The positions of ``texts`` in which ``pattern`` matches: one search over the texts joined by line
+    breaks, so a batch costs one pass in C, not a call per text (a match across a break is a superset)."""
+    # text i starts after the lengths of those before it and their i separators (C loops, no frame a text)
+    starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
+    return sorted({bisect_right(starts, m.start()) - 1 for m in pattern.finditer("\n".join(texts))})
 
 
 def _hiragana(word: str) -> str:
