@@ -29,6 +29,7 @@ train(model, BLOCKS(), TrainPlan(steps=3, batch_size=4, lr=1e-3, seed=5, warmup_
       progress=False)
 if distributed.rank() == 0:
     save_file({{k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}}, {out!r})
+distributed.shutdown()
 """
 
 
@@ -133,3 +134,16 @@ def test_launcher_with_two_processes_splits_and_records_like_one(tmp_path):
         assert two_rec[key] == one_rec[key], key  # the same split and cache, whatever the process count
     assert (tmp_path / "two" / "model" / "model.safetensors").is_file()
     assert [p["step"] for p in two_rec["loss_curve"]] == [1, 2, 3, 4]
+
+
+def test_shutdown_ends_the_process_group_and_is_a_no_op_alone(tmp_path):
+    """``distributed.shutdown`` destroys a started group (gloo's threads end before the interpreter does)."""
+    import torch.distributed as dist
+
+    from harness.train import distributed
+
+    distributed.shutdown()  # no group: nothing to do
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    distributed.shutdown()
+    assert not dist.is_initialized()

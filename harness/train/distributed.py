@@ -4,7 +4,8 @@ The launcher sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``/``MASTER_ADDR``; when
 ``WORLD_SIZE`` > 1 the process group starts here (NCCL on CUDA, gloo on CPU),
 each process trains on its slice of every global batch (engine.batch_indices)
 and gradients are averaged by DDP.  Rank 0 alone writes checkpoints and the
-model; with one process every function here is a no-op.
+model; ``shutdown`` ends the group when the job is done.  With one process
+every function here is a no-op.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def init_from_env(device: str) -> str:
         return f"cuda:{local}"
     dist.init_process_group("gloo")
     return device
+
+
+def shutdown() -> None:
+    """End the process group, if this process started one (no-op alone).
+
+    Without it gloo's threads may still run while the interpreter exits, and a rank whose work is done can
+    abort with "terminate called without an active exception" (exit -6), failing the whole torchrun job.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def wrap(module, device: str):

@@ -76,6 +76,7 @@ def run(config_path: Path, out: Path, resume: bool = False, progress: bool = Tru
             f"tuned model: {out / 'model'} ({record.world_size} process(es), {record.steps} steps, "
             f"eval loss {record.eval_loss_before:.3f} → {record.eval_loss_after:.3f})"
         )
+    distributed.shutdown()  # on success only: after a failure a barrier would wait for a rank that is gone
     return 0
 
 
