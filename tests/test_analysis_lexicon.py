@@ -66,6 +66,29 @@ def test_entry_keys_follow_match_mode_and_dictionary_form(tmp_path, tok):
     assert lex.index.by_lemma[("馬鹿", "バカ")] == [0]
 
 
+def test_match_spelling_keeps_to_the_entrys_kanji(tmp_path, tok):
+    """刺す, 指す and 差す are one unidic lexeme (差す-他動詞, サス): ``match: spelling`` takes the lemma's
+    inflections written with the entry's kanji (or in kana), not the other words."""
+    from harness.analysis.flagged import find_flags
+
+    text = GOOD.replace("  - {term: 選挙", "  - {term: 刺す, category: insult, match: spelling}\n  - {term: 選挙")
+    lex = load_lexicon(write(tmp_path, text), tok)
+    stab = next(e for e in lex.entries if e.term == "刺す")
+    assert stab.keys == (("刺す", ("差す-他動詞", "サス")),) and stab.kanji == (frozenset("刺"),)
+    assert lex.entries[0].kanji == (None,)  # バカ (auto): any spelling of its lemma
+    for sentence, found in (("ナイフで刺した", ["刺す"]), ("何を指してるの", []), ("傘を差した", []), ("さした", [])):
+        assert [m.term for m in find_flags(tok.tokenize(sentence), lex, sentence)] == found, sentence
+
+
+def test_spelling_agrees():
+    from harness.analysis.lexicon import spelling_agrees
+
+    stab = frozenset("刺")
+    assert spelling_agrees(stab, "刺す") and not spelling_agrees(stab, "指す")
+    assert spelling_agrees(frozenset("痛"), "痛め付ける")  # one's kanji hold the other's
+    assert spelling_agrees(stab, "さす") and spelling_agrees(None, "指す")
+
+
 def _error(tmp_path, tok, text) -> LexiconError:
     with pytest.raises(LexiconError) as info:
         load_lexicon(write(tmp_path, text), tok)
@@ -88,7 +111,11 @@ terms:
         ("  - {term: バカ, category: threat}\n", 6, "term #0 'バカ': unknown category 'threat'"),
         ("  - {term: バカ, category: insult}\n  - {category: insult}\n", 7, "terms.1.term: Field required"),
         ("  - {term: バカ}\n", 6, "terms.0.category: Field required"),
-        ("  - {term: バカ, category: insult, match: lemma}\n", 6, "terms.0.match: Input should be 'auto' or 'surface'"),
+        (
+            "  - {term: バカ, category: insult, match: lemma}\n",
+            6,
+            "terms.0.match: Input should be 'auto', 'surface' or 'spelling'",
+        ),
         (
             "  - {term: バカ, category: insult}\n  - {term: ﾊﾞｶ, category: insult}\n",
             7,

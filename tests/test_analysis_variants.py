@@ -14,7 +14,7 @@ from harness.analysis.context_rules import has_target, inside_phrase
 from harness.analysis.flagged import FlaggedAnalyser, find_flags
 from harness.analysis.lexicon import load_lexicon, load_word_list
 from harness.analysis.tokenize import JapaneseTokenizer, normalize
-from harness.analysis.variants import MASK, fold, variant_keys
+from harness.analysis.variants import MASK, fold, spoken_adjective, variant_keys
 from harness.config import AnalysisConfig, WordListConfig
 from harness.data.lexicon_file import LexiconError
 
@@ -68,6 +68,16 @@ def test_variant_keys_of_a_kanji_term():
     assert {"死ね", "しね", "氏ね", "市ね", "たひね", "死" + MASK, MASK + "ね", "し" + MASK} <= keys
     assert MASK * 2 not in keys  # nothing but masks would match every censored word
     assert variant_keys("糞", None) == {"糞"}  # one character: no generated variants
+
+
+def test_spoken_adjective_forms():
+    assert spoken_adjective("うざい") == {"うぜえ", "うざっ", "うっざ"}  # ai → ee, cut short, first mora doubled
+    assert spoken_adjective("きもい") == {"きめえ", "きもっ", "きっも"}  # oi → ee
+    assert spoken_adjective("わるい") == {"わりい", "わるっ", "わっる"}  # ui → ii
+    assert spoken_adjective("うっとうしい") == {"うっとうしっ"}  # only three-kana ones double; no fusion of しい
+    assert spoken_adjective("よい") == set() and spoken_adjective("ばか") == set()  # too short / not an adjective
+    assert "うぜえ" in variant_keys("ウザい", "ウザイ", adjective=True)
+    assert "うぜえ" not in variant_keys("ウザい", "ウザイ")
 
 
 @pytest.mark.parametrize(

@@ -395,3 +395,36 @@ def test_v8_entries_and_rules(analyser, tok, text, flagged):
 )
 def test_v9_entries_and_rules(analyser, tok, text, flagged):
     assert score(analyser, tok, text).values["flagged"] == flagged
+
+
+# --- lexicon v11 (sentences written for these tests) -----------------------------------------------------
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("お前を刺すぞ", 1),
+        ("お前が指してるのはどれのこと", 0),  # 指す shares 刺す's unidic lemma; 刺す is match: spelling
+        ("俺は陰キャやから飲み会は無理", 0),  # a harassment noun the writer says of themselves
+        ("お前は陰キャやろ", 1),
+        ("童貞ワイ、今日も元気", 0),  # the noun describes ワイ right after it (unidic: the letter Y)
+        ("ワイはロリコンちゃうで", 0),  # a sexual noun said of oneself
+        ("お前ロリコンやろ", 1),
+        ("うちの旦那、口だけは一丁前のカス", 1),  # first person + の + a person: said of them
+        ("俺のアホ、傘忘れた", 0),  # first person + の + no person: still the writer's own
+        ("人のこと馬鹿にするなよ", 0),  # に + する: to make light of someone
+        ("ガキの頃はよく遊んだ", 0),  # の + a time of someone's life
+        ("このガキ黙ってろ", 1),
+        ("池沼言わないで", 0),  # the word glued to 言う: talked about
+        ("非国民呼ばわりされた", 0),  # + 呼ばわり: reported
+        ("お前は池沼", 1),
+        ("お前うぜぇな", 1),  # a spoken form of うざい (ai → ee), made by the variant machinery
+        ("うざっ", 1),  # … cut short by っ
+        ("俺ほんまキモいな", 0),  # a harassment adjective said of oneself
+        ("お前キモいな", 1),
+        ("こんな問題、猿でもわかるぞ", 1),  # でも + わかる: even the animal could
+        ("猿でも飼ってみたい", 0),
+        ("お前と比べたらゴキブリがかわいそう", 1),  # ゴキブリ: a compared entry
+        ("台所にゴキブリが出た", 0),
+    ],
+)
+def test_v11_rules(analyser, tok, text, flagged):
+    assert score(analyser, tok, text).values["flagged"] == flagged

@@ -25,8 +25,9 @@ break):
 * a *comparison frame* (``compared``): the noun term is what someone is
   put below or likened to: right before 以下, 未満, 並み or そっくり (猿以下, ゴミ並み,
   豚そっくり), に + 失礼
-  (ゴミに失礼), が + かわいそう (ゴミがかわいそう), or の + 方 + (が/は) +
-  まし/まだ/賢い (猿の方がまだ賢い).  Sarcasm of this shape insults with
+  (ゴミに失礼), が + かわいそう (ゴミがかわいそう), の + 方 + (が/は) +
+  まし/まだ/賢い (猿の方がまだ賢い), or でも + わかる/できる/まし within a few words
+  (猿でもわかる, 猿でももう少しマシ).  Sarcasm of this shape insults with
   no insult word; an entry with ``context: compared`` (猿, 虫, 犬) flags
   only here, since those words are harmless anywhere else.
 
@@ -82,14 +83,26 @@ _SPEECH_NOUNS = frozenset(
 # not 自分 anywhere before the term: in Kansai speech it is "you"; right before it, it is the writer (_ONESELF)
 _FIRST_PERSON = frozenset({"私", "俺", "僕", "あたし", "わたし", "わたくし", "うち", "ワイ", "わい", "おれ"})
 _ONESELF = "自分"
+# someone the writer calls theirs (うちの旦那, 俺の上司): a first person + の before one is not the writer
+_THEIR_PEOPLE = frozenset(
+    {"旦那", "嫁", "妻", "夫", "彼氏", "彼女", "親", "母", "父", "母親", "父親", "息子", "娘", "兄", "姉", "弟", "妹",
+     "上司", "部下", "先輩", "後輩", "同僚", "友達", "友人", "担任", "先生", "子", "子供", "家族", "親父", "お袋",
+     "オカン", "オトン", "義母", "義父", "姑", "舅", "クラス", "会社"}
+)  # fmt: skip
 # categories of name-calling that a speaker can use of themselves (俺バカだわ) or as an intensifier (バカ高い);
 # threats, slurs and sexual remarks are neither.  Not harassment: its words are mostly orders and jeers
 # (黙れ, 失せろ, ざまぁ), which 俺もだわ、… before them does not turn on the speaker (lexicon v6 log)
 SELF_DIRECTED = frozenset({"insult", "profanity"})
 # categories whose words also grade (キモいくらい上手い): the name-calling ones and harassment
 INTENSIFIABLE = SELF_DIRECTED | {"harassment"}
+# categories whose nouns describe a person, the writer too (ワイは陰キャやから, ワイはロリコンちゃう)
+SELF_DESCRIBED = INTENSIFIABLE | {"sexual"}
+_DESCRIBING = ("名詞", "形容詞")  # the parts of speech of a description (陰キャ, キモい), not an order or a jeer (黙れ)
+# categories of words that are also talked about as words (池沼言わないで, 死ね言われて, 非国民呼ばわり)
+NAMED_AS_WORDS = INTENSIFIABLE | {"discrimination", "threat"}
 # nouns of deeds and things: an insult word + な before one judges the deed (アホなこと, バカな真似)
 _THINGS = frozenset({"こと", "事", "もの", "物", "話", "真似", "質問", "発想", "考え", "ミス", "行動", "買い物"})
+_TIMES = frozenset({"頃", "ころ", "時", "とき", "時代"})  # ガキの頃: a time of someone's life
 _INTENSIFIED_BY = frozenset({"ほど", "くらい", "ぐらい"})  # a degree: キモいくらい上手い, アホほど並んだ
 # glued after a noun, these make an adjective of it that judges a thing: アホらしい, アホくさ, 馬鹿くさい
 _JUDGING_SUFFIXES = frozenset({"らしい", "臭い", "くさい"})
@@ -164,6 +177,7 @@ _BELOW = frozenset({"以下", "未満", "並み", "並"})  # 猿以下, ゴミ�
 _LIKENED = frozenset({"そっくり"})  # 顔が豚そっくり: likened to the animal or the thing
 _PITIED = frozenset({"かわいそう", "可哀想", "可哀そう", "かわいそ", "気の毒"})  # …がかわいそう
 _BETTER = frozenset({"まし", "マシ", "まだ", "賢い", "よっぽど", "よほど"})  # …の方がまだ賢い
+_EVEN_ABLE = frozenset({"分かる", "出来る", "理解"})  # 猿でもわかる, 犬でもできる (lemmas)
 
 
 def compared(tokens: list[Token], first: int, last: int) -> bool:
@@ -177,6 +191,8 @@ def compared(tokens: list[Token], first: int, last: int) -> bool:
         return True
     if after[:2] == ["に", "失礼"] or (after[0] == "が" and len(after) > 1 and after[1] in _PITIED):
         return True
+    if after[:2] == ["で", "も"]:  # 猿でもわかる, 猿でももう少しマシ: even the animal could
+        return any(t.lemma in _EVEN_ABLE or t.surface in _BETTER for t in tokens[last + 3 : last + 7])
     if after[:2] != ["の", "方"]:
         return False
     rest = after[2:] if len(after) < 3 or after[2] not in ("が", "は") else after[3:]
@@ -240,11 +256,24 @@ def _done_to_someone(tokens: list[Token], last: int) -> bool:
 def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool:
     """The match at ``first..last`` is reported speech, an intensifier, or (for ``SELF_DIRECTED``
     categories) said of oneself: it insults no one (see the module docstring)."""
-    if _reported(tokens, first, last):
+    if _reported(tokens, first, last) or (category in NAMED_AS_WORDS and _named_as_a_word(tokens, last)):
         return True
-    if category in INTENSIFIABLE and (_intensifier(tokens, last) or _of_a_thing(tokens, last)):
+    if category in INTENSIFIABLE and (
+        _intensifier(tokens, last) or _of_a_thing(tokens, last) or _made_or_when(tokens, last, category)
+    ):
         return True
-    return category in SELF_DIRECTED and self_directed(tokens, first, last)
+    if category in SELF_DIRECTED or (category in SELF_DESCRIBED and tokens[first].pos1 in _DESCRIBING):
+        return self_directed(tokens, first, last, described_after=category != "sexual")
+    return False
+
+
+def _named_as_a_word(tokens: list[Token], last: int) -> bool:
+    """The term glued to 言う (池沼言わないで, バカ言うな) or + 呼ばわり (非国民呼ばわり): the word is talked
+    about or reported, not called at anyone."""
+    if last + 1 >= len(tokens) or tokens[last + 1].start != tokens[last].end:
+        return False
+    nxt = tokens[last + 1]
+    return nxt.lemma == "言う" or nxt.surface.startswith("呼ばわり")
 
 
 def _reported(tokens: list[Token], first: int, last: int) -> bool:
@@ -286,6 +315,18 @@ def _intensifier(tokens: list[Token], last: int) -> bool:
     return nxt.surface == "みたい" and last + 2 < len(tokens) and tokens[last + 2].surface == "に"
 
 
+def _made_or_when(tokens: list[Token], last: int, category: str) -> bool:
+    """A name-calling term (``SELF_DIRECTED``) + に + する (馬鹿にする, バカにされた: to make light of someone,
+    which calls no one the word; not 顔真っ赤にして, a jeer), or any + の + a time (ガキの頃, デブの時: a time
+    of someone's life)."""
+    if last + 2 >= len(tokens):
+        return False
+    nxt, after = tokens[last + 1], tokens[last + 2]
+    if nxt.surface == "に":
+        return category in SELF_DIRECTED and after.lemma == "為る"
+    return nxt.surface == "の" and (after.surface in _TIMES or after.lemma in _TIMES)
+
+
 def _of_a_thing(tokens: list[Token], last: int) -> bool:
     """Said of a deed or a thing, not a person: the term + な + a noun of ``_THINGS`` (アホなこと,
     バカな真似): criticism of what someone did, which the guideline does not call toxic."""
@@ -295,16 +336,32 @@ def _of_a_thing(tokens: list[Token], last: int) -> bool:
     return nxt.surface in _THINGS or nxt.lemma in _THINGS
 
 
-def self_directed(tokens: list[Token], first: int, last: int) -> bool:
-    """A first-person pronoun before the term in its sentence (or 自分 right before it: 自分バカすぎ,
-    自分のクズさ), and no target word anywhere in it."""
+def self_directed(tokens: list[Token], first: int, last: int, described_after: bool = True) -> bool:
+    """The writer speaking of themselves, and no target word anywhere in the sentence: a first-person
+    pronoun before the term in its sentence, not a possessive (うちの旦那、…カス is about someone else);
+    自分 right before the term (自分バカすぎ, 自分のクズさ); or the term describing a first-person
+    pronoun right after it (童貞ワイ, where unidic reads ワイ as the letter Y; not for sexual words, with
+    ``described_after`` false: ビッチワイ「…」 sets up a sexual skit about someone else)."""
     lo, hi = sentence_bounds(tokens, first, last)
-    me = _oneself_before(tokens, lo, first) or any(
-        tokens[k].surface in _FIRST_PERSON and tokens[k].pos1 in ("代名詞", "名詞") for k in range(lo, first)
+    me = (
+        _oneself_before(tokens, lo, first)
+        or any(_first_person(tokens[k]) and not _someone_of_mine(tokens, k + 1, first) for k in range(lo, first))
+        or (described_after and last + 1 < hi and _first_person(tokens[last + 1], "記号"))
     )
     if not me:
         return False
     return not any(tokens[k].surface in TARGET_WORDS or tokens[k].lemma in TARGET_WORDS for k in range(lo, hi))
+
+
+def _someone_of_mine(tokens: list[Token], k: int, first: int) -> bool:
+    """の + a person of the writer's (うちの旦那, 俺の上司) at ``k``, before the term: the term is said of them."""
+    if k + 1 >= first or tokens[k].surface != "の":
+        return False
+    return tokens[k + 1].surface in _THEIR_PEOPLE or tokens[k + 1].lemma in _THEIR_PEOPLE
+
+
+def _first_person(token: Token, *also: str) -> bool:
+    return token.surface in _FIRST_PERSON and token.pos1 in ("代名詞", "名詞", *also)
 
 
 def _oneself_before(tokens: list[Token], lo: int, first: int) -> bool:

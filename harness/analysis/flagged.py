@@ -53,7 +53,15 @@ from harness.analysis import group_rules, pair_rules
 from harness.analysis.kana_compounds import kana_compounds_for
 from harness.analysis.kana_orders import kana_orders_for
 from harness.analysis.context_rules import compared, has_target, inside_phrase, not_aimed
-from harness.analysis.lexicon import Entry, Lexicon, LexiconIndex, load_lexicon, load_word_list, merge_lexicons
+from harness.analysis.lexicon import (
+    Entry,
+    Lexicon,
+    LexiconIndex,
+    load_lexicon,
+    load_word_list,
+    merge_lexicons,
+    spelling_agrees,
+)
 from harness.analysis.protocol import BatchScore, TextScore
 import numpy as np
 
@@ -192,7 +200,8 @@ def _token_found(tokens: list[Token], i: int, index: LexiconIndex, entries: Sequ
                 surface, lemma_key = keys[0]
                 if tok.surface == surface:
                     exact = 1
-                elif lemma_key is not None and (tok.lemma, tok.l_form) == lemma_key:
+                elif (lemma_key is not None and (tok.lemma, tok.l_form) == lemma_key
+                      and spelling_agrees(entries[pos].kanji[0], tok.orth_base)):
                     exact = 0
                 else:
                     continue
@@ -697,10 +706,10 @@ def _match_at(tokens: list[Token], i: int, entry: Entry) -> int | None:
     if i + len(keys) > len(tokens):
         return None
     exact = 1
-    for (surface, lemma_key), tok in zip(keys, tokens[i : i + len(keys)]):
+    for (surface, lemma_key), kanji, tok in zip(keys, entry.kanji, tokens[i : i + len(keys)]):
         if tok.surface == surface:
             continue
-        if lemma_key is not None and tok.lemma_key == lemma_key:
+        if lemma_key is not None and tok.lemma_key == lemma_key and spelling_agrees(kanji, tok.orth_base):
             exact = 0
             continue
         return None

@@ -77,8 +77,23 @@ class Entry:
         バカ or 殺す asks for every form of the word, writing an inflected
         form such as 死ね asks for that form only.
         """
-        lemma_ok = self.match == "auto"
+        lemma_ok = self.match in ("auto", "spelling")
         return tuple((t.surface, t.lemma_key if lemma_ok and t.surface == t.orth_base else None) for t in self.tokens)
+
+    @cached_property
+    def kanji(self) -> tuple[frozenset[str] | None, ...]:
+        """Per entry token: the kanji a token matched by lemma must agree with (``spelling_agrees``), or
+        None when any spelling of the lemma will do (every mode but ``match: spelling``).
+
+        Unidic files some different words under one lexeme, written with different kanji: 刺す (stab),
+        指す (point) and 差す all have the lemma 差す-他動詞 and the reading サス.  An entry marked
+        ``match: spelling`` matches its lexeme only where the token's kanji agree with its own: 刺し
+        matches 刺す, 指し does not.  Opt-in, per entry: for most lexemes the other kanji are the same word
+        typed another way (ウジが沸く for 湧く), which ``auto`` should still catch.
+        """
+        if self.match != "spelling":
+            return (None,) * len(self.tokens)
+        return tuple(kanji_of(t.orth_base) or None for t in self.tokens)
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,8 @@ def build_lexicon(spec: LexiconFile, tokenizer: JapaneseTokenizer) -> Lexicon:
             raise LexiconError(f"{term.label}: term has no tokens", spec.path, term.line)
         category = categories[term.category]
         weight = 0.0 if category.severity != "harmful" else (term.weight or category.weight)
-        folded = frozenset(variant_keys(text, tokenizer.reading(text))) if term.variants else frozenset()
+        adjective = len(tokens) == 1 and tokens[0].pos1 == "形容詞"
+        folded = frozenset(variant_keys(text, tokenizer.reading(text), adjective)) if term.variants else frozenset()
         entry = Entry(
             term=text,
             category=term.category,
@@ -262,3 +278,17 @@ def merge_lexicons(lexicons: Iterable[Lexicon], keep_first: bool = False) -> Lex
         entries=entries,
         exceptions=tuple(dict.fromkeys(x for lex in lexicons for x in lex.exceptions)),
     )
+
+
+def kanji_of(text: str) -> frozenset[str]:
+    """The CJK ideographs of ``text``."""
+    return frozenset(c for c in text if "\u4e00" <= c <= "\u9fff" or c == "々")
+
+
+def spelling_agrees(entry_kanji: frozenset[str] | None, orth_base: str) -> bool:
+    """Whether a text token written ``orth_base`` may be the entry token whose kanji are ``entry_kanji``
+    (``Entry.kanji``): one's kanji hold the other's (刺す/刺し, 痛めつける/痛め付ける; a kana spelling too)."""
+    if entry_kanji is None:
+        return True
+    theirs = kanji_of(orth_base)
+    return theirs <= entry_kanji or entry_kanji <= theirs

@@ -69,8 +69,9 @@ def fold(text: str) -> str:
     return "".join(out)
 
 
-def variant_keys(term: str, reading: str | None = None) -> set[str]:
-    """Every folded key of a term: its own spelling, its reading, ateji and masked forms.
+def variant_keys(term: str, reading: str | None = None, adjective: bool = False) -> set[str]:
+    """Every folded key of a term: its own spelling, its reading, ateji and masked forms; for an
+    ``adjective`` (a one-token i-adjective term), its spoken forms too (``spoken_adjective``).
 
     ``reading`` is the term's reading in kana (None when unknown).  The
     term's own folded key is always included, even when short.
@@ -82,6 +83,8 @@ def variant_keys(term: str, reading: str | None = None) -> set[str]:
         folded_reading = fold(reading)
         if len(folded_reading) >= MIN_KEY:
             spellings.add(folded_reading)
+            if adjective:
+                spellings |= spoken_adjective(folded_reading)
     for spelling in list(spellings):
         if len(spelling) < MIN_KEY:
             continue
@@ -95,3 +98,26 @@ def variant_keys(term: str, reading: str | None = None) -> set[str]:
                 keys.add(spelling[:i] + MASK + spelling[i + 1 :])
     # a key that is nothing but masks would match every censored word
     return {k for k in keys if k and k.strip(MASK)}
+
+
+# the vowel rows of hiragana (folded text), column by column, for the sound changes of spoken adjectives
+_A, _I, _U, _E, _O = ("かさたなはまらがざだばぱ", "きしちにひみりぎじぢびぴ", "くすつぬふむるぐずづぶぷ",
+                      "けせてねへめれげぜでべぺ", "こそとのほもろごぞどぼぽ")  # fmt: skip
+
+
+def spoken_adjective(reading: str) -> set[str]:
+    """Spoken forms of an i-adjective, from its folded reading (うざい): the vowel fused with い (ai and oi
+    → ee: うぜえ, きめえ; ui → ii: わりい) and the stem cut short by っ (うざっ, きもっ); for a three-kana
+    one, its first mora doubled too (うっざ, きっも).  Forum writers type these for any such adjective, so
+    they are made here rather than listed (issue 16, wave-2 dev: お前うぜぇな, 何お前きっも).  No form of
+    fewer than three characters: a two-character one (うぜ) is too often another word."""
+    if len(reading) < 3 or not reading.endswith("い"):
+        return set()
+    stem, last = reading[:-2], reading[-2]
+    out = {reading[:-1] + "っ"}
+    if len(reading) == 3 and "っ" not in reading:
+        out.add(reading[0] + "っ" + reading[1])
+    for row, fused, tail in ((_A, _E, "え"), (_O, _E, "え"), (_U, _I, "い")):
+        if last in row:
+            out.add(stem + fused[row.index(last)] + tail)
+    return out

@@ -11,10 +11,15 @@ Schema (every key is checked; anything else is an error)::
     terms:                      # required, non-empty
       - {term: バカ, category: insult}             # match: auto (default)
       - {term: 死ね, category: threat, match: surface}
+      - {term: 刺す, category: threat, match: spelling}  # its lemma, not 指す's
     exceptions: [生理学]        # optional: phrases inside which no term flags
 
 Optional, per category: ``weight`` (0–1, how strongly one match counts in the
 toxicity score; default by category name, see ``harness.analysis.toxicity``).
+``match`` (see ``harness.analysis.flagged``): ``auto`` matches the term's
+lexeme in any spelling, ``surface`` the term as written, ``spelling`` the
+lexeme written with the term's kanji (刺す, not 指す, which unidic files under
+the same lemma).
 Optional, per term: ``weight`` (overrides the category's), ``variants``
 (default true: generated spellings also match, see
 ``harness.analysis.variants``), ``pos`` (list of MeCab pos1 values the first
@@ -45,7 +50,7 @@ from harness.errors import ConfigError
 from harness.io import require_file
 
 Severity = Literal["harmful", "topic"]
-MatchMode = Literal["auto", "surface"]
+MatchMode = Literal["auto", "surface", "spelling"]
 ContextRule = Literal["any", "target", "compared"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 MATCH_MODES: tuple[str, ...] = get_args(MatchMode)
