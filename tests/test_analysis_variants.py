@@ -71,10 +71,10 @@ def test_variant_keys_of_a_kanji_term():
 
 
 def test_spoken_adjective_forms():
-    assert spoken_adjective("うざい") == {"うぜえ", "うざっ", "うっざ"}  # ai → ee, cut short, first mora doubled
-    assert spoken_adjective("きもい") == {"きめえ", "きもっ", "きっも"}  # oi → ee
-    assert spoken_adjective("わるい") == {"わりい", "わるっ", "わっる"}  # ui → ii
-    assert spoken_adjective("うっとうしい") == {"うっとうしっ"}  # only three-kana ones double; no fusion of しい
+    assert spoken_adjective("うざい") == {"うぜえ", "うざっ"}  # ai → ee, cut short
+    assert spoken_adjective("きもい") == {"きめえ", "きもっ"}  # oi → ee
+    assert spoken_adjective("わるい") == {"わりい", "わるっ"}  # ui → ii
+    assert spoken_adjective("うっとうしい") == {"うっとうしっ"}  # no fusion of しい
     assert spoken_adjective("よい") == set() and spoken_adjective("ばか") == set()  # too short / not an adjective
     assert "うぜえ" in variant_keys("ウザい", "ウザイ", adjective=True)
     assert "うぜえ" not in variant_keys("ウザい", "ウザイ")

@@ -107,16 +107,15 @@ _A, _I, _U, _E, _O = ("かさたなはまらがざだばぱ", "きしちにひ�
 
 def spoken_adjective(reading: str) -> set[str]:
     """Spoken forms of an i-adjective, from its folded reading (うざい): the vowel fused with い (ai and oi
-    → ee: うぜえ, きめえ; ui → ii: わりい) and the stem cut short by っ (うざっ, きもっ); for a three-kana
-    one, its first mora doubled too (うっざ, きっも).  Forum writers type these for any such adjective, so
-    they are made here rather than listed (issue 16, wave-2 dev: お前うぜぇな, 何お前きっも).  No form of
-    fewer than three characters: a two-character one (うぜ) is too often another word."""
+    → ee: うぜえ, きめえ; ui → ii: わりい) and the stem cut short by っ (うざっ, きもっ).  Forum writers type
+    these for any such adjective, so they are made here rather than listed (issue 16, wave-2 dev: お前うぜぇな).
+    No form of fewer than three characters: a two-character one (うぜ) is too often another word.  Not the
+    first mora doubled (うっざ, だっさ): its keys begin with tokens as common as だっ (だった), which cost the
+    analysis 8% in ``benchmarks/analysis.py`` for no dev post."""
     if len(reading) < 3 or not reading.endswith("い"):
         return set()
     stem, last = reading[:-2], reading[-2]
     out = {reading[:-1] + "っ"}
-    if len(reading) == 3 and "っ" not in reading:
-        out.add(reading[0] + "っ" + reading[1])
     for row, fused, tail in ((_A, _E, "え"), (_O, _E, "え"), (_U, _I, "い")):
         if last in row:
             out.add(stem + fused[row.index(last)] + tail)
