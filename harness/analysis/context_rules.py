@@ -31,7 +31,7 @@ break):
   no insult word; an entry with ``context: compared`` (猿, 虫, 犬) flags
   only here, since those words are harmless anywhere else.
 
-Three rules drop a match of any entry, target frame or not (``not_aimed``;
+Rules that drop a match of any entry, target frame or not (``not_aimed``;
 issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
 
 * *reported speech*: the match lies inside a 「」/『』 quote that the sentence
@@ -46,9 +46,18 @@ issue 16, out-of-domain dev evidence in ``probes/lexicons/flagged.yaml``):
 * *of a thing* (``INTENSIFIABLE`` categories): the term + な before a noun
   of a deed or thing (アホなこと, バカな真似): it judges the deed, which is
   criticism, not contempt for a person;
-* *self-directed*: for the name-calling categories (``SELF_DIRECTED``), a
-  first-person pronoun before the term in its sentence and no target word
-  (俺ほんとバカだわ, 私ってアホだな).
+* *talked about as a word* (``NAMED_AS_WORDS``): the term glued to 言う or
+  followed by 呼ばわり (池沼言わないで, 死ね言われて, 非国民呼ばわり);
+* *made light of, or a time of life* (``INTENSIFIABLE``): name-calling + に +
+  する (馬鹿にするな, バカにされた: to mock someone, which calls no one the
+  word), a term + の + 頃/時/時代 (ガキの頃, デブの時);
+* *self-directed*: for the name-calling categories (``SELF_DIRECTED``), and
+  the nouns and adjectives of harassment and sexual words
+  (``SELF_DESCRIBED``), the writer speaking of themselves with no target word
+  in the sentence: a first-person pronoun before the term (俺ほんとバカだわ,
+  ワイは陰キャやから), unless it is + の + one of their people (うちの旦那、…カス
+  is about the husband), or a first person the term describes right after it
+  (童貞ワイ; not for sexual words).
 """
 
 from __future__ import annotations
@@ -254,8 +263,9 @@ def _done_to_someone(tokens: list[Token], last: int) -> bool:
 
 
 def not_aimed(tokens: list[Token], first: int, last: int, category: str) -> bool:
-    """The match at ``first..last`` is reported speech, an intensifier, or (for ``SELF_DIRECTED``
-    categories) said of oneself: it insults no one (see the module docstring)."""
+    """The match at ``first..last`` of a ``category`` entry insults no one: reported speech, a word talked
+    about, an intensifier, a judgement of a deed, made light of or a time of life, or said of oneself (the
+    module docstring)."""
     if _reported(tokens, first, last) or (category in NAMED_AS_WORDS and _named_as_a_word(tokens, last)):
         return True
     if category in INTENSIFIABLE and (
