@@ -287,6 +287,31 @@ def test_nested_cv_chooses_thresholds_inside_training_folds():
     assert cv.best_threshold(y, x, w, None) == 0.62  # the lowest of the perfect ones (0.610 < t ≤ 0.627)
 
 
+def test_feature_blocks_sit_beside_each_other_out_of_fold():
+    """benchmarks/classifier_features_cv.py: each block is fitted on the fold's training rows only, the
+    blocks are joined side by side, and a dense block is standardised to about its block norm."""
+    from scipy import sparse
+
+    from harness.scorer.data import Example
+
+    bench = load_benchmark("classifier_features_cv")
+    dense = np.arange(40.0).reshape(20, 2)
+    train_rows, test_rows = np.arange(15), np.arange(15, 20)
+    x_train, x_test = bench.dense_block(dense, 2.0)(train_rows, test_rows)
+    assert x_train.shape == (15, 2) and x_test.shape == (5, 2)
+    # norm 2 × |z|: for an even spread of standardised values the mean |z| is about 0.87
+    assert np.sqrt((x_train.toarray() ** 2).sum(axis=1)).mean() == pytest.approx(1.73, abs=0.1)
+    seen: list[set] = []
+
+    def block(rows, held):  # the row index as one feature; records what it was fitted on
+        seen.append(set(rows.tolist()) & set(held.tolist()))
+        return tuple(sparse.csr_matrix(np.c_[part, np.ones(len(part))].astype(float)) for part in (rows, held))
+
+    examples = [Example(f"r{i}", f"t{i}", int(i % 2), 1.0, "f", "", "forum") for i in range(40)]
+    prob = bench.cross_validated(examples, [block, block], 1.0)
+    assert len(prob) == 40 and not any(seen) and ((0 <= prob) & (prob <= 1)).all()
+
+
 def write_written(tmp: Path) -> Path:
     """A written-set file (text in the file, ids by batch): batches a and b train, a test row is blind."""
     rows = [",".join(OOD_COLUMNS)]
