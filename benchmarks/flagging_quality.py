@@ -23,6 +23,9 @@ P, R, F1 with a 95% bootstrap over items, false alarms on its not-toxic items
 as.  It needs no ``../shared``.  ``--split held-out`` measures its held-out
 batches whole (``harness.labels.ood.HELD_OUT_BATCHES``: writers no detector
 trained on); ``dev`` and ``test`` are the halves of the other batches.
+``--batch n`` keeps the items of that batch only (``n001`` …; a comma list
+for several): one writer's figures, e.g. a new held-out batch measured whole
+before anything used it.
 
 ``--show`` lists texts of the dev split only: the blind split's texts are not
 read by people building a detector.
@@ -49,7 +52,7 @@ from harness.errors import InputError  # noqa: E402
 from harness.io import atomic_write_text, sha256_file  # noqa: E402
 from harness.labels.labelfile import MERGED  # noqa: E402
 from harness.labels.merge import read_merged  # noqa: E402
-from harness.labels.ood import HELD_OUT, read_ood  # noqa: E402
+from harness.labels.ood import HELD_OUT, batch_of, read_ood  # noqa: E402
 from harness.labels.posts import DEFAULT_CORPUS, post_text, read_corpus  # noqa: E402
 from harness.record.schema import DetectorQualityFile  # noqa: E402
 from harness.resources import default_lexicon, detector_quality_file  # noqa: E402
@@ -201,11 +204,14 @@ def measure_all(args, rows, texts: list[str], neutral: list[str]):
 
 def measure_ood(args) -> int:
     """The written out-of-domain set (``--ood``): every detector on one split, by item, and by written kind."""
-    items = [it for it in read_ood(args.ood) if it.part == args.split]
+    batches = set(args.batch.split(",")) if args.batch else None
+    items = [it for it in read_ood(args.ood) if it.part == args.split and (not batches or batch_of(it.id) in batches)]
     if not items:
-        raise InputError(f"no items in its {args.split} part", args.ood)
+        which = f" of batch {args.batch}" if batches else ""
+        raise InputError(f"no items in its {args.split} part{which}", args.ood)
     toxic = [it.toxic for it in items]
     part = "held-out batches" if args.split == HELD_OUT else f"{args.split} half"
+    part += f" (batch {args.batch})" if batches else ""
     print(f"{part} of {args.ood}: n {len(items)}, toxic {sum(toxic)}; unweighted, 95% bootstrap over items")
     version = read_lexicon_file(default_lexicon()).version
     verdicts: dict[str, list[bool]] = {}
@@ -243,7 +249,10 @@ def main() -> int:
     parser.add_argument("--classifier", type=Path, help="a classifier model folder: measure it too")
     parser.add_argument("--write-quality", action="store_true", help=f"write {detector_quality_file()} (test split)")
     parser.add_argument("--ood", type=Path, help="measure the written out-of-domain set (labels/ood-written.csv)")
+    parser.add_argument("--batch", help="with --ood: only these batches (id letters, comma-separated)")
     args = parser.parse_args()
+    if args.batch and not args.ood:
+        parser.error("--batch picks batches of the written set: it goes with --ood")
     if args.show and args.split != "dev":
         parser.error("--show lists texts of the dev split only (the blind split is not read)")
     if args.split == HELD_OUT and not args.ood:

@@ -77,3 +77,24 @@ def test_flagging_quality_held_out_bad_file_is_one_line(tmp_path, body):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"flagging_quality.py: error: {path}")
+
+
+def test_flagging_quality_batch_picks_one_writer(tmp_path):
+    """--batch keeps one batch's items (its figures alone); a batch with no item there is one line, exit 1."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "written.csv"
+    path.write_text(HEADER + row("q001", "お前まじでうざい", "toxic", "harassment") + row("q002") + row("w001"),
+                    encoding="utf-8")  # fmt: skip
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "flagging_quality.py"
+
+    def run(*extra):
+        return subprocess.run([sys.executable, str(script), "--ood", str(path), "--split", "held-out", *extra],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    done = run("--batch", "q")
+    assert done.returncode == 0 and "held-out batches (batch q)" in done.stdout and "n 2, toxic 1" in done.stdout
+    done = run("--batch", "zz")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "of batch zz" in done.stderr
