@@ -37,8 +37,8 @@ OOD_COLUMNS = ["id", "text", "intended", "label", "category", "split"]
 OOD_SALT = "issue-16/ood-written/split-1"
 TEST_FRACTION = 0.5
 # Batches no detector trains on, whatever their split: writers no model has seen, measured whole
-# (docs/labelling.md, section 9).  Batches 10 and 11 (ids q…, p…).
-HELD_OUT_BATCHES = frozenset({"q", "p"})
+# (docs/labelling.md, section 9).  Batches 10, 11 and 13 (ids q…, p…, n…).
+HELD_OUT_BATCHES = frozenset({"q", "p", "n"})
 HELD_OUT = "held-out"  # the part of the file they make (``OodItem.part``)
 
 
