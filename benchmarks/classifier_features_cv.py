@@ -53,6 +53,7 @@ from harness.analysis.tokenize import JapaneseTokenizer  # noqa: E402
 from harness.labels.posts import DEFAULT_CORPUS  # noqa: E402
 from harness.scorer import train  # noqa: E402
 from harness.scorer.data import training_set  # noqa: E402
+from harness.text import hiragana, katakana  # noqa: E402
 
 LABELS = [ROOT / "labels" / "open2ch-dev.csv", ROOT / "tests" / "data" / "dev_labels.csv",
           ROOT / "labels" / "ood-written.csv"]  # fmt: skip  (the Makefile's CLASSIFIER_LABELS)
@@ -73,12 +74,6 @@ def load_vectors(folder: Path):
     return Vocab().from_disk(folder)
 
 
-def _kana_forms(word: str) -> tuple[str, str]:
-    hira = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in word)
-    kata = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in word)
-    return hira, kata
-
-
 def vector_features(texts: list[str], vocab) -> np.ndarray:
     """Mean and max of the unit vectors of each text's tokens (zeros where no token has a vector); the share
     of tokens found is printed."""
@@ -92,7 +87,7 @@ def vector_features(texts: list[str], vocab) -> np.ndarray:
             if not tok.surface.strip() or tok.pos1 in _SKIPPED_POS:
                 continue
             seen += 1
-            for key in (tok.surface, tok.orth_base, tok.lemma, *_kana_forms(tok.surface)):
+            for key in (tok.surface, tok.orth_base, tok.lemma, hiragana(tok.surface), katakana(tok.surface)):
                 row = vocab.vectors.find(key=vocab.strings[key]) if key in vocab.strings else -1
                 if row >= 0:
                     rows.append(row)

@@ -204,3 +204,10 @@ def test_shared_word_lists_load(tok):
         pytest.skip("../shared/lexicons is not here")
     lex = load_word_list(root / "Sexual.txt", "sexual_list", tok)
     assert len(lex.entries) > 200 and all(e.folded for e in lex.entries)
+
+
+def test_kana_conversions():
+    from harness.text import hiragana, katakana
+
+    assert katakana("しね、バカ") == "シネ、バカ" and hiragana("シネ、ばか") == "しね、ばか"
+    assert hiragana(katakana("ぁゖ")) == "ぁゖ"  # the whole range, small kana too, both ways

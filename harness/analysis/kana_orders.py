@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 
 from harness.analysis.lexicon import Lexicon
 from harness.analysis.variants import fold
+from harness.text import katakana
 
 # the categories whose words are said as orders or death wishes, typed in kana as a whole message
 ORDER_CATEGORIES = frozenset({"threat", "harassment", "self_harm"})
@@ -66,7 +67,7 @@ def _both_scripts(words: tuple[str, ...]) -> str:
     """A pattern matching ``words`` as written and in katakana (しね, シネ), as a trie: one alternative per
     first character, so a position is tried against a few literals, not against every word (~0.3 µs a post)."""
     trie: dict = {}
-    for form in {f for word in words for f in (word, _katakana(word))}:
+    for form in {f for word in words for f in (word, katakana(word))}:
         node = trie
         for ch in form:
             node = node.setdefault(ch, {})
@@ -81,10 +82,6 @@ def _trie_pattern(node: dict) -> str:
         return ""
     body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
     return f"(?:{body})?" if ends else body
-
-
-def _katakana(word: str) -> str:
-    return "".join(chr(ord(c) + 0x60) if 0x3041 <= ord(c) <= 0x3096 else c for c in word)
 
 
 @dataclass(frozen=True)
@@ -128,10 +125,6 @@ def texts_holding(pattern: re.Pattern[str], texts: Sequence[str]) -> list[int]:
     # text i starts after the lengths of those before it and their i separators (C loops, no frame a text)
     starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
     return sorted({bisect_right(starts, m.start()) - 1 for m in pattern.finditer("\n".join(texts))})
-
-
-def _hiragana(word: str) -> str:
-    return "".join(chr(ord(c) - 0x60) if 0x30A1 <= ord(c) <= 0x30F6 else c for c in word)
 
 
 def _order(entry: Any) -> bool:
