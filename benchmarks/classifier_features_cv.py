@@ -71,7 +71,10 @@ def load_vectors(folder: Path):
         raise SystemExit("classifier_features_cv: reading the vector table needs spaCy: pip install spacy") from None
     if not (folder / "vectors").is_file():
         raise SystemExit(f"classifier_features_cv: {folder}: no 'vectors' file (give ja_ginza's vocab folder)")
-    return Vocab().from_disk(folder)
+    try:
+        return Vocab().from_disk(folder)
+    except (OSError, ValueError) as err:  # a truncated or foreign table
+        raise SystemExit(f"classifier_features_cv: {folder}: not a readable spaCy vocab ({err})") from None
 
 
 def vector_features(texts: list[str], vocab) -> np.ndarray:
@@ -156,7 +159,10 @@ def piece_docs(texts: list[str], model: Path) -> list[list[str]]:
         raise SystemExit("classifier_features_cv: the pieces need sentencepiece: pip install sentencepiece") from None
     if not model.is_file():
         raise SystemExit(f"classifier_features_cv: {model}: no SentencePiece model (--spiece)")
-    processor = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    try:
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    except (OSError, RuntimeError) as err:
+        raise SystemExit(f"classifier_features_cv: {model}: not a SentencePiece model ({err})") from None
     costs = []
     for _ in range(3):
         start = time.process_time()
@@ -173,11 +179,16 @@ def main() -> int:
     parser.add_argument("--vocab", type=Path, help="ja_ginza's vocab folder (vectors, strings.json): vectors block")
     parser.add_argument("--scales", default="0.5,1,3", help="comma-separated block norms of the vectors")
     args = parser.parse_args()
+    try:
+        scales = [float(s) for s in args.scales.split(",")]
+    except ValueError:
+        parser.error(f"--scales: comma-separated numbers, got {args.scales!r}")
     if not DEFAULT_CORPUS.is_file():
         print(f"skipped: {DEFAULT_CORPUS} missing")
         return 0
     from threadpoolctl import threadpool_limits
 
+    vocab = load_vectors(args.vocab) if args.vocab else None  # its errors before any work
     examples, _ = training_set(LABELS, DEFAULT_CORPUS)
     texts = [e.text for e in examples]
     print(f"training split: {len(examples)} texts, {sum(e.label for e in examples)} toxic")
@@ -187,12 +198,10 @@ def main() -> int:
         ("chars (paired baseline)", [chars], SHIPPED.C), ("pieces alone, C 3", [pieces], 3.0),
         ("chars + pieces", [chars, pieces], SHIPPED.C), ("chars + pieces, C 3", [chars, pieces], 3.0),
     ]  # fmt: skip
-    if args.vocab:
-        vocab = load_vectors(args.vocab)
+    if vocab is not None:
         print(f"vectors: {vocab.vectors.shape[0]:,} rows × {vocab.vectors.shape[1]}, {vocab.vectors.n_keys:,} words")
         dense = vector_features(texts, vocab)
-        arms += [(f"chars + vectors, norm {s}", [chars, dense_block(dense, float(s))], SHIPPED.C)
-                 for s in args.scales.split(",")]  # fmt: skip
+        arms += [(f"chars + vectors, norm {s:g}", [chars, dense_block(dense, s)], SHIPPED.C) for s in scales]
     with threadpool_limits(1):
         lexicon = train.lexicon_flags(examples)
         report("shipped (reference)", examples, train.cross_validated(examples, SHIPPED), lexicon)

@@ -312,6 +312,26 @@ def test_feature_blocks_sit_beside_each_other_out_of_fold():
     assert len(prob) == 40 and not any(seen) and ((0 <= prob) & (prob <= 1)).all()
 
 
+@pytest.mark.parametrize(
+    "args, code", [(["--scales", "a,b"], 2), (["--spiece", "MISSING"], 1), (["--spiece", "BAD"], 1)]
+)
+def test_feature_benchmark_bad_input_is_one_line(tmp_path, args, code):
+    """benchmarks/classifier_features_cv.py: bad options and model files end with one line, nothing computed."""
+    if not POSTS.is_file() and code == 1:
+        pytest.skip(f"{POSTS} missing: the script stops before its inputs are read")
+    bad = tmp_path / "bad.model"
+    bad.write_text("not a model", encoding="utf-8")
+    args = [str({"MISSING": tmp_path / "none.model", "BAD": bad}.get(a, a)) for a in args]
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "classifier_features_cv.py"), *args],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == code and "objective" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    if code == 2:  # argparse: its usage, then the one error line
+        assert lines[-1].startswith("classifier_features_cv.py: error: --scales")
+    else:
+        assert len(lines) == 1 and lines[0].startswith("classifier_features_cv: ")
+
+
 def write_written(tmp: Path) -> Path:
     """A written-set file (text in the file, ids by batch): batches a and b train, a test row is blind."""
     rows = [",".join(OOD_COLUMNS)]
