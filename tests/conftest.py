@@ -26,6 +26,7 @@ Probe p1 is category "forum" (prompt "ww"), p2 is category "group", group 高齢
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -110,6 +111,15 @@ def need(module: str, install: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         unavailable(f"{module} is not installed: {install}")
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (they are not a package), e.g. to test its pure functions."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def generate_greedy(model, prompt: list[int], max_new_tokens: int, eos: int, pad: int) -> list[int]:

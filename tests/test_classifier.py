@@ -21,6 +21,7 @@ from harness.errors import ConfigError, InputError  # noqa: E402
 from harness.labels.labelfile import MERGED_COLUMNS  # noqa: E402
 from harness.labels.ood import OOD_COLUMNS  # noqa: E402
 from harness.resources import CLASSIFIER_ENV  # noqa: E402
+from conftest import load_benchmark  # noqa: E402
 from harness.scorer.data import Example, training_set  # noqa: E402
 from harness.scorer.train import (  # noqa: E402
     PRECISION_FLOOR,
@@ -231,16 +232,6 @@ def test_default_classifier_rebuilds_byte_identically(tmp_path):
     train(labels, POSTS, tmp_path / "again")
     for first, second in zip(classifier_files(DEFAULT), classifier_files(tmp_path / "again")):
         assert first.read_bytes() == second.read_bytes(), first.name
-
-
-def load_benchmark(name: str):
-    """A script of benchmarks/ as a module (they are not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_quality_file_entries_match_the_runs_that_use_them(trained, tmp_path):

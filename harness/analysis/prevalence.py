@@ -107,13 +107,41 @@ def weighted_cells(strata: Sequence[StratumCounts]) -> np.ndarray:
 
 def bootstrap_cells(strata: Sequence[StratumCounts], n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, 4) weighted cells, posts resampled with replacement within each stratum (a multinomial draw)."""
+    cells = [(s.weight, np.array([s.tp, s.fp, s.fn, s.tn], dtype=np.float64)) for s in strata]
+    return bootstrap_counts(cells, n_boot, seed)
+
+
+def bootstrap_counts(strata: Sequence[tuple[float, np.ndarray]], n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, k) weighted counts: each stratum's (weight, k cell counts) redrawn as a multinomial of its posts.
+
+    Resampling a stratum's posts with replacement draws its cells multinomially, so any cross-tabulation of
+    the posts (four cells of one detector, eight of a detector pair judged on the same posts) bootstraps the
+    same way.
+    """
     rng = np.random.default_rng([seed, QUALITY_STREAM])
-    total = np.zeros((n_boot, 4))
-    for s in strata:
-        counts = np.array([s.tp, s.fp, s.fn, s.tn], dtype=np.float64)
+    total = np.zeros((n_boot, len(strata[0][1]) if strata else 4))
+    for weight, counts in strata:
         if counts.sum() > 0:
-            total += s.weight * rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot)
+            total += weight * rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot)
     return total
+
+
+def prevalence_for_precision(precision, se, sp):
+    """The prevalence π at which a detector with sensitivity ``se`` and specificity ``sp`` has ``precision``.
+
+    Precision is Se·π / (Se·π + (1 − Sp)(1 − π)); solved for π:  P(1 − Sp) / (Se(1 − P) + P(1 − Sp)).
+    Arrays broadcast; NaN where the denominator is 0 (a detector that flags nothing).
+    """
+    se, sp, precision = (np.asarray(x, dtype=np.float64) for x in (se, sp, precision))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return precision * (1 - sp) / (se * (1 - precision) + precision * (1 - sp))
+
+
+def precision_at(prevalence, se, sp):
+    """A detector's precision on a population whose prevalence is ``prevalence`` (arrays broadcast)."""
+    prevalence, se, sp = (np.asarray(x, dtype=np.float64) for x in (prevalence, se, sp))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return se * prevalence / (se * prevalence + (1 - sp) * (1 - prevalence))
 
 
 def detector_rates(cells: np.ndarray) -> dict[str, np.ndarray]:
