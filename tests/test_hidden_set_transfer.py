@@ -108,6 +108,7 @@ def test_measure_reports_every_proxy_and_the_mixture():
     now = {n: [t.toxic or bool(x) for t, x in zip(v, rng.random(len(v)) < 0.05)] for n, v in proxies.items()}
     lines = bench.measure(proxies, base, now)
     assert sum(line.startswith("  today there: P ") for line in lines) == 3
+    assert sum(line.startswith("  share of draws meeting the bar") for line in lines) == 3
     assert lines[0].startswith("forum blind (weighted): n 200")
     assert any(line.startswith("forum+written mixed to the filed recall: forum share α ") for line in lines)
 
@@ -127,3 +128,8 @@ def test_bad_baseline_is_one_line():
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "--baseline no-such-commit: not a commit" in done.stderr
     assert done.stdout == ""
+
+
+def test_meets_bar_counts_draws_clearing_both_and_fails_nan():
+    draws = {"f1": np.array([0.61, 0.65, 0.59, np.nan]), "precision": np.array([0.7, 0.55, 0.9, 0.9])}
+    assert bench.meets_bar(draws) == 0.25
