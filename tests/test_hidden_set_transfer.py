@@ -133,3 +133,45 @@ def test_bad_baseline_is_one_line():
 def test_meets_bar_counts_draws_clearing_both_and_fails_nan():
     draws = {"f1": np.array([0.61, 0.65, 0.59, np.nan]), "precision": np.array([0.7, 0.55, 0.9, 0.9])}
     assert bench.meets_bar(draws) == 0.25
+
+
+# --- benchmarks/forum_label_curve.py (the other dev-only question behind the same conclusion) ---------------
+
+
+def test_forum_label_curve_shares_are_nested_and_keep_every_written_row():
+    curve = load_benchmark("forum_label_curve")
+    folds = np.array([0, 0, 1, 1, 2, 2, 0, 1])
+    forum = np.array([True, True, True, True, True, False, False, True])
+    draw = np.array([0.1, 0.6, 0.3, 0.9, 0.2, 0.95, 0.99, 0.4])
+    for k in range(3):
+        small, large = (set(curve.kept_rows(folds, forum, draw, s, k).tolist()) for s in (0.35, 0.7))
+        assert small <= large
+        assert not any(folds[i] == k for i in large)  # never the held-out fold
+        assert {i for i in range(8) if not forum[i] and folds[i] != k} <= small  # written rows at any share
+    assert curve.kept_rows(folds, forum, draw, 0.35, 2).tolist() == [0, 2, 6]
+
+
+@pytest.mark.parametrize("shares", ["0.5,x", "0,1", "1.5"])
+def test_forum_label_curve_bad_shares_are_one_usage_line(shares):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "forum_label_curve.py"), "--shares", shares],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].startswith("forum_label_curve.py: error: --shares")
+
+
+@pytest.mark.parametrize("value", ["0.1", "0.1,x", "0,0.5", "0.2,1"])
+def test_forum_label_curve_bad_prevalences_are_one_usage_line(value):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "forum_label_curve.py"), "--at-prevalence",
+                           value], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].startswith("forum_label_curve.py: error: --at-prevalence")
+
+
+def test_forum_label_curve_f1_at_prevalence_by_hand():
+    curve = load_benchmark("forum_label_curve")
+    y = np.array([1, 1, 0, 0, 0])
+    flagged = np.array([True, False, True, False, False])
+    w = np.array([1.0, 1.0, 2.0, 1.0, 1.0])
+    assert curve.se_sp(y, flagged, w) == (0.5, 0.5)  # toxic: 1 of 2 found; harmless weight 4, 2 flagged
+    precision, f1 = curve.f1_at(0.5, 0.5, 0.5)
+    assert precision == pytest.approx(0.5) and f1 == pytest.approx(0.5)
