@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "generate.py"
+from conftest import load_benchmark
 
 
 def test_toy_benchmark_writes_both_cases(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_generate", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("generate")
     report = module.main(["--toy", "--rounds", "1", "--out", str(tmp_path)])
     written = json.loads((tmp_path / "generate.json").read_text(encoding="utf-8"))
     assert written == json.loads(json.dumps(report))

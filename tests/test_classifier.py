@@ -21,7 +21,6 @@ from harness.errors import ConfigError, InputError  # noqa: E402
 from harness.labels.labelfile import MERGED_COLUMNS  # noqa: E402
 from harness.labels.ood import OOD_COLUMNS  # noqa: E402
 from harness.resources import CLASSIFIER_ENV  # noqa: E402
-from conftest import load_benchmark  # noqa: E402
 from harness.scorer.data import Example, training_set  # noqa: E402
 from harness.scorer.train import (  # noqa: E402
     PRECISION_FLOOR,
@@ -32,6 +31,7 @@ from harness.scorer.train import (  # noqa: E402
     fold_ids,
     train,
 )
+from conftest import load_benchmark  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ",".join(MERGED_COLUMNS)

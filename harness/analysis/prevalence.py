@@ -119,7 +119,7 @@ def bootstrap_counts(strata: Sequence[tuple[float, np.ndarray]], n_boot: int, se
     same way.
     """
     rng = np.random.default_rng([seed, QUALITY_STREAM])
-    total = np.zeros((n_boot, len(strata[0][1]) if strata else 4))
+    total = np.zeros((n_boot, len(strata[0][1]) if strata else 4))  # no stratum: one detector's four zero cells
     for weight, counts in strata:
         if counts.sum() > 0:
             total += weight * rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot)
