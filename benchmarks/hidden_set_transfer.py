@@ -97,7 +97,8 @@ def audit_flags(checkout: Path, texts: Sequence[str], work: Path) -> list[bool]:
     env = dict(os.environ, PYTHONPATH=str(checkout))
     done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise InputError(f"harness audit failed: {done.stderr.strip().splitlines()[-1:]}", checkout)
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise InputError(f"harness audit failed: {last}", checkout)
     with open(run / "scores.csv", encoding="utf-8", newline="") as handle:
         flags = [row["flagged"] == "1" for row in csv.DictReader(handle)]
     if len(flags) != len(texts):
